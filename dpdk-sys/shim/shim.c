@@ -1,0 +1,78 @@
+/* Out-of-line wrappers for DPDK's static-inline fast path; see shim.h. */
+#include "shim.h"
+
+struct rte_mbuf *lr_pktmbuf_alloc(struct rte_mempool *mp) { return rte_pktmbuf_alloc(mp); }
+int lr_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs, unsigned count)
+{
+    return rte_pktmbuf_alloc_bulk(mp, mbufs, count);
+}
+void lr_pktmbuf_free(struct rte_mbuf *m) { rte_pktmbuf_free(m); }
+void lr_pktmbuf_free_bulk(struct rte_mbuf **mbufs, unsigned count) { rte_pktmbuf_free_bulk(mbufs, count); }
+
+char *lr_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_prepend(m, len); }
+char *lr_pktmbuf_append(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_append(m, len); }
+char *lr_pktmbuf_adj(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_adj(m, len); }
+int lr_pktmbuf_trim(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_trim(m, len); }
+uint8_t *lr_pktmbuf_data(const struct rte_mbuf *m) { return rte_pktmbuf_mtod(m, uint8_t *); }
+uint16_t lr_pktmbuf_headroom(const struct rte_mbuf *m) { return rte_pktmbuf_headroom(m); }
+uint16_t lr_pktmbuf_tailroom(const struct rte_mbuf *m) { return rte_pktmbuf_tailroom(m); }
+int lr_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail) { return rte_pktmbuf_chain(head, tail); }
+
+uint16_t lr_mbuf_refcnt_read(const struct rte_mbuf *m) { return rte_mbuf_refcnt_read(m); }
+uint16_t lr_mbuf_refcnt_update(struct rte_mbuf *m, int16_t value) { return rte_mbuf_refcnt_update(m, value); }
+
+void lr_mbuf_set_tx_offload(struct rte_mbuf *m, uint64_t ol_flags, uint8_t l2_len,
+                            uint16_t l3_len, uint8_t l4_len, uint16_t tso_segsz)
+{
+    m->ol_flags = (m->ol_flags & ~RTE_MBUF_F_TX_OFFLOAD_MASK) | ol_flags;
+    m->l2_len = l2_len;
+    m->l3_len = l3_len;
+    m->l4_len = l4_len;
+    m->tso_segsz = tso_segsz;
+}
+uint64_t lr_mbuf_ol_flags(const struct rte_mbuf *m) { return m->ol_flags; }
+
+uint16_t lr_eth_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+{
+    return rte_eth_rx_burst(port, queue, pkts, n);
+}
+uint16_t lr_eth_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+{
+    return rte_eth_tx_burst(port, queue, pkts, n);
+}
+
+int lr_errno(void) { return rte_errno; }
+unsigned lr_lcore_id(void) { return rte_lcore_id(); }
+uint64_t lr_rdtsc(void) { return rte_rdtsc(); }
+uint64_t lr_tsc_hz(void) { return rte_get_tsc_hz(); }
+
+unsigned lr_mempool_in_use(const struct rte_mempool *mp) { return rte_mempool_in_use_count(mp); }
+unsigned lr_mempool_avail(const struct rte_mempool *mp) { return rte_mempool_avail_count(mp); }
+
+#include <stddef.h>
+uint64_t lr_layout(int item)
+{
+    switch (item) {
+    case LR_LAYOUT_MBUF_SIZE: return sizeof(struct rte_mbuf);
+    case LR_LAYOUT_MBUF_BUF_ADDR: return offsetof(struct rte_mbuf, buf_addr);
+    case LR_LAYOUT_MBUF_DATA_OFF: return offsetof(struct rte_mbuf, data_off);
+    case LR_LAYOUT_MBUF_REFCNT: return offsetof(struct rte_mbuf, refcnt);
+    case LR_LAYOUT_MBUF_NB_SEGS: return offsetof(struct rte_mbuf, nb_segs);
+    case LR_LAYOUT_MBUF_PORT: return offsetof(struct rte_mbuf, port);
+    case LR_LAYOUT_MBUF_OL_FLAGS: return offsetof(struct rte_mbuf, ol_flags);
+    case LR_LAYOUT_MBUF_PKT_LEN: return offsetof(struct rte_mbuf, pkt_len);
+    case LR_LAYOUT_MBUF_DATA_LEN: return offsetof(struct rte_mbuf, data_len);
+    case LR_LAYOUT_MBUF_BUF_LEN: return offsetof(struct rte_mbuf, buf_len);
+    case LR_LAYOUT_MBUF_POOL: return offsetof(struct rte_mbuf, pool);
+    case LR_LAYOUT_MBUF_NEXT: return offsetof(struct rte_mbuf, next);
+    case LR_LAYOUT_ETH_STATS_SIZE: return sizeof(struct rte_eth_stats);
+    case LR_LAYOUT_ETH_DEV_INFO_SIZE: return sizeof(struct rte_eth_dev_info);
+    case LR_LAYOUT_ETH_CONF_SIZE: return sizeof(struct rte_eth_conf);
+    case LR_LAYOUT_ETH_XSTAT_SIZE: return sizeof(struct rte_eth_xstat);
+    case LR_LAYOUT_ETH_XSTAT_NAME_SIZE: return sizeof(struct rte_eth_xstat_name);
+    case LR_LAYOUT_ETH_LINK_SIZE: return sizeof(struct rte_eth_link);
+    case LR_LAYOUT_ETHER_ADDR_SIZE: return sizeof(struct rte_ether_addr);
+    case LR_LAYOUT_MEMPOOL_SIZE: return sizeof(struct rte_mempool);
+    default: return UINT64_MAX;
+    }
+}
