@@ -64,6 +64,8 @@ fn main() {
         .clang_args(&clang_args)
         .allowlist_function("rte_(eal|eth|pktmbuf|mempool|lcore|socket|ring|strerror|get_tsc).*")
         .allowlist_function("lr_.*")
+        .allowlist_function("rte_thread_(register|unregister)")
+        .allowlist_function("rte_dev_(probe|remove)")
         .allowlist_type("rte_(mbuf|mempool|eth_.*|ether_addr)")
         .allowlist_var("LR_.*")
         .allowlist_type("lr_.*")

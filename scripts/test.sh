@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Sets up the machine and runs every test: unit and simulation tests, the DPDK tests, the
+# end-to-end tests against the kernel in the namespace topology, the impairment-stage test,
+# and the format, lint and doc checks. Run as root on Debian 12.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step setup
+scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
+step build
+cargo build --workspace --release --quiet
+cargo test --workspace --no-run --quiet
+
+step topology
+scripts/topology.sh up
+
+# Every test, including the ones that need root and the topology, runs inside lr-gen: the
+# DPDK side of the topology lives there. Offline, because the namespace has no route out.
+step "cargo test (all, inside lr-gen)"
+ip netns exec lr-gen env CARGO_NET_OFFLINE=true cargo test --workspace -- --include-ignored
+
+step "impairment stage"
+bash tests/topology_impair.sh
+
+step done
+echo "all test stages passed"

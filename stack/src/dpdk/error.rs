@@ -1,0 +1,82 @@
+use std::fmt;
+
+/// Errors of the DPDK layer. Each carries the `rte_errno` text and, where one exists, what the
+/// user can do about it; `Display` is one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DpdkError {
+    /// rte_eal_init failed.
+    EalInit {
+        errno: i32,
+        msg: String,
+        hint: &'static str,
+    },
+    /// EAL runs once per process; a second `Eal::init` was made.
+    EalAlreadyInitialized,
+    /// An argument could not be passed to C (contains a NUL byte, or is out of range).
+    InvalidArg(String),
+    /// A mempool could not be created.
+    Mempool {
+        name: String,
+        errno: i32,
+        msg: String,
+        hint: &'static str,
+    },
+    /// No ethdev port matches the name or id.
+    NoSuchPort {
+        wanted: String,
+        available: Vec<String>,
+    },
+    /// An ethdev call failed.
+    Port {
+        port: u16,
+        op: &'static str,
+        errno: i32,
+        msg: String,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, DpdkError>;
+
+impl fmt::Display for DpdkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DpdkError::EalInit { msg, hint, .. } => {
+                write!(f, "DPDK EAL init failed: {msg}")?;
+                if !hint.is_empty() {
+                    write!(f, " ({hint})")?;
+                }
+                Ok(())
+            }
+            DpdkError::EalAlreadyInitialized => {
+                write!(
+                    f,
+                    "DPDK EAL is already initialised in this process (it runs once per process)"
+                )
+            }
+            DpdkError::InvalidArg(a) => write!(f, "invalid DPDK argument: {a}"),
+            DpdkError::Mempool {
+                name, msg, hint, ..
+            } => {
+                write!(f, "cannot create mbuf pool '{name}': {msg}")?;
+                if !hint.is_empty() {
+                    write!(f, " ({hint})")?;
+                }
+                Ok(())
+            }
+            DpdkError::NoSuchPort { wanted, available } => {
+                if available.is_empty() {
+                    write!(f, "no DPDK port '{wanted}': EAL found no ports at all (pass one with --vdev=... or bind a NIC to vfio-pci)")
+                } else {
+                    write!(
+                        f,
+                        "no DPDK port '{wanted}' (available: {})",
+                        available.join(", ")
+                    )
+                }
+            }
+            DpdkError::Port { port, op, msg, .. } => write!(f, "port {port}: {op} failed: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for DpdkError {}

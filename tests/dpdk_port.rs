@@ -1,0 +1,156 @@
+//! The real DPDK path without a network: EAL, hugepage mempool, mbuf ownership, and net_null /
+//! net_ring ports. Runs in plain `cargo test` (as root, like every DPDK program).
+mod common;
+
+use linerate::dpdk::{DpdkError, Mbuf, Mempool, Port, PortConfig};
+use linerate::wire::ethernet::{EthernetFrame, MacAddr};
+use std::sync::Arc;
+
+fn eal() -> linerate::dpdk::Eal {
+    common::eal(&["net_null0", "net_ring0"])
+}
+
+fn frame(pool: &Mempool, len: usize, seq: u32) -> Mbuf {
+    let mut m = pool.alloc().expect("pool has room");
+    let buf = m.append(len).expect("tailroom for a full frame");
+    buf.fill(0);
+    let mut eth = EthernetFrame::new_unchecked(&mut buf[..]);
+    eth.set_dst(MacAddr::BROADCAST);
+    eth.set_src(MacAddr([0x02, 0, 0xc6, 0x12, 0, 1]));
+    eth.set_ethertype(0x88b5); // IEEE local experimental
+    buf[14..18].copy_from_slice(&seq.to_be_bytes());
+    m
+}
+
+#[test]
+fn net_null_tx_counts_every_frame_and_returns_every_mbuf() {
+    let eal = eal();
+    let pool = common::pool(&eal, "t_null", 4096);
+    let port = Port::open(&eal, "net_null0", &PortConfig { rx_desc: 512, tx_desc: 512, ..Default::default() }, pool.clone()).expect("net_null starts");
+    assert_eq!(port.driver(), "net_null");
+    let mut q = port.queue(0).unwrap();
+    let start_in_use = pool.in_use();
+    port.reset_stats();
+
+    const N: usize = 10_000;
+    const LEN: usize = 1514;
+    let mut batch = Vec::with_capacity(32);
+    let mut sent = 0;
+    while sent < N {
+        while batch.len() < 32 && sent + batch.len() < N {
+            batch.push(frame(&pool, LEN, (sent + batch.len()) as u32));
+        }
+        sent += q.tx_burst(&mut batch);
+    }
+    assert!(batch.is_empty());
+    let st = port.stats().unwrap();
+    assert_eq!(st.opackets, N as u64, "every frame counted by the PMD");
+    // net_null and net_ring count packets but not bytes in 22.11.
+    assert_eq!(st.oerrors, 0);
+    assert_eq!(pool.in_use(), start_in_use, "every mbuf back in the pool");
+    // xstats are readable by name and agree with the basic counters.
+    let xs = port.xstats().unwrap();
+    assert!(!xs.is_empty());
+    assert_eq!(port.xstat("tx_good_packets").unwrap(), Some(N as u64));
+}
+
+#[test]
+fn net_ring_loops_frames_back_byte_exact() {
+    let eal = eal();
+    let pool = common::pool(&eal, "t_ring", 1024);
+    let port = Port::open(&eal, "net_ring0", &PortConfig { rx_desc: 256, tx_desc: 256, ..Default::default() }, pool.clone()).expect("net_ring starts");
+    let mut q = port.queue(0).unwrap();
+    let base = pool.in_use();
+    let mut batch: Vec<Mbuf> = (0..20).map(|i| frame(&pool, 60 + i, i as u32)).collect();
+    let want: Vec<Vec<u8>> = batch.iter().map(|m| m.data().to_vec()).collect();
+    assert_eq!(q.tx_burst(&mut batch), 20);
+    let mut rx = Vec::new();
+    while q.rx_burst(&mut rx) > 0 {}
+    let got: Vec<Vec<u8>> = rx.iter().map(|m| m.data().to_vec()).collect();
+    assert_eq!(got, want, "frames come back in order, byte for byte");
+    drop(rx);
+    assert_eq!(pool.in_use(), base);
+    let st = port.stats().unwrap();
+    assert_eq!(st.opackets, 20);
+    assert_eq!(st.ipackets, 20);
+
+}
+
+#[test]
+fn mbuf_clone_is_a_reference_not_a_copy() {
+    let eal = eal();
+    let pool = common::pool(&eal, "t_clone", 64);
+    let base = pool.in_use();
+    let mut m = pool.alloc().unwrap();
+    m.append(100).unwrap().copy_from_slice(&[7u8; 100]);
+    let hr = m.headroom();
+    assert_eq!(hr, linerate::dpdk::MBUF_HEADROOM as usize);
+    let c = m.clone();
+    assert_eq!(c.addr(), m.addr(), "same mbuf");
+    assert_eq!(m.refcnt(), 2);
+    assert_eq!(pool.in_use(), base + 1, "clone allocates nothing");
+    // While shared, nobody may write.
+    assert!(m.data_mut().is_none());
+    assert!(m.prepend(10).is_none());
+    assert!(m.append(1).is_none());
+    drop(c);
+    assert_eq!(m.refcnt(), 1);
+    let h = m.prepend(54).expect("headroom for headers");
+    h.fill(0xab);
+    assert_eq!(m.len(), 154);
+    assert_eq!(m.headroom(), hr - 54);
+    assert!(m.adj(54));
+    assert_eq!(m.data(), &[7u8; 100][..]);
+    assert!(m.trim(40));
+    assert_eq!(m.len(), 60);
+    assert!(!m.trim(61), "cannot trim more than is there");
+    assert!(m.prepend(hr + 1).is_none(), "headroom is bounded");
+    drop(m);
+    assert_eq!(pool.in_use(), base);
+}
+
+#[test]
+fn pool_exhaustion_is_backpressure_not_a_crash() {
+    let eal = eal();
+    let pool = common::pool(&eal, "t_small", 16);
+    let mut held = Vec::new();
+    while let Some(m) = pool.alloc() {
+        held.push(m);
+    }
+    assert_eq!(held.len(), 16);
+    assert!(pool.alloc().is_none());
+    let mut more = Vec::new();
+    assert!(!pool.alloc_bulk(&mut more, 4), "bulk alloc is all or nothing");
+    assert!(more.is_empty());
+    held.truncate(10);
+    assert!(pool.alloc_bulk(&mut more, 4));
+    assert_eq!(more.len(), 4);
+    drop(held);
+    drop(more);
+    assert_eq!(pool.in_use(), 0);
+}
+
+#[test]
+fn errors_name_what_to_fix() {
+    let eal = eal();
+    let pool = common::pool(&eal, "t_err", 64);
+    match Port::open(&eal, "net_nope7", &PortConfig::default(), pool.clone()) {
+        Err(e @ DpdkError::NoSuchPort { .. }) => {
+            let s = e.to_string();
+            assert!(s.contains("net_nope7") && s.contains("net_null0"), "{s}");
+            assert!(!s.contains('\n'));
+        }
+        other => panic!("expected NoSuchPort, got {other:?}"),
+    }
+    // A pool too small for the RX rings it must fill.
+    let tiny = common::pool(&eal, "t_tiny", 8);
+    let e = Port::open(&eal, "net_null0", &PortConfig { rx_desc: 1024, ..Default::default() }, tiny).unwrap_err();
+    assert!(e.to_string().contains("too small"), "{e}");
+    // An impossible pool size is a clean error carrying rte_errno's text.
+    let e = Mempool::new(&eal, "t_huge", 4_000_000, 0, 2176, None).unwrap_err();
+    assert!(matches!(e, DpdkError::Mempool { .. }), "{e:?}");
+    assert!(!e.to_string().is_empty() && !e.to_string().contains('\n'));
+    // A second EAL in one process is refused, not undefined behaviour.
+    assert_eq!(linerate::dpdk::Eal::init(&["--no-pci"]).unwrap_err(), DpdkError::EalAlreadyInitialized);
+    drop(Arc::clone(&pool));
+}
