@@ -1,0 +1,238 @@
+//! RFC 1071 internet checksum and RFC 1624 incremental update.
+//!
+//! The checksum of a byte string is computed in two steps: [`sum`] accumulates
+//! the big-endian 16-bit words of one or more byte strings (chain calls through
+//! the `initial` argument), and [`fold`] turns the accumulated sum into the
+//! ones-complement value stored in the header.
+//!
+//! ```text
+//! let csum = fold(sum(segment, pseudo_header_v4(src, dst, 6, len)));
+//! ```
+//!
+//! Verifying a received header works the same way over the bytes *including*
+//! the stored checksum: the result of [`fold`] is `0` if the checksum is right.
+
+use std::net::Ipv4Addr;
+
+/// Add the big-endian 16-bit words of `data` to `initial` (ones-complement
+/// arithmetic). A trailing odd byte is padded with a zero byte.
+///
+/// The result is folded to at most `0xffff`, so results of several calls can
+/// be chained (`sum(b, sum(a, 0))`) or added together without overflow. When
+/// chaining, every piece but the last must have even length.
+#[inline]
+pub fn sum(data: &[u8], initial: u32) -> u32 {
+    // Adding 32-bit big-endian words into a 64-bit accumulator is equivalent
+    // to adding 16-bit words, since 2^16 == 1 in ones-complement arithmetic.
+    // The accumulator cannot overflow below 2^32 eight-byte chunks (32 GiB).
+    let mut acc: u64 = u64::from(initial);
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        acc += u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+        acc += u64::from(u32::from_be_bytes([c[4], c[5], c[6], c[7]]));
+    }
+    let mut rest = chunks.remainder();
+    if rest.len() >= 4 {
+        acc += u64::from(u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]));
+        rest = &rest[4..];
+    }
+    if rest.len() >= 2 {
+        acc += u64::from(u16::from_be_bytes([rest[0], rest[1]]));
+        rest = &rest[2..];
+    }
+    if let Some(&last) = rest.first() {
+        acc += u64::from(last) << 8;
+    }
+    u32::from(fold_to_u16(acc))
+}
+
+/// Fold a 64-bit ones-complement accumulator to 16 bits (not complemented).
+#[inline]
+fn fold_to_u16(mut acc: u64) -> u16 {
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc as u16
+}
+
+/// Fold an accumulated sum to 16 bits and complement it: the value to store
+/// in a checksum field (or `0` when verifying a correct checksum).
+#[inline]
+pub fn fold(sum: u32) -> u16 {
+    !fold_to_u16(u64::from(sum))
+}
+
+/// Convenience: the checksum of a single byte string, `fold(sum(data, 0))`.
+#[inline]
+pub fn checksum(data: &[u8]) -> u16 {
+    fold(sum(data, 0))
+}
+
+/// Sum of the IPv4 pseudo-header used by TCP and UDP (RFC 9293 §3.1):
+/// source address, destination address, zero, protocol, and the length of
+/// the transport header plus payload.
+#[inline]
+pub fn pseudo_header_v4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, len: u16) -> u32 {
+    let s = u32::from(src);
+    let d = u32::from(dst);
+    let acc = u64::from(s >> 16)
+        + u64::from(s & 0xffff)
+        + u64::from(d >> 16)
+        + u64::from(d & 0xffff)
+        + u64::from(proto)
+        + u64::from(len);
+    u32::from(fold_to_u16(acc))
+}
+
+/// Incrementally update a stored checksum after a 16-bit field changed from
+/// `old` to `new` (RFC 1624, eqn. 3: `HC' = ~(~HC + ~m + m')`).
+#[inline]
+pub fn update16(old_csum: u16, old: u16, new: u16) -> u16 {
+    let acc = u64::from(!old_csum) + u64::from(!old) + u64::from(new);
+    !fold_to_u16(acc)
+}
+
+/// Incrementally update a stored checksum after a 32-bit field (e.g. a
+/// sequence number or an address) changed from `old` to `new`.
+#[inline]
+pub fn update32(old_csum: u16, old: u32, new: u32) -> u16 {
+    let acc = u64::from(!old_csum)
+        + u64::from(!(old >> 16) & 0xffff)
+        + u64::from(!old & 0xffff)
+        + u64::from(new >> 16)
+        + u64::from(new & 0xffff);
+    !fold_to_u16(acc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::testutil::{hex, XorShift};
+
+    /// Straightforward reference implementation, 16 bits at a time.
+    fn reference_sum(data: &[u8]) -> u32 {
+        let mut s: u32 = 0;
+        for pair in data.chunks(2) {
+            let w = if pair.len() == 2 {
+                u16::from_be_bytes([pair[0], pair[1]])
+            } else {
+                u16::from_be_bytes([pair[0], 0])
+            };
+            s += u32::from(w);
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s
+    }
+
+    #[test]
+    fn rfc1071_example() {
+        // RFC 1071 §3: the bytes 00 01 f2 03 f4 f5 f6 f7 sum to 0xddf2.
+        let data = hex("0001 f203 f4f5 f6f7");
+        assert_eq!(sum(&data, 0), 0xddf2);
+        assert_eq!(fold(sum(&data, 0)), 0x220d);
+        assert_eq!(checksum(&data), 0x220d);
+    }
+
+    #[test]
+    fn real_ipv4_header() {
+        // A well-known IPv4 header (UDP, 192.168.0.1 -> 192.168.0.199),
+        // checksum 0xb861.
+        let mut h = hex("4500 0073 0000 4000 4011 b861 c0a8 0001 c0a8 00c7");
+        assert_eq!(checksum(&h), 0, "verifies as stored");
+        h[10] = 0;
+        h[11] = 0;
+        assert_eq!(checksum(&h), 0xb861);
+    }
+
+    #[test]
+    fn odd_length_and_empty() {
+        assert_eq!(sum(&[], 0), 0);
+        assert_eq!(fold(0), 0xffff);
+        assert_eq!(sum(&[0xab], 0), 0xab00);
+        assert_eq!(sum(&[0x12, 0x34, 0x56], 0), 0x1234 + 0x5600);
+        // Every remainder length against the reference.
+        let data: Vec<u8> = (0u8..=40).map(|i| i.wrapping_mul(37) ^ 0xa5).collect();
+        for n in 0..data.len() {
+            assert_eq!(sum(&data[..n], 0), reference_sum(&data[..n]), "len {n}");
+        }
+    }
+
+    #[test]
+    fn all_ones_does_not_overflow() {
+        let data = vec![0xffu8; 70_001];
+        let s = sum(&data, 0xffff_ffff);
+        assert!(s <= 0xffff);
+        assert_eq!(s, reference_sum(&data));
+    }
+
+    #[test]
+    fn chaining_matches_one_shot() {
+        let data = hex("4500 0073 0000 4000 4011 0000 c0a8 0001 c0a8 00c7 0102 03");
+        for split in (0..data.len()).step_by(2) {
+            let chained = sum(&data[split..], sum(&data[..split], 0));
+            assert_eq!(fold(chained), checksum(&data), "split {split}");
+        }
+    }
+
+    #[test]
+    fn pseudo_header() {
+        // 198.18.0.1 -> 198.18.0.2, TCP, length 40.
+        let ph = hex("c612 0001 c612 0002 0006 0028");
+        let src = Ipv4Addr::new(198, 18, 0, 1);
+        let dst = Ipv4Addr::new(198, 18, 0, 2);
+        assert_eq!(pseudo_header_v4(src, dst, 6, 40), sum(&ph, 0));
+        let max = pseudo_header_v4(Ipv4Addr::BROADCAST, Ipv4Addr::BROADCAST, 255, 0xffff);
+        assert!(max <= 0xffff);
+    }
+
+    #[test]
+    fn incremental_update_matches_recompute() {
+        let mut rng = XorShift(0x1234_5678_9abc_def1);
+        for _ in 0..2000 {
+            let mut data: Vec<u8> = (0..20).map(|_| rng.next_u64() as u8).collect();
+            data[10] = 0;
+            data[11] = 0;
+            let c = checksum(&data);
+            let i = 2 * rng.below(10);
+            if i == 10 {
+                continue;
+            }
+            let old = u16::from_be_bytes([data[i], data[i + 1]]);
+            let new = rng.next_u64() as u16;
+            data[i..i + 2].copy_from_slice(&new.to_be_bytes());
+            let updated = update16(c, old, new);
+            // Both encodings of zero are equivalent for verification.
+            data[10..12].copy_from_slice(&updated.to_be_bytes());
+            assert_eq!(checksum(&data), 0);
+            data[10] = 0;
+            data[11] = 0;
+            let fresh = checksum(&data);
+            assert!(
+                updated == fresh
+                    || (updated, fresh) == (0xffff, 0)
+                    || (updated, fresh) == (0, 0xffff)
+            );
+
+            // 32-bit update at an aligned offset.
+            let j = 4 * rng.below(5);
+            if j == 8 {
+                continue;
+            }
+            let c = checksum(&data);
+            let old = u32::from_be_bytes([data[j], data[j + 1], data[j + 2], data[j + 3]]);
+            let new = rng.next_u64() as u32;
+            data[j..j + 4].copy_from_slice(&new.to_be_bytes());
+            let updated = update32(c, old, new);
+            data[10..12].copy_from_slice(&updated.to_be_bytes());
+            assert_eq!(checksum(&data), 0);
+        }
+    }
+
+    #[test]
+    fn update16_rfc1624_example() {
+        // RFC 1624 §4: HC = 0xdd2f, m = 0x5555 -> m' = 0x3285 gives HC' = 0x0000.
+        assert_eq!(update16(0xdd2f, 0x5555, 0x3285), 0x0000);
+    }
+}
