@@ -83,7 +83,12 @@ impl Mbuf {
     pub fn refcnt(&self) -> u16 {
         // SAFETY: live mbuf; DPDK updates refcnt atomically, so read it as an atomic. The
         // field is a naturally aligned u16.
-        unsafe { std::sync::atomic::AtomicU16::from_ptr(std::ptr::addr_of_mut!((*self.ptr.as_ptr()).refcnt)) }.load(std::sync::atomic::Ordering::Acquire)
+        unsafe {
+            std::sync::atomic::AtomicU16::from_ptr(std::ptr::addr_of_mut!(
+                (*self.ptr.as_ptr()).refcnt
+            ))
+        }
+        .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// True when this handle is the only reference, so the bytes may be changed.
@@ -124,7 +129,10 @@ impl Mbuf {
             m.data_off -= len as u16;
             m.data_len += len as u16;
             m.pkt_len += len as u32;
-            Some(std::slice::from_raw_parts_mut((m.buf_addr as *mut u8).add(m.data_off as usize), len))
+            Some(std::slice::from_raw_parts_mut(
+                (m.buf_addr as *mut u8).add(m.data_off as usize),
+                len,
+            ))
         }
     }
 
@@ -140,7 +148,10 @@ impl Mbuf {
             let at = m.data_off as usize + m.data_len as usize;
             m.data_len += len as u16;
             m.pkt_len += len as u32;
-            Some(std::slice::from_raw_parts_mut((m.buf_addr as *mut u8).add(at), len))
+            Some(std::slice::from_raw_parts_mut(
+                (m.buf_addr as *mut u8).add(at),
+                len,
+            ))
         }
     }
 

@@ -1,0 +1,324 @@
+//! The app's side of a connection (`tcp_sendmsg`, `tcp_recvmsg`, `connect`, `shutdown`,
+//! `close`): non-blocking calls on the stack of the calling core.
+use crate::dev::Device;
+use crate::stack::Stack;
+use crate::tcp::cc::CcState;
+use crate::tcp::input;
+use crate::tcp::output;
+use crate::tcp::timer::RttEstimator;
+use crate::tcp::{wscale_for, ConnId, State, Tcb, TcpConfig, TcpCounters, TcpError, TcpInfo};
+use crate::wire::tcp::flags;
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// Why `connect` refused at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectError {
+    /// No route to the destination.
+    NoRoute(Ipv4Addr),
+    /// The 4-tuple is in use.
+    AddrInUse,
+    /// No free ephemeral port for this destination.
+    NoPorts,
+    /// The stack's connection limit is reached.
+    TooManyConnections,
+    /// The neighbour table is full.
+    NeighTableFull,
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::NoRoute(ip) => write!(f, "no route to {ip}: add --gw or a route that covers it"),
+            ConnectError::AddrInUse => f.write_str("address in use: that source port is taken for this destination"),
+            ConnectError::NoPorts => f.write_str("no free ephemeral port for this destination"),
+            ConnectError::TooManyConnections => f.write_str("connection limit reached"),
+            ConnectError::NeighTableFull => f.write_str("neighbour table full"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// Why `send`/`recv` did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoError {
+    /// Nothing could be done now (send buffer full, pool empty, handshake not finished, or no
+    /// data to read): poll and try again. Nothing was lost.
+    WouldBlock,
+    /// No such connection (never opened, or closed and freed).
+    NotConnected,
+    /// Writing after shutdown(Write)/close.
+    Shutdown,
+    /// The connection failed.
+    Conn(TcpError),
+}
+
+impl std::fmt::Display for IoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IoError::WouldBlock => f.write_str("would block"),
+            IoError::NotConnected => f.write_str("not connected"),
+            IoError::Shutdown => f.write_str("connection shut down for writing"),
+            IoError::Conn(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for IoError {}
+
+impl<D: Device> Stack<D> {
+    /// Active open to `remote` from `local_port` (or an ephemeral one). The SYN goes out (or
+    /// waits for ARP) at once; watch `state()` for ESTABLISHED or an error.
+    pub fn connect(&mut self, remote: SocketAddrV4, local_port: Option<u16>) -> Result<ConnId, ConnectError> {
+        self.connect_with(remote, local_port, self.cfg.tcp)
+    }
+
+    /// `connect` with per-connection TCP settings (e.g. `nodelay`, congestion control).
+    pub fn connect_with(&mut self, remote: SocketAddrV4, local_port: Option<u16>, cfg: TcpConfig) -> Result<ConnId, ConnectError> {
+        let now = self.now;
+        let rip = *remote.ip();
+        let rport = remote.port();
+        let hop = self.net.routes.lookup(rip).ok_or(ConnectError::NoRoute(rip))?;
+        if self.conns.iter().flatten().count() >= self.cfg.max_conns {
+            return Err(ConnectError::TooManyConnections);
+        }
+        let lport = match local_port {
+            Some(p) => {
+                if self.by_tuple.contains_key(&(rip, rport, p)) {
+                    return Err(ConnectError::AddrInUse);
+                }
+                p
+            }
+            None => self.ephemeral_port(rip, rport).ok_or(ConnectError::NoPorts)?,
+        };
+        let nidx = self.net.neigh.lookup_or_create(hop.addr, now).map_err(|_| ConnectError::NeighTableFull)?;
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.conns.push(None);
+                (self.conns.len() - 1) as ConnId
+            }
+        };
+        let local_ip = self.net.ip.addr;
+        // RFC 6528: a keyed hash of the 4-tuple plus a 4 µs clock.
+        let iss = (self.isn_key.hash_one((local_ip, lport, rip, rport)) as u32).wrapping_add((now / 4000) as u32);
+        let mss_guess = cfg.mss as u32;
+        let rcv_wscale = if cfg.window_scaling { wscale_for(cfg.rcvbuf) } else { 0 };
+        let tcb = Tcb {
+            id,
+            state: State::SynSent,
+            local_ip,
+            local_port: lport,
+            remote_ip: rip,
+            remote_port: rport,
+            cfg,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss.wrapping_add(1),
+            snd_max: iss.wrapping_add(1),
+            write_seq: iss.wrapping_add(1),
+            snd_wnd: 0,
+            snd_wl1: 0,
+            snd_wl2: 0,
+            snd_wscale: 0,
+            rcv_wscale,
+            irs: 0,
+            rcv_nxt: 0,
+            mss: mss_guess,
+            ts_on: false,
+            ts_recent: 0,
+            ts_offset: (iss >> 7) ^ 0x5a5a,
+            sack_ok: false,
+            // Sized once for a full send buffer of small segments: no growth on the data path.
+            queue: VecDeque::with_capacity((cfg.sndbuf / 512) as usize + 8),
+            unsent: 0,
+            rtt: RttEstimator::new(cfg.min_rto, cfg.max_rto),
+            cc: cfg.cc,
+            ccs: CcState::new(mss_guess),
+            cwnd_limited: false,
+            dupacks: 0,
+            in_recovery: false,
+            recover: iss,
+            retries: 0,
+            rto_at: None,
+            delack_at: None,
+            persist_at: None,
+            persist_backoff: 0,
+            close_at: None,
+            wheel_at: None,
+            rx: VecDeque::new(),
+            ack_now: false,
+            segs_unacked: 0,
+            fin_wanted: false,
+            fin_queued: false,
+            peer_fin: false,
+            released: false,
+            error: None,
+            neigh: nidx,
+            route_gen: hop.generation,
+            ip_id: (iss >> 16) as u16,
+            syn_at: now,
+            counters: TcpCounters::default(),
+        };
+        self.by_tuple.insert((rip, rport, lport), id);
+        self.conns[id as usize] = Some(tcb);
+        let tcb = self.conns[id as usize].as_mut().expect("just inserted");
+        if let Err(e) = output::send_control(tcb, &mut self.net, flags::SYN, iss, now) {
+            input::fail(tcb, e);
+        } else {
+            tcb.rto_at = Some(now + tcb.rtt.current());
+        }
+        self.after_event(id);
+        Ok(id)
+    }
+
+    fn ephemeral_port(&mut self, rip: Ipv4Addr, rport: u16) -> Option<u16> {
+        let (lo, hi) = self.cfg.ephemeral;
+        let span = (hi as u32).saturating_sub(lo as u32) + 1;
+        for _ in 0..span {
+            let p = self.next_port;
+            self.next_port = if p >= hi { lo } else { p + 1 };
+            if !self.by_tuple.contains_key(&(rip, rport, p)) {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    fn tcb_mut(&mut self, id: ConnId) -> Result<&mut Tcb, IoError> {
+        self.conns.get_mut(id as usize).and_then(|c| c.as_mut()).ok_or(IoError::NotConnected)
+    }
+
+    /// `tcp_sendmsg`: queues as much of `data` as the send buffer and the pool allow and
+    /// returns how much that was. `WouldBlock` when none; a partial count is counted in
+    /// `partial_writes`. Bytes taken are never dropped.
+    pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, IoError> {
+        let tcb = self.conns.get_mut(id as usize).and_then(|c| c.as_mut()).ok_or(IoError::NotConnected)?;
+        if let Some(e) = tcb.error {
+            return Err(IoError::Conn(e));
+        }
+        if tcb.fin_wanted {
+            return Err(IoError::Shutdown);
+        }
+        if !tcb.state.can_send() {
+            return Err(if tcb.state == State::SynSent { IoError::WouldBlock } else { IoError::Shutdown });
+        }
+        let n = output::copy_to_queue(tcb, &mut self.net, data);
+        if n == 0 && !data.is_empty() {
+            tcb.counters.would_block += 1;
+            return Err(IoError::WouldBlock);
+        }
+        if n < data.len() {
+            tcb.counters.partial_writes += 1;
+        }
+        self.after_event(id);
+        Ok(n)
+    }
+
+    /// Free space in the send buffer.
+    pub fn send_space(&self, id: ConnId) -> usize {
+        self.conns.get(id as usize).and_then(|c| c.as_ref()).map_or(0, |t| t.cfg.sndbuf.saturating_sub(t.queued_bytes()) as usize)
+    }
+
+    /// `tcp_recvmsg`: copies in-order data out. `Ok(0)` is end of stream (the peer sent FIN).
+    pub fn recv(&mut self, id: ConnId, buf: &mut [u8]) -> Result<usize, IoError> {
+        let tcb = self.tcb_mut(id)?;
+        if tcb.rx.is_empty() {
+            if tcb.peer_fin {
+                return Ok(0);
+            }
+            if let Some(e) = tcb.error {
+                return Err(IoError::Conn(e));
+            }
+            return Err(IoError::WouldBlock);
+        }
+        let before = tcb.rcv_wnd();
+        let n = buf.len().min(tcb.rx.len());
+        for (d, s) in buf[..n].iter_mut().zip(tcb.rx.drain(..n)) {
+            *d = s;
+        }
+        // Window update once reading reopens at least half the buffer (the kernel's
+        // tcp_cleanup_rbuf rule, simplified).
+        let half = tcb.cfg.rcvbuf / 2;
+        if before < half && tcb.rcv_wnd() >= half {
+            tcb.ack_now = true;
+            self.after_event(id);
+        }
+        Ok(n)
+    }
+
+    /// shutdown(SHUT_WR): FIN after everything queued.
+    pub fn shutdown(&mut self, id: ConnId) -> Result<(), IoError> {
+        let tcb = self.tcb_mut(id)?;
+        match tcb.state {
+            State::Established => tcb.state = State::FinWait1,
+            State::CloseWait => tcb.state = State::LastAck,
+            State::SynSent => {
+                input::fail(tcb, TcpError::Aborted);
+                return Ok(());
+            }
+            _ => return Ok(()),
+        }
+        tcb.fin_wanted = true;
+        self.after_event(id);
+        Ok(())
+    }
+
+    /// close(): FIN after queued data, and the slot is freed once the connection is done.
+    /// Unread received data makes it an abort (RST), as in Linux (RFC 2525 §2.17).
+    pub fn close(&mut self, id: ConnId) -> Result<(), IoError> {
+        let now = self.now;
+        let tcb = self.tcb_mut(id)?;
+        if !tcb.rx.is_empty() {
+            return self.abort(id);
+        }
+        tcb.released = true;
+        if tcb.state == State::FinWait2 {
+            tcb.close_at = Some(now + tcb.cfg.fin_timeout);
+        }
+        self.shutdown(id)?;
+        self.after_event(id);
+        Ok(())
+    }
+
+    /// abort(): RST now, drop everything queued, free the slot.
+    pub fn abort(&mut self, id: ConnId) -> Result<(), IoError> {
+        let now = self.now;
+        let tcb = self.conns.get_mut(id as usize).and_then(|c| c.as_mut()).ok_or(IoError::NotConnected)?;
+        if !matches!(tcb.state, State::Closed | State::SynSent | State::TimeWait) {
+            let seq = tcb.snd_nxt;
+            let _ = output::send_control(tcb, &mut self.net, flags::RST | flags::ACK, seq, now);
+        }
+        input::fail(tcb, TcpError::Aborted);
+        tcb.released = true;
+        self.after_event(id);
+        Ok(())
+    }
+
+    /// Connection state; `None` once closed and freed.
+    pub fn state(&self, id: ConnId) -> Option<State> {
+        self.conns.get(id as usize).and_then(|c| c.as_ref()).map(|t| t.state)
+    }
+
+    /// The error that ended the connection, if any.
+    pub fn error(&self, id: ConnId) -> Option<TcpError> {
+        self.conns.get(id as usize).and_then(|c| c.as_ref()).and_then(|t| t.error)
+    }
+
+    /// Bytes waiting to be read.
+    pub fn recv_queue(&self, id: ConnId) -> usize {
+        self.conns.get(id as usize).and_then(|c| c.as_ref()).map_or(0, |t| t.rx.len())
+    }
+
+    /// `ss -ti` for one connection.
+    pub fn info(&self, id: ConnId) -> Option<TcpInfo> {
+        self.conns.get(id as usize).and_then(|c| c.as_ref()).map(|t| t.info())
+    }
+
+    /// Ids of all connections the stack holds.
+    pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.conns.iter().enumerate().filter(|(_, c)| c.is_some()).map(|(i, _)| i as ConnId)
+    }
+}

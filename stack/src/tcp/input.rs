@@ -1,0 +1,381 @@
+//! `tcp_rcv_state_process` / `tcp_ack`: segment acceptance (RFC 9293 §3.10.7.4 with the
+//! RFC 5961 hardening), SYN-ACK and option negotiation, ACK processing with RTT sampling,
+//! duplicate ACKs and fast retransmit, window updates, in-order data, RST and FIN.
+use super::cc::{CcState, CongestionControl};
+use super::output::{self, TS_OPTS};
+use super::timer::Nanos;
+use super::{seq_ge, seq_gt, seq_le, seq_lt, State, Tcb, TcpError};
+use crate::dev::Device;
+use crate::stack::NetCtx;
+use crate::wire::tcp::{flags, TcpOptions};
+
+/// One inbound segment, parsed.
+#[derive(Debug, Clone, Copy)]
+pub struct SegIn<'a> {
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+    pub wnd: u16,
+    pub opts: TcpOptions,
+    pub payload: &'a [u8],
+}
+
+impl SegIn<'_> {
+    #[inline]
+    fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+    /// Sequence space the segment occupies (SYN and FIN count one each).
+    #[inline]
+    fn seq_len(&self) -> u32 {
+        self.payload.len() as u32 + self.has(flags::SYN) as u32 + self.has(flags::FIN) as u32
+    }
+}
+
+/// Ends the connection with `err`: CLOSED, timers off, queued segments back to the pool.
+pub fn fail(tcb: &mut Tcb, err: TcpError) {
+    tcb.error = Some(err);
+    tcb.state = State::Closed;
+    tcb.rto_at = None;
+    tcb.delack_at = None;
+    tcb.persist_at = None;
+    tcb.close_at = None;
+    tcb.queue.clear();
+    tcb.unsent = 0;
+}
+
+/// Processes one segment for `tcb`.
+pub fn rcv<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: Nanos) {
+    tcb.counters.segs_in += 1;
+    match tcb.state {
+        State::SynSent => return rcv_syn_sent(tcb, net, seg, now),
+        State::Closed => return,
+        _ => {}
+    }
+    let rst = seg.has(flags::RST);
+    // PAWS (RFC 7323 §5.3): an old timestamp marks an old duplicate.
+    if tcb.ts_on && !rst {
+        if let Some((tsval, _)) = seg.opts.timestamps {
+            if seq_lt(tsval, tcb.ts_recent) {
+                net.drops.paws += 1;
+                tcb.ack_now = true;
+                return;
+            }
+        }
+    }
+    if !acceptable(tcb.rcv_nxt, tcb.rcv_wnd(), seg.seq, seg.seq_len()) {
+        net.drops.out_of_window += 1;
+        if !rst {
+            tcb.ack_now = true; // RFC 9293: answer an unacceptable segment with an ACK
+        } else {
+            net.drops.bad_rst += 1;
+        }
+        return;
+    }
+    if rst {
+        // RFC 5961 §3.2: only an exact match resets; anything else in the window gets a
+        // challenge ACK.
+        if seg.seq == tcb.rcv_nxt {
+            fail(tcb, TcpError::Reset);
+        } else {
+            net.drops.bad_rst += 1;
+            tcb.ack_now = true;
+        }
+        return;
+    }
+    if seg.has(flags::SYN) {
+        // RFC 5961 §4: a SYN on a synchronized connection gets a challenge ACK.
+        tcb.ack_now = true;
+        net.drops.bad_syn += 1;
+        return;
+    }
+    if !seg.has(flags::ACK) {
+        net.drops.no_ack += 1;
+        return;
+    }
+    // RFC 7323 §4.3: remember the peer's timestamp for segments at the left window edge.
+    if tcb.ts_on {
+        if let Some((tsval, _)) = seg.opts.timestamps {
+            if seq_le(seg.seq, tcb.rcv_nxt) && seq_ge(tsval, tcb.ts_recent) {
+                tcb.ts_recent = tsval;
+            }
+        }
+    }
+    if !process_ack(tcb, net, seg, now) {
+        return;
+    }
+    if tcb.state == State::Closed {
+        return;
+    }
+    rcv_data(tcb, seg, now);
+}
+
+/// RFC 9293 §3.10.7.4's four cases: is a segment of `len` at `seq` acceptable to a receiver
+/// expecting `nxt` with window `wnd`?
+pub fn acceptable(nxt: u32, wnd: u32, seq: u32, len: u32) -> bool {
+    let in_wnd = |s: u32| seq_le(nxt, s) && seq_lt(s, nxt.wrapping_add(wnd));
+    match (len, wnd) {
+        (0, 0) => seq == nxt,
+        (0, _) => in_wnd(seq),
+        (_, 0) => false,
+        (_, _) => in_wnd(seq) || in_wnd(seq.wrapping_add(len - 1)),
+    }
+}
+
+fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: Nanos) {
+    let ack_ok = seg.has(flags::ACK) && seq_gt(seg.ack, tcb.iss) && seq_le(seg.ack, tcb.snd_max);
+    if seg.has(flags::ACK) && !ack_ok {
+        net.drops.bad_ack += 1;
+        if !seg.has(flags::RST) {
+            output::send_reset_reply(net, tcb.local_ip, tcb.remote_ip, tcb.local_port, tcb.remote_port, seg.seq, seg.ack, seg.flags, seg.payload.len() as u32, now);
+        }
+        return;
+    }
+    if seg.has(flags::RST) {
+        if ack_ok {
+            fail(tcb, TcpError::Refused);
+        } else {
+            net.drops.bad_rst += 1;
+        }
+        return;
+    }
+    if !seg.has(flags::SYN) || !ack_ok {
+        // Simultaneous open is not supported: a client-only stack never listens.
+        net.drops.bad_syn += 1;
+        return;
+    }
+    tcb.irs = seg.seq;
+    tcb.rcv_nxt = seg.seq.wrapping_add(1);
+    tcb.snd_una = seg.ack;
+    let o = &seg.opts;
+    if tcb.cfg.window_scaling && o.wscale.is_some() {
+        tcb.snd_wscale = o.wscale.unwrap_or(0);
+    } else {
+        tcb.snd_wscale = 0;
+        tcb.rcv_wscale = 0;
+    }
+    tcb.sack_ok = tcb.cfg.sack && o.sack_permitted;
+    tcb.ts_on = tcb.cfg.timestamps && o.timestamps.is_some();
+    if let Some((tsval, _)) = o.timestamps {
+        tcb.ts_recent = tsval;
+    }
+    // RFC 9293 §3.7.1: the peer's MSS (536 if absent), less our per-segment options.
+    let peer_mss = o.mss.unwrap_or(536).max(64) as u32;
+    let opts = if tcb.ts_on { TS_OPTS as u32 } else { 0 };
+    tcb.mss = peer_mss.min(tcb.cfg.mss as u32) - opts;
+    tcb.snd_wnd = seg.wnd as u32; // never scaled in a SYN (RFC 7323 §2.2)
+    tcb.snd_wl1 = seg.seq;
+    tcb.snd_wl2 = seg.ack;
+    tcb.ccs = CcState::new(tcb.mss);
+    if tcb.retries == 0 {
+        // Karn: only an unretransmitted SYN gives a sample.
+        tcb.rtt.sample(((now.saturating_sub(tcb.syn_at)) / 1000) as u32);
+    }
+    tcb.retries = 0;
+    tcb.rtt.backoff = 0;
+    tcb.rto_at = None;
+    tcb.state = State::Established;
+    tcb.ack_now = true;
+}
+
+/// ACK processing (`tcp_ack`). Returns false when the segment must go no further.
+fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: Nanos) -> bool {
+    let ack = seg.ack;
+    if seq_gt(ack, tcb.snd_max) {
+        // Acknowledges something never sent (RFC 9293; RFC 5961 §5).
+        net.drops.bad_ack += 1;
+        tcb.ack_now = true;
+        return false;
+    }
+    if seq_lt(ack, tcb.snd_una) {
+        return true; // an old ACK: ignore it, but the segment may carry data
+    }
+    let wnd = (seg.wnd as u32) << tcb.snd_wscale;
+    let wnd_changed = wnd != tcb.snd_wnd;
+    if seq_lt(tcb.snd_wl1, seg.seq) || (tcb.snd_wl1 == seg.seq && seq_le(tcb.snd_wl2, ack)) {
+        tcb.snd_wnd = wnd;
+        tcb.snd_wl1 = seg.seq;
+        tcb.snd_wl2 = ack;
+        if wnd > 0 {
+            tcb.persist_at = None;
+            tcb.persist_backoff = 0;
+        }
+    }
+    if ack == tcb.snd_una {
+        // RFC 5681 §2: a duplicate ACK carries no data, no SYN/FIN, does not move the window,
+        // and arrives while data is outstanding.
+        if seg.payload.is_empty() && !seg.has(flags::FIN) && tcb.snd_una != tcb.snd_max && !wnd_changed {
+            tcb.dupacks += 1;
+            tcb.counters.dupacks_in += 1;
+            if tcb.in_recovery {
+                tcb.ccs.cwnd = tcb.ccs.cwnd.saturating_add(tcb.mss); // §3.2 step 4
+            } else if tcb.dupacks == 3 {
+                enter_fast_recovery(tcb, net, now);
+            }
+        }
+        return true;
+    }
+    // New data acknowledged.
+    let acked = ack.wrapping_sub(tcb.snd_una);
+    tcb.snd_una = ack;
+    if seq_lt(tcb.snd_nxt, ack) {
+        tcb.snd_nxt = ack; // after a go-back-N rewind
+    }
+    let mut seq_rtt = None;
+    while let Some(front) = tcb.queue.front() {
+        if !seq_le(front.end(), ack) {
+            break;
+        }
+        if front.retrans == 0 && front.sent_at > 0 {
+            seq_rtt = Some(now.saturating_sub(front.sent_at)); // Karn's rule
+        }
+        // Dropping the entry returns the mbuf to the pool (now, or when the NIC is done).
+        tcb.queue.pop_front();
+        tcb.unsent = tcb.unsent.saturating_sub(1);
+    }
+    // RTT: from the newest unretransmitted segment, else from the echoed timestamp.
+    let sample_us = match (seq_rtt, seg.opts.timestamps) {
+        (Some(ns), _) => Some((ns / 1000) as u32),
+        (None, Some((_, tsecr))) if tcb.ts_on && tsecr != 0 => Some(tcb.ts_now(now).wrapping_sub(tsecr).saturating_mul(1000)),
+        _ => None,
+    };
+    if let Some(us) = sample_us {
+        tcb.rtt.sample(us);
+    }
+    let fin_acked = tcb.fin_queued && ack == tcb.write_seq;
+    tcb.counters.bytes_acked += (acked - fin_acked as u32) as u64;
+    tcb.retries = 0;
+    if tcb.in_recovery {
+        if seq_ge(ack, tcb.recover) {
+            // Full ACK: leave recovery (RFC 6582 §3.2 step 3), deflating to ssthresh.
+            tcb.in_recovery = false;
+            tcb.ccs.cwnd = tcb.ccs.ssthresh.max(tcb.mss);
+            tcb.dupacks = 0;
+        } else {
+            // Partial ACK: the next hole is lost too; resend it and deflate (step 4).
+            if !tcb.queue.is_empty() && tcb.unsent > 0 && output::transmit(tcb, 0, net, now) {
+                tcb.counters.fast_retrans += 1;
+            }
+            tcb.ccs.cwnd = tcb.ccs.cwnd.saturating_sub(acked).saturating_add(tcb.mss).max(tcb.mss);
+        }
+    } else {
+        tcb.dupacks = 0;
+        let limited = tcb.cwnd_limited;
+        tcb.cc.on_ack(&mut tcb.ccs, acked, limited);
+    }
+    // RFC 6298 §5.2–5.3.
+    tcb.rto_at = if tcb.snd_una == tcb.snd_max { None } else { Some(now + tcb.rtt.current()) };
+    if fin_acked {
+        match tcb.state {
+            State::FinWait1 => {
+                tcb.state = State::FinWait2;
+                if tcb.released {
+                    tcb.close_at = Some(now + tcb.cfg.fin_timeout);
+                }
+            }
+            State::Closing => {
+                tcb.state = State::TimeWait;
+                tcb.close_at = Some(now + tcb.cfg.time_wait);
+            }
+            State::LastAck => {
+                tcb.state = State::Closed;
+                tcb.rto_at = None;
+            }
+            _ => {}
+        }
+    }
+    true
+}
+
+/// Third duplicate ACK: fast retransmit and enter recovery (RFC 5681 §3.2, RFC 6582).
+fn enter_fast_recovery<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
+    if seq_le(tcb.snd_una, tcb.recover) && tcb.recover != tcb.iss {
+        // RFC 6582 §3.2 step 2: still inside the previous recovery episode.
+        return;
+    }
+    let flight = tcb.in_flight();
+    let ss = tcb.cc.ssthresh_after_loss(&tcb.ccs, flight);
+    tcb.ccs.ssthresh = ss;
+    tcb.ccs.cwnd = ss.saturating_add(3 * tcb.mss);
+    tcb.recover = tcb.snd_max;
+    tcb.in_recovery = true;
+    if !tcb.queue.is_empty() && output::transmit(tcb, 0, net, now) {
+        tcb.counters.fast_retrans += 1;
+        tcb.rto_at = Some(now + tcb.rtt.current());
+    }
+}
+
+/// In-order data and FIN (out-of-order segments are dropped and re-ACKed).
+fn rcv_data(tcb: &mut Tcb, seg: &SegIn, now: Nanos) {
+    let mut seq = seg.seq;
+    let mut data = seg.payload;
+    if !data.is_empty() && tcb.state.can_receive() {
+        if seq_lt(seq, tcb.rcv_nxt) {
+            let skip = tcb.rcv_nxt.wrapping_sub(seq) as usize;
+            data = data.get(skip..).unwrap_or(&[]);
+            seq = tcb.rcv_nxt;
+            tcb.ack_now = true; // partly or wholly duplicate
+        }
+        if !data.is_empty() {
+            if seq != tcb.rcv_nxt {
+                tcb.counters.ooo_dropped += 1;
+                tcb.ack_now = true; // a duplicate ACK tells the peer where the hole is
+                return;
+            }
+            let n = data.len().min(tcb.rcv_wnd() as usize);
+            tcb.rx.extend(data[..n].iter().copied());
+            tcb.rcv_nxt = tcb.rcv_nxt.wrapping_add(n as u32);
+            tcb.counters.bytes_received += n as u64;
+            tcb.segs_unacked += 1;
+            if n < data.len() {
+                tcb.ack_now = true;
+                return; // FIN beyond the window is not accepted yet
+            }
+            // Delayed ACK (RFC 9293 §3.8.6.3): at least every second full segment.
+            if tcb.segs_unacked >= 2 {
+                tcb.ack_now = true;
+            } else if tcb.delack_at.is_none() {
+                tcb.delack_at = Some(now + tcb.cfg.delack);
+            }
+            seq = seq.wrapping_add(n as u32);
+        }
+    } else if !data.is_empty() {
+        seq = seq.wrapping_add(data.len() as u32);
+    }
+    if seg.has(flags::FIN) && seq == tcb.rcv_nxt && !tcb.peer_fin {
+        tcb.rcv_nxt = tcb.rcv_nxt.wrapping_add(1);
+        tcb.peer_fin = true;
+        tcb.ack_now = true;
+        match tcb.state {
+            State::Established => tcb.state = State::CloseWait,
+            State::FinWait1 => tcb.state = State::Closing,
+            State::FinWait2 => {
+                tcb.state = State::TimeWait;
+                tcb.close_at = Some(now + tcb.cfg.time_wait);
+            }
+            _ => {}
+        }
+    } else if seg.has(flags::FIN) && tcb.state == State::TimeWait {
+        // A retransmitted FIN: ACK it again and restart TIME-WAIT (RFC 9293 §3.10.7.4).
+        tcb.ack_now = true;
+        tcb.close_at = Some(now + tcb.cfg.time_wait);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acceptability_cases() {
+        let ok = acceptable;
+        assert!(ok(100, 0, 100, 0), "empty segment at the edge of a zero window");
+        assert!(!ok(100, 0, 101, 0));
+        assert!(ok(100, 10, 105, 0));
+        assert!(!ok(100, 10, 110, 0), "right edge is exclusive");
+        assert!(!ok(100, 0, 100, 5), "data into a zero window");
+        assert!(ok(100, 10, 95, 10), "overlaps the left edge");
+        assert!(!ok(100, 10, 80, 10), "wholly old");
+        assert!(ok(u32::MAX - 2, 10, 3, 2), "across the wrap");
+    }
+}

@@ -1,0 +1,196 @@
+//! A hashed timer wheel per core, plus the RTO estimator of RFC 6298.
+//!
+//! Each connection keeps its own deadlines (RTO, delayed ACK, persist, TIME_WAIT) and puts
+//! *one* entry in the wheel for the earliest of them. Cancelling is lazy: an entry that fires
+//! early or twice only makes the connection look at its deadlines, which is idempotent. So
+//! arming, re-arming and cancelling are O(1), and nothing is allocated once each slot's
+//! vector has grown to its working size.
+
+/// Nanoseconds on the stack's clock (the caller's: TSC-derived or virtual).
+pub type Nanos = u64;
+
+pub const MS: Nanos = 1_000_000;
+pub const SEC: Nanos = 1_000_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    id: u32,
+    deadline: Nanos,
+}
+
+/// The wheel: `slots.len()` buckets of `tick` nanoseconds; deadlines beyond one revolution
+/// stay in their bucket until their round comes.
+#[derive(Debug)]
+pub struct TimerWheel {
+    slots: Vec<Vec<Entry>>,
+    tick: Nanos,
+    /// The last tick whose bucket has been processed.
+    done_tick: u64,
+    len: usize,
+}
+
+impl TimerWheel {
+    /// `tick`: granularity; `slots`: a power of two.
+    pub fn new(tick: Nanos, slots: usize, now: Nanos) -> Self {
+        let slots = slots.next_power_of_two().max(2);
+        TimerWheel { slots: (0..slots).map(|_| Vec::with_capacity(8)).collect(), tick: tick.max(1), done_tick: now / tick.max(1), len: 0 }
+    }
+
+    fn mask(&self) -> u64 {
+        self.slots.len() as u64 - 1
+    }
+
+    /// Arms a timer for `id` at `deadline`. A deadline in the past fires on the next `expire`.
+    pub fn schedule(&mut self, id: u32, deadline: Nanos) {
+        let t = (deadline / self.tick).max(self.done_tick + 1);
+        let slot = (t & self.mask()) as usize;
+        self.slots[slot].push(Entry { id, deadline });
+        self.len += 1;
+    }
+
+    /// Moves the ids whose deadline is `<= now` into `out`.
+    pub fn expire(&mut self, now: Nanos, out: &mut Vec<u32>) {
+        let now_tick = now / self.tick;
+        if now_tick <= self.done_tick {
+            return;
+        }
+        // After one revolution every bucket has been seen; more would only repeat them.
+        let n = (now_tick - self.done_tick).min(self.slots.len() as u64);
+        let first = now_tick + 1 - n;
+        let mask = self.mask();
+        for t in first..=now_tick {
+            let slot = &mut self.slots[(t & mask) as usize];
+            let mut i = 0;
+            while i < slot.len() {
+                if slot[i].deadline <= now {
+                    out.push(slot.swap_remove(i).id);
+                    self.len -= 1;
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        self.done_tick = now_tick;
+    }
+
+    /// Entries in the wheel (including lazily cancelled ones).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// RFC 6298 round-trip estimator with Linux's floor on RTO.
+#[derive(Debug, Clone, Copy)]
+pub struct RttEstimator {
+    /// Smoothed RTT in microseconds; 0 until the first sample.
+    pub srtt_us: u32,
+    pub rttvar_us: u32,
+    pub rto: Nanos,
+    pub min_rto: Nanos,
+    pub max_rto: Nanos,
+    /// Exponential backoff shift applied to `rto` (RFC 6298 §5.5).
+    pub backoff: u8,
+}
+
+impl RttEstimator {
+    /// RFC 6298 §2.1: RTO starts at 1 s before any sample.
+    pub fn new(min_rto: Nanos, max_rto: Nanos) -> Self {
+        RttEstimator { srtt_us: 0, rttvar_us: 0, rto: SEC.max(min_rto), min_rto, max_rto, backoff: 0 }
+    }
+
+    /// Feeds one RTT sample (RFC 6298 §2.2–2.3; alpha 1/8, beta 1/4, K 4, G = 1 ms).
+    pub fn sample(&mut self, rtt_us: u32) {
+        let r = rtt_us.max(1);
+        if self.srtt_us == 0 {
+            self.srtt_us = r;
+            self.rttvar_us = r / 2;
+        } else {
+            let err = self.srtt_us.abs_diff(r);
+            self.rttvar_us = ((3 * self.rttvar_us as u64 + err as u64) / 4) as u32;
+            self.srtt_us = ((7 * self.srtt_us as u64 + r as u64) / 8) as u32;
+        }
+        let rto_us = self.srtt_us as u64 + (4 * self.rttvar_us as u64).max(1000);
+        self.rto = (rto_us * 1000).clamp(self.min_rto, self.max_rto);
+        // §5.7: a new sample after backoff collapses it.
+        self.backoff = 0;
+    }
+
+    /// The timer value to arm now, with backoff (§5.5), capped at `max_rto`.
+    pub fn current(&self) -> Nanos {
+        self.rto.saturating_mul(1u64 << self.backoff.min(20)).min(self.max_rto)
+    }
+
+    pub fn back_off(&mut self) {
+        self.backoff = self.backoff.saturating_add(1).min(20);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fires_at_deadline_not_before() {
+        let mut w = TimerWheel::new(MS, 64, 0);
+        w.schedule(1, 5 * MS);
+        w.schedule(2, 5 * MS + 1);
+        w.schedule(3, 200 * MS); // beyond one revolution (64 ms)
+        let mut out = Vec::new();
+        w.expire(4 * MS, &mut out);
+        assert!(out.is_empty());
+        w.expire(5 * MS, &mut out);
+        assert_eq!(out, vec![1]);
+        out.clear();
+        w.expire(6 * MS, &mut out);
+        assert_eq!(out, vec![2]);
+        out.clear();
+        w.expire(199 * MS, &mut out);
+        assert!(out.is_empty(), "a far deadline waits for its round");
+        w.expire(200 * MS, &mut out);
+        assert_eq!(out, vec![3]);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn big_jumps_and_past_deadlines() {
+        let mut w = TimerWheel::new(MS, 16, 1000 * MS);
+        w.schedule(7, 10 * MS); // already past: fires on next expire
+        w.schedule(8, 5000 * MS);
+        let mut out = Vec::new();
+        w.expire(1001 * MS, &mut out);
+        assert_eq!(out, vec![7]);
+        out.clear();
+        w.expire(10_000 * MS, &mut out); // jump of many revolutions
+        assert_eq!(out, vec![8]);
+    }
+
+    #[test]
+    fn rto_follows_rfc6298() {
+        let mut r = RttEstimator::new(200 * MS, 120 * SEC);
+        assert_eq!(r.current(), SEC, "initial RTO is 1 s");
+        r.sample(100_000); // 100 ms
+        assert_eq!(r.srtt_us, 100_000);
+        assert_eq!(r.rttvar_us, 50_000);
+        assert_eq!(r.rto, 300 * MS, "srtt + 4*rttvar");
+        r.sample(100_000);
+        assert_eq!(r.rttvar_us, 37_500);
+        r.sample(10); // tiny RTT: floor applies
+        let mut small = RttEstimator::new(200 * MS, 120 * SEC);
+        small.sample(50);
+        assert_eq!(small.rto, 200 * MS, "min RTO floor");
+        small.back_off();
+        small.back_off();
+        assert_eq!(small.current(), 800 * MS, "exponential backoff");
+        small.sample(50);
+        assert_eq!(small.current(), 200 * MS, "a new sample resets backoff");
+        let mut big = RttEstimator::new(200 * MS, 2 * SEC);
+        for _ in 0..30 {
+            big.back_off();
+        }
+        assert_eq!(big.current(), 2 * SEC, "capped at max RTO");
+    }
+}
