@@ -43,7 +43,7 @@ fn arp_for_router_through_af_packet() {
     while got.is_none() && Instant::now() < deadline {
         if Instant::now() >= next_req {
             let mut m = pool.alloc().unwrap();
-            let buf = m.append(14 + arp::LEN).unwrap();
+            let buf = m.append(14 + ArpPacket::<&[u8]>::LEN).unwrap();
             let mut eth = EthernetFrame::new_unchecked(&mut buf[..]);
             eth.set_dst(MacAddr::BROADCAST);
             eth.set_src(our_mac);

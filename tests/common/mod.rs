@@ -1,6 +1,8 @@
 //! Shared set-up for the DPDK integration tests: one EAL per test process.
 #![allow(dead_code)]
 
+pub mod e2e;
+
 use linerate::dpdk::{Eal, Mempool};
 use std::sync::Arc;
 

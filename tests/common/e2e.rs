@@ -1,0 +1,213 @@
+//! The end-to-end harness: one DPDK port on lr-gen's veth (net_af_packet), a linerate stack on
+//! it, and `linerate sink` on the kernel's sockets in lr-sink.
+use super::{eal, pool};
+use linerate::dev::DpdkDevice;
+use linerate::dpdk::{Mempool, Port, PortConfig};
+use linerate::wire::ipv4::Ipv4Cidr;
+use linerate::{ConnId, Stack, StackConfig, State, TscClock};
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+pub const OUR_IP: &str = "198.18.0.1/24";
+pub const GW: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 254);
+pub const SINK_IP: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 2);
+
+pub struct Env {
+    pub port: Port,
+    pub pool: Arc<Mempool>,
+}
+
+static ENV: OnceLock<Env> = OnceLock::new();
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The shared port (one per process: EAL and the vdev live for the whole test binary), and a
+/// lock so tests take turns on its single queue pair.
+pub fn env() -> (&'static Env, MutexGuard<'static, ()>) {
+    let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let env = ENV.get_or_init(|| {
+        let eal = eal(&["net_af_packet0,iface=lr-gen0,qpairs=1,blocksz=4096,framesz=2048,framecnt=4096"]);
+        let pool = pool(&eal, "e2e_pool", 65_535);
+        let port = Port::open(&eal, "net_af_packet0", &PortConfig { rx_desc: 1024, tx_desc: 1024, ..Default::default() }, pool.clone()).expect("af_packet port on lr-gen0 starts (is the topology up, and are we in lr-gen?)");
+        Env { port, pool }
+    });
+    (env, guard)
+}
+
+pub fn stack_config() -> StackConfig {
+    let mut c = StackConfig::new(OUR_IP.parse::<Ipv4Cidr>().expect("valid CIDR"));
+    c.gateway = Some(GW);
+    c.tcp.time_wait = 1_000_000_000;
+    c
+}
+
+pub fn new_stack(env: &Env, cfg: StackConfig, clock: &TscClock) -> Stack<DpdkDevice> {
+    let q = env.port.queue(0).expect("queue pair 0 is free");
+    Stack::new(DpdkDevice::new(q).expect("device"), env.pool.clone(), cfg, clock.now())
+}
+
+/// The `linerate` binary built next to this test.
+pub fn linerate_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("LINERATE_BIN") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().expect("test exe path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = dir.join("linerate");
+    assert!(bin.exists(), "{} missing: build the workspace first (cargo build)", bin.display());
+    bin
+}
+
+/// One connection's report from the sink.
+#[derive(Debug, Clone)]
+pub struct SinkConn {
+    pub bytes: u64,
+    pub sha256: String,
+    pub closed: String,
+}
+
+pub struct Sink {
+    child: Child,
+    pub port: u16,
+}
+
+impl Sink {
+    /// Starts `linerate sink` in lr-sink, waiting for `count` connections.
+    pub fn start(port: u16, count: usize) -> Sink {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", "lr-sink"])
+            .arg(linerate_bin())
+            .args(["sink", "--listen", &format!("{SINK_IP}:{port}"), "--json", "--count", &count.to_string(), "--timeout", "120"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sink");
+        // Wait for "listening" on stderr.
+        let err = child.stderr.take().expect("stderr");
+        let mut r = BufReader::new(err);
+        let mut line = String::new();
+        r.read_line(&mut line).expect("sink stderr");
+        assert!(line.contains("listening"), "sink did not start: {line}");
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            while r.read_line(&mut s).map(|n| n > 0).unwrap_or(false) {
+                eprint!("sink: {s}");
+                s.clear();
+            }
+        });
+        Sink { child, port }
+    }
+
+    pub fn addr(&self) -> SocketAddrV4 {
+        SocketAddrV4::new(SINK_IP, self.port)
+    }
+
+    /// Waits for the sink to exit and returns its per-connection reports.
+    pub fn finish(mut self) -> Vec<SinkConn> {
+        let out = self.child.stdout.take().expect("stdout");
+        let mut res = Vec::new();
+        for line in BufReader::new(out).lines() {
+            let line = line.expect("sink stdout");
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("sink printed {line:?}: {e}"));
+            res.push(SinkConn {
+                bytes: v["bytes"].as_u64().expect("bytes"),
+                sha256: v["sha256"].as_str().expect("sha256").to_owned(),
+                closed: v["closed"].as_str().expect("closed").to_owned(),
+            });
+        }
+        let st = self.child.wait().expect("sink exits");
+        assert!(st.success(), "sink failed: {st}");
+        res
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Deterministic pseudo-random bytes (splitmix64).
+pub fn random_bytes(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed;
+    let mut v = Vec::with_capacity(n + 8);
+    while v.len() < n {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        v.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    v.truncate(n);
+    v
+}
+
+pub fn sha256_hex(b: &[u8]) -> String {
+    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Sends `payloads[i]` on connection i (all opened to `dst`), closes each when done, and
+/// polls until every connection is CLOSED/freed or `limit` passes. Returns the stack.
+pub fn transfer(stack: &mut Stack<DpdkDevice>, clock: &TscClock, dst: SocketAddrV4, payloads: &[Vec<u8>], limit: Duration) -> Vec<ConnId> {
+    let ids: Vec<ConnId> = payloads.iter().map(|_| stack.connect(dst, None).expect("connect")).collect();
+    let mut off = vec![0usize; ids.len()];
+    let mut closed = vec![false; ids.len()];
+    let t0 = Instant::now();
+    loop {
+        stack.poll(clock.now());
+        let mut all_done = true;
+        for (i, &id) in ids.iter().enumerate() {
+            match stack.state(id) {
+                Some(State::SynSent) => {
+                    all_done = false;
+                    continue;
+                }
+                None => continue,
+                Some(State::Closed) => {
+                    if let Some(e) = stack.error(id) {
+                        panic!("connection {i} failed: {e} ({:?})", stack.info(id));
+                    }
+                    continue;
+                }
+                Some(_) => all_done = false,
+            }
+            while off[i] < payloads[i].len() {
+                match stack.send(id, &payloads[i][off[i]..]) {
+                    Ok(n) => off[i] += n,
+                    Err(linerate::IoError::WouldBlock) => break,
+                    Err(e) => panic!("send on connection {i}: {e}"),
+                }
+            }
+            if off[i] == payloads[i].len() && !closed[i] {
+                stack.close(id).expect("close");
+                closed[i] = true;
+            }
+        }
+        if all_done {
+            break;
+        }
+        assert!(t0.elapsed() < limit, "transfer did not finish in {limit:?}: {:?}", ids.iter().map(|&id| stack.info(id)).collect::<Vec<_>>());
+    }
+    ids
+}
+
+/// Polls for `d` (to let TIME-WAIT and late frames settle).
+pub fn settle(stack: &mut Stack<DpdkDevice>, clock: &TscClock, d: Duration) {
+    let t0 = Instant::now();
+    while t0.elapsed() < d {
+        stack.poll(clock.now());
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Runs `scripts/topology.sh` with args.
+pub fn topology(args: &[&str]) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let st = Command::new("bash").arg(root.join("scripts/topology.sh")).args(args).status().expect("topology.sh runs");
+    assert!(st.success(), "scripts/topology.sh {args:?} failed");
+}
