@@ -26,7 +26,17 @@ fn frame(pool: &Mempool, len: usize, seq: u32) -> Mbuf {
 fn net_null_tx_counts_every_frame_and_returns_every_mbuf() {
     let eal = eal();
     let pool = common::pool(&eal, "t_null", 4096);
-    let port = Port::open(&eal, "net_null0", &PortConfig { rx_desc: 512, tx_desc: 512, ..Default::default() }, pool.clone()).expect("net_null starts");
+    let port = Port::open(
+        &eal,
+        "net_null0",
+        &PortConfig {
+            rx_desc: 512,
+            tx_desc: 512,
+            ..Default::default()
+        },
+        pool.clone(),
+    )
+    .expect("net_null starts");
     assert_eq!(port.driver(), "net_null");
     let mut q = port.queue(0).unwrap();
     let start_in_use = pool.in_use();
@@ -58,7 +68,17 @@ fn net_null_tx_counts_every_frame_and_returns_every_mbuf() {
 fn net_ring_loops_frames_back_byte_exact() {
     let eal = eal();
     let pool = common::pool(&eal, "t_ring", 1024);
-    let port = Port::open(&eal, "net_ring0", &PortConfig { rx_desc: 256, tx_desc: 256, ..Default::default() }, pool.clone()).expect("net_ring starts");
+    let port = Port::open(
+        &eal,
+        "net_ring0",
+        &PortConfig {
+            rx_desc: 256,
+            tx_desc: 256,
+            ..Default::default()
+        },
+        pool.clone(),
+    )
+    .expect("net_ring starts");
     let mut q = port.queue(0).unwrap();
     let base = pool.in_use();
     let mut batch: Vec<Mbuf> = (0..20).map(|i| frame(&pool, 60 + i, i as u32)).collect();
@@ -73,7 +93,6 @@ fn net_ring_loops_frames_back_byte_exact() {
     let st = port.stats().unwrap();
     assert_eq!(st.opackets, 20);
     assert_eq!(st.ipackets, 20);
-
 }
 
 #[test]
@@ -120,7 +139,10 @@ fn pool_exhaustion_is_backpressure_not_a_crash() {
     assert_eq!(held.len(), 16);
     assert!(pool.alloc().is_none());
     let mut more = Vec::new();
-    assert!(!pool.alloc_bulk(&mut more, 4), "bulk alloc is all or nothing");
+    assert!(
+        !pool.alloc_bulk(&mut more, 4),
+        "bulk alloc is all or nothing"
+    );
     assert!(more.is_empty());
     held.truncate(10);
     assert!(pool.alloc_bulk(&mut more, 4));
@@ -144,13 +166,25 @@ fn errors_name_what_to_fix() {
     }
     // A pool too small for the RX rings it must fill.
     let tiny = common::pool(&eal, "t_tiny", 8);
-    let e = Port::open(&eal, "net_null0", &PortConfig { rx_desc: 1024, ..Default::default() }, tiny).unwrap_err();
+    let e = Port::open(
+        &eal,
+        "net_null0",
+        &PortConfig {
+            rx_desc: 1024,
+            ..Default::default()
+        },
+        tiny,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("too small"), "{e}");
     // An impossible pool size is a clean error carrying rte_errno's text.
     let e = Mempool::new(&eal, "t_huge", 4_000_000, 0, 2176, None).unwrap_err();
     assert!(matches!(e, DpdkError::Mempool { .. }), "{e:?}");
     assert!(!e.to_string().is_empty() && !e.to_string().contains('\n'));
     // A second EAL in one process is refused, not undefined behaviour.
-    assert_eq!(linerate::dpdk::Eal::init(&["--no-pci"]).unwrap_err(), DpdkError::EalAlreadyInitialized);
+    assert_eq!(
+        linerate::dpdk::Eal::init(&["--no-pci"]).unwrap_err(),
+        DpdkError::EalAlreadyInitialized
+    );
     drop(Arc::clone(&pool));
 }

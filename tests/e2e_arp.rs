@@ -18,9 +18,16 @@ const ROUTER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 254);
 
 /// The router's MAC as the kernel reports it (`ip -n lr-rtr link show lr-rtr0`).
 fn router_mac() -> MacAddr {
-    let out = Command::new("ip").args(["-n", "lr-rtr", "-o", "link", "show", "lr-rtr0"]).output().expect("iproute2 installed");
+    let out = Command::new("ip")
+        .args(["-n", "lr-rtr", "-o", "link", "show", "lr-rtr0"])
+        .output()
+        .expect("iproute2 installed");
     let s = String::from_utf8_lossy(&out.stdout);
-    let mac = s.split_whitespace().skip_while(|w| *w != "link/ether").nth(1).unwrap_or_else(|| panic!("no MAC in {s:?}: is the topology up?"));
+    let mac = s
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no MAC in {s:?}: is the topology up?"));
     mac.parse().expect("kernel prints a valid MAC")
 }
 
@@ -30,7 +37,17 @@ fn arp_for_router_through_af_packet() {
     let want = router_mac();
     let eal = common::eal(&["net_af_packet0,iface=lr-gen0,qpairs=1"]);
     let pool = common::pool(&eal, "arp_pool", 2048);
-    let port = Port::open(&eal, "net_af_packet0", &PortConfig { rx_desc: 512, tx_desc: 512, ..Default::default() }, pool.clone()).expect("af_packet port starts");
+    let port = Port::open(
+        &eal,
+        "net_af_packet0",
+        &PortConfig {
+            rx_desc: 512,
+            tx_desc: 512,
+            ..Default::default()
+        },
+        pool.clone(),
+    )
+    .expect("af_packet port starts");
     assert_eq!(port.driver(), "net_af_packet");
     let our_mac = port.mac().unwrap();
     let mut q = port.queue(0).unwrap();
@@ -55,12 +72,19 @@ fn arp_for_router_through_af_packet() {
         }
         q.rx_burst(&mut rx);
         for m in rx.drain(..) {
-            let Ok(eth) = EthernetFrame::new_checked(m.data()) else { continue };
+            let Ok(eth) = EthernetFrame::new_checked(m.data()) else {
+                continue;
+            };
             if eth.ethertype() != EtherType::ARP {
                 continue;
             }
-            let Ok(a) = ArpPacket::new_checked(eth.payload()) else { continue };
-            if a.operation() == arp::ArpOp::REPLY && a.sender_ip() == ROUTER_IP && a.target_ip() == OUR_IP {
+            let Ok(a) = ArpPacket::new_checked(eth.payload()) else {
+                continue;
+            };
+            if a.operation() == arp::ArpOp::REPLY
+                && a.sender_ip() == ROUTER_IP
+                && a.target_ip() == OUR_IP
+            {
                 assert_eq!(eth.dst(), our_mac, "reply is unicast to us");
                 assert_eq!(a.target_mac(), our_mac);
                 got = Some(a.sender_mac());
@@ -68,7 +92,11 @@ fn arp_for_router_through_af_packet() {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    assert_eq!(got, Some(want), "the kernel router answered with its own MAC");
+    assert_eq!(
+        got,
+        Some(want),
+        "the kernel router answered with its own MAC"
+    );
     assert!(port.stats().unwrap().opackets >= 1);
     assert_eq!(pool.in_use(), base, "no mbuf leaked");
 }

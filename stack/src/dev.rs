@@ -78,7 +78,11 @@ pub struct Dev<D: Device> {
 
 impl<D: Device> Dev<D> {
     pub fn new(dev: D) -> Self {
-        Dev { dev, txq: Vec::with_capacity(TX_BACKLOG), stats: DevStats::default() }
+        Dev {
+            dev,
+            txq: Vec::with_capacity(TX_BACKLOG),
+            stats: DevStats::default(),
+        }
     }
 
     /// True while another frame may be queued.
@@ -122,7 +126,13 @@ impl<D: Device> Dev<D> {
             } else {
                 self.stats.tx_partial += 1;
                 // Count only what left; recompute the bytes of the taken prefix exactly.
-                self.stats.tx_bytes += bytes as u64 - self.txq.iter().take(MAX_BURST.min(before) - n).map(|m| m.len() as u64).sum::<u64>();
+                self.stats.tx_bytes += bytes as u64
+                    - self
+                        .txq
+                        .iter()
+                        .take(MAX_BURST.min(before) - n)
+                        .map(|m| m.len() as u64)
+                        .sum::<u64>();
                 break;
             }
         }

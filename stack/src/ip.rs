@@ -12,9 +12,20 @@ pub const DEFAULT_TTL: u8 = 64;
 /// With `offloads.tx_ipv4_cksum` the NIC fills the header checksum; the TCP layer has already
 /// set (or left to the NIC) its own. False when there is no headroom or `m` is shared.
 #[inline]
-pub fn push_header(m: &mut Mbuf, src: Ipv4Addr, dst: Ipv4Addr, ident: u16, ttl: u8, offloads: &Offloads, l4_hdr_len: u8, tcp_cksum_offloaded: bool) -> bool {
+pub fn push_header(
+    m: &mut Mbuf,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ident: u16,
+    ttl: u8,
+    offloads: &Offloads,
+    l4_hdr_len: u8,
+    tcp_cksum_offloaded: bool,
+) -> bool {
     let total = m.len() + IP_HDR;
-    let Some(h) = m.prepend(IP_HDR) else { return false };
+    let Some(h) = m.prepend(IP_HDR) else {
+        return false;
+    };
     // Fixed fields in one write: version 4, IHL 5, DSCP 0, flags DF, fragment offset 0.
     h[0] = 0x45;
     h[1] = 0;
@@ -83,7 +94,13 @@ pub fn input(pkt: &[u8], our_ip: Ipv4Addr, hw_cksum_good: bool) -> Result<IpInpu
         return Err(IpDrop::UnsupportedProtocol);
     }
     let hl = p.header_len();
-    Ok(IpInput { src: p.src(), dst: p.dst(), protocol: p.protocol(), l4_start: hl, l4_end: p.total_len() as usize })
+    Ok(IpInput {
+        src: p.src(),
+        dst: p.dst(),
+        protocol: p.protocol(),
+        l4_start: hl,
+        l4_end: p.total_len() as usize,
+    })
 }
 
 #[cfg(test)]
@@ -106,12 +123,21 @@ mod tests {
             p.fill_checksum();
         }
         let ok = input(&b, us, false).unwrap();
-        assert_eq!((ok.l4_start, ok.l4_end, ok.src), (20, 40, Ipv4Addr::new(198, 19, 0, 2)));
-        assert_eq!(input(&b, Ipv4Addr::new(198, 18, 0, 2), false).unwrap_err(), IpDrop::NotForUs);
+        assert_eq!(
+            (ok.l4_start, ok.l4_end, ok.src),
+            (20, 40, Ipv4Addr::new(198, 19, 0, 2))
+        );
+        assert_eq!(
+            input(&b, Ipv4Addr::new(198, 18, 0, 2), false).unwrap_err(),
+            IpDrop::NotForUs
+        );
         let mut bad = b;
         bad[8] = 1; // TTL changed, checksum not
         assert_eq!(input(&bad, us, false).unwrap_err(), IpDrop::BadChecksum);
-        assert!(input(&bad, us, true).is_ok(), "NIC-verified checksum is trusted");
+        assert!(
+            input(&bad, us, true).is_ok(),
+            "NIC-verified checksum is trusted"
+        );
         assert_eq!(input(&b[..19], us, false).unwrap_err(), IpDrop::Malformed);
         let mut frag = b;
         {
@@ -126,6 +152,9 @@ mod tests {
             p.set_protocol(Protocol::UDP);
             p.fill_checksum();
         }
-        assert_eq!(input(&udp, us, false).unwrap_err(), IpDrop::UnsupportedProtocol);
+        assert_eq!(
+            input(&udp, us, false).unwrap_err(),
+            IpDrop::UnsupportedProtocol
+        );
     }
 }

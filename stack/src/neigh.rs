@@ -44,7 +44,12 @@ pub struct NeighConfig {
 
 impl Default for NeighConfig {
     fn default() -> Self {
-        NeighConfig { retrans: SEC, max_probes: 3, reachable: 30 * SEC, failed_hold: 3 * SEC }
+        NeighConfig {
+            retrans: SEC,
+            max_probes: 3,
+            reachable: 30 * SEC,
+            failed_hold: 3 * SEC,
+        }
     }
 }
 
@@ -93,7 +98,13 @@ pub struct NeighTable {
 
 impl NeighTable {
     pub fn new(our_mac: MacAddr, our_ip: Ipv4Addr, cfg: NeighConfig) -> Self {
-        NeighTable { entries: Vec::with_capacity(16), our_mac, our_ip, cfg, stats: NeighStats::default() }
+        NeighTable {
+            entries: Vec::with_capacity(16),
+            our_mac,
+            our_ip,
+            cfg,
+            stats: NeighStats::default(),
+        }
     }
 
     fn hh_for(&self, mac: MacAddr) -> [u8; ETH_HDR] {
@@ -136,7 +147,16 @@ impl NeighTable {
     /// A static entry (`--neigh ip=mac`).
     pub fn add_static(&mut self, ip: Ipv4Addr, mac: MacAddr) {
         let hh = self.hh_for(mac);
-        let e = Neighbour { ip, state: NeighState::Permanent, mac, hh, pending: VecDeque::new(), probes: 0, next_probe: 0, confirmed: 0 };
+        let e = Neighbour {
+            ip,
+            state: NeighState::Permanent,
+            mac,
+            hh,
+            pending: VecDeque::new(),
+            probes: 0,
+            next_probe: 0,
+            confirmed: 0,
+        };
         match self.find(ip) {
             Some(i) => self.entries[i] = e,
             None => self.entries.push(e),
@@ -146,19 +166,27 @@ impl NeighTable {
     /// True when frames can go to this entry now.
     #[inline]
     pub fn is_resolved(&self, idx: usize) -> bool {
-        matches!(self.entries.get(idx).map(|e| e.state), Some(NeighState::Reachable | NeighState::Stale | NeighState::Permanent))
+        matches!(
+            self.entries.get(idx).map(|e| e.state),
+            Some(NeighState::Reachable | NeighState::Stale | NeighState::Permanent)
+        )
     }
 
     #[inline]
     pub fn is_failed(&self, idx: usize) -> bool {
-        matches!(self.entries.get(idx).map(|e| e.state), Some(NeighState::Failed))
+        matches!(
+            self.entries.get(idx).map(|e| e.state),
+            Some(NeighState::Failed)
+        )
     }
 
     /// Makes sure resolution is under way for `idx` (a use of a FAILED entry past its hold
     /// time, or of a STALE one, asks again).
     pub fn kick<D: Device>(&mut self, idx: usize, now: Nanos, dev: &mut Dev<D>, pool: &Mempool) {
         let cfg = self.cfg;
-        let Some(e) = self.entries.get_mut(idx) else { return };
+        let Some(e) = self.entries.get_mut(idx) else {
+            return;
+        };
         match e.state {
             NeighState::Failed if now >= e.next_probe => {
                 e.state = NeighState::Incomplete;
@@ -171,7 +199,8 @@ impl NeighTable {
             _ => {}
         }
         let ip = e.ip;
-        let due = matches!(e.state, NeighState::Incomplete | NeighState::Stale) && now >= e.next_probe;
+        let due =
+            matches!(e.state, NeighState::Incomplete | NeighState::Stale) && now >= e.next_probe;
         if due {
             e.probes = e.probes.saturating_add(1);
             e.next_probe = now + cfg.retrans;
@@ -183,8 +212,13 @@ impl NeighTable {
     /// headroom.
     #[inline]
     pub fn push_hh(&self, idx: usize, m: &mut Mbuf) -> bool {
-        let Some(e) = self.entries.get(idx) else { return false };
-        if !matches!(e.state, NeighState::Reachable | NeighState::Stale | NeighState::Permanent) {
+        let Some(e) = self.entries.get(idx) else {
+            return false;
+        };
+        if !matches!(
+            e.state,
+            NeighState::Reachable | NeighState::Stale | NeighState::Permanent
+        ) {
             return false;
         }
         match m.prepend(ETH_HDR) {
@@ -197,7 +231,14 @@ impl NeighTable {
     }
 
     /// Sends an owned IPv4 frame to the next hop, or queues it while the entry resolves.
-    pub fn output<D: Device>(&mut self, idx: usize, mut m: Mbuf, now: Nanos, dev: &mut Dev<D>, pool: &Mempool) -> Result<(), NeighError> {
+    pub fn output<D: Device>(
+        &mut self,
+        idx: usize,
+        mut m: Mbuf,
+        now: Nanos,
+        dev: &mut Dev<D>,
+        pool: &Mempool,
+    ) -> Result<(), NeighError> {
         if self.push_hh(idx, &mut m) {
             // A full backlog drops a control frame; TCP recovers it like a loss.
             let _ = dev.xmit(m);
@@ -209,7 +250,9 @@ impl NeighTable {
                 return Err(NeighError::HostUnreachable);
             }
         }
-        let Some(e) = self.entries.get_mut(idx) else { return Err(NeighError::HostUnreachable) };
+        let Some(e) = self.entries.get_mut(idx) else {
+            return Err(NeighError::HostUnreachable);
+        };
         if e.pending.len() >= PENDING_MAX {
             e.pending.pop_front();
             self.stats.pending_dropped += 1;
@@ -220,12 +263,29 @@ impl NeighTable {
     }
 
     fn send_request<D: Device>(&mut self, target: Ipv4Addr, dev: &mut Dev<D>, pool: &Mempool) {
-        self.send_arp(ArpOp::REQUEST, MacAddr::BROADCAST, MacAddr::ZERO, target, dev, pool);
+        self.send_arp(
+            ArpOp::REQUEST,
+            MacAddr::BROADCAST,
+            MacAddr::ZERO,
+            target,
+            dev,
+            pool,
+        );
     }
 
-    fn send_arp<D: Device>(&mut self, op: u16, eth_dst: MacAddr, target_mac: MacAddr, target_ip: Ipv4Addr, dev: &mut Dev<D>, pool: &Mempool) {
+    fn send_arp<D: Device>(
+        &mut self,
+        op: u16,
+        eth_dst: MacAddr,
+        target_mac: MacAddr,
+        target_ip: Ipv4Addr,
+        dev: &mut Dev<D>,
+        pool: &Mempool,
+    ) {
         let Some(mut m) = pool.alloc() else { return };
-        let Some(buf) = m.append(ETH_HDR + ArpPacket::<&[u8]>::LEN) else { return };
+        let Some(buf) = m.append(ETH_HDR + ArpPacket::<&[u8]>::LEN) else {
+            return;
+        };
         let mut eth = EthernetFrame::new_unchecked(&mut buf[..]);
         eth.set_dst(eth_dst);
         eth.set_src(self.our_mac);
@@ -253,7 +313,13 @@ impl NeighTable {
 
     /// Handles one ARP frame's body. Returns the entry that just became resolved, if any, so
     /// that the connections waiting on it can send.
-    pub fn input<D: Device>(&mut self, body: &[u8], now: Nanos, dev: &mut Dev<D>, pool: &Mempool) -> Option<usize> {
+    pub fn input<D: Device>(
+        &mut self,
+        body: &[u8],
+        now: Nanos,
+        dev: &mut Dev<D>,
+        pool: &Mempool,
+    ) -> Option<usize> {
         let Ok(p) = ArpPacket::new_checked(body) else {
             self.stats.ignored += 1;
             return None;
@@ -307,7 +373,13 @@ impl NeighTable {
     }
 
     /// Runs retries and ageing. Entries that just FAILED are appended to `failed`.
-    pub fn poll<D: Device>(&mut self, now: Nanos, dev: &mut Dev<D>, pool: &Mempool, failed: &mut Vec<usize>) {
+    pub fn poll<D: Device>(
+        &mut self,
+        now: Nanos,
+        dev: &mut Dev<D>,
+        pool: &Mempool,
+        failed: &mut Vec<usize>,
+    ) {
         for i in 0..self.entries.len() {
             let cfg = self.cfg;
             let e = &mut self.entries[i];

@@ -34,13 +34,23 @@ impl RouteTable {
 
     /// Adds the connected subnet of an interface address (e.g. 198.18.0.1/24).
     pub fn add_connected(&mut self, ifaddr: Ipv4Cidr) {
-        self.add(Route { dst: Ipv4Cidr { addr: ifaddr.network(), prefix_len: ifaddr.prefix_len }, gateway: None });
+        self.add(Route {
+            dst: Ipv4Cidr {
+                addr: ifaddr.network(),
+                prefix_len: ifaddr.prefix_len,
+            },
+            gateway: None,
+        });
     }
 
     /// Adds (or replaces) a route.
     pub fn add(&mut self, r: Route) {
         self.routes.retain(|x| x.dst != r.dst);
-        let pos = self.routes.iter().position(|x| x.dst.prefix_len < r.dst.prefix_len).unwrap_or(self.routes.len());
+        let pos = self
+            .routes
+            .iter()
+            .position(|x| x.dst.prefix_len < r.dst.prefix_len)
+            .unwrap_or(self.routes.len());
         self.routes.insert(pos, r);
         self.generation = self.generation.wrapping_add(1);
     }
@@ -61,7 +71,10 @@ impl RouteTable {
         self.routes
             .iter()
             .find(|r| r.dst.contains(dst))
-            .map(|r| NextHop { addr: r.gateway.unwrap_or(dst), generation: self.generation })
+            .map(|r| NextHop {
+                addr: r.gateway.unwrap_or(dst),
+                generation: self.generation,
+            })
     }
 
     /// Bumped on every change; a cached `NextHop` with an older generation is stale.
@@ -89,13 +102,30 @@ mod tests {
     fn longest_prefix_wins() {
         let mut t = RouteTable::new();
         t.add_connected(c("198.18.0.1/24"));
-        t.add(Route { dst: c("0.0.0.0/0"), gateway: Some(ip("198.18.0.254")) });
-        t.add(Route { dst: c("198.19.0.0/16"), gateway: Some(ip("198.18.0.253")) });
-        t.add(Route { dst: c("198.19.5.0/24"), gateway: Some(ip("198.18.0.252")) });
-        assert_eq!(t.lookup(ip("198.18.0.7")).unwrap().addr, ip("198.18.0.7"), "connected: next hop is the host");
+        t.add(Route {
+            dst: c("0.0.0.0/0"),
+            gateway: Some(ip("198.18.0.254")),
+        });
+        t.add(Route {
+            dst: c("198.19.0.0/16"),
+            gateway: Some(ip("198.18.0.253")),
+        });
+        t.add(Route {
+            dst: c("198.19.5.0/24"),
+            gateway: Some(ip("198.18.0.252")),
+        });
+        assert_eq!(
+            t.lookup(ip("198.18.0.7")).unwrap().addr,
+            ip("198.18.0.7"),
+            "connected: next hop is the host"
+        );
         assert_eq!(t.lookup(ip("198.19.0.2")).unwrap().addr, ip("198.18.0.253"));
         assert_eq!(t.lookup(ip("198.19.5.9")).unwrap().addr, ip("198.18.0.252"));
-        assert_eq!(t.lookup(ip("198.20.0.1")).unwrap().addr, ip("198.18.0.254"), "default route");
+        assert_eq!(
+            t.lookup(ip("198.20.0.1")).unwrap().addr,
+            ip("198.18.0.254"),
+            "default route"
+        );
     }
 
     #[test]
@@ -105,7 +135,10 @@ mod tests {
         t.add_connected(c("198.18.0.1/24"));
         let g = t.lookup(ip("198.18.0.9")).unwrap().generation;
         assert!(t.lookup(ip("198.19.0.1")).is_none());
-        t.add(Route { dst: c("198.19.0.0/24"), gateway: Some(ip("198.18.0.254")) });
+        t.add(Route {
+            dst: c("198.19.0.0/24"),
+            gateway: Some(ip("198.18.0.254")),
+        });
         assert_ne!(t.generation(), g, "a change invalidates cached routes");
         assert!(t.remove(c("198.19.0.0/24")));
         assert!(!t.remove(c("198.19.0.0/24")));
@@ -115,8 +148,14 @@ mod tests {
     #[test]
     fn replacing_a_route_keeps_one_entry() {
         let mut t = RouteTable::new();
-        t.add(Route { dst: c("198.19.0.0/16"), gateway: Some(ip("198.18.0.1")) });
-        t.add(Route { dst: c("198.19.0.0/16"), gateway: Some(ip("198.18.0.2")) });
+        t.add(Route {
+            dst: c("198.19.0.0/16"),
+            gateway: Some(ip("198.18.0.1")),
+        });
+        t.add(Route {
+            dst: c("198.19.0.0/16"),
+            gateway: Some(ip("198.18.0.2")),
+        });
         assert_eq!(t.routes().len(), 1);
         assert_eq!(t.lookup(ip("198.19.1.1")).unwrap().addr, ip("198.18.0.2"));
     }

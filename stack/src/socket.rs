@@ -30,8 +30,12 @@ pub enum ConnectError {
 impl std::fmt::Display for ConnectError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ConnectError::NoRoute(ip) => write!(f, "no route to {ip}: add --gw or a route that covers it"),
-            ConnectError::AddrInUse => f.write_str("address in use: that source port is taken for this destination"),
+            ConnectError::NoRoute(ip) => {
+                write!(f, "no route to {ip}: add --gw or a route that covers it")
+            }
+            ConnectError::AddrInUse => {
+                f.write_str("address in use: that source port is taken for this destination")
+            }
             ConnectError::NoPorts => f.write_str("no free ephemeral port for this destination"),
             ConnectError::TooManyConnections => f.write_str("connection limit reached"),
             ConnectError::NeighTableFull => f.write_str("neighbour table full"),
@@ -71,16 +75,29 @@ impl std::error::Error for IoError {}
 impl<D: Device> Stack<D> {
     /// Active open to `remote` from `local_port` (or an ephemeral one). The SYN goes out (or
     /// waits for ARP) at once; watch `state()` for ESTABLISHED or an error.
-    pub fn connect(&mut self, remote: SocketAddrV4, local_port: Option<u16>) -> Result<ConnId, ConnectError> {
+    pub fn connect(
+        &mut self,
+        remote: SocketAddrV4,
+        local_port: Option<u16>,
+    ) -> Result<ConnId, ConnectError> {
         self.connect_with(remote, local_port, self.cfg.tcp)
     }
 
     /// `connect` with per-connection TCP settings (e.g. `nodelay`, congestion control).
-    pub fn connect_with(&mut self, remote: SocketAddrV4, local_port: Option<u16>, cfg: TcpConfig) -> Result<ConnId, ConnectError> {
+    pub fn connect_with(
+        &mut self,
+        remote: SocketAddrV4,
+        local_port: Option<u16>,
+        cfg: TcpConfig,
+    ) -> Result<ConnId, ConnectError> {
         let now = self.now;
         let rip = *remote.ip();
         let rport = remote.port();
-        let hop = self.net.routes.lookup(rip).ok_or(ConnectError::NoRoute(rip))?;
+        let hop = self
+            .net
+            .routes
+            .lookup(rip)
+            .ok_or(ConnectError::NoRoute(rip))?;
         if self.conns.iter().flatten().count() >= self.cfg.max_conns {
             return Err(ConnectError::TooManyConnections);
         }
@@ -91,9 +108,15 @@ impl<D: Device> Stack<D> {
                 }
                 p
             }
-            None => self.ephemeral_port(rip, rport).ok_or(ConnectError::NoPorts)?,
+            None => self
+                .ephemeral_port(rip, rport)
+                .ok_or(ConnectError::NoPorts)?,
         };
-        let nidx = self.net.neigh.lookup_or_create(hop.addr, now).map_err(|_| ConnectError::NeighTableFull)?;
+        let nidx = self
+            .net
+            .neigh
+            .lookup_or_create(hop.addr, now)
+            .map_err(|_| ConnectError::NeighTableFull)?;
         let id = match self.free.pop() {
             Some(id) => id,
             None => {
@@ -103,9 +126,14 @@ impl<D: Device> Stack<D> {
         };
         let local_ip = self.net.ip.addr;
         // RFC 6528: a keyed hash of the 4-tuple plus a 4 µs clock.
-        let iss = (self.isn_key.hash_one((local_ip, lport, rip, rport)) as u32).wrapping_add((now / 4000) as u32);
+        let iss = (self.isn_key.hash_one((local_ip, lport, rip, rport)) as u32)
+            .wrapping_add((now / 4000) as u32);
         let mss_guess = cfg.mss as u32;
-        let rcv_wscale = if cfg.window_scaling { wscale_for(cfg.rcvbuf) } else { 0 };
+        let rcv_wscale = if cfg.window_scaling {
+            wscale_for(cfg.rcvbuf)
+        } else {
+            0
+        };
         let tcb = Tcb {
             id,
             state: State::SynSent,
@@ -188,14 +216,21 @@ impl<D: Device> Stack<D> {
     }
 
     fn tcb_mut(&mut self, id: ConnId) -> Result<&mut Tcb, IoError> {
-        self.conns.get_mut(id as usize).and_then(|c| c.as_mut()).ok_or(IoError::NotConnected)
+        self.conns
+            .get_mut(id as usize)
+            .and_then(|c| c.as_mut())
+            .ok_or(IoError::NotConnected)
     }
 
     /// `tcp_sendmsg`: queues as much of `data` as the send buffer and the pool allow and
     /// returns how much that was. `WouldBlock` when none; a partial count is counted in
     /// `partial_writes`. Bytes taken are never dropped.
     pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, IoError> {
-        let tcb = self.conns.get_mut(id as usize).and_then(|c| c.as_mut()).ok_or(IoError::NotConnected)?;
+        let tcb = self
+            .conns
+            .get_mut(id as usize)
+            .and_then(|c| c.as_mut())
+            .ok_or(IoError::NotConnected)?;
         if let Some(e) = tcb.error {
             return Err(IoError::Conn(e));
         }
@@ -203,7 +238,11 @@ impl<D: Device> Stack<D> {
             return Err(IoError::Shutdown);
         }
         if !tcb.state.can_send() {
-            return Err(if tcb.state == State::SynSent { IoError::WouldBlock } else { IoError::Shutdown });
+            return Err(if tcb.state == State::SynSent {
+                IoError::WouldBlock
+            } else {
+                IoError::Shutdown
+            });
         }
         let n = output::copy_to_queue(tcb, &mut self.net, data);
         if n == 0 && !data.is_empty() {
@@ -219,7 +258,12 @@ impl<D: Device> Stack<D> {
 
     /// Free space in the send buffer.
     pub fn send_space(&self, id: ConnId) -> usize {
-        self.conns.get(id as usize).and_then(|c| c.as_ref()).map_or(0, |t| t.cfg.sndbuf.saturating_sub(t.queued_bytes()) as usize)
+        self.conns
+            .get(id as usize)
+            .and_then(|c| c.as_ref())
+            .map_or(0, |t| {
+                t.cfg.sndbuf.saturating_sub(t.queued_bytes()) as usize
+            })
     }
 
     /// `tcp_recvmsg`: copies in-order data out. `Ok(0)` is end of stream (the peer sent FIN).
@@ -286,7 +330,11 @@ impl<D: Device> Stack<D> {
     /// abort(): RST now, drop everything queued, free the slot.
     pub fn abort(&mut self, id: ConnId) -> Result<(), IoError> {
         let now = self.now;
-        let tcb = self.conns.get_mut(id as usize).and_then(|c| c.as_mut()).ok_or(IoError::NotConnected)?;
+        let tcb = self
+            .conns
+            .get_mut(id as usize)
+            .and_then(|c| c.as_mut())
+            .ok_or(IoError::NotConnected)?;
         if !matches!(tcb.state, State::Closed | State::SynSent | State::TimeWait) {
             let seq = tcb.snd_nxt;
             let _ = output::send_control(tcb, &mut self.net, flags::RST | flags::ACK, seq, now);
@@ -299,26 +347,42 @@ impl<D: Device> Stack<D> {
 
     /// Connection state; `None` once closed and freed.
     pub fn state(&self, id: ConnId) -> Option<State> {
-        self.conns.get(id as usize).and_then(|c| c.as_ref()).map(|t| t.state)
+        self.conns
+            .get(id as usize)
+            .and_then(|c| c.as_ref())
+            .map(|t| t.state)
     }
 
     /// The error that ended the connection, if any.
     pub fn error(&self, id: ConnId) -> Option<TcpError> {
-        self.conns.get(id as usize).and_then(|c| c.as_ref()).and_then(|t| t.error)
+        self.conns
+            .get(id as usize)
+            .and_then(|c| c.as_ref())
+            .and_then(|t| t.error)
     }
 
     /// Bytes waiting to be read.
     pub fn recv_queue(&self, id: ConnId) -> usize {
-        self.conns.get(id as usize).and_then(|c| c.as_ref()).map_or(0, |t| t.rx.len())
+        self.conns
+            .get(id as usize)
+            .and_then(|c| c.as_ref())
+            .map_or(0, |t| t.rx.len())
     }
 
     /// `ss -ti` for one connection.
     pub fn info(&self, id: ConnId) -> Option<TcpInfo> {
-        self.conns.get(id as usize).and_then(|c| c.as_ref()).map(|t| t.info())
+        self.conns
+            .get(id as usize)
+            .and_then(|c| c.as_ref())
+            .map(|t| t.info())
     }
 
     /// Ids of all connections the stack holds.
     pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
-        self.conns.iter().enumerate().filter(|(_, c)| c.is_some()).map(|(i, _)| i as ConnId)
+        self.conns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_some())
+            .map(|(i, _)| i as ConnId)
     }
 }

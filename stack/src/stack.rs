@@ -9,7 +9,7 @@ use crate::route::{Route, RouteTable};
 use crate::tcp::input::{self, SegIn};
 use crate::tcp::output;
 use crate::tcp::timer::{Nanos, TimerWheel, MS};
-use crate::tcp::{ConnId, State, Tcb, TcpConfig};
+use crate::tcp::{ConnId, State, Tcb, TcpConfig, TcpCounters};
 use crate::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
 use crate::wire::ipv4::Ipv4Cidr;
 use crate::wire::tcp::{flags, TcpOptions, TcpPacket};
@@ -76,6 +76,8 @@ pub struct NetCtx<D: Device> {
     pub mac: MacAddr,
     pub offloads: Offloads,
     pub drops: RxDrops,
+    /// Mbufs the send path leaves in the pool for RX descriptors and control frames.
+    pub pool_reserve: u32,
 }
 
 /// How to build a stack.
@@ -96,6 +98,9 @@ pub struct StackConfig {
     pub ephemeral: (u16, u16),
     /// Timer wheel granularity.
     pub timer_tick: Nanos,
+    /// Mbufs `send` must leave in the pool: enough to refill the RX ring and send ACKs, ARP
+    /// and RSTs. Below it, `send` returns WouldBlock.
+    pub pool_reserve: u32,
 }
 
 impl StackConfig {
@@ -110,6 +115,7 @@ impl StackConfig {
             max_conns: 65_536,
             ephemeral: (32768, 60999),
             timer_tick: MS,
+            pool_reserve: 2048,
         }
     }
 }
@@ -121,6 +127,10 @@ pub struct StackStats {
     pub drops: RxDrops,
     pub neigh: NeighStats,
     pub conns_open: usize,
+    /// TCP counters summed over every connection, open or already freed.
+    pub tcp: TcpCounters,
+    /// Connections that ended with an error.
+    pub conn_errors: u64,
 }
 
 /// One per lcore.
@@ -138,6 +148,9 @@ pub struct Stack<D: Device> {
     pub(crate) next_port: u16,
     pub(crate) cfg: StackConfig,
     pub(crate) isn_key: std::collections::hash_map::RandomState,
+    /// Counters of connections already freed.
+    retired: TcpCounters,
+    retired_errors: u64,
 }
 
 impl<D: Device> Stack<D> {
@@ -148,7 +161,13 @@ impl<D: Device> Stack<D> {
         let mut routes = RouteTable::new();
         routes.add_connected(cfg.ip);
         if let Some(gw) = cfg.gateway {
-            routes.add(Route { dst: Ipv4Cidr { addr: Ipv4Addr::UNSPECIFIED, prefix_len: 0 }, gateway: Some(gw) });
+            routes.add(Route {
+                dst: Ipv4Cidr {
+                    addr: Ipv4Addr::UNSPECIFIED,
+                    prefix_len: 0,
+                },
+                gateway: Some(gw),
+            });
         }
         for r in &cfg.routes {
             routes.add(*r);
@@ -157,7 +176,18 @@ impl<D: Device> Stack<D> {
         for (ip, m) in &cfg.static_neigh {
             neigh.add_static(*ip, *m);
         }
-        let mut net = NetCtx { dev: Dev::new(dev), neigh, routes, pool, ip: cfg.ip, mac, offloads, drops: RxDrops::default() };
+        let pool_reserve = cfg.pool_reserve.min(pool.size() / 2);
+        let mut net = NetCtx {
+            dev: Dev::new(dev),
+            neigh,
+            routes,
+            pool,
+            ip: cfg.ip,
+            mac,
+            offloads,
+            drops: RxDrops::default(),
+            pool_reserve,
+        };
         let pool = net.pool.clone();
         net.neigh.gratuitous(&mut net.dev, &pool);
         net.dev.flush();
@@ -175,6 +205,8 @@ impl<D: Device> Stack<D> {
             next_port: cfg.ephemeral.0,
             cfg,
             isn_key: Default::default(),
+            retired: TcpCounters::default(),
+            retired_errors: 0,
         }
     }
 
@@ -204,7 +236,9 @@ impl<D: Device> Stack<D> {
         self.expired = expired;
 
         let pool = self.net.pool.clone();
-        self.net.neigh.poll(now, &mut self.net.dev, &pool, &mut self.failed_neigh);
+        self.net
+            .neigh
+            .poll(now, &mut self.net.dev, &pool, &mut self.failed_neigh);
         if !self.failed_neigh.is_empty() || !self.resolved_neigh.is_empty() {
             self.neigh_changed();
         }
@@ -221,7 +255,9 @@ impl<D: Device> Stack<D> {
         let failed = std::mem::take(&mut self.failed_neigh);
         let resolved = std::mem::take(&mut self.resolved_neigh);
         for id in 0..self.conns.len() {
-            let Some(tcb) = self.conns[id].as_mut() else { continue };
+            let Some(tcb) = self.conns[id].as_mut() else {
+                continue;
+            };
             if failed.contains(&tcb.neigh) && tcb.state == State::SynSent {
                 input::fail(tcb, crate::tcp::TcpError::HostUnreachable);
             } else if resolved.contains(&tcb.neigh) {
@@ -239,7 +275,9 @@ impl<D: Device> Stack<D> {
     /// owed, re-arm the wheel, and free the slot of a finished, released connection.
     pub(crate) fn after_event(&mut self, id: ConnId) {
         let now = self.now;
-        let Some(Some(tcb)) = self.conns.get_mut(id as usize) else { return };
+        let Some(Some(tcb)) = self.conns.get_mut(id as usize) else {
+            return;
+        };
         output::write_xmit(tcb, &mut self.net, now);
         if tcb.ack_now && tcb.state != State::Closed && tcb.state != State::SynSent {
             output::send_ack(tcb, &mut self.net, now);
@@ -250,6 +288,11 @@ impl<D: Device> Stack<D> {
             tcb.persist_at = None;
             tcb.close_at = None;
             if tcb.released {
+                self.retired.add(&tcb.counters);
+                self.retired_errors += tcb
+                    .error
+                    .is_some_and(|e| e != crate::tcp::TcpError::Aborted)
+                    as u64;
                 let key = (tcb.remote_ip, tcb.remote_port, tcb.local_port);
                 self.by_tuple.remove(&key);
                 self.conns[id as usize] = None;
@@ -279,7 +322,11 @@ impl<D: Device> Stack<D> {
         match eth.ethertype() {
             EtherType::ARP => {
                 let pool = self.net.pool.clone();
-                if let Some(i) = self.net.neigh.input(eth.payload(), now, &mut self.net.dev, &pool) {
+                if let Some(i) = self
+                    .net
+                    .neigh
+                    .input(eth.payload(), now, &mut self.net.dev, &pool)
+                {
                     self.resolved_neigh.push(i);
                     self.neigh_changed();
                 }
@@ -317,8 +364,19 @@ impl<D: Device> Stack<D> {
             self.net.drops.malformed += 1;
             return;
         };
-        let seg = SegIn { seq: t.seq_number(), ack: t.ack_number(), flags: t.flags(), wnd: t.window_len(), opts, payload: t.payload() };
-        match self.by_tuple.get(&(src, t.src_port(), t.dst_port())).copied() {
+        let seg = SegIn {
+            seq: t.seq_number(),
+            ack: t.ack_number(),
+            flags: t.flags(),
+            wnd: t.window_len(),
+            opts,
+            payload: t.payload(),
+        };
+        match self
+            .by_tuple
+            .get(&(src, t.src_port(), t.dst_port()))
+            .copied()
+        {
             Some(id) => {
                 if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
                     input::rcv(tcb, &mut self.net, &seg, now);
@@ -328,7 +386,18 @@ impl<D: Device> Stack<D> {
             None => {
                 self.net.drops.no_conn += 1;
                 if seg.flags & flags::RST == 0 {
-                    output::send_reset_reply(&mut self.net, dst, src, t.dst_port(), t.src_port(), seg.seq, seg.ack, seg.flags, seg.payload.len() as u32, now);
+                    output::send_reset_reply(
+                        &mut self.net,
+                        dst,
+                        src,
+                        t.dst_port(),
+                        t.src_port(),
+                        seg.seq,
+                        seg.ack,
+                        seg.flags,
+                        seg.payload.len() as u32,
+                        now,
+                    );
                 }
             }
         }
@@ -336,9 +405,20 @@ impl<D: Device> Stack<D> {
 
     /// Stack-wide counters.
     pub fn stats(&self) -> StackStats {
-        let mut dev = self.net.dev.stats;
-        dev.rx_bytes = dev.rx_bytes.max(0);
-        StackStats { dev, drops: self.net.drops, neigh: self.net.neigh.stats, conns_open: self.conns.iter().flatten().count() }
+        let mut tcp = self.retired;
+        let mut conn_errors = self.retired_errors;
+        for t in self.conns.iter().flatten() {
+            tcp.add(&t.counters);
+            conn_errors += t.error.is_some_and(|e| e != crate::tcp::TcpError::Aborted) as u64;
+        }
+        StackStats {
+            dev: self.net.dev.stats,
+            drops: self.net.drops,
+            neigh: self.net.neigh.stats,
+            conns_open: self.conns.iter().flatten().count(),
+            tcp,
+            conn_errors,
+        }
     }
 
     pub fn pool(&self) -> &Arc<Mempool> {
@@ -391,7 +471,10 @@ impl TscClock {
     /// Needs EAL initialised (it measures the TSC rate).
     pub fn new() -> Self {
         let hz = crate::dpdk::tsc_hz().max(1);
-        TscClock { hz, start: crate::dpdk::rdtsc() }
+        TscClock {
+            hz,
+            start: crate::dpdk::rdtsc(),
+        }
     }
 
     #[inline]

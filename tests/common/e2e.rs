@@ -30,9 +30,20 @@ static SERIAL: Mutex<()> = Mutex::new(());
 pub fn env() -> (&'static Env, MutexGuard<'static, ()>) {
     let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let env = ENV.get_or_init(|| {
-        let eal = eal(&["net_af_packet0,iface=lr-gen0,qpairs=1,blocksz=4096,framesz=2048,framecnt=4096"]);
+        let eal =
+            eal(&["net_af_packet0,iface=lr-gen0,qpairs=1,blocksz=4096,framesz=2048,framecnt=4096"]);
         let pool = pool(&eal, "e2e_pool", 65_535);
-        let port = Port::open(&eal, "net_af_packet0", &PortConfig { rx_desc: 1024, tx_desc: 1024, ..Default::default() }, pool.clone()).expect("af_packet port on lr-gen0 starts (is the topology up, and are we in lr-gen?)");
+        let port = Port::open(
+            &eal,
+            "net_af_packet0",
+            &PortConfig {
+                rx_desc: 1024,
+                tx_desc: 1024,
+                ..Default::default()
+            },
+            pool.clone(),
+        )
+        .expect("af_packet port on lr-gen0 starts (is the topology up, and are we in lr-gen?)");
         Env { port, pool }
     });
     (env, guard)
@@ -47,7 +58,12 @@ pub fn stack_config() -> StackConfig {
 
 pub fn new_stack(env: &Env, cfg: StackConfig, clock: &TscClock) -> Stack<DpdkDevice> {
     let q = env.port.queue(0).expect("queue pair 0 is free");
-    Stack::new(DpdkDevice::new(q).expect("device"), env.pool.clone(), cfg, clock.now())
+    Stack::new(
+        DpdkDevice::new(q).expect("device"),
+        env.pool.clone(),
+        cfg,
+        clock.now(),
+    )
 }
 
 /// The `linerate` binary built next to this test.
@@ -58,7 +74,11 @@ pub fn linerate_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test exe path");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = dir.join("linerate");
-    assert!(bin.exists(), "{} missing: build the workspace first (cargo build)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} missing: build the workspace first (cargo build)",
+        bin.display()
+    );
     bin
 }
 
@@ -81,7 +101,16 @@ impl Sink {
         let mut child = Command::new("ip")
             .args(["netns", "exec", "lr-sink"])
             .arg(linerate_bin())
-            .args(["sink", "--listen", &format!("{SINK_IP}:{port}"), "--json", "--count", &count.to_string(), "--timeout", "120"])
+            .args([
+                "sink",
+                "--listen",
+                &format!("{SINK_IP}:{port}"),
+                "--json",
+                "--count",
+                &count.to_string(),
+                "--timeout",
+                "120",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -112,7 +141,8 @@ impl Sink {
         let mut res = Vec::new();
         for line in BufReader::new(out).lines() {
             let line = line.expect("sink stdout");
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("sink printed {line:?}: {e}"));
+            let v: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("sink printed {line:?}: {e}"));
             res.push(SinkConn {
                 bytes: v["bytes"].as_u64().expect("bytes"),
                 sha256: v["sha256"].as_str().expect("sha256").to_owned(),
@@ -148,13 +178,25 @@ pub fn random_bytes(seed: u64, n: usize) -> Vec<u8> {
 }
 
 pub fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 /// Sends `payloads[i]` on connection i (all opened to `dst`), closes each when done, and
 /// polls until every connection is CLOSED/freed or `limit` passes. Returns the stack.
-pub fn transfer(stack: &mut Stack<DpdkDevice>, clock: &TscClock, dst: SocketAddrV4, payloads: &[Vec<u8>], limit: Duration) -> Vec<ConnId> {
-    let ids: Vec<ConnId> = payloads.iter().map(|_| stack.connect(dst, None).expect("connect")).collect();
+pub fn transfer(
+    stack: &mut Stack<DpdkDevice>,
+    clock: &TscClock,
+    dst: SocketAddrV4,
+    payloads: &[Vec<u8>],
+    limit: Duration,
+) -> Vec<ConnId> {
+    let ids: Vec<ConnId> = payloads
+        .iter()
+        .map(|_| stack.connect(dst, None).expect("connect"))
+        .collect();
     let mut off = vec![0usize; ids.len()];
     let mut closed = vec![false; ids.len()];
     let t0 = Instant::now();
@@ -191,7 +233,11 @@ pub fn transfer(stack: &mut Stack<DpdkDevice>, clock: &TscClock, dst: SocketAddr
         if all_done {
             break;
         }
-        assert!(t0.elapsed() < limit, "transfer did not finish in {limit:?}: {:?}", ids.iter().map(|&id| stack.info(id)).collect::<Vec<_>>());
+        assert!(
+            t0.elapsed() < limit,
+            "transfer did not finish in {limit:?}: {:?}",
+            ids.iter().map(|&id| stack.info(id)).collect::<Vec<_>>()
+        );
     }
     ids
 }
@@ -208,6 +254,10 @@ pub fn settle(stack: &mut Stack<DpdkDevice>, clock: &TscClock, d: Duration) {
 /// Runs `scripts/topology.sh` with args.
 pub fn topology(args: &[&str]) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let st = Command::new("bash").arg(root.join("scripts/topology.sh")).args(args).status().expect("topology.sh runs");
+    let st = Command::new("bash")
+        .arg(root.join("scripts/topology.sh"))
+        .args(args)
+        .status()
+        .expect("topology.sh runs");
     assert!(st.success(), "scripts/topology.sh {args:?} failed");
 }

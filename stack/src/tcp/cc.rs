@@ -14,7 +14,12 @@ pub struct CcState {
 impl CcState {
     /// Initial window of 10 segments (RFC 6928, Linux's default).
     pub fn new(mss: u32) -> Self {
-        CcState { cwnd: 10 * mss, ssthresh: u32::MAX, mss, bytes_acked: 0 }
+        CcState {
+            cwnd: 10 * mss,
+            ssthresh: u32::MAX,
+            mss,
+            bytes_acked: 0,
+        }
     }
 
     pub fn in_slow_start(&self) -> bool {
@@ -46,7 +51,10 @@ impl CongestionControl for Reno {
         }
         if s.in_slow_start() {
             // RFC 5681 §3.1 with RFC 3465 byte counting, L = 2*SMSS per ACK.
-            s.cwnd = s.cwnd.saturating_add(acked.min(2 * s.mss)).min(s.ssthresh.max(s.cwnd));
+            s.cwnd = s
+                .cwnd
+                .saturating_add(acked.min(2 * s.mss))
+                .min(s.ssthresh.max(s.cwnd));
             return;
         }
         // Congestion avoidance: one MSS per cwnd of acked bytes.

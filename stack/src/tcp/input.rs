@@ -127,7 +127,18 @@ fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now:
     if seg.has(flags::ACK) && !ack_ok {
         net.drops.bad_ack += 1;
         if !seg.has(flags::RST) {
-            output::send_reset_reply(net, tcb.local_ip, tcb.remote_ip, tcb.local_port, tcb.remote_port, seg.seq, seg.ack, seg.flags, seg.payload.len() as u32, now);
+            output::send_reset_reply(
+                net,
+                tcb.local_ip,
+                tcb.remote_ip,
+                tcb.local_port,
+                tcb.remote_port,
+                seg.seq,
+                seg.ack,
+                seg.flags,
+                seg.payload.len() as u32,
+                now,
+            );
         }
         return;
     }
@@ -169,7 +180,8 @@ fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now:
     tcb.ccs = CcState::new(tcb.mss);
     if tcb.retries == 0 {
         // Karn: only an unretransmitted SYN gives a sample.
-        tcb.rtt.sample(((now.saturating_sub(tcb.syn_at)) / 1000) as u32);
+        tcb.rtt
+            .sample(((now.saturating_sub(tcb.syn_at)) / 1000) as u32);
     }
     tcb.retries = 0;
     tcb.rtt.backoff = 0;
@@ -204,7 +216,11 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
     if ack == tcb.snd_una {
         // RFC 5681 §2: a duplicate ACK carries no data, no SYN/FIN, does not move the window,
         // and arrives while data is outstanding.
-        if seg.payload.is_empty() && !seg.has(flags::FIN) && tcb.snd_una != tcb.snd_max && !wnd_changed {
+        if seg.payload.is_empty()
+            && !seg.has(flags::FIN)
+            && tcb.snd_una != tcb.snd_max
+            && !wnd_changed
+        {
             tcb.dupacks += 1;
             tcb.counters.dupacks_in += 1;
             if tcb.in_recovery {
@@ -236,7 +252,9 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
     // RTT: from the newest unretransmitted segment, else from the echoed timestamp.
     let sample_us = match (seq_rtt, seg.opts.timestamps) {
         (Some(ns), _) => Some((ns / 1000) as u32),
-        (None, Some((_, tsecr))) if tcb.ts_on && tsecr != 0 => Some(tcb.ts_now(now).wrapping_sub(tsecr).saturating_mul(1000)),
+        (None, Some((_, tsecr))) if tcb.ts_on && tsecr != 0 => {
+            Some(tcb.ts_now(now).wrapping_sub(tsecr).saturating_mul(1000))
+        }
         _ => None,
     };
     if let Some(us) = sample_us {
@@ -256,7 +274,12 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
             if !tcb.queue.is_empty() && tcb.unsent > 0 && output::transmit(tcb, 0, net, now) {
                 tcb.counters.fast_retrans += 1;
             }
-            tcb.ccs.cwnd = tcb.ccs.cwnd.saturating_sub(acked).saturating_add(tcb.mss).max(tcb.mss);
+            tcb.ccs.cwnd = tcb
+                .ccs
+                .cwnd
+                .saturating_sub(acked)
+                .saturating_add(tcb.mss)
+                .max(tcb.mss);
         }
     } else {
         tcb.dupacks = 0;
@@ -264,7 +287,11 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
         tcb.cc.on_ack(&mut tcb.ccs, acked, limited);
     }
     // RFC 6298 §5.2–5.3.
-    tcb.rto_at = if tcb.snd_una == tcb.snd_max { None } else { Some(now + tcb.rtt.current()) };
+    tcb.rto_at = if tcb.snd_una == tcb.snd_max {
+        None
+    } else {
+        Some(now + tcb.rtt.current())
+    };
     if fin_acked {
         match tcb.state {
             State::FinWait1 => {
@@ -369,7 +396,10 @@ mod tests {
     #[test]
     fn acceptability_cases() {
         let ok = acceptable;
-        assert!(ok(100, 0, 100, 0), "empty segment at the edge of a zero window");
+        assert!(
+            ok(100, 0, 100, 0),
+            "empty segment at the edge of a zero window"
+        );
         assert!(!ok(100, 0, 101, 0));
         assert!(ok(100, 10, 105, 0));
         assert!(!ok(100, 10, 110, 0), "right edge is exclusive");

@@ -165,6 +165,28 @@ pub struct TcpCounters {
     pub ooo_dropped: u64,
 }
 
+impl TcpCounters {
+    /// Adds `o` field by field (for stack-wide totals).
+    pub fn add(&mut self, o: &TcpCounters) {
+        self.bytes_sent += o.bytes_sent;
+        self.bytes_retrans += o.bytes_retrans;
+        self.bytes_acked += o.bytes_acked;
+        self.bytes_received += o.bytes_received;
+        self.segs_out += o.segs_out;
+        self.segs_in += o.segs_in;
+        self.data_segs_out += o.data_segs_out;
+        self.retrans_segs += o.retrans_segs;
+        self.fast_retrans += o.fast_retrans;
+        self.rtos += o.rtos;
+        self.dupacks_in += o.dupacks_in;
+        self.zero_window_probes += o.zero_window_probes;
+        self.partial_writes += o.partial_writes;
+        self.would_block += o.would_block;
+        self.alloc_failures += o.alloc_failures;
+        self.ooo_dropped += o.ooo_dropped;
+    }
+}
+
 /// A snapshot of a connection for the app (`ss -ti`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TcpInfo {
@@ -209,7 +231,9 @@ impl Seg {
     /// Sequence number after this segment (FIN counts one).
     #[inline]
     pub fn end(&self) -> u32 {
-        self.seq.wrapping_add(self.len).wrapping_add(self.fin as u32)
+        self.seq
+            .wrapping_add(self.len)
+            .wrapping_add(self.fin as u32)
     }
 }
 
@@ -343,7 +367,10 @@ impl Tcb {
 
     /// The earliest of this connection's deadlines.
     pub fn next_deadline(&self) -> Option<Nanos> {
-        [self.rto_at, self.delack_at, self.persist_at, self.close_at].into_iter().flatten().min()
+        [self.rto_at, self.delack_at, self.persist_at, self.close_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn info(&self) -> TcpInfo {
@@ -412,7 +439,11 @@ mod tests {
             if cut % 2 == 1 {
                 b = (b as u16).swap_bytes() as u32;
             }
-            assert_eq!(checksum::fold(csum_add(a, b)), checksum::fold(whole), "cut {cut}");
+            assert_eq!(
+                checksum::fold(csum_add(a, b)),
+                checksum::fold(whole),
+                "cut {cut}"
+            );
         }
     }
 }

@@ -20,7 +20,10 @@ pub const MAX_HEADER: usize = ETH_HDR + ip::IP_HDR + TCP_HDR + 40;
 /// `tcp_write_xmit`: sends queued segments while the congestion window, the peer's receive
 /// window, Nagle and the device allow.
 pub fn write_xmit<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
-    if !matches!(tcb.state, State::Established | State::CloseWait | State::FinWait1 | State::Closing | State::LastAck) {
+    if !matches!(
+        tcb.state,
+        State::Established | State::CloseWait | State::FinWait1 | State::Closing | State::LastAck
+    ) {
         return;
     }
     if tcb.fin_wanted && !tcb.fin_queued {
@@ -91,7 +94,16 @@ fn queue_fin<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>) {
         }
     }
     let Some(m) = net.pool.alloc() else { return }; // retried on the next call
-    tcb.queue.push_back(super::Seg { mbuf: m, seq: tcb.write_seq, len: 0, hdr: 0, csum: 0, fin: true, sent_at: 0, retrans: 0 });
+    tcb.queue.push_back(super::Seg {
+        mbuf: m,
+        seq: tcb.write_seq,
+        len: 0,
+        hdr: 0,
+        csum: 0,
+        fin: true,
+        sent_at: 0,
+        retrans: 0,
+    });
     tcb.write_seq = tcb.write_seq.wrapping_add(1);
     tcb.fin_queued = true;
 }
@@ -107,7 +119,11 @@ fn write_header(tcb: &Tcb, h: &mut [u8], seq: u32, fl: u8, now: Nanos) {
     h[8..12].copy_from_slice(&ack.to_be_bytes());
     h[12] = ((h.len() / 4) as u8) << 4;
     h[13] = fl;
-    let wnd = if fl & flags::SYN != 0 { tcb.rcv_wnd().min(0xffff) } else { (tcb.rcv_wnd() >> tcb.rcv_wscale).min(0xffff) };
+    let wnd = if fl & flags::SYN != 0 {
+        tcb.rcv_wnd().min(0xffff)
+    } else {
+        (tcb.rcv_wnd() >> tcb.rcv_wscale).min(0xffff)
+    };
     h[14..16].copy_from_slice(&(wnd as u16).to_be_bytes());
     h[16..20].fill(0); // checksum, urgent pointer
     if h.len() > TCP_HDR && fl & flags::SYN == 0 {
@@ -123,7 +139,14 @@ fn write_header(tcb: &Tcb, h: &mut [u8], seq: u32, fl: u8, now: Nanos) {
 /// Sets the TCP checksum: the pseudo-header sum only when the NIC completes it, otherwise
 /// the full sum from the header and the payload's precomputed partial sum.
 #[inline]
-fn finish_checksum(h: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, tcp_len: usize, payload_sum: u32, offload: bool) {
+fn finish_checksum(
+    h: &mut [u8],
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    tcp_len: usize,
+    payload_sum: u32,
+    offload: bool,
+) {
     let ph = checksum::pseudo_header_v4(src, dst, Protocol::TCP, tcp_len as u16);
     let c = if offload {
         !checksum::fold(ph)
@@ -138,7 +161,11 @@ fn finish_checksum(h: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, tcp_len: usize, p
 /// transmission of this segment is still in the device's queue (the kernel's
 /// `skb_still_in_host_queue`) or the device is full.
 pub fn transmit<D: Device>(tcb: &mut Tcb, idx: usize, net: &mut NetCtx<D>, now: Nanos) -> bool {
-    let thl = if tcb.ts_on { TCP_HDR + TS_OPTS } else { TCP_HDR };
+    let thl = if tcb.ts_on {
+        TCP_HDR + TS_OPTS
+    } else {
+        TCP_HDR
+    };
     let last = idx + 1 == tcb.queue.len();
     let (seq, len, fin, psum) = {
         let s = &tcb.queue[idx];
@@ -155,7 +182,14 @@ pub fn transmit<D: Device>(tcb: &mut Tcb, idx: usize, net: &mut NetCtx<D>, now: 
     write_header(tcb, &mut hdr[..thl], seq, fl, now);
     let offl = net.offloads;
     let (src, dst) = (tcb.local_ip, tcb.remote_ip);
-    finish_checksum(&mut hdr[..thl], src, dst, thl + len as usize, psum, offl.tx_tcp_cksum);
+    finish_checksum(
+        &mut hdr[..thl],
+        src,
+        dst,
+        thl + len as usize,
+        psum,
+        offl.tx_tcp_cksum,
+    );
     tcb.ip_id = tcb.ip_id.wrapping_add(1);
     let ident = tcb.ip_id;
     let seg = &mut tcb.queue[idx];
@@ -166,9 +200,21 @@ pub fn transmit<D: Device>(tcb: &mut Tcb, idx: usize, net: &mut NetCtx<D>, now: 
         seg.mbuf.adj(seg.hdr as usize);
         seg.hdr = 0;
     }
-    let Some(h) = seg.mbuf.prepend(thl) else { return false };
+    let Some(h) = seg.mbuf.prepend(thl) else {
+        return false;
+    };
     h.copy_from_slice(&hdr[..thl]);
-    if !ip::push_header(&mut seg.mbuf, src, dst, ident, ip::DEFAULT_TTL, &offl, thl as u8, offl.tx_tcp_cksum) || !net.neigh.push_hh(tcb.neigh, &mut seg.mbuf) {
+    if !ip::push_header(
+        &mut seg.mbuf,
+        src,
+        dst,
+        ident,
+        ip::DEFAULT_TTL,
+        &offl,
+        thl as u8,
+        offl.tx_tcp_cksum,
+    ) || !net.neigh.push_hh(tcb.neigh, &mut seg.mbuf)
+    {
         // Undo so the segment stays a clean payload.
         let pushed = seg.mbuf.len() - len as usize;
         seg.mbuf.adj(pushed);
@@ -203,8 +249,16 @@ pub fn transmit<D: Device>(tcb: &mut Tcb, idx: usize, net: &mut NetCtx<D>, now: 
 }
 
 /// Sends a segment without payload in its own mbuf: SYN, pure ACK, RST, window probe.
-pub fn send_control<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, fl: u8, seq: u32, now: Nanos) -> Result<(), TcpError> {
-    let Some(mut m) = net.pool.alloc() else { return Ok(()) }; // like a loss: timers recover
+pub fn send_control<D: Device>(
+    tcb: &mut Tcb,
+    net: &mut NetCtx<D>,
+    fl: u8,
+    seq: u32,
+    now: Nanos,
+) -> Result<(), TcpError> {
+    let Some(mut m) = net.pool.alloc() else {
+        return Ok(());
+    }; // like a loss: timers recover
     let mut opts = [0u8; 40];
     let optlen = if fl & flags::SYN != 0 {
         let ts = tcb.cfg.timestamps.then(|| (tcb.ts_now(now), 0));
@@ -219,7 +273,9 @@ pub fn send_control<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, fl: u8, seq: 
         0
     };
     let thl = TCP_HDR + optlen;
-    let Some(h) = m.prepend(thl) else { return Ok(()) };
+    let Some(h) = m.prepend(thl) else {
+        return Ok(());
+    };
     write_header(tcb, h, seq, fl, now);
     if fl & flags::SYN != 0 {
         h[TCP_HDR..thl].copy_from_slice(&opts[..optlen]);
@@ -227,11 +283,22 @@ pub fn send_control<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, fl: u8, seq: 
     let offl = net.offloads;
     finish_checksum(h, tcb.local_ip, tcb.remote_ip, thl, 0, offl.tx_tcp_cksum);
     tcb.ip_id = tcb.ip_id.wrapping_add(1);
-    if !ip::push_header(&mut m, tcb.local_ip, tcb.remote_ip, tcb.ip_id, ip::DEFAULT_TTL, &offl, thl as u8, offl.tx_tcp_cksum) {
+    if !ip::push_header(
+        &mut m,
+        tcb.local_ip,
+        tcb.remote_ip,
+        tcb.ip_id,
+        ip::DEFAULT_TTL,
+        &offl,
+        thl as u8,
+        offl.tx_tcp_cksum,
+    ) {
         return Ok(());
     }
     let pool = net.pool.clone();
-    net.neigh.output(tcb.neigh, m, now, &mut net.dev, &pool).map_err(|_| TcpError::HostUnreachable)?;
+    net.neigh
+        .output(tcb.neigh, m, now, &mut net.dev, &pool)
+        .map_err(|_| TcpError::HostUnreachable)?;
     tcb.counters.segs_out += 1;
     if fl & flags::ACK != 0 {
         tcb.ack_now = false;
@@ -248,16 +315,37 @@ pub fn send_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
 }
 
 /// Stateless RST in reply to a segment that matches no connection (RFC 9293 §3.10.7.1).
-pub fn send_reset_reply<D: Device>(net: &mut NetCtx<D>, src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, seg_seq: u32, seg_ack: u32, seg_flags: u8, seg_len: u32, now: Nanos) {
-    let Some(hop) = net.routes.lookup(dst) else { return };
-    let Ok(nidx) = net.neigh.lookup_or_create(hop.addr, now) else { return };
-    let Some(mut m) = net.pool.alloc() else { return };
+pub fn send_reset_reply<D: Device>(
+    net: &mut NetCtx<D>,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    seg_seq: u32,
+    seg_ack: u32,
+    seg_flags: u8,
+    seg_len: u32,
+    now: Nanos,
+) {
+    let Some(hop) = net.routes.lookup(dst) else {
+        return;
+    };
+    let Ok(nidx) = net.neigh.lookup_or_create(hop.addr, now) else {
+        return;
+    };
+    let Some(mut m) = net.pool.alloc() else {
+        return;
+    };
     let Some(h) = m.prepend(TCP_HDR) else { return };
     let (seq, ack, fl) = if seg_flags & flags::ACK != 0 {
         (seg_ack, 0, flags::RST)
     } else {
         let syn_fin = (seg_flags & (flags::SYN | flags::FIN)).count_ones();
-        (0, seg_seq.wrapping_add(seg_len).wrapping_add(syn_fin), flags::RST | flags::ACK)
+        (
+            0,
+            seg_seq.wrapping_add(seg_len).wrapping_add(syn_fin),
+            flags::RST | flags::ACK,
+        )
     };
     h[0..2].copy_from_slice(&sport.to_be_bytes());
     h[2..4].copy_from_slice(&dport.to_be_bytes());
@@ -268,7 +356,16 @@ pub fn send_reset_reply<D: Device>(net: &mut NetCtx<D>, src: Ipv4Addr, dst: Ipv4
     h[14..20].fill(0);
     finish_checksum(h, src, dst, TCP_HDR, 0, false);
     let offl = crate::dpdk::Offloads::default();
-    if ip::push_header(&mut m, src, dst, 0, ip::DEFAULT_TTL, &offl, TCP_HDR as u8, false) {
+    if ip::push_header(
+        &mut m,
+        src,
+        dst,
+        0,
+        ip::DEFAULT_TTL,
+        &offl,
+        TCP_HDR as u8,
+        false,
+    ) {
         let pool = net.pool.clone();
         if net.neigh.output(nidx, m, now, &mut net.dev, &pool).is_ok() {
             net.drops.rst_sent += 1;
@@ -287,16 +384,40 @@ pub fn copy_to_queue<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, data: &[u8])
         if room == 0 {
             break;
         }
-        let can_append = tcb.unsent < tcb.queue.len() && tcb.queue.back().is_some_and(|s| !s.fin && (s.len as usize) < goal && s.hdr == 0);
+        let can_append = tcb.unsent < tcb.queue.len()
+            && tcb
+                .queue
+                .back()
+                .is_some_and(|s| !s.fin && (s.len as usize) < goal && s.hdr == 0);
         if !can_append {
+            // Keep mbufs back for RX and control frames: a send buffer that drained the pool
+            // would starve the ACKs that free it (deadlock instead of backpressure).
+            if net.pool.available() <= net.pool_reserve {
+                tcb.counters.alloc_failures += 1;
+                break;
+            }
             let Some(m) = net.pool.alloc() else {
                 tcb.counters.alloc_failures += 1;
                 break;
             };
-            tcb.queue.push_back(super::Seg { mbuf: m, seq: tcb.write_seq, len: 0, hdr: 0, csum: 0, fin: false, sent_at: 0, retrans: 0 });
+            tcb.queue.push_back(super::Seg {
+                mbuf: m,
+                seq: tcb.write_seq,
+                len: 0,
+                hdr: 0,
+                csum: 0,
+                fin: false,
+                sent_at: 0,
+                retrans: 0,
+            });
         }
-        let Some(seg) = tcb.queue.back_mut() else { break };
-        let n = (goal - seg.len as usize).min(data.len() - done).min(room).min(seg.mbuf.tailroom());
+        let Some(seg) = tcb.queue.back_mut() else {
+            break;
+        };
+        let n = (goal - seg.len as usize)
+            .min(data.len() - done)
+            .min(room)
+            .min(seg.mbuf.tailroom());
         if n == 0 {
             break;
         }
@@ -376,7 +497,8 @@ fn retransmit_timer<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
     if tcb.retries == 0 {
         // Only the first timeout of an episode sets ssthresh (RFC 5681 §3.1 note).
         let flight = tcb.snd_max.wrapping_sub(tcb.snd_una);
-        tcb.ccs.ssthresh = super::cc::CongestionControl::ssthresh_after_loss(&mut tcb.cc, &tcb.ccs, flight);
+        tcb.ccs.ssthresh =
+            super::cc::CongestionControl::ssthresh_after_loss(&mut tcb.cc, &tcb.ccs, flight);
     }
     tcb.ccs.cwnd = tcb.mss;
     tcb.ccs.bytes_acked = 0;
@@ -396,13 +518,20 @@ fn retransmit_timer<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
 /// answer with its current window.
 fn probe_timer<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
     let blocked = tcb.unsent < tcb.queue.len() && tcb.in_flight() == 0;
-    if !blocked || !tcb.state.can_send() && !matches!(tcb.state, State::FinWait1 | State::LastAck | State::Closing) {
+    if !blocked
+        || !tcb.state.can_send()
+            && !matches!(tcb.state, State::FinWait1 | State::LastAck | State::Closing)
+    {
         return;
     }
     let seq = tcb.snd_una.wrapping_sub(1);
     let _ = send_control(tcb, net, flags::ACK, seq, now);
     tcb.counters.zero_window_probes += 1;
     tcb.persist_backoff = tcb.persist_backoff.saturating_add(1).min(20);
-    let t = tcb.rtt.rto.saturating_mul(1 << tcb.persist_backoff.min(10)).min(tcb.cfg.max_rto);
+    let t = tcb
+        .rtt
+        .rto
+        .saturating_mul(1 << tcb.persist_backoff.min(10))
+        .min(tcb.cfg.max_rto);
     tcb.persist_at = Some(now + t);
 }

@@ -33,7 +33,12 @@ impl TimerWheel {
     /// `tick`: granularity; `slots`: a power of two.
     pub fn new(tick: Nanos, slots: usize, now: Nanos) -> Self {
         let slots = slots.next_power_of_two().max(2);
-        TimerWheel { slots: (0..slots).map(|_| Vec::with_capacity(8)).collect(), tick: tick.max(1), done_tick: now / tick.max(1), len: 0 }
+        TimerWheel {
+            slots: (0..slots).map(|_| Vec::with_capacity(8)).collect(),
+            tick: tick.max(1),
+            done_tick: now / tick.max(1),
+            len: 0,
+        }
     }
 
     fn mask(&self) -> u64 {
@@ -99,7 +104,14 @@ pub struct RttEstimator {
 impl RttEstimator {
     /// RFC 6298 §2.1: RTO starts at 1 s before any sample.
     pub fn new(min_rto: Nanos, max_rto: Nanos) -> Self {
-        RttEstimator { srtt_us: 0, rttvar_us: 0, rto: SEC.max(min_rto), min_rto, max_rto, backoff: 0 }
+        RttEstimator {
+            srtt_us: 0,
+            rttvar_us: 0,
+            rto: SEC.max(min_rto),
+            min_rto,
+            max_rto,
+            backoff: 0,
+        }
     }
 
     /// Feeds one RTT sample (RFC 6298 §2.2–2.3; alpha 1/8, beta 1/4, K 4, G = 1 ms).
@@ -121,7 +133,9 @@ impl RttEstimator {
 
     /// The timer value to arm now, with backoff (§5.5), capped at `max_rto`.
     pub fn current(&self) -> Nanos {
-        self.rto.saturating_mul(1u64 << self.backoff.min(20)).min(self.max_rto)
+        self.rto
+            .saturating_mul(1u64 << self.backoff.min(20))
+            .min(self.max_rto)
     }
 
     pub fn back_off(&mut self) {
