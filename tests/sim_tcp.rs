@@ -306,12 +306,15 @@ fn sim_corruption_many_seeds() {
         t.retrans_segs > 0,
         "corrupted data is dropped by smoltcp and resent: {t:?}"
     );
-    // Heavier corruption of the ACK direction only: every corrupted frame must be counted.
+    // Heavy corruption of the ACK direction only: a flipped bit in an IPv4 or TCP header or
+    // payload always breaks a checksum, so (all but ARP frames) every corrupted frame must
+    // show up in the drop counters.
     let pool = pool("corrupt_acks");
-    for seed in 600..606u64 {
+    let (mut corrupted, mut counted) = (0, 0);
+    for seed in 600..616u64 {
         let to_stack = SimConfig {
             seed,
-            corrupt: 0.05,
+            corrupt: 0.2,
             ..Default::default()
         };
         let o = run_one(
@@ -322,26 +325,20 @@ fn sim_corruption_many_seeds() {
             &format!("corrupt-acks seed {seed}"),
         );
         let d = o.stats.drops;
-        let counted = d.bad_tcp_checksum
+        corrupted += o.to_stack.corrupted;
+        counted += d.bad_tcp_checksum
             + d.bad_ip_checksum
             + d.malformed
             + d.not_for_us
             + d.unsupported
             + d.fragments
             + o.stats.neigh.ignored;
-        assert!(
-            counted >= o.to_stack.corrupted.min(1),
-            "seed {seed}: {d:?} {:?}",
-            o.to_stack
-        );
-        if o.to_stack.corrupted > 0 {
-            assert!(
-                counted > 0,
-                "seed {seed}: corrupted {} counted {counted} {d:?}",
-                o.to_stack.corrupted
-            );
-        }
     }
+    eprintln!("corrupt-acks: {corrupted} corrupted, {counted} counted");
+    assert!(
+        corrupted > 10 && counted > 0 && counted <= corrupted && counted * 4 >= corrupted * 3,
+        "corrupted {corrupted} counted {counted}"
+    );
 }
 
 #[test]
@@ -443,7 +440,11 @@ fn sim_silent_peer_times_out() {
         "1 + 2 + 4 s of backoff, took {} ms",
         took / MS
     );
-    assert_eq!(sim.link(Dir::ToPeer).sent, 3);
+    assert_eq!(
+        sim.link(Dir::ToPeer).sent,
+        1 + 3,
+        "the gratuitous ARP and three SYNs"
+    );
 
     // Without a static entry, the ARP failure ends it first.
     let mut s = SimSetup::new(lost, lost);
@@ -517,7 +518,9 @@ fn sim_zero_window_probes_then_completes() {
     });
     assert!(sim.now >= t_read);
     let info = sim.stack.info(id).unwrap();
-    assert_eq!(info.snd_wnd, 0, "{info:?}");
+    // The window is closed, or too small for a segment (we do not split segments to fit).
+    assert!(info.snd_wnd < info.mss, "{info:?}");
+    assert!(info.in_flight == 0 && info.unsent_bytes > 0, "{info:?}");
     assert!(
         info.counters.zero_window_probes >= 3,
         "persist timer probed the closed window: {info:?}"
@@ -615,7 +618,7 @@ const LPORT: u16 = 40000;
 
 /// An established connection from `LPORT`, with the peer's next sequence number (our
 /// rcv_nxt), read from the ACK field of a segment we send.
-fn established(sim: &mut Sim) -> (ConnId, u32) {
+fn established(sim: &mut Sim) -> (ConnId, u32, u32) {
     let id = sim
         .stack
         .connect(SocketAddrV4::new(PEER_IP, PORT), Some(LPORT))
@@ -632,13 +635,20 @@ fn established(sim: &mut Sim) -> (ConnId, u32) {
         .borrow()
         .frames(Dir::ToPeer)
         .filter(|f| f.len() >= 54 && f[12..14] == [8, 0] && f[23] == 6)
-        .map(|f| u32::from_be_bytes(f[42..46].try_into().unwrap()))
+        .map(|f| {
+            let seq = u32::from_be_bytes(f[38..42].try_into().unwrap());
+            (
+                u32::from_be_bytes(f[42..46].try_into().unwrap()),
+                seq.wrapping_add(2),
+            )
+        })
         .last();
     sim.run_until(100 * MS, |_| false);
     sim.read_peer();
     assert_eq!(sim.received, b"hi");
     sim.received.clear();
-    (id, ack.expect("our segment is on the wire"))
+    let (ack, our_nxt) = ack.expect("our segment is on the wire");
+    (id, ack, our_nxt)
 }
 
 /// Injects one frame from the peer and runs a little; returns the stack's drop/neigh
@@ -699,7 +709,7 @@ fn sim_malformed_frames_are_counted_not_fatal() {
     use linerate::stack::stack::RxDrops;
     let pool = pool("malformed");
     let mut sim = Sim::new(pool.clone(), SimSetup::clean(31));
-    let (id, rseq) = established(&mut sim);
+    let (id, rseq, our_nxt) = established(&mut sim);
     let good = |seq: u32, fl: u8, opts: &[u8], pl: &[u8]| {
         ip_frame(
             6,
@@ -814,9 +824,18 @@ fn sim_malformed_frames_are_counted_not_fatal() {
     let (d, _) = inject(&mut sim, &good(rseq, 0, &[], &[]));
     assert_eq!(d.no_ack, 1);
     // ACK for data never sent.
-    let t = tcp_seg(PORT, LPORT, rseq, 0x1234_5678, ACK, 1024, &[], &[]);
+    let t = tcp_seg(
+        PORT,
+        LPORT,
+        rseq,
+        our_nxt.wrapping_add(100_000),
+        ACK,
+        1024,
+        &[],
+        &[],
+    );
     let (d, _) = inject(&mut sim, &ip_frame(6, PEER_IP, STACK_IP, &t));
-    assert_eq!(d.bad_ack + d.out_of_window, 1, "{d:?}");
+    assert_eq!(d.bad_ack, 1, "{d:?}");
     // A segment for no connection: counted and answered with RST.
     let t = tcp_seg(PORT, 999, 5, 7, ACK, 1024, &[], &[]);
     let (d, _) = inject(&mut sim, &ip_frame(6, PEER_IP, STACK_IP, &t));
@@ -841,7 +860,7 @@ fn sim_malformed_frames_are_counted_not_fatal() {
 fn sim_fuzz_random_frames_never_panic() {
     let pool = pool("fuzz");
     let mut sim = Sim::new(pool.clone(), SimSetup::clean(41));
-    let (id, rseq) = established(&mut sim);
+    let (id, rseq, _) = established(&mut sim);
     let mut rng = SimRng::new(0xf022);
     let t0 = Instant::now();
     let frames = 6000;
@@ -951,25 +970,17 @@ fn sim_fuzz_random_frames_never_panic() {
 #[ignore]
 fn debug_one() {
     let pool = pool("dbg");
-    let cfg = SimConfig {
-        loss: 0.01,
+    let seed = 610;
+    let to_stack = SimConfig {
+        seed,
+        corrupt: 0.2,
         ..Default::default()
     };
-    let seed = 3;
     run_one(
         &pool,
-        SimSetup::new(
-            SimConfig {
-                seed: seed * 2 + 1,
-                ..cfg
-            },
-            SimConfig {
-                seed: seed * 2 + 2,
-                ..cfg
-            },
-        ),
+        SimSetup::new(SimConfig::clean(seed + 50), to_stack),
         seed,
-        256 << 10,
+        128 << 10,
         "dbg",
     );
 }

@@ -11,6 +11,7 @@ pub mod dev;
 pub mod dpdk;
 pub mod ip;
 pub mod neigh;
+pub mod pcap;
 pub mod route;
 pub mod sim;
 pub mod socket;

@@ -1,7 +1,7 @@
 //! The end-to-end harness: one DPDK port on lr-gen's veth (net_af_packet), a linerate stack on
 //! it, and `linerate sink` on the kernel's sockets in lr-sink.
 use super::{eal, pool};
-use linerate::dev::DpdkDevice;
+use linerate::dev::{Device, DpdkDevice};
 use linerate::dpdk::{Mempool, Port, PortConfig};
 use linerate::wire::ipv4::Ipv4Cidr;
 use linerate::{ConnId, Stack, StackConfig, State, TscClock};
@@ -186,8 +186,8 @@ pub fn sha256_hex(b: &[u8]) -> String {
 
 /// Sends `payloads[i]` on connection i (all opened to `dst`), closes each when done, and
 /// polls until every connection is CLOSED/freed or `limit` passes. Returns the stack.
-pub fn transfer(
-    stack: &mut Stack<DpdkDevice>,
+pub fn transfer<D: Device>(
+    stack: &mut Stack<D>,
     clock: &TscClock,
     dst: SocketAddrV4,
     payloads: &[Vec<u8>],
@@ -243,7 +243,7 @@ pub fn transfer(
 }
 
 /// Polls for `d` (to let TIME-WAIT and late frames settle).
-pub fn settle(stack: &mut Stack<DpdkDevice>, clock: &TscClock, d: Duration) {
+pub fn settle<D: Device>(stack: &mut Stack<D>, clock: &TscClock, d: Duration) {
     let t0 = Instant::now();
     while t0.elapsed() < d {
         stack.poll(clock.now());

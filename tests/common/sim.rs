@@ -414,7 +414,10 @@ pub fn transfer_on(
     let info_now = sim.stack.info(id);
     assert!(ok, "{what}: did not finish in {} ms of virtual time: sent {off}/{} received {} ours {info_now:?} peer {:?} wire {:?} / {:?} stats {:?}", limit / MS, data.len(), sim.received.len(), sim.peer_sock().state(), sim.link(Dir::ToPeer), sim.link(Dir::ToStack), sim.stats());
     // Let smoltcp finish its side (LAST-ACK → CLOSED).
-    sim.run_until(SEC, |sim| sim.peer_sock().state() == tcp::State::Closed);
+    // (If our ACK of its FIN was lost, its retransmitted FIN meets our RST after TIME-WAIT.)
+    sim.run_until(30 * SEC, |sim| {
+        sim.peer_sock().state() == tcp::State::Closed
+    });
     assert_eq!(sim.received.len(), data.len(), "{what}: byte count");
     assert!(
         sha256(&sim.received) == sha256(data),
