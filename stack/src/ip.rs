@@ -11,6 +11,8 @@ pub const DEFAULT_TTL: u8 = 64;
 /// Prepends the IPv4 header in front of an L4 segment of `l4_len` bytes already in `m`.
 /// With `offloads.tx_ipv4_cksum` the NIC fills the header checksum; the TCP layer has already
 /// set (or left to the NIC) its own. False when there is no headroom or `m` is shared.
+// Every argument is a header field or an offload decision; a struct would only move them.
+#[allow(clippy::too_many_arguments)]
 #[inline]
 pub fn push_header(
     m: &mut Mbuf,

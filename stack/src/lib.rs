@@ -12,6 +12,7 @@ pub mod dpdk;
 pub mod ip;
 pub mod neigh;
 pub mod pcap;
+pub mod peer;
 pub mod route;
 pub mod sim;
 pub mod socket;

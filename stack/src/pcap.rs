@@ -120,9 +120,9 @@ impl<D: Device> Device for PcapDevice<D> {
         let start = out.len();
         let n = self.inner.rx_burst(out);
         if self.writer.as_ref().is_some_and(|w| !w.is_full()) {
-            for i in start..out.len() {
-                let f = out[i].data().to_vec();
-                self.record(&f);
+            let copies: Vec<Vec<u8>> = out[start..].iter().map(|m| m.data().to_vec()).collect();
+            for f in &copies {
+                self.record(f);
             }
         }
         n

@@ -272,6 +272,16 @@ impl SimWire {
         (w, dev, peer)
     }
 
+    /// Keeps `n` frame buffers ready, so that even a window's growth allocates nothing
+    /// (for allocation-counting tests).
+    pub fn prealloc(&mut self, n: usize) {
+        self.free
+            .reserve(n.saturating_sub(self.free.capacity() - self.free.len()));
+        while self.free.len() < n {
+            self.free.push(Vec::with_capacity(BUF_CAP));
+        }
+    }
+
     /// The time of the last `deliver_due`/`set_now`.
     pub fn now(&self) -> Nanos {
         self.now
@@ -763,7 +773,7 @@ mod tests {
         assert_eq!(first, 20_000);
         assert_eq!(wire.deliver_due(first - 1), 0);
         wire.deliver_due(10_000_000);
-        assert!(wire.is_idle() == false && wire.in_flight(Dir::ToStack) == 0);
+        assert!(!wire.is_idle() && wire.in_flight(Dir::ToStack) == 0);
         let mut got = Vec::new();
         while let Some(f) = wire.recv(Dir::ToStack) {
             got.push(u32::from_be_bytes(f[..4].try_into().unwrap()));

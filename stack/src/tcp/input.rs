@@ -238,16 +238,24 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
         tcb.snd_nxt = ack; // after a go-back-N rewind
     }
     let mut seq_rtt = None;
+    let mut retrans_acked = false;
     while let Some(front) = tcb.queue.front() {
         if !seq_le(front.end(), ack) {
             break;
         }
-        if front.retrans == 0 && front.sent_at > 0 {
-            seq_rtt = Some(now.saturating_sub(front.sent_at)); // Karn's rule
+        if front.retrans > 0 {
+            retrans_acked = true;
+        } else if front.sent_at > 0 {
+            seq_rtt = Some(now.saturating_sub(front.sent_at));
         }
         // Dropping the entry returns the mbuf to the pool (now, or when the NIC is done).
         tcb.queue.pop_front();
         tcb.unsent = tcb.unsent.saturating_sub(1);
+    }
+    if retrans_acked {
+        // Karn's rule (Linux's FLAG_RETRANS_DATA_ACKED): an ACK that covers a retransmission
+        // may answer it rather than the older, unretransmitted segments after it.
+        seq_rtt = None;
     }
     // RTT: from the newest unretransmitted segment, else from the echoed timestamp.
     let sample_us = match (seq_rtt, seg.opts.timestamps) {

@@ -416,7 +416,14 @@ mod tests {
         assert!(seq_lt(u32::MAX, 0), "wraps");
         assert!(seq_gt(5, u32::MAX - 5));
         assert!(seq_le(7, 7) && seq_ge(7, 7));
-        assert!(!seq_lt(0x8000_0001, 0) || seq_lt(0, 0x8000_0001));
+        assert!(
+            seq_lt(0, 0x7fff_ffff),
+            "less than half the space ahead is later"
+        );
+        assert!(
+            seq_gt(0, 0x8000_0001),
+            "more than half the space ahead is earlier"
+        );
     }
 
     #[test]

@@ -167,6 +167,9 @@ pub fn transmit<D: Device>(tcb: &mut Tcb, idx: usize, net: &mut NetCtx<D>, now: 
         TCP_HDR
     };
     let last = idx + 1 == tcb.queue.len();
+    if seq_lt(tcb.queue[idx].seq, tcb.snd_una) && !trim_head(tcb, idx) {
+        return false;
+    }
     let (seq, len, fin, psum) = {
         let s = &tcb.queue[idx];
         (s.seq, s.len, s.fin, s.csum)
@@ -248,6 +251,33 @@ pub fn transmit<D: Device>(tcb: &mut Tcb, idx: usize, net: &mut NetCtx<D>, now: 
     true
 }
 
+/// `tcp_trim_head`: drops the acknowledged front of a partly acknowledged segment before it
+/// is retransmitted, so the retransmission starts at `snd_una` (a receiver may reject a
+/// segment that begins below its window even when its FIN is new). Recomputes the payload's
+/// partial checksum. False while the NIC still holds the previous transmission.
+fn trim_head(tcb: &mut Tcb, idx: usize) -> bool {
+    let una = tcb.snd_una;
+    let seg = &mut tcb.queue[idx];
+    let cut = una.wrapping_sub(seg.seq).min(seg.len);
+    if cut == 0 {
+        return true;
+    }
+    if !seg.mbuf.is_unique() {
+        return false;
+    }
+    if seg.hdr > 0 {
+        seg.mbuf.adj(seg.hdr as usize);
+        seg.hdr = 0;
+    }
+    if !seg.mbuf.adj(cut as usize) {
+        return false;
+    }
+    seg.seq = seg.seq.wrapping_add(cut);
+    seg.len -= cut;
+    seg.csum = checksum::sum(seg.mbuf.data(), 0);
+    true
+}
+
 /// Sends a segment without payload in its own mbuf: SYN, pure ACK, RST, window probe.
 pub fn send_control<D: Device>(
     tcb: &mut Tcb,
@@ -315,6 +345,8 @@ pub fn send_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
 }
 
 /// Stateless RST in reply to a segment that matches no connection (RFC 9293 §3.10.7.1).
+// The arguments are the fields of the segment being answered.
+#[allow(clippy::too_many_arguments)]
 pub fn send_reset_reply<D: Device>(
     net: &mut NetCtx<D>,
     src: Ipv4Addr,

@@ -47,7 +47,9 @@ impl TimerWheel {
 
     /// Arms a timer for `id` at `deadline`. A deadline in the past fires on the next `expire`.
     pub fn schedule(&mut self, id: u32, deadline: Nanos) {
-        let t = (deadline / self.tick).max(self.done_tick + 1);
+        // Round up: the bucket of tick t is processed once now >= t*tick, and a deadline
+        // between ticks must not land in a bucket that is processed before it is due.
+        let t = deadline.div_ceil(self.tick).max(self.done_tick + 1);
         let slot = (t & self.mask()) as usize;
         self.slots[slot].push(Entry { id, deadline });
         self.len += 1;

@@ -1,0 +1,333 @@
+//! An in-process TCP receiver that answers everything: the "ACK peer" of the benchmark
+//! protocol (design.md §6). It wraps a device (net_null, net_ring, or anything), watches the
+//! frames the stack hands to it, and feeds back ARP replies, SYN-ACKs, cumulative ACKs (one
+//! per `ack_every` data segments, like a delayed-ACK receiver) and FIN-ACKs on the RX side.
+//! With it the stack's full per-segment cost (copy, transmit, ACK processing, freeing) can be
+//! measured on one core without a network.
+use crate::dev::Device;
+use crate::dpdk::{Mbuf, Mempool, Offloads};
+use crate::wire::arp::{self, ArpOp, ArpPacket};
+use crate::wire::checksum;
+use crate::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
+use crate::wire::ipv4::{Ipv4Packet, Protocol};
+use crate::wire::tcp::{flags, TcpOptions, TcpPacket};
+use std::collections::{HashMap, VecDeque};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// The receiver's per-connection state.
+#[derive(Debug, Clone, Copy, Default)]
+struct PeerConn {
+    our_port: u16,
+    rcv_nxt: u32,
+    snd_nxt: u32,
+    ts_recent: u32,
+    ts_on: bool,
+    pending_segs: u32,
+    fin_acked: bool,
+}
+
+/// Counters of the peer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeerStats {
+    pub data_segs: u64,
+    pub data_bytes: u64,
+    pub acks_sent: u64,
+    pub out_of_order: u64,
+}
+
+/// What `tx_burst` noted about one frame, processed when the stack next polls RX.
+#[derive(Debug, Clone, Copy)]
+enum Seen {
+    ArpRequest {
+        mac: MacAddr,
+        ip: Ipv4Addr,
+    },
+    Tcp {
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        len: u32,
+        fl: u8,
+        tsval: Option<u32>,
+    },
+}
+
+pub struct AckPeer<D: Device> {
+    inner: D,
+    pool: Arc<Mempool>,
+    /// The peer's addresses (what the stack connects to / resolves).
+    pub peer_mac: MacAddr,
+    pub peer_ip: Ipv4Addr,
+    stack_mac: MacAddr,
+    stack_ip: Ipv4Addr,
+    /// Advertised window in bytes (scaled by `wscale`).
+    pub window: u32,
+    pub wscale: u8,
+    pub ack_every: u32,
+    conns: HashMap<(u16, u16), PeerConn>,
+    seen: Vec<Seen>,
+    rxq: VecDeque<Mbuf>,
+    pub stats: PeerStats,
+}
+
+impl<D: Device> AckPeer<D> {
+    pub fn new(inner: D, pool: Arc<Mempool>, stack_ip: Ipv4Addr, peer_ip: Ipv4Addr) -> Self {
+        let stack_mac = inner.mac();
+        AckPeer {
+            inner,
+            pool,
+            peer_mac: MacAddr([0x02, 0, 0xc6, 0x13, 0xbe, 0xef]),
+            peer_ip,
+            stack_mac,
+            stack_ip,
+            window: 16 << 20,
+            wscale: 9,
+            ack_every: 2,
+            conns: HashMap::with_capacity(1024),
+            seen: Vec::with_capacity(4096),
+            rxq: VecDeque::with_capacity(4096),
+            stats: PeerStats::default(),
+        }
+    }
+
+    pub fn inner(&self) -> &D {
+        &self.inner
+    }
+
+    fn note(&self, frame: &[u8]) -> Option<Seen> {
+        let eth = EthernetFrame::new_checked(frame).ok()?;
+        match eth.ethertype() {
+            EtherType::ARP => {
+                let a = ArpPacket::new_checked(eth.payload()).ok()?;
+                (a.operation() == ArpOp::REQUEST && a.target_ip() == self.peer_ip).then(|| {
+                    Seen::ArpRequest {
+                        mac: a.sender_mac(),
+                        ip: a.sender_ip(),
+                    }
+                })
+            }
+            EtherType::IPV4 => {
+                let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+                if ip.dst() != self.peer_ip || ip.protocol() != Protocol::TCP {
+                    return None;
+                }
+                let t = TcpPacket::new_checked(ip.payload()).ok()?;
+                let tsval = TcpOptions::parse(t.options())
+                    .ok()
+                    .and_then(|o| o.timestamps)
+                    .map(|(v, _)| v);
+                Some(Seen::Tcp {
+                    sport: t.src_port(),
+                    dport: t.dst_port(),
+                    seq: t.seq_number(),
+                    len: t.payload().len() as u32,
+                    fl: t.flags(),
+                    tsval,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn process(&mut self) {
+        let seen = std::mem::take(&mut self.seen);
+        for s in &seen {
+            match *s {
+                Seen::ArpRequest { mac, ip } => self.arp_reply(mac, ip),
+                Seen::Tcp {
+                    sport,
+                    dport,
+                    seq,
+                    len,
+                    fl,
+                    tsval,
+                } => self.tcp(sport, dport, seq, len, fl, tsval),
+            }
+        }
+        self.seen = seen;
+        self.seen.clear();
+    }
+
+    fn arp_reply(&mut self, mac: MacAddr, ip: Ipv4Addr) {
+        let Some(mut m) = self.pool.alloc() else {
+            return;
+        };
+        let Some(b) = m.append(14 + ArpPacket::<&[u8]>::LEN) else {
+            return;
+        };
+        let mut e = EthernetFrame::new_unchecked(&mut b[..]);
+        e.set_dst(mac);
+        e.set_src(self.peer_mac);
+        e.set_ethertype(EtherType::ARP);
+        if arp::emit_reply(&mut b[14..], self.peer_mac, self.peer_ip, mac, ip).is_ok() {
+            self.rxq.push_back(m);
+        }
+    }
+
+    fn tcp(&mut self, sport: u16, dport: u16, seq: u32, len: u32, fl: u8, tsval: Option<u32>) {
+        let key = (sport, dport);
+        if fl & flags::RST != 0 {
+            self.conns.remove(&key);
+            return;
+        }
+        if fl & flags::SYN != 0 {
+            let iss = 0x1000_0000u32.wrapping_add(sport as u32 * 7919);
+            let c = PeerConn {
+                our_port: dport,
+                rcv_nxt: seq.wrapping_add(1),
+                snd_nxt: iss.wrapping_add(1),
+                ts_recent: tsval.unwrap_or(0),
+                ts_on: tsval.is_some(),
+                pending_segs: 0,
+                fin_acked: false,
+            };
+            self.conns.insert(key, c);
+            self.emit(sport, c, iss, flags::SYN | flags::ACK, true);
+            return;
+        }
+        let Some(mut c) = self.conns.get(&key).copied() else {
+            return;
+        };
+        if let Some(v) = tsval {
+            c.ts_recent = v;
+        }
+        let mut ack_now = false;
+        if len > 0 {
+            if seq == c.rcv_nxt {
+                c.rcv_nxt = c.rcv_nxt.wrapping_add(len);
+                self.stats.data_segs += 1;
+                self.stats.data_bytes += len as u64;
+                c.pending_segs += 1;
+                ack_now = c.pending_segs >= self.ack_every || fl & flags::PSH != 0;
+            } else {
+                self.stats.out_of_order += 1;
+                ack_now = true;
+            }
+        }
+        if fl & flags::FIN != 0 && seq.wrapping_add(len) == c.rcv_nxt {
+            c.rcv_nxt = c.rcv_nxt.wrapping_add(1);
+            // ACK the FIN and close our side at once (FIN+ACK).
+            let s = c.snd_nxt;
+            c.snd_nxt = c.snd_nxt.wrapping_add(1);
+            c.fin_acked = true;
+            c.pending_segs = 0;
+            self.conns.insert(key, c);
+            self.emit(sport, c, s, flags::FIN | flags::ACK, false);
+            return;
+        }
+        if ack_now {
+            c.pending_segs = 0;
+            let s = c.snd_nxt;
+            self.emit(sport, c, s, flags::ACK, false);
+        }
+        self.conns.insert(key, c);
+    }
+
+    /// Writes one segment from the peer to the stack into an mbuf on the RX queue.
+    fn emit(&mut self, stack_port: u16, c: PeerConn, seq: u32, fl: u8, syn: bool) {
+        let Some(mut m) = self.pool.alloc() else {
+            return;
+        };
+        let opt_len = if syn {
+            20
+        } else if c.ts_on {
+            12
+        } else {
+            0
+        };
+        let tcp_len = 20 + opt_len;
+        let total = 14 + 20 + tcp_len;
+        let Some(b) = m.append(total) else { return };
+        b.fill(0); // recycled mbufs hold old bytes
+        b[0..6].copy_from_slice(&self.stack_mac.0);
+        b[6..12].copy_from_slice(&self.peer_mac.0);
+        b[12..14].copy_from_slice(&EtherType::IPV4.to_be_bytes());
+        {
+            let mut ip = Ipv4Packet::new_unchecked(&mut b[14..34]);
+            ip.set_version(4);
+            ip.set_header_len(20);
+            ip.set_dscp_ecn(0);
+            ip.set_total_len((20 + tcp_len) as u16);
+            ip.set_ident(0);
+            ip.set_dont_frag(true);
+            ip.set_frag_offset(0);
+            ip.set_ttl(64);
+            ip.set_protocol(Protocol::TCP);
+            ip.set_src(self.peer_ip);
+            ip.set_dst(self.stack_ip);
+            ip.fill_checksum();
+        }
+        let t = &mut b[34..];
+        t[0..2].copy_from_slice(&c.our_port.to_be_bytes());
+        t[2..4].copy_from_slice(&stack_port.to_be_bytes());
+        t[4..8].copy_from_slice(&seq.to_be_bytes());
+        t[8..12].copy_from_slice(&c.rcv_nxt.to_be_bytes());
+        t[12] = ((tcp_len / 4) as u8) << 4;
+        t[13] = fl;
+        let wnd = if syn {
+            65535
+        } else {
+            (self.window >> self.wscale).min(65535)
+        };
+        t[14..16].copy_from_slice(&(wnd as u16).to_be_bytes());
+        t[16..20].fill(0);
+        if syn {
+            // MSS 1460, SACK-permitted, TS, NOP, WS — Linux's SYN-ACK layout.
+            t[20..24].copy_from_slice(&[2, 4, 0x05, 0xb4]);
+            t[24..26].copy_from_slice(&[4, 2]);
+            t[26..28].copy_from_slice(&[8, 10]);
+            t[28..32].copy_from_slice(&1u32.to_be_bytes());
+            t[32..36].copy_from_slice(&c.ts_recent.to_be_bytes());
+            t[36..40].copy_from_slice(&[1, 3, 3, self.wscale]);
+        } else if c.ts_on {
+            t[20..24].copy_from_slice(&[1, 1, 8, 10]);
+            t[24..28].copy_from_slice(&1u32.to_be_bytes());
+            t[28..32].copy_from_slice(&c.ts_recent.to_be_bytes());
+        }
+        let ph =
+            checksum::pseudo_header_v4(self.peer_ip, self.stack_ip, Protocol::TCP, tcp_len as u16);
+        let cs = checksum::fold(checksum::sum(t, ph));
+        t[16..18].copy_from_slice(&cs.to_be_bytes());
+        self.stats.acks_sent += 1;
+        self.rxq.push_back(m);
+    }
+}
+
+impl<D: Device> Device for AckPeer<D> {
+    fn rx_burst(&mut self, out: &mut Vec<Mbuf>) -> usize {
+        self.process();
+        let n = self.rxq.len().min(crate::dpdk::MAX_BURST);
+        out.extend(self.rxq.drain(..n));
+        n
+    }
+
+    fn tx_burst(&mut self, pkts: &mut Vec<Mbuf>) -> usize {
+        // Note each frame before the device owns it, keep only what it accepted: the stack
+        // hands the rest over again later.
+        const MAX: usize = 64;
+        let k = pkts.len().min(MAX);
+        let mut notes: [Option<Seen>; MAX] = [None; MAX];
+        for (i, m) in pkts.iter().take(k).enumerate() {
+            notes[i] = self.note(m.data());
+        }
+        let n = if pkts.len() > MAX {
+            let mut rest = pkts.split_off(MAX);
+            let n = self.inner.tx_burst(pkts);
+            pkts.append(&mut rest);
+            n
+        } else {
+            self.inner.tx_burst(pkts)
+        };
+        self.seen.extend(notes[..n].iter().flatten().copied());
+        n
+    }
+
+    fn mac(&self) -> MacAddr {
+        self.inner.mac()
+    }
+
+    fn offloads(&self) -> Offloads {
+        self.inner.offloads()
+    }
+}

@@ -1,0 +1,86 @@
+//! `linerate send` end to end: the built binary as a child process on lr-gen's veth, against
+//! `linerate sink` in lr-sink. Every connection's bytes and SHA-256 must match the payload
+//! file sent twice, and the JSON report must agree. Needs root, `scripts/topology.sh up`, and
+//! to run inside lr-gen (scripts/test.sh does all three).
+mod common;
+
+use common::e2e::{linerate_bin, random_bytes, sha256_hex, Sink};
+use common::hugepages;
+use std::process::Command;
+
+#[test]
+#[ignore = "needs root, the topology and the lr-gen namespace: run scripts/test.sh"]
+fn send_payload_file_to_the_kernel_sink() {
+    const CONNS: usize = 4;
+    let size = (3 << 20) + 7;
+    let data = random_bytes(42, size);
+    let dir = std::env::temp_dir().join(format!("lr-e2e-send-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("payload.bin");
+    std::fs::write(&file, &data).unwrap();
+    let twice = [data.as_slice(), data.as_slice()].concat();
+    let want_sha = sha256_hex(&twice);
+
+    let sink = Sink::start(5401, CONNS);
+    let eal = if hugepages() > 0 {
+        "--no-pci --no-telemetry --in-memory -l 0 --vdev=net_af_packet0,iface=lr-gen0"
+    } else {
+        eprintln!("note: no hugepages reserved; running DPDK with --no-huge");
+        "--no-pci --no-telemetry --no-huge --no-shconf -m 512 -l 0 --vdev=net_af_packet0,iface=lr-gen0"
+    };
+    let out = Command::new(linerate_bin())
+        .args([
+            "send",
+            "--dpdk",
+            eal,
+            "--ip",
+            "198.18.0.1/24",
+            "--gw",
+            "198.18.0.254",
+            "--dst",
+            &sink.addr().to_string(),
+            "-P",
+            &CONNS.to_string(),
+            "-n",
+            &(2 * size).to_string(),
+            "--size",
+            "100KiB",
+            "--payload-file",
+            file.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .expect("run linerate send");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprint!("{stderr}");
+    assert!(out.status.success(), "linerate send failed: {stderr}");
+
+    let conns = sink.finish();
+    assert_eq!(conns.len(), CONNS, "one sink report per connection");
+    for c in &conns {
+        assert_eq!(c.bytes, 2 * size as u64, "{c:?}");
+        assert_eq!(c.sha256, want_sha, "bytes intact: {c:?}");
+        assert_eq!(c.closed, "fin", "{c:?}");
+    }
+
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("report is one JSON object ({e}): {stdout}"));
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["ended_by"], "bytes");
+    assert_eq!(v["bytes_acked"], (CONNS * 2 * size) as u64);
+    assert_eq!(v["connections"]["requested"], CONNS);
+    assert_eq!(v["connections"]["established"], CONNS);
+    assert_eq!(v["connections"]["completed"], CONNS);
+    assert_eq!(v["connections"]["errors"], 0);
+    assert!(v["goodput_gbps"].as_f64().unwrap() > 0.0);
+    for c in v["per_connection"].as_array().unwrap() {
+        assert_eq!(c["bytes_acked"], (2 * size) as u64, "{c}");
+        assert!(c["error"].is_null(), "{c}");
+    }
+    let send = &v["latency"]["send"];
+    assert!(send["count"].as_u64().unwrap() > 0, "{send}");
+    assert!(v["latency"]["ack_rtt"]["count"].as_u64().unwrap() > 0);
+    assert!(v["port"]["opackets"].as_u64().unwrap() > 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

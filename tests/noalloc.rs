@@ -1,0 +1,162 @@
+//! The data path allocates nothing: in steady state (send → transmit → ACK → free), a
+//! counting global allocator sees no heap allocation during `Stack::send` and `Stack::poll`.
+//! The peer (smoltcp, on the simulated wire) runs with the counter disarmed.
+mod common;
+
+use common::sim::*;
+use linerate::tcp::timer::{MS, SEC};
+use linerate::{IoError, State};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+struct Counting;
+
+static ARMED: AtomicBool = AtomicBool::new(false);
+static COUNT: AtomicU64 = AtomicU64::new(0);
+/// Where the first armed allocation came from.
+static FIRST: Mutex<Option<String>> = Mutex::new(None);
+
+impl Counting {
+    fn note(&self) {
+        // Disarm while recording so the backtrace's own allocations are not counted.
+        if ARMED.swap(false, Ordering::SeqCst) {
+            if COUNT.fetch_add(1, Ordering::SeqCst) == 0 {
+                let bt = std::backtrace::Backtrace::force_capture().to_string();
+                if let Ok(mut f) = FIRST.lock() {
+                    *f = Some(bt);
+                }
+            }
+            ARMED.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        self.note();
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        self.note();
+        unsafe { System.alloc_zeroed(l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        self.note();
+        unsafe { System.realloc(p, l, n) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn armed<R>(f: impl FnOnce() -> R) -> R {
+    ARMED.store(true, Ordering::SeqCst);
+    let r = f();
+    ARMED.store(false, Ordering::SeqCst);
+    r
+}
+
+#[test]
+fn steady_state_send_path_does_not_allocate() {
+    // One test at a time: the counter is process-wide.
+    run(linerate::sim::SimConfig::clean(1), "noalloc_clean");
+}
+
+/// With 1% loss both ways (fast retransmit, recovery, RTOs). Ignored because it fails
+/// today: the timer wheel's per-slot vectors still grow (`TimerWheel::schedule`, a handful
+/// of allocations per 20 MiB) when RTO deadlines land in slots not yet warmed. Run with
+/// `cargo test --test noalloc -- --ignored` (alone: the counter is process-wide).
+#[test]
+#[ignore = "timer-wheel slot vectors still grow under loss"]
+fn lossy_send_path_does_not_allocate() {
+    let lossy = linerate::sim::SimConfig {
+        seed: 7,
+        loss: 0.01,
+        ..Default::default()
+    };
+    run(lossy, "noalloc_lossy");
+}
+
+fn run(wire: linerate::sim::SimConfig, name: &str) {
+    COUNT.store(0, Ordering::SeqCst);
+    let eal = common::eal(&[]);
+    let pool = common::pool(&eal, name, 4095);
+    let mut setup = SimSetup::new(
+        wire,
+        linerate::sim::SimConfig {
+            seed: wire.seed + 1,
+            ..wire
+        },
+    );
+    setup.stack.tcp.sndbuf = 512 << 10;
+    let mut sim = Sim::new(pool.clone(), setup);
+    // The simulated NIC's own frame buffers: enough for any window, allocated up front.
+    sim.wire.borrow_mut().prealloc(8192);
+    let id = sim.connect();
+    assert!(sim.run_until(SEC, |sim| sim.stack.state(id) == Some(State::Established)));
+
+    let chunk: Vec<u8> = payload(5, 64 << 10);
+    let warmup: u64 = 2 << 20;
+    let total: u64 = 24 << 20;
+    let mut sent: u64 = 0;
+    let mut measured_calls = 0u64;
+    let mut count_at_warm = None;
+    let mut off = 0usize;
+    let end = sim.now + 600 * SEC;
+    while sim.stack.info(id).unwrap().counters.bytes_acked < total && sim.now < end {
+        let warm = sent >= warmup;
+        if warm && count_at_warm.is_none() {
+            count_at_warm = Some(COUNT.load(Ordering::SeqCst));
+        }
+        sim.wire.borrow_mut().deliver_due(sim.now);
+        let now = sim.now;
+        let stack = &mut sim.stack;
+        let mut step = || {
+            stack.poll(now);
+            while sent < total {
+                match stack.send(id, &chunk[off..]) {
+                    Ok(n) => {
+                        sent += n as u64;
+                        off = (off + n) % chunk.len();
+                    }
+                    Err(IoError::WouldBlock) => break,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            stack.flush();
+        };
+        if warm {
+            armed(&mut step);
+            measured_calls += 1;
+        } else {
+            step();
+        }
+        sim.iface.poll(ts(sim.now), &mut sim.dev, &mut sim.sockets);
+        sim.read_peer();
+        sim.received.clear();
+        sim.advance();
+    }
+    let info = sim.stack.info(id).unwrap();
+    assert!(
+        info.counters.bytes_acked >= total,
+        "transfer finished: {info:?}"
+    );
+    let allocs = COUNT.load(Ordering::SeqCst) - count_at_warm.expect("warmed up");
+    eprintln!("{name}: {} MiB sent after warm-up over {measured_calls} poll+send rounds, {allocs} allocations, {:?}", (total - warmup) >> 20, info.counters);
+    if allocs > 0 {
+        eprintln!(
+            "first allocation:\n{}",
+            FIRST.lock().unwrap().clone().unwrap_or_default()
+        );
+    }
+    assert!(measured_calls > 100);
+    assert_eq!(allocs, 0, "the steady-state data path allocated");
+    sim.stack.close(id).unwrap();
+    sim.run_until(5 * SEC, |sim| sim.stack.connections().count() == 0);
+    let _ = MS;
+}
