@@ -191,6 +191,7 @@ impl<D: Device> Stack<D> {
             counters: TcpCounters::default(),
         };
         self.by_tuple.insert((rip, rport, lport), id);
+        self.reserve_timers();
         self.conns[id as usize] = Some(tcb);
         let tcb = self.conns[id as usize].as_mut().expect("just inserted");
         if let Err(e) = output::send_control(tcb, &mut self.net, flags::SYN, iss, now) {

@@ -245,6 +245,12 @@ impl<D: Device> Stack<D> {
         self.net.dev.flush();
     }
 
+    /// Room in the timer wheel for every connection's few outstanding entries, made at
+    /// connect time so that arming timers on the data path never allocates.
+    pub(crate) fn reserve_timers(&mut self) {
+        self.wheel.reserve(8 * self.conns.len() + 1024);
+    }
+
     /// Pushes out whatever is queued for the NIC now (`poll` does this too).
     pub fn flush(&mut self) {
         self.net.dev.flush();

@@ -12,17 +12,24 @@ pub type Nanos = u64;
 pub const MS: Nanos = 1_000_000;
 pub const SEC: Nanos = 1_000_000_000;
 
+const NIL: u32 = u32::MAX;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Entry {
     id: u32,
     deadline: Nanos,
+    next: u32,
 }
 
 /// The wheel: `slots.len()` buckets of `tick` nanoseconds; deadlines beyond one revolution
-/// stay in their bucket until their round comes.
+/// stay in their bucket until their round comes. Buckets are intrusive lists threaded through
+/// one entry slab with a free list, so scheduling never allocates once the slab has room
+/// (`reserve` it as connections are opened).
 #[derive(Debug)]
 pub struct TimerWheel {
-    slots: Vec<Vec<Entry>>,
+    heads: Vec<u32>,
+    entries: Vec<Entry>,
+    free: u32,
     tick: Nanos,
     /// The last tick whose bucket has been processed.
     done_tick: u64,
@@ -30,19 +37,37 @@ pub struct TimerWheel {
 }
 
 impl TimerWheel {
-    /// `tick`: granularity; `slots`: a power of two.
+    /// `tick`: granularity; `slots`: rounded up to a power of two.
     pub fn new(tick: Nanos, slots: usize, now: Nanos) -> Self {
         let slots = slots.next_power_of_two().max(2);
-        TimerWheel {
-            slots: (0..slots).map(|_| Vec::with_capacity(8)).collect(),
-            tick: tick.max(1),
-            done_tick: now / tick.max(1),
+        let tick = tick.max(1);
+        let mut w = TimerWheel {
+            heads: vec![NIL; slots],
+            entries: Vec::new(),
+            free: NIL,
+            tick,
+            done_tick: now / tick,
             len: 0,
+        };
+        w.reserve(1024);
+        w
+    }
+
+    /// Makes room for `n` entries in all, so that `schedule` does not allocate.
+    pub fn reserve(&mut self, n: usize) {
+        while self.entries.len() < n {
+            let i = self.entries.len() as u32;
+            self.entries.push(Entry {
+                id: 0,
+                deadline: 0,
+                next: self.free,
+            });
+            self.free = i;
         }
     }
 
     fn mask(&self) -> u64 {
-        self.slots.len() as u64 - 1
+        self.heads.len() as u64 - 1
     }
 
     /// Arms a timer for `id` at `deadline`. A deadline in the past fires on the next `expire`.
@@ -51,7 +76,19 @@ impl TimerWheel {
         // between ticks must not land in a bucket that is processed before it is due.
         let t = deadline.div_ceil(self.tick).max(self.done_tick + 1);
         let slot = (t & self.mask()) as usize;
-        self.slots[slot].push(Entry { id, deadline });
+        if self.free == NIL {
+            let n = (self.entries.len() * 2).max(64);
+            self.reserve(n);
+        }
+        let i = self.free;
+        let e = &mut self.entries[i as usize];
+        self.free = e.next;
+        *e = Entry {
+            id,
+            deadline,
+            next: self.heads[slot],
+        };
+        self.heads[slot] = i;
         self.len += 1;
     }
 
@@ -62,19 +99,29 @@ impl TimerWheel {
             return;
         }
         // After one revolution every bucket has been seen; more would only repeat them.
-        let n = (now_tick - self.done_tick).min(self.slots.len() as u64);
+        let n = (now_tick - self.done_tick).min(self.heads.len() as u64);
         let first = now_tick + 1 - n;
         let mask = self.mask();
         for t in first..=now_tick {
-            let slot = &mut self.slots[(t & mask) as usize];
-            let mut i = 0;
-            while i < slot.len() {
-                if slot[i].deadline <= now {
-                    out.push(slot.swap_remove(i).id);
+            let slot = (t & mask) as usize;
+            let mut prev = NIL;
+            let mut i = self.heads[slot];
+            while i != NIL {
+                let e = self.entries[i as usize];
+                if e.deadline <= now {
+                    out.push(e.id);
+                    if prev == NIL {
+                        self.heads[slot] = e.next;
+                    } else {
+                        self.entries[prev as usize].next = e.next;
+                    }
+                    self.entries[i as usize].next = self.free;
+                    self.free = i;
                     self.len -= 1;
                 } else {
-                    i += 1;
+                    prev = i;
                 }
+                i = e.next;
             }
         }
         self.done_tick = now_tick;
@@ -182,6 +229,22 @@ mod tests {
         out.clear();
         w.expire(10_000 * MS, &mut out); // jump of many revolutions
         assert_eq!(out, vec![8]);
+    }
+
+    #[test]
+    fn slab_reuses_entries() {
+        let mut w = TimerWheel::new(MS, 16, 0);
+        let mut out = Vec::new();
+        for round in 1..=100u64 {
+            for id in 0..50 {
+                w.schedule(id, round * MS);
+            }
+            w.expire(round * MS, &mut out);
+            assert_eq!(out.len(), 50);
+            out.clear();
+        }
+        assert!(w.entries.len() <= 1024, "freed entries are reused");
+        assert!(w.is_empty());
     }
 
     #[test]
