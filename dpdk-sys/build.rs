@@ -66,6 +66,7 @@ fn main() {
         .allowlist_function("lr_.*")
         .allowlist_function("rte_thread_(register|unregister)")
         .allowlist_function("rte_dev_(probe|remove)")
+        .allowlist_function("rte_openlog_stream")
         .allowlist_type("rte_(mbuf|mempool|eth_.*|ether_addr)")
         .allowlist_var("LR_.*")
         .allowlist_type("lr_.*")

@@ -7,7 +7,7 @@ use linerate::wire::ethernet::{EthernetFrame, MacAddr};
 use std::sync::Arc;
 
 fn eal() -> linerate::dpdk::Eal {
-    common::eal(&["net_null0", "net_ring0", "net_null1"])
+    common::eal(&["net_null0", "net_ring0", "net_null1", "net_null2"])
 }
 
 fn frame(pool: &Mempool, len: usize, seq: u32) -> Mbuf {
@@ -181,6 +181,28 @@ fn errors_name_what_to_fix() {
     let e = Mempool::new(&eal, "t_huge", 4_000_000, 0, 2176, None).unwrap_err();
     assert!(matches!(e, DpdkError::Mempool { .. }), "{e:?}");
     assert!(!e.to_string().is_empty() && !e.to_string().contains('\n'));
+    // A port that fails to come up names the step and carries DPDK's reason: here ethdev
+    // refuses to reconfigure a port that is already running.
+    let big = common::pool(&eal, "t_busy", 2048);
+    let running =
+        Port::open(&eal, "net_null2", &PortConfig::default(), big.clone()).expect("first open");
+    let e = Port::open(&eal, "net_null2", &PortConfig::default(), big).unwrap_err();
+    let s = e.to_string();
+    assert!(
+        matches!(
+            e,
+            DpdkError::Port {
+                op: "configure",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(
+        s.starts_with("port ") && s.contains("configure failed") && !s.contains('\n'),
+        "{s}"
+    );
+    drop(running);
     // A second EAL in one process is refused, not undefined behaviour.
     assert_eq!(
         linerate::dpdk::Eal::init(&["--no-pci"]).unwrap_err(),

@@ -15,6 +15,7 @@
 #include <rte_mbuf.h>
 #include <rte_ethdev.h>
 #include <rte_ring.h>
+#include <rte_log.h>
 
 /* mbuf allocation */
 struct rte_mbuf *lr_pktmbuf_alloc(struct rte_mempool *mp);

@@ -299,7 +299,7 @@ impl SimWire {
         let mut n = 0;
         for l in &mut self.links {
             while l.flight.front().is_some_and(|t| t.at <= self.now) {
-                let t = l.flight.pop_front().expect("front exists");
+                let Some(t) = l.flight.pop_front() else { break };
                 l.ready.push_back(t.frame);
                 n += 1;
             }
@@ -517,7 +517,9 @@ impl Device for SimDevice {
                 link.stats.rx_no_mbuf += 1;
                 break;
             };
-            let f = link.ready.pop_front().expect("front exists");
+            let Some(f) = link.ready.pop_front() else {
+                break;
+            };
             match m.append(len) {
                 Some(d) => {
                     d.copy_from_slice(&f);

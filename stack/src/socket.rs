@@ -192,8 +192,7 @@ impl<D: Device> Stack<D> {
         };
         self.by_tuple.insert((rip, rport, lport), id);
         self.reserve_timers();
-        self.conns[id as usize] = Some(tcb);
-        let tcb = self.conns[id as usize].as_mut().expect("just inserted");
+        let tcb = self.conns[id as usize].insert(tcb);
         if let Err(e) = output::send_control(tcb, &mut self.net, flags::SYN, iss, now) {
             input::fail(tcb, e);
         } else {

@@ -5,6 +5,120 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 static INITIALISED: AtomicBool = AtomicBool::new(false);
 static GLOBAL: OnceLock<Mutex<Option<Eal>>> = OnceLock::new();
+/// What EAL printed during init (shown with LINERATE_EAL_LOG=1, and mined for errors).
+static EAL_LOG: Mutex<String> = Mutex::new(String::new());
+
+/// EAL's log from init, for error messages about devices that failed to probe.
+pub(crate) fn init_log() -> String {
+    EAL_LOG.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// The most telling line of EAL's output: an option error, or a failure it logged.
+fn eal_reason(log: &str) -> Option<String> {
+    let keys = [
+        "unrecognized option",
+        "invalid option",
+        "requires an argument",
+        "invalid",
+        "unavailable",
+        "FATAL",
+        "failed",
+        "Cannot",
+        "cannot",
+        "No such",
+        "Error",
+        "error",
+    ];
+    // Skip EAL's usage text (indented, or bracketed notes).
+    let lines = || {
+        log.lines()
+            .filter(|l| !l.starts_with(' ') && !l.starts_with('\t') && !l.starts_with('['))
+    };
+    keys.iter()
+        .find_map(|k| lines().find(|l| l.contains(k)))
+        .map(|l| {
+            let l = l.trim();
+            let l = l.strip_prefix("EAL: ").unwrap_or(l);
+            l.strip_prefix("linerate: ").unwrap_or(l).to_owned()
+        })
+}
+
+/// Sends stdout, stderr and DPDK's log stream to a temporary file while EAL initialises.
+/// (Other threads' output in that window lands there too; EAL init happens once, at start.)
+struct Capture {
+    file: *mut libc::FILE,
+    saved_stdout: i32,
+    saved_stderr: i32,
+}
+
+impl Capture {
+    fn start() -> Option<Capture> {
+        // SAFETY: plain libc calls; every failure is checked and undone, and the FILE is
+        // only used by this struct.
+        unsafe {
+            let file = libc::tmpfile();
+            if file.is_null() {
+                return None;
+            }
+            libc::fflush(std::ptr::null_mut());
+            let saved_stdout = libc::dup(1);
+            let saved_stderr = libc::dup(2);
+            let fd = libc::fileno(file);
+            if saved_stdout < 0
+                || saved_stderr < 0
+                || libc::dup2(fd, 1) < 0
+                || libc::dup2(fd, 2) < 0
+            {
+                if saved_stdout >= 0 {
+                    libc::dup2(saved_stdout, 1);
+                    libc::close(saved_stdout);
+                }
+                if saved_stderr >= 0 {
+                    libc::dup2(saved_stderr, 2);
+                    libc::close(saved_stderr);
+                }
+                libc::fclose(file);
+                return None;
+            }
+            dpdk_sys::rte_openlog_stream(file as *mut dpdk_sys::FILE);
+            Some(Capture {
+                file,
+                saved_stdout,
+                saved_stderr,
+            })
+        }
+    }
+
+    fn finish(self) -> String {
+        // SAFETY: restores what `start` replaced, then reads the temporary file back.
+        unsafe {
+            libc::fflush(std::ptr::null_mut());
+            libc::dup2(self.saved_stdout, 1);
+            libc::close(self.saved_stdout);
+            libc::dup2(self.saved_stderr, 2);
+            libc::close(self.saved_stderr);
+            // Back to DPDK's default stream (stderr).
+            dpdk_sys::rte_openlog_stream(std::ptr::null_mut());
+            libc::rewind(self.file);
+            let mut out = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = libc::fread(
+                    buf.as_mut_ptr() as *mut libc::c_void,
+                    1,
+                    buf.len(),
+                    self.file,
+                );
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&buf[..n]);
+            }
+            libc::fclose(self.file);
+            String::from_utf8_lossy(&out).into_owned()
+        }
+    }
+}
 
 /// The DPDK Environment Abstraction Layer. Initialised once per process; cleaned up when the
 /// last clone (held by every `Mempool` and `Port`) drops.
@@ -39,7 +153,7 @@ impl Eal {
         }
         let no_huge = args.iter().any(|a| a.as_ref() == "--no-huge");
         let mut owned = Vec::with_capacity(args.len() + 1);
-        owned.push(CString::new("linerate").expect("static string has no NUL"));
+        owned.push(c"linerate".to_owned());
         for a in args {
             match CString::new(a.as_ref()) {
                 Ok(c) => owned.push(c),
@@ -60,8 +174,16 @@ impl Eal {
                 .collect::<Vec<_>>()
                 .into_boxed_slice(),
         );
+        // EAL prints its usage and a page of log lines; keep them, and turn a failure into
+        // one line that carries the reason EAL gave.
+        let capture = Capture::start();
         // SAFETY: argv holds argc valid NUL-terminated strings that live forever.
         let rc = unsafe { dpdk_sys::rte_eal_init(argv.len() as i32, argv.as_mut_ptr()) };
+        let log = capture.map(Capture::finish).unwrap_or_default();
+        if std::env::var_os("LINERATE_EAL_LOG").is_some() {
+            eprint!("{log}");
+        }
+        *EAL_LOG.lock().unwrap_or_else(|p| p.into_inner()) = log.clone();
         if rc < 0 {
             let e = errno();
             // EAL cannot be initialised again after a failed attempt in 22.11 (it leaves
@@ -71,11 +193,12 @@ impl Eal {
             } else if e == libc_enodev() {
                 "check the --vdev/-a arguments name a driver and an interface that exist"
             } else {
-                "check the EAL arguments; EAL's own log above says which one"
+                "check the EAL arguments"
             };
+            let reason = eal_reason(&log).unwrap_or_else(|| strerror(e));
             return Err(DpdkError::EalInit {
                 errno: e,
-                msg: strerror(e),
+                msg: reason,
                 hint,
             });
         }

@@ -25,6 +25,8 @@ pub enum DpdkError {
     NoSuchPort {
         wanted: String,
         available: Vec<String>,
+        /// EAL's log line for a device that failed to probe, if one did.
+        probe_error: Option<String>,
     },
     /// An ethdev call failed.
     Port {
@@ -63,8 +65,14 @@ impl fmt::Display for DpdkError {
                 }
                 Ok(())
             }
-            DpdkError::NoSuchPort { wanted, available } => {
-                if available.is_empty() {
+            DpdkError::NoSuchPort {
+                wanted,
+                available,
+                probe_error,
+            } => {
+                if let Some(p) = probe_error {
+                    write!(f, "no DPDK port '{wanted}': a device failed to probe: {p}")
+                } else if available.is_empty() {
                     write!(f, "no DPDK port '{wanted}': EAL found no ports at all (pass one with --vdev=... or bind a NIC to vfio-pci)")
                 } else {
                     write!(

@@ -172,9 +172,19 @@ pub fn find_port(wanted: &str) -> Result<u16> {
             return Ok(id);
         }
     }
+    // A vdev whose probe failed (e.g. an interface that does not exist) explains itself in
+    // EAL's log; say so rather than only "not found".
+    let log = super::eal::init_log();
+    let probe_error = log
+        .lines()
+        .find(|l| {
+            l.contains("failed") && !l.contains("Bus (vdev) probe failed") && !l.starts_with(' ')
+        })
+        .map(|l| l.trim().to_owned());
     Err(DpdkError::NoSuchPort {
         wanted: wanted.to_owned(),
         available: port_names(),
+        probe_error,
     })
 }
 
