@@ -30,30 +30,70 @@ pub struct InfoArgs {
 pub fn run(a: &InfoArgs) -> Result<(), String> {
     let args: Vec<&str> = a.dpdk.split_whitespace().collect();
     let eal = Eal::init(&args).map_err(|e| e.to_string())?;
-    let pool = Arc::new(Mempool::new(&eal, "info_pool", 4096, 128, MBUF_DEFAULT_DATAROOM, None).map_err(|e| e.to_string())?);
-    let port = Port::open(&eal, &a.port, &PortConfig::default(), pool.clone()).map_err(|e| e.to_string())?;
+    let pool = Arc::new(
+        Mempool::new(&eal, "info_pool", 4096, 128, MBUF_DEFAULT_DATAROOM, None)
+            .map_err(|e| e.to_string())?,
+    );
+    let port = Port::open(&eal, &a.port, &PortConfig::default(), pool.clone())
+        .map_err(|e| e.to_string())?;
     let mac = port.mac().map_err(|e| e.to_string())?;
     let link = port.link().map_err(|e| e.to_string())?;
     println!("port        {} (id {})", port.name(), port.id());
     println!("driver      {}", port.driver());
     println!("mac         {mac}");
-    println!("link        {} {} Mbit/s {}", if link.up { "up" } else { "down" }, link.speed_mbps, if link.full_duplex { "full-duplex" } else { "half-duplex" });
+    println!(
+        "link        {} {} Mbit/s {}",
+        if link.up { "up" } else { "down" },
+        link.speed_mbps,
+        if link.full_duplex {
+            "full-duplex"
+        } else {
+            "half-duplex"
+        }
+    );
     println!("offloads    {}", port.offloads());
-    println!("mempool     {} mbufs of {} bytes, {} in use", pool.size(), MBUF_DEFAULT_DATAROOM, pool.in_use());
+    println!(
+        "mempool     {} mbufs of {} bytes, {} in use",
+        pool.size(),
+        MBUF_DEFAULT_DATAROOM,
+        pool.in_use()
+    );
     if let (Some(ip), Some(gw)) = (a.ip, a.gw) {
         if !ip.contains(gw) {
-            return Err(format!("gateway {gw} is not inside {ip}: pick a gateway on the port's subnet"));
+            return Err(format!(
+                "gateway {gw} is not inside {ip}: pick a gateway on the port's subnet"
+            ));
         }
         let t0 = Instant::now();
-        let gw_mac = arp_resolve(&port, &pool, mac, ip.addr, gw, Duration::from_millis(a.arp_timeout_ms))?;
-        println!("gateway     {gw} is-at {gw_mac} (ARP through the PMD, {:.1} ms)", t0.elapsed().as_secs_f64() * 1e3);
+        let gw_mac = arp_resolve(
+            &port,
+            &pool,
+            mac,
+            ip.addr,
+            gw,
+            Duration::from_millis(a.arp_timeout_ms),
+        )?;
+        println!(
+            "gateway     {gw} is-at {gw_mac} (ARP through the PMD, {:.1} ms)",
+            t0.elapsed().as_secs_f64() * 1e3
+        );
     }
     let st = port.stats().map_err(|e| e.to_string())?;
-    println!("stats       rx {} pkts / tx {} pkts, imissed {} oerrors {} rx_nombuf {}", st.ipackets, st.opackets, st.imissed, st.oerrors, st.rx_nombuf);
+    println!(
+        "stats       rx {} pkts / tx {} pkts, imissed {} oerrors {} rx_nombuf {}",
+        st.ipackets, st.opackets, st.imissed, st.oerrors, st.rx_nombuf
+    );
     Ok(())
 }
 
-fn arp_resolve(port: &Port, pool: &Mempool, our_mac: MacAddr, our_ip: Ipv4Addr, target: Ipv4Addr, timeout: Duration) -> Result<MacAddr, String> {
+fn arp_resolve(
+    port: &Port,
+    pool: &Mempool,
+    our_mac: MacAddr,
+    our_ip: Ipv4Addr,
+    target: Ipv4Addr,
+    timeout: Duration,
+) -> Result<MacAddr, String> {
     let mut q = port.queue(0).map_err(|e| e.to_string())?;
     let deadline = Instant::now() + timeout;
     let mut next = Instant::now();
@@ -61,19 +101,24 @@ fn arp_resolve(port: &Port, pool: &Mempool, our_mac: MacAddr, our_ip: Ipv4Addr, 
     while Instant::now() < deadline {
         if Instant::now() >= next {
             let mut m = pool.alloc().ok_or("mbuf pool exhausted")?;
-            let buf = m.append(14 + ArpPacket::<&[u8]>::LEN).ok_or("mbuf too small for an ARP frame")?;
+            let buf = m
+                .append(14 + ArpPacket::<&[u8]>::LEN)
+                .ok_or("mbuf too small for an ARP frame")?;
             let mut eth = EthernetFrame::new_unchecked(&mut buf[..]);
             eth.set_dst(MacAddr::BROADCAST);
             eth.set_src(our_mac);
             eth.set_ethertype(EtherType::ARP);
-            arp::emit_request(&mut buf[14..], our_mac, our_ip, target).map_err(|e| e.to_string())?;
+            arp::emit_request(&mut buf[14..], our_mac, our_ip, target)
+                .map_err(|e| e.to_string())?;
             let mut b = vec![m];
             q.tx_burst(&mut b);
             next = Instant::now() + Duration::from_millis(500);
         }
         q.rx_burst(&mut rx);
         for m in rx.drain(..) {
-            let Ok(eth) = EthernetFrame::new_checked(m.data()) else { continue };
+            let Ok(eth) = EthernetFrame::new_checked(m.data()) else {
+                continue;
+            };
             if eth.ethertype() != EtherType::ARP {
                 continue;
             }

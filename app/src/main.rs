@@ -2,11 +2,20 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod config;
 mod info;
+mod latency;
+mod report;
+mod send;
 mod sink;
+mod units;
 
 #[derive(Parser, Debug)]
-#[command(name = "linerate", version, about = "User-space TCP sender on DPDK: load generator, sink and NIC benchmark harness")]
+#[command(
+    name = "linerate",
+    version,
+    about = "User-space TCP sender on DPDK: load generator, sink and NIC benchmark harness"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -14,6 +23,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// Load generator: TCP connections from a DPDK port to one or more destinations.
+    Send(Box<config::SendArgs>),
     /// Bring a DPDK port up, resolve the gateway by ARP through it, and print the port report.
     Info(info::InfoArgs),
     /// Kernel-socket TCP receiver: reports bytes and SHA-256 per connection.
@@ -35,9 +46,22 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let r = match &cli.cmd {
-        Cmd::Info(a) => info::run(a),
-        Cmd::Sink(a) => sink::run(a),
+    let r = match cli.cmd {
+        Cmd::Send(a) => {
+            return match send::run(*a) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(send::SendError::Usage(e)) => {
+                    eprintln!("linerate: error: {e}");
+                    ExitCode::from(2)
+                }
+                Err(send::SendError::Fail(e)) => {
+                    eprintln!("linerate: error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Info(a) => info::run(&a),
+        Cmd::Sink(a) => sink::run(&a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

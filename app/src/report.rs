@@ -1,0 +1,412 @@
+//! The final report of `linerate send`: text for people, one JSON object (schema 1, see
+//! docs/report-schema.md) for scripts. Both come from the same [`Report`].
+use crate::latency::Percentiles;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub schema: u32,
+    pub version: &'static str,
+    /// "bytes" (every connection reached -n), "duration" (-t elapsed), "interrupted" (SIGINT),
+    /// "all_failed" (no connection could be used).
+    pub ended_by: String,
+    pub settings: ReportSettings,
+    /// Seconds from the first connect to the end of sending (excluding the close phase).
+    pub duration_s: f64,
+    pub goodput_gbps: f64,
+    pub bytes_acked: u64,
+    pub bytes_sent: u64,
+    pub segments: Segments,
+    pub retransmits: Retransmits,
+    pub connections: Connections,
+    pub per_connection_gbps: Option<MinMedMax>,
+    pub per_connection: Vec<ConnReport>,
+    pub latency: Latency,
+    pub port: PortReport,
+    pub stack: StackReport,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReportSettings {
+    pub port: String,
+    pub ip: String,
+    pub gw: Option<String>,
+    pub dst: Vec<String>,
+    pub connections: u32,
+    pub duration_s: Option<f64>,
+    pub bytes_per_connection: Option<u64>,
+    pub size: u64,
+    pub payload: String,
+    pub rate_bps: Option<u64>,
+    pub latency_msg_rate: Option<u64>,
+    pub nodelay: bool,
+    pub mss: u16,
+    pub cc: String,
+    pub sndbuf: u64,
+    pub mbufs: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Segments {
+    pub data_out: u64,
+    pub out: u64,
+    #[serde(rename = "in")]
+    pub in_: u64,
+    pub tx_frames: u64,
+    pub rx_frames: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Retransmits {
+    pub segments: u64,
+    pub bytes: u64,
+    pub fast: u64,
+    pub rto: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Connections {
+    pub requested: u32,
+    pub established: u32,
+    /// Reached -n bytes acked and closed with FIN (or, with -t, were sending at the end).
+    pub completed: u32,
+    /// Connections that failed, by any cause below.
+    pub errors: u32,
+    pub refused: u32,
+    pub reset: u32,
+    pub timed_out: u32,
+    pub unreachable: u32,
+    /// Still in SYN-SENT when the run ended.
+    pub not_established: u32,
+    /// connect() itself failed (no free port, too many connections, neighbour table full).
+    pub connect_failed: u32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct MinMedMax {
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
+}
+
+impl MinMedMax {
+    pub fn of(v: &[f64]) -> Option<MinMedMax> {
+        if v.is_empty() {
+            return None;
+        }
+        let mut s = v.to_vec();
+        s.sort_by(|a, b| a.total_cmp(b));
+        let n = s.len();
+        let median = if n % 2 == 1 {
+            s[n / 2]
+        } else {
+            (s[n / 2 - 1] + s[n / 2]) / 2.0
+        };
+        Some(MinMedMax {
+            min: s[0],
+            median,
+            max: s[n - 1],
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ConnReport {
+    pub id: u32,
+    pub dst: String,
+    pub state: String,
+    pub error: Option<String>,
+    pub bytes_acked: u64,
+    pub gbps: f64,
+    pub retrans_segs: u64,
+    pub srtt_us: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Latency {
+    /// send() call to frame accepted by rte_eth_tx_burst, from the actual call time.
+    pub send: Option<Percentiles>,
+    /// send() call to the ACK covering its last byte, from the actual call time.
+    pub ack_rtt: Option<Percentiles>,
+    /// Latency mode only: as `send`, from the intended (scheduled) time.
+    pub send_corrected: Option<Percentiles>,
+    /// Latency mode only: as `ack_rtt`, from the intended (scheduled) time.
+    pub ack_rtt_corrected: Option<Percentiles>,
+    /// Sends not sampled for ACK RTT (the per-connection ring was full).
+    pub unsampled: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct PortReport {
+    pub name: String,
+    pub driver: String,
+    pub ipackets: u64,
+    pub opackets: u64,
+    pub ibytes: u64,
+    pub obytes: u64,
+    pub imissed: u64,
+    pub ierrors: u64,
+    pub oerrors: u64,
+    pub rx_nombuf: u64,
+    /// Non-zero extended statistics, by name.
+    pub xstats: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct StackReport {
+    /// Frames dropped on input, by reason (non-zero and zero alike).
+    pub drops: BTreeMap<String, u64>,
+    pub drops_total: u64,
+    pub rst_sent: u64,
+    pub neigh: BTreeMap<String, u64>,
+    pub tx_partial: u64,
+    pub would_block: u64,
+    pub partial_writes: u64,
+    pub alloc_failures: u64,
+    pub pool_size: u32,
+    pub pool_in_use: u32,
+}
+
+impl Report {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("report serialises")
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let c = &self.connections;
+        let _ = writeln!(s, "linerate send report (ended by {})", self.ended_by);
+        let _ = writeln!(
+            s,
+            "  goodput        {:.3} Gbit/s over {:.3} s",
+            self.goodput_gbps, self.duration_s
+        );
+        let _ = writeln!(
+            s,
+            "  bytes          {} acked, {} sent",
+            self.bytes_acked, self.bytes_sent
+        );
+        let _ = writeln!(
+            s,
+            "  segments       {} data out, {} out, {} in ({} frames tx, {} rx)",
+            self.segments.data_out,
+            self.segments.out,
+            self.segments.in_,
+            self.segments.tx_frames,
+            self.segments.rx_frames
+        );
+        let r = &self.retransmits;
+        let _ = writeln!(
+            s,
+            "  retransmits    {} segments ({} bytes), {} fast, {} RTO",
+            r.segments, r.bytes, r.fast, r.rto
+        );
+        let _ = writeln!(
+            s,
+            "  connections    {} requested, {} established, {} completed, {} errors \
+             (refused {}, reset {}, timed out {}, unreachable {}, not established {}, connect failed {})",
+            c.requested,
+            c.established,
+            c.completed,
+            c.errors,
+            c.refused,
+            c.reset,
+            c.timed_out,
+            c.unreachable,
+            c.not_established,
+            c.connect_failed
+        );
+        if let Some(m) = self.per_connection_gbps {
+            let _ = writeln!(
+                s,
+                "  per-conn       min {:.3} / median {:.3} / max {:.3} Gbit/s",
+                m.min, m.median, m.max
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  latency (us)   {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "count", "p50", "p90", "p99", "p99.9", "max", "mean"
+        );
+        let rows = [
+            ("send", &self.latency.send),
+            ("ack-rtt", &self.latency.ack_rtt),
+            ("send (co)", &self.latency.send_corrected),
+            ("ack-rtt (co)", &self.latency.ack_rtt_corrected),
+        ];
+        for (name, p) in rows {
+            match p {
+                Some(p) => {
+                    let _ = writeln!(
+                        s,
+                        "    {:<12} {:>10} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
+                        name, p.count, p.p50_us, p.p90_us, p.p99_us, p.p999_us, p.max_us, p.mean_us
+                    );
+                }
+                None if name.ends_with("(co)") => {}
+                None => {
+                    let _ = writeln!(s, "    {name:<12} {:>10}", 0);
+                }
+            }
+        }
+        if self.latency.send_corrected.is_some() {
+            let _ = writeln!(
+                s,
+                "    (co) = from the intended send time (coordinated-omission corrected)"
+            );
+        }
+        let p = &self.port;
+        let _ = writeln!(
+            s,
+            "  port           {} ({}): opackets {} obytes {} ipackets {} ibytes {} imissed {} ierrors {} oerrors {} rx_nombuf {}",
+            p.name, p.driver, p.opackets, p.obytes, p.ipackets, p.ibytes, p.imissed, p.ierrors, p.oerrors, p.rx_nombuf
+        );
+        if !p.xstats.is_empty() {
+            let _ = writeln!(s, "  xstats         {}", kv_join(&p.xstats));
+        }
+        let st = &self.stack;
+        let nz: BTreeMap<String, u64> = st
+            .drops
+            .iter()
+            .filter(|(_, v)| **v != 0)
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  stack drops    {} total{}{}; rst sent {}",
+            st.drops_total,
+            if nz.is_empty() { "" } else { ": " },
+            kv_join(&nz),
+            st.rst_sent
+        );
+        let _ = writeln!(s, "  neighbours     {}", kv_join(&st.neigh));
+        let _ = write!(
+            s,
+            "  send path      would-block {} partial-writes {} alloc-failures {} tx-partial {} pool {}/{} in use",
+            st.would_block, st.partial_writes, st.alloc_failures, st.tx_partial, st.pool_in_use, st.pool_size
+        );
+        s
+    }
+}
+
+fn kv_join(m: &BTreeMap<String, u64>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn sample() -> Report {
+        Report {
+            schema: SCHEMA,
+            version: env!("CARGO_PKG_VERSION"),
+            ended_by: "bytes".into(),
+            settings: ReportSettings {
+                port: "0".into(),
+                ip: "198.18.0.1/24".into(),
+                gw: Some("198.18.0.254".into()),
+                dst: vec!["198.19.0.2:5201".into()],
+                connections: 2,
+                duration_s: None,
+                bytes_per_connection: Some(1000),
+                size: 131072,
+                payload: "random".into(),
+                rate_bps: None,
+                latency_msg_rate: None,
+                nodelay: false,
+                mss: 1460,
+                cc: "reno".into(),
+                sndbuf: 4 << 20,
+                mbufs: 8191,
+            },
+            duration_s: 1.0,
+            goodput_gbps: 0.000016,
+            bytes_acked: 2000,
+            bytes_sent: 2000,
+            segments: Segments::default(),
+            retransmits: Retransmits::default(),
+            connections: Connections {
+                requested: 2,
+                established: 2,
+                completed: 2,
+                ..Default::default()
+            },
+            per_connection_gbps: MinMedMax::of(&[1.0, 3.0]),
+            per_connection: vec![],
+            latency: Latency {
+                send: None,
+                ack_rtt: None,
+                send_corrected: None,
+                ack_rtt_corrected: None,
+                unsampled: 0,
+            },
+            port: PortReport {
+                xstats: [("tx_good_packets".to_string(), 5)].into_iter().collect(),
+                ..Default::default()
+            },
+            stack: StackReport::default(),
+        }
+    }
+
+    #[test]
+    fn json_has_the_schema_fields() {
+        let v: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
+        assert_eq!(v["schema"], 1);
+        for k in [
+            "version",
+            "ended_by",
+            "settings",
+            "duration_s",
+            "goodput_gbps",
+            "bytes_acked",
+            "bytes_sent",
+            "segments",
+            "retransmits",
+            "connections",
+            "per_connection_gbps",
+            "per_connection",
+            "latency",
+            "port",
+            "stack",
+        ] {
+            assert!(v.get(k).is_some(), "missing {k}");
+        }
+        assert_eq!(v["segments"]["in"], 0);
+        assert_eq!(v["connections"]["errors"], 0);
+        assert_eq!(v["per_connection_gbps"]["median"], 2.0);
+        assert_eq!(v["port"]["xstats"]["tx_good_packets"], 5);
+        assert!(v["latency"]["send"].is_null());
+    }
+
+    #[test]
+    fn text_mentions_everything() {
+        let t = sample().to_text();
+        for w in [
+            "goodput",
+            "retransmits",
+            "connections",
+            "per-conn",
+            "latency",
+            "xstats",
+            "stack drops",
+            "neighbours",
+        ] {
+            assert!(t.contains(w), "{w} missing in\n{t}");
+        }
+    }
+
+    #[test]
+    fn median() {
+        assert_eq!(MinMedMax::of(&[]), None);
+        let m = MinMedMax::of(&[5.0, 1.0, 3.0]).unwrap();
+        assert_eq!((m.min, m.median, m.max), (1.0, 3.0, 5.0));
+    }
+}

@@ -1,0 +1,258 @@
+//! `linerate send` from the outside: the built binary, its errors (one line each), the
+//! settings echo, and a short run on net_null (no root, no topology needed).
+use std::process::{Command, Output};
+
+const NULL_EAL: &str = "--no-pci --no-huge --no-shconf -m 256 -l 0 --vdev=net_null0";
+
+fn linerate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_linerate"))
+        .args(args)
+        .output()
+        .expect("run linerate")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Flags of a valid run on net_null that nothing answers, plus `extra`.
+fn send_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "send",
+        "--dpdk",
+        NULL_EAL,
+        "--ip",
+        "198.18.0.1/24",
+        "--gw",
+        "198.18.0.254",
+        "--neigh",
+        "198.18.0.254=02:00:00:00:00:01",
+        "--dst",
+        "198.19.0.2:5201",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+/// Runs and asserts a usage error: non-zero exit and exactly one stderr line containing `want`.
+fn one_line_error(args: &[&str], want: &str) -> String {
+    let o = linerate(args);
+    let e = stderr(&o);
+    assert!(!o.status.success(), "{args:?} succeeded: {e}");
+    assert_eq!(e.lines().count(), 1, "{args:?}: want one line, got:\n{e}");
+    assert!(e.contains(want), "{args:?}: want {want:?} in {e:?}");
+    e
+}
+
+#[test]
+fn unknown_flag_is_exit_2_one_line() {
+    let o = linerate(&send_args(&["--bogus"]));
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains("--bogus"), "{e}");
+}
+
+#[test]
+fn help_works() {
+    let o = linerate(&["send", "--help"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    for f in [
+        "--dpdk",
+        "--ip",
+        "--dst",
+        "-P",
+        "--rate",
+        "--payload-file",
+        "--latency",
+        "--msg-rate",
+        "--json",
+        "--hist-out",
+        "--pcap",
+        "--config",
+        "--sndbuf",
+        "--cc",
+        "--mss",
+    ] {
+        assert!(out.contains(f), "{f} missing from help:\n{out}");
+    }
+}
+
+#[test]
+fn bad_values_name_the_flag() {
+    one_line_error(&send_args(&["--size", "12Q"]), "--size: invalid size '12Q'");
+    one_line_error(&send_args(&["--rate", "fast"]), "--rate: invalid rate");
+    one_line_error(&send_args(&["-t", "10x"]), "-t: invalid duration");
+    one_line_error(&send_args(&["--cc", "cubic"]), "known: reno");
+    one_line_error(
+        &[
+            "send",
+            "--dpdk",
+            NULL_EAL,
+            "--ip",
+            "198.18.0.1",
+            "--dst",
+            "198.18.0.2:1",
+        ],
+        "--ip:",
+    );
+    one_line_error(
+        &[
+            "send",
+            "--dpdk",
+            NULL_EAL,
+            "--ip",
+            "300.1.2.3/24",
+            "--dst",
+            "198.18.0.2:1",
+        ],
+        "--ip: invalid address '300.1.2.3/24'",
+    );
+    one_line_error(
+        &[
+            "send",
+            "--dpdk",
+            NULL_EAL,
+            "--ip",
+            "198.18.0.1/24",
+            "--dst",
+            "198.18.0.2",
+        ],
+        "--dst: invalid destination '198.18.0.2' (expected ip:port",
+    );
+    let e = one_line_error(&send_args(&["--neigh", "nope"]), "--neigh:");
+    assert!(e.contains("e.g."), "{e}");
+}
+
+#[test]
+fn missing_payload_file_is_one_line() {
+    let e = one_line_error(
+        &send_args(&["--payload-file", "/nonexistent/lr-payload"]),
+        "--payload-file: cannot read /nonexistent/lr-payload:",
+    );
+    assert!(e.contains("No such file"), "{e}");
+}
+
+#[test]
+fn no_route_is_one_line() {
+    let o = linerate(&[
+        "send",
+        "--dpdk",
+        NULL_EAL,
+        "--ip",
+        "198.18.0.1/24",
+        "--dst",
+        "198.19.0.2:5201",
+    ]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains("no route to 198.19.0.2"), "{e}");
+}
+
+#[test]
+fn eal_failure_is_one_line() {
+    let o = linerate(&[
+        "send",
+        "--dpdk",
+        "--no-pci --no-huge --no-shconf -m 256 -l 0 --vdev=net_bogus0",
+        "--ip",
+        "198.18.0.1/24",
+        "--dst",
+        "198.18.0.2:1",
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    let ours: Vec<&str> = e.lines().filter(|l| l.starts_with("linerate:")).collect();
+    assert_eq!(ours.len(), 1, "{e}");
+    assert!(ours[0].contains("EAL") || ours[0].contains("port"), "{e}");
+}
+
+#[test]
+fn config_file_is_echoed_and_flags_override() {
+    let dir = std::env::temp_dir().join(format!("lr-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("send.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"
+dpdk = "{NULL_EAL}"
+ip = "198.18.0.1/24"
+gw = "198.18.0.254"
+neigh = ["198.18.0.254=02:00:00:00:00:01"]
+dst = ["198.19.0.2:5201", "198.19.0.3:5202"]
+connections = 5
+time = "300ms"
+size = "64KiB"
+sndbuf = "1MiB"
+rate = "2G"
+"#
+        ),
+    )
+    .unwrap();
+    let o = linerate(&["send", "--config", cfg.to_str().unwrap(), "-P", "3"]);
+    let e = stderr(&o);
+    assert!(e.contains("connections 3"), "CLI overrides the file:\n{e}");
+    assert!(e.contains("after 300ms"), "{e}");
+    assert!(e.contains("64KiB per send"), "{e}");
+    assert!(e.contains("sndbuf 1MiB"), "{e}");
+    assert!(e.contains("2.000 Gbit/s total"), "{e}");
+    assert!(e.contains("198.19.0.2:5201 198.19.0.3:5202"), "{e}");
+    assert!(e.contains("mempool"), "{e}");
+    // A bad key in the file is one line naming the file.
+    std::fs::write(&cfg, "bogus_key = 1\n").unwrap();
+    one_line_error(&["send", "--config", cfg.to_str().unwrap()], "--config");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn net_null_run_prints_a_json_report() {
+    let o = linerate(&send_args(&["-P", "2", "-t", "1s", "--json", "--quiet"]));
+    // Nothing answers on net_null: every connection stays in SYN-SENT, so the run fails as a
+    // whole (exit 1) but still prints the report.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("all 2 connections failed"), "{e}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["ended_by"], "duration");
+    for k in [
+        "version",
+        "settings",
+        "duration_s",
+        "goodput_gbps",
+        "bytes_acked",
+        "bytes_sent",
+        "segments",
+        "retransmits",
+        "connections",
+        "per_connection_gbps",
+        "per_connection",
+        "latency",
+        "port",
+        "stack",
+    ] {
+        assert!(v.get(k).is_some(), "missing {k} in {out}");
+    }
+    let c = &v["connections"];
+    assert_eq!(c["requested"], 2);
+    assert_eq!(c["established"], 0);
+    assert_eq!(c["errors"], 2);
+    assert_eq!(c["not_established"], 2);
+    assert_eq!(c["completed"], 0);
+    assert_eq!(v["bytes_acked"], 0);
+    assert_eq!(v["port"]["driver"], "net_null");
+    assert!(
+        v["port"]["opackets"].as_u64().unwrap() >= 2,
+        "SYNs went out"
+    );
+    assert_eq!(v["settings"]["connections"], 2);
+    assert_eq!(v["per_connection"].as_array().unwrap().len(), 2);
+    assert!(v["latency"]["send"].is_null());
+    assert!(v["stack"]["drops"].is_object());
+    assert!(v["stack"]["neigh"].is_object());
+}
