@@ -21,5 +21,5 @@ grep -q listening "$SINK_LOG" || { cat "$SINK_LOG" >&2; echo "run: the sink did 
 
 if grep -q '^HugePages_Free: *[1-9]' /proc/meminfo; then MEM="--in-memory"; else MEM="--no-huge --no-shconf -m 1024"; fi
 ip netns exec lr-gen "$BIN" send \
-    --dpdk "-l 0 $MEM --no-pci --no-telemetry --vdev=net_af_packet0,iface=lr-gen0" \
+    --dpdk "-l 0 $MEM --no-pci --no-telemetry --vdev=net_af_packet0,iface=lr-gen0,framecnt=4096" \
     --ip 198.18.0.1/24 --gw 198.18.0.254 --dst 198.19.0.2:5201 -P 4 -t 10s "$@"

@@ -23,10 +23,10 @@ fn send_payload_file_to_the_kernel_sink() {
 
     let sink = Sink::start(5401, CONNS);
     let eal = if hugepages() > 0 {
-        "--no-pci --no-telemetry --in-memory -l 0 --vdev=net_af_packet0,iface=lr-gen0"
+        "--no-pci --no-telemetry --in-memory -l 0 --vdev=net_af_packet0,iface=lr-gen0,framecnt=4096"
     } else {
         eprintln!("note: no hugepages reserved; running DPDK with --no-huge");
-        "--no-pci --no-telemetry --no-huge --no-shconf -m 512 -l 0 --vdev=net_af_packet0,iface=lr-gen0"
+        "--no-pci --no-telemetry --no-huge --no-shconf -m 512 -l 0 --vdev=net_af_packet0,iface=lr-gen0,framecnt=4096"
     };
     let out = Command::new(linerate_bin())
         .args([

@@ -215,11 +215,13 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
     }
     if ack == tcb.snd_una {
         // RFC 5681 §2: a duplicate ACK carries no data, no SYN/FIN, does not move the window,
-        // and arrives while data is outstanding.
+        // and arrives while data is outstanding. RFC 6675 §2 also counts an ACK carrying SACK
+        // blocks: a receiver that drains its buffer (Linux) moves the window on every dupack.
+        let sack_news = tcb.sack_ok && seg.opts.sack_len > 0;
         if seg.payload.is_empty()
             && !seg.has(flags::FIN)
             && tcb.snd_una != tcb.snd_max
-            && !wnd_changed
+            && (!wnd_changed || sack_news)
         {
             tcb.dupacks += 1;
             tcb.counters.dupacks_in += 1;
