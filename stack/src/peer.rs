@@ -11,7 +11,7 @@ use crate::wire::checksum;
 use crate::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
 use crate::wire::ipv4::{Ipv4Packet, Protocol};
 use crate::wire::tcp::{flags, TcpOptions, TcpPacket};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -65,7 +65,8 @@ pub struct AckPeer<D: Device> {
     pub window: u32,
     pub wscale: u8,
     pub ack_every: u32,
-    conns: HashMap<(u16, u16), PeerConn>,
+    /// Connections by (stack port, peer port): a short list, scanned (few connections).
+    conns: Vec<((u16, u16), PeerConn)>,
     seen: Vec<Seen>,
     rxq: VecDeque<Mbuf>,
     pub stats: PeerStats,
@@ -84,7 +85,7 @@ impl<D: Device> AckPeer<D> {
             window: 16 << 20,
             wscale: 9,
             ack_every: 2,
-            conns: HashMap::with_capacity(1024),
+            conns: Vec::with_capacity(64),
             seen: Vec::with_capacity(4096),
             rxq: VecDeque::with_capacity(4096),
             stats: PeerStats::default(),
@@ -167,8 +168,11 @@ impl<D: Device> AckPeer<D> {
 
     fn tcp(&mut self, sport: u16, dport: u16, seq: u32, len: u32, fl: u8, tsval: Option<u32>) {
         let key = (sport, dport);
+        let pos = self.conns.iter().position(|(k, _)| *k == key);
         if fl & flags::RST != 0 {
-            self.conns.remove(&key);
+            if let Some(i) = pos {
+                self.conns.swap_remove(i);
+            }
             return;
         }
         if fl & flags::SYN != 0 {
@@ -182,13 +186,15 @@ impl<D: Device> AckPeer<D> {
                 pending_segs: 0,
                 fin_acked: false,
             };
-            self.conns.insert(key, c);
+            match pos {
+                Some(i) => self.conns[i].1 = c,
+                None => self.conns.push((key, c)),
+            }
             self.emit(sport, c, iss, flags::SYN | flags::ACK, true);
             return;
         }
-        let Some(mut c) = self.conns.get(&key).copied() else {
-            return;
-        };
+        let Some(i) = pos else { return };
+        let mut c = self.conns[i].1;
         if let Some(v) = tsval {
             c.ts_recent = v;
         }
@@ -205,14 +211,14 @@ impl<D: Device> AckPeer<D> {
                 ack_now = true;
             }
         }
-        if fl & flags::FIN != 0 && seq.wrapping_add(len) == c.rcv_nxt {
+        if fl & flags::FIN != 0 && seq.wrapping_add(len) == c.rcv_nxt && !c.fin_acked {
             c.rcv_nxt = c.rcv_nxt.wrapping_add(1);
             // ACK the FIN and close our side at once (FIN+ACK).
             let s = c.snd_nxt;
             c.snd_nxt = c.snd_nxt.wrapping_add(1);
             c.fin_acked = true;
             c.pending_segs = 0;
-            self.conns.insert(key, c);
+            self.conns[i].1 = c;
             self.emit(sport, c, s, flags::FIN | flags::ACK, false);
             return;
         }
@@ -221,7 +227,7 @@ impl<D: Device> AckPeer<D> {
             let s = c.snd_nxt;
             self.emit(sport, c, s, flags::ACK, false);
         }
-        self.conns.insert(key, c);
+        self.conns[i].1 = c;
     }
 
     /// Writes one segment from the peer to the stack into an mbuf on the RX queue.

@@ -78,6 +78,26 @@ pub struct NetCtx<D: Device> {
     pub drops: RxDrops,
     /// Mbufs the send path leaves in the pool for RX descriptors and control frames.
     pub pool_reserve: u32,
+    /// Send-path allocations allowed before the pool is looked at again (counting a pool's
+    /// free mbufs walks every lcore cache, too slow to do per segment).
+    pub(crate) pool_budget: u32,
+}
+
+impl<D: Device> NetCtx<D> {
+    /// May `send` take another mbuf without eating into the reserve?
+    #[inline]
+    pub(crate) fn may_take_send_mbuf(&mut self) -> bool {
+        if self.pool_budget == 0 {
+            let avail = self.pool.available();
+            // Re-check at least every 64 mbufs, sooner as the pool runs low.
+            self.pool_budget = (avail.saturating_sub(self.pool_reserve) / 2).min(64);
+            if self.pool_budget == 0 {
+                return false;
+            }
+        }
+        self.pool_budget -= 1;
+        true
+    }
 }
 
 /// How to build a stack.
@@ -138,7 +158,7 @@ pub struct Stack<D: Device> {
     pub(crate) net: NetCtx<D>,
     pub(crate) conns: Vec<Option<Tcb>>,
     pub(crate) free: Vec<ConnId>,
-    pub(crate) by_tuple: HashMap<(Ipv4Addr, u16, u16), ConnId>,
+    pub(crate) by_tuple: HashMap<(Ipv4Addr, u16, u16), ConnId, TupleHasher>,
     wheel: TimerWheel,
     expired: Vec<u32>,
     rx: Vec<Mbuf>,
@@ -187,6 +207,7 @@ impl<D: Device> Stack<D> {
             offloads,
             drops: RxDrops::default(),
             pool_reserve,
+            pool_budget: 0,
         };
         let pool = net.pool.clone();
         net.neigh.gratuitous(&mut net.dev, &pool);
@@ -195,7 +216,7 @@ impl<D: Device> Stack<D> {
             net,
             conns: Vec::new(),
             free: Vec::new(),
-            by_tuple: HashMap::with_capacity(1024),
+            by_tuple: HashMap::with_capacity_and_hasher(1024, TupleHasher::new()),
             wheel: TimerWheel::new(cfg.timer_tick, 4096, now),
             expired: Vec::with_capacity(1024),
             rx: Vec::with_capacity(crate::dpdk::MAX_BURST * 2),
@@ -366,7 +387,7 @@ impl<D: Device> Stack<D> {
             self.net.drops.bad_tcp_checksum += 1;
             return;
         }
-        let Ok(opts) = TcpOptions::parse(t.options()) else {
+        let Ok(opts) = TcpOptions::parse_fast(t.options()) else {
             self.net.drops.malformed += 1;
             return;
         };
@@ -463,6 +484,60 @@ impl<D: Device> Stack<D> {
     /// Frames waiting for the NIC.
     pub fn tx_backlog(&self) -> usize {
         self.net.dev.backlog()
+    }
+}
+
+/// A fast keyed hash for the connection table (SipHash cost a few percent per segment). The
+/// table only holds our own connections, and the key is random per stack, so a peer cannot
+/// aim lookups at a long chain.
+#[derive(Clone)]
+pub(crate) struct TupleHasher {
+    key: u64,
+}
+
+impl TupleHasher {
+    fn new() -> Self {
+        use std::hash::BuildHasher;
+        TupleHasher {
+            key: std::collections::hash_map::RandomState::new().hash_one(0x6c69_6e65u64) | 1,
+        }
+    }
+}
+
+impl std::hash::BuildHasher for TupleHasher {
+    type Hasher = TupleHash;
+    fn build_hasher(&self) -> TupleHash {
+        TupleHash { h: self.key }
+    }
+}
+
+pub(crate) struct TupleHash {
+    h: u64,
+}
+
+impl std::hash::Hasher for TupleHash {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    #[inline]
+    fn write_u16(&mut self, v: u16) {
+        self.write_u64(v as u64);
+    }
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(v as u64);
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.h = (self.h.rotate_left(23) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        let h = self.h;
+        (h ^ (h >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ (h >> 32)
     }
 }
 

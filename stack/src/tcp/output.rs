@@ -424,7 +424,7 @@ pub fn copy_to_queue<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, data: &[u8])
         if !can_append {
             // Keep mbufs back for RX and control frames: a send buffer that drained the pool
             // would starve the ACKs that free it (deadlock instead of backpressure).
-            if net.pool.available() <= net.pool_reserve {
+            if !net.may_take_send_mbuf() {
                 tcb.counters.alloc_failures += 1;
                 break;
             }

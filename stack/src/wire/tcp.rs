@@ -638,6 +638,24 @@ pub struct TcpOptions {
 }
 
 impl TcpOptions {
+    /// The usual options of an established connection — none, or NOP, NOP, timestamps —
+    /// read directly; anything else goes through [`TcpOptions::parse`] (the kernel's
+    /// `tcp_fast_parse_options`).
+    #[inline]
+    pub fn parse_fast(opts: &[u8]) -> Result<TcpOptions> {
+        match opts {
+            [] => Ok(TcpOptions::default()),
+            [1, 1, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3] => Ok(TcpOptions {
+                timestamps: Some((
+                    u32::from_be_bytes([*v0, *v1, *v2, *v3]),
+                    u32::from_be_bytes([*e0, *e1, *e2, *e3]),
+                )),
+                ..TcpOptions::default()
+            }),
+            _ => TcpOptions::parse(opts),
+        }
+    }
+
     /// Parse an options area. Any malformed option fails the whole parse.
     pub fn parse(opts: &[u8]) -> Result<TcpOptions> {
         let mut out = TcpOptions::default();
@@ -877,6 +895,26 @@ impl<'a> OptionWriter<'a> {
             self.len = end;
         }
         self.len
+    }
+}
+
+#[cfg(test)]
+mod fast_parse_tests {
+    use super::*;
+
+    #[test]
+    fn fast_path_agrees_with_full_parser() {
+        let ts = [1u8, 1, 8, 10, 0, 0, 1, 2, 0xde, 0xad, 0xbe, 0xef];
+        assert_eq!(TcpOptions::parse_fast(&ts), TcpOptions::parse(&ts));
+        assert_eq!(
+            TcpOptions::parse_fast(&ts).unwrap().timestamps,
+            Some((0x102, 0xdead_beef))
+        );
+        assert_eq!(TcpOptions::parse_fast(&[]), Ok(TcpOptions::default()));
+        // Other layouts take the full parser, errors included.
+        let sack = [1u8, 1, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2];
+        assert_eq!(TcpOptions::parse_fast(&sack), TcpOptions::parse(&sack));
+        assert!(TcpOptions::parse_fast(&[2, 9, 0, 0]).is_err());
     }
 }
 
