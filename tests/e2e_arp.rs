@@ -60,12 +60,17 @@ fn arp_for_router_through_af_packet() {
     while got.is_none() && Instant::now() < deadline {
         if Instant::now() >= next_req {
             let mut m = pool.alloc().unwrap();
-            let buf = m.append(14 + ArpPacket::<&[u8]>::LEN).unwrap();
-            let mut eth = EthernetFrame::new_unchecked(&mut buf[..]);
-            eth.set_dst(MacAddr::BROADCAST);
-            eth.set_src(our_mac);
-            eth.set_ethertype(EtherType::ARP);
-            arp::emit_request(&mut buf[14..], our_mac, OUR_IP, ROUTER_IP).unwrap();
+            let buf = m.append(arp::FRAME_LEN).unwrap();
+            arp::emit_frame(
+                buf,
+                arp::ArpOp::REQUEST,
+                MacAddr::BROADCAST,
+                our_mac,
+                OUR_IP,
+                MacAddr::ZERO,
+                ROUTER_IP,
+            )
+            .unwrap();
             let mut b = vec![m];
             assert_eq!(q.tx_burst(&mut b), 1, "PMD takes the request");
             next_req = Instant::now() + Duration::from_millis(500);

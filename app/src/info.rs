@@ -102,14 +102,18 @@ fn arp_resolve(
         if Instant::now() >= next {
             let mut m = pool.alloc().ok_or("mbuf pool exhausted")?;
             let buf = m
-                .append(14 + ArpPacket::<&[u8]>::LEN)
+                .append(arp::FRAME_LEN)
                 .ok_or("mbuf too small for an ARP frame")?;
-            let mut eth = EthernetFrame::new_unchecked(&mut buf[..]);
-            eth.set_dst(MacAddr::BROADCAST);
-            eth.set_src(our_mac);
-            eth.set_ethertype(EtherType::ARP);
-            arp::emit_request(&mut buf[14..], our_mac, our_ip, target)
-                .map_err(|e| e.to_string())?;
+            arp::emit_frame(
+                buf,
+                arp::ArpOp::REQUEST,
+                MacAddr::BROADCAST,
+                our_mac,
+                our_ip,
+                MacAddr::ZERO,
+                target,
+            )
+            .map_err(|e| e.to_string())?;
             let mut b = vec![m];
             q.tx_burst(&mut b);
             next = Instant::now() + Duration::from_millis(500);

@@ -10,7 +10,7 @@ use crate::dev::{Dev, Device};
 use crate::dpdk::{Mbuf, Mempool};
 use crate::tcp::timer::{Nanos, SEC};
 use crate::wire::arp::{self, ArpOp, ArpPacket};
-use crate::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
+use crate::wire::ethernet::{EtherType, MacAddr};
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
@@ -283,19 +283,19 @@ impl NeighTable {
         pool: &Mempool,
     ) {
         let Some(mut m) = pool.alloc() else { return };
-        let Some(buf) = m.append(ETH_HDR + ArpPacket::<&[u8]>::LEN) else {
+        let Some(buf) = m.append(arp::FRAME_LEN) else {
             return;
         };
-        let mut eth = EthernetFrame::new_unchecked(&mut buf[..]);
-        eth.set_dst(eth_dst);
-        eth.set_src(self.our_mac);
-        eth.set_ethertype(EtherType::ARP);
-        let body = &mut buf[ETH_HDR..];
-        let ok = if op == ArpOp::REQUEST {
-            arp::emit_request(body, self.our_mac, self.our_ip, target_ip).is_ok()
-        } else {
-            arp::emit_reply(body, self.our_mac, self.our_ip, target_mac, target_ip).is_ok()
-        };
+        let ok = arp::emit_frame(
+            buf,
+            op,
+            eth_dst,
+            self.our_mac,
+            self.our_ip,
+            target_mac,
+            target_ip,
+        )
+        .is_ok();
         if ok && dev.xmit(m).is_ok() {
             if op == ArpOp::REQUEST {
                 self.stats.requests_sent += 1;

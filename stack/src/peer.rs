@@ -154,14 +154,10 @@ impl<D: Device> AckPeer<D> {
         let Some(mut m) = self.pool.alloc() else {
             return;
         };
-        let Some(b) = m.append(14 + ArpPacket::<&[u8]>::LEN) else {
+        let Some(b) = m.append(arp::FRAME_LEN) else {
             return;
         };
-        let mut e = EthernetFrame::new_unchecked(&mut b[..]);
-        e.set_dst(mac);
-        e.set_src(self.peer_mac);
-        e.set_ethertype(EtherType::ARP);
-        if arp::emit_reply(&mut b[14..], self.peer_mac, self.peer_ip, mac, ip).is_ok() {
+        if arp::emit_frame(b, ArpOp::REPLY, mac, self.peer_mac, self.peer_ip, mac, ip).is_ok() {
             self.rxq.push_back(m);
         }
     }

@@ -162,18 +162,10 @@ impl Drop for Sink {
     }
 }
 
-/// Deterministic pseudo-random bytes (splitmix64).
+/// Deterministic pseudo-random bytes.
 pub fn random_bytes(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed;
-    let mut v = Vec::with_capacity(n + 8);
-    while v.len() < n {
-        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        v.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
-    }
-    v.truncate(n);
+    let mut v = vec![0u8; n];
+    linerate::sim::SimRng::new(seed).fill(&mut v);
     v
 }
 

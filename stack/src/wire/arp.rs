@@ -244,6 +244,46 @@ fn emit(
     Ok(ArpPacket::<&[u8]>::LEN)
 }
 
+/// Length of an Ethernet frame carrying an ARP packet (without padding).
+pub const FRAME_LEN: usize =
+    crate::wire::ethernet::EthernetFrame::<&[u8]>::HEADER_LEN + ArpPacket::<&[u8]>::LEN;
+
+/// Write a whole ARP frame — Ethernet header (to `eth_dst`, from `src_mac`, EtherType ARP)
+/// and the 28-byte body — at the start of `buf`. A request ignores `target_mac` (zero on the
+/// wire). Returns [`FRAME_LEN`].
+pub fn emit_frame(
+    buf: &mut [u8],
+    op: u16,
+    eth_dst: MacAddr,
+    src_mac: MacAddr,
+    src_ip: Ipv4Addr,
+    target_mac: MacAddr,
+    target_ip: Ipv4Addr,
+) -> Result<usize> {
+    use crate::wire::ethernet::EthernetFrame;
+    if buf.len() < FRAME_LEN {
+        return Err(WireError::Truncated);
+    }
+    let mut eth = EthernetFrame::new_unchecked(&mut buf[..]);
+    eth.set_dst(eth_dst);
+    eth.set_src(src_mac);
+    eth.set_ethertype(EtherType::ARP);
+    let target_mac = if op == ArpOp::REQUEST {
+        MacAddr::ZERO
+    } else {
+        target_mac
+    };
+    emit(
+        &mut buf[EthernetFrame::<&[u8]>::HEADER_LEN..],
+        op,
+        src_mac,
+        src_ip,
+        target_mac,
+        target_ip,
+    )?;
+    Ok(FRAME_LEN)
+}
+
 /// Write a 28-byte ARP request body ("who has `target_ip`? tell `src_ip`")
 /// at the start of `buf`; the target hardware address is zero. Returns the
 /// number of bytes written.
@@ -274,6 +314,52 @@ pub fn emit_reply(
     dst_ip: Ipv4Addr,
 ) -> Result<usize> {
     emit(buf, ArpOp::REPLY, src_mac, src_ip, dst_mac, dst_ip)
+}
+
+#[cfg(test)]
+mod frame_tests {
+    use super::*;
+
+    #[test]
+    fn whole_request_frame() {
+        let mut b = [0xffu8; 64];
+        let us = MacAddr([2, 0, 0xc6, 0x12, 0, 1]);
+        let n = emit_frame(
+            &mut b,
+            ArpOp::REQUEST,
+            MacAddr::BROADCAST,
+            us,
+            Ipv4Addr::new(198, 18, 0, 1),
+            us,
+            Ipv4Addr::new(198, 18, 0, 254),
+        )
+        .unwrap();
+        assert_eq!(n, 42);
+        assert_eq!(
+            &b[..14],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0xc6, 0x12, 0, 1, 0x08, 0x06]
+        );
+        let p = ArpPacket::new_checked(&b[14..42]).unwrap();
+        assert_eq!(p.operation(), ArpOp::REQUEST);
+        assert_eq!(
+            p.target_mac(),
+            MacAddr::ZERO,
+            "a request carries no target MAC"
+        );
+        assert_eq!(p.target_ip(), Ipv4Addr::new(198, 18, 0, 254));
+        assert_eq!(
+            emit_frame(
+                &mut b[..41],
+                ArpOp::REPLY,
+                us,
+                us,
+                Ipv4Addr::LOCALHOST,
+                us,
+                Ipv4Addr::LOCALHOST
+            ),
+            Err(WireError::Truncated)
+        );
+    }
 }
 
 #[cfg(test)]
