@@ -32,6 +32,7 @@ pub fn write_xmit<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
     if tcb.unsent >= tcb.queue.len() {
         return;
     }
+    check_route(tcb, net, now);
     if !net.neigh.is_resolved(tcb.neigh) {
         // Data waits on the write queue (not copied into the neighbour's queue) until the
         // reply comes; the stack calls us again then.
@@ -79,6 +80,23 @@ pub fn write_xmit<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
         tcb.unsent += 1;
         if tcb.rto_at.is_none() {
             tcb.rto_at = Some(now + tcb.rtt.current());
+        }
+    }
+}
+
+/// The seed's `__sk_dst_check`: the connection caches its next hop with the route table's
+/// generation; when the table has changed since, look the route up again. A destination that
+/// lost its route keeps the old next hop (its segments still go out; RTOs end it if the path
+/// is really gone).
+#[inline]
+fn check_route<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
+    if tcb.route_gen == net.routes.generation() {
+        return;
+    }
+    tcb.route_gen = net.routes.generation();
+    if let Some(hop) = net.routes.lookup(tcb.remote_ip) {
+        if let Ok(n) = net.neigh.lookup_or_create(hop.addr, now) {
+            tcb.neigh = n;
         }
     }
 }
