@@ -131,8 +131,8 @@ mod tests {
 
     #[test]
     fn real_ipv4_header() {
-        // A well-known IPv4 header (UDP, 192.168.0.1 -> 192.168.0.199),
-        // checksum 0xb861.
+        // The widely published example IPv4 header (UDP, checksum 0xb861). Only its bytes are
+        // summed; nothing is sent anywhere.
         let mut h = hex("4500 0073 0000 4000 4011 b861 c0a8 0001 c0a8 00c7");
         assert_eq!(checksum(&h), 0, "verifies as stored");
         h[10] = 0;

@@ -724,10 +724,10 @@ mod tests {
         let all: Ipv4Cidr = "0.0.0.0/0".parse().unwrap();
         assert_eq!(all.netmask(), Ipv4Addr::UNSPECIFIED);
         assert!(all.contains(Ipv4Addr::BROADCAST));
-        let host: Ipv4Cidr = "10.0.0.7/32".parse().unwrap();
+        let host: Ipv4Cidr = "198.19.0.7/32".parse().unwrap();
         assert_eq!(host.netmask(), Ipv4Addr::BROADCAST);
-        assert!(host.contains(Ipv4Addr::new(10, 0, 0, 7)));
-        assert!(!host.contains(Ipv4Addr::new(10, 0, 0, 6)));
+        assert!(host.contains(Ipv4Addr::new(198, 19, 0, 7)));
+        assert!(!host.contains(Ipv4Addr::new(198, 19, 0, 6)));
         let odd: Ipv4Cidr = "198.18.0.1/15".parse().unwrap();
         assert_eq!(odd.netmask(), Ipv4Addr::new(255, 254, 0, 0));
         assert_eq!(odd.network(), Ipv4Addr::new(198, 18, 0, 0));
