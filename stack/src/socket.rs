@@ -189,6 +189,12 @@ impl<D: Device> Stack<D> {
             ip_id: (iss >> 16) as u16,
             syn_at: now,
             counters: TcpCounters::default(),
+            pacer: crate::tcp::pacing::Pacer::default(),
+            pace_at: None,
+            sb: Default::default(),
+            rack: Default::default(),
+            tlp_at: None,
+            reo_at: None,
         };
         self.by_tuple.insert((rip, rport, lport), id);
         self.reserve_timers();

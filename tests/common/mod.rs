@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod e2e;
+pub mod sackpeer;
 pub mod sim;
 
 use linerate::dpdk::{Eal, Mempool};

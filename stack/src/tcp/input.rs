@@ -4,7 +4,7 @@
 use super::cc::{CcState, CongestionControl};
 use super::output::{self, TS_OPTS};
 use super::timer::Nanos;
-use super::{seq_ge, seq_gt, seq_le, seq_lt, State, Tcb, TcpError};
+use super::{rack, sack, seq_ge, seq_gt, seq_le, seq_lt, State, Tcb, TcpError};
 use crate::dev::Device;
 use crate::stack::NetCtx;
 use crate::wire::tcp::{flags, TcpOptions};
@@ -40,8 +40,11 @@ pub fn fail(tcb: &mut Tcb, err: TcpError) {
     tcb.delack_at = None;
     tcb.persist_at = None;
     tcb.close_at = None;
+    tcb.tlp_at = None;
+    tcb.reo_at = None;
     tcb.queue.clear();
     tcb.unsent = 0;
+    tcb.sb = Default::default();
 }
 
 /// Processes one segment for `tcb`.
@@ -191,6 +194,11 @@ fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now:
 }
 
 /// ACK processing (`tcp_ack`). Returns false when the segment must go no further.
+///
+/// Order, as in RFC 6675 §5 and RFC 8985 §6.2: the SACK blocks update the scoreboard (and
+/// RACK) first, then the cumulative ACK frees segments, then loss detection, recovery, PRR
+/// and retransmission run on the updated scoreboard (`sack::after_ack`). Without SACK the
+/// NewReno path (RFC 5681 §3.2, RFC 6582) runs as before.
 fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: Nanos) -> bool {
     let ack = seg.ack;
     if seq_gt(ack, tcb.snd_max) {
@@ -213,6 +221,17 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
             tcb.persist_backoff = 0;
         }
     }
+    tcb.rack.ack_tsecr = seg.opts.timestamps.map(|(_, e)| e);
+    // SACK blocks (RFC 2018, RFC 2883): the scoreboard first.
+    let prior_sacked = tcb.sb.sacked_out;
+    let mut news = sack::SackNews::default();
+    if tcb.sack_ok && seg.opts.sack_len > 0 && tcb.snd_una != tcb.snd_max {
+        news = sack::on_sack_blocks(tcb, seg.opts.sack_blocks(), ack, now);
+        if let Some((s, e)) = news.dsack {
+            sack::on_dsack(tcb, s, e);
+        }
+    }
+    let tsecr = seg.opts.timestamps.map(|(_, e)| e);
     if ack == tcb.snd_una {
         // RFC 5681 §2: a duplicate ACK carries no data, no SYN/FIN, does not move the window,
         // and arrives while data is outstanding. RFC 6675 §2 also counts an ACK carrying SACK
@@ -225,19 +244,36 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
         {
             tcb.dupacks += 1;
             tcb.counters.dupacks_in += 1;
-            if tcb.in_recovery {
+            if tcb.sack_ok {
+                // RFC 6675 §5 (a): DupThresh duplicate ACKs mark the first segment lost even
+                // when the SACK blocks alone do not.
+                if tcb.dupacks >= sack::DUP_THRESH
+                    && !tcb.rack.reordering_seen
+                    && !tcb.in_recovery
+                    && !tcb.sb.in_loss
+                    && !tcb.queue.is_empty()
+                {
+                    sack::mark_lost(tcb, 0);
+                }
+            } else if tcb.in_recovery {
                 tcb.ccs.cwnd = tcb.ccs.cwnd.saturating_add(tcb.mss); // §3.2 step 4
             } else if tcb.dupacks == 3 {
                 enter_fast_recovery(tcb, net, now);
             }
         }
+        rack::on_ack_tlp(tcb, ack, news.dsack);
+        let delivered = tcb.sb.sacked_out.saturating_sub(prior_sacked);
+        if tcb.sack_ok && tcb.snd_una != tcb.snd_max {
+            sack::after_ack(tcb, net, delivered, now);
+        }
+        check_scoreboard(tcb);
         return true;
     }
     // New data acknowledged.
     let acked = ack.wrapping_sub(tcb.snd_una);
     tcb.snd_una = ack;
     if seq_lt(tcb.snd_nxt, ack) {
-        tcb.snd_nxt = ack; // after a go-back-N rewind
+        tcb.snd_nxt = ack;
     }
     let mut seq_rtt = None;
     let mut retrans_acked = false;
@@ -250,6 +286,12 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
         } else if front.sent_at > 0 {
             seq_rtt = Some(now.saturating_sub(front.sent_at));
         }
+        let (sent_at, end, retrans, sacked) =
+            (front.sent_at, front.end(), front.retrans > 0, front.sacked);
+        if !sacked {
+            rack::on_delivered(tcb, sent_at, end, retrans, false, now);
+        }
+        sack::on_seg_acked(tcb, 0);
         // Dropping the entry returns the mbuf to the pool (now, or when the NIC is done).
         tcb.queue.pop_front();
         tcb.unsent = tcb.unsent.saturating_sub(1);
@@ -269,11 +311,25 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
     };
     if let Some(us) = sample_us {
         tcb.rtt.sample(us);
+        rack::on_rtt_sample(tcb, us as Nanos * 1000);
+    }
+    // Eifel (RFC 3522): the first ACK of new data after an RTO tells whether it was spurious.
+    if tcb.sb.rto_tsval.is_some() && seq_gt(ack, tcb.sb.rto_una) {
+        sack::eifel_check(tcb, tsecr);
     }
     let fin_acked = tcb.fin_queued && ack == tcb.write_seq;
     tcb.counters.bytes_acked += (acked - fin_acked as u32) as u64;
     tcb.retries = 0;
-    if tcb.in_recovery {
+    if tcb.in_recovery && tcb.sack_ok {
+        if seq_ge(ack, tcb.recover) {
+            // End of SACK recovery (RFC 6675 §5; RFC 6937 §3: cwnd = ssthresh).
+            tcb.in_recovery = false;
+            tcb.ccs.cwnd = tcb.ccs.ssthresh.max(tcb.mss);
+            tcb.dupacks = 0;
+            rack::on_recovery_exit(tcb);
+        }
+        // A partial ACK needs nothing special: the scoreboard says what is lost.
+    } else if tcb.in_recovery {
         if seq_ge(ack, tcb.recover) {
             // Full ACK: leave recovery (RFC 6582 §3.2 step 3), deflating to ssthresh.
             tcb.in_recovery = false;
@@ -292,16 +348,49 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
                 .max(tcb.mss);
         }
     } else {
+        if tcb.sb.in_loss && seq_ge(ack, tcb.recover) {
+            tcb.sb.in_loss = false; // RTO recovery is over
+            rack::on_recovery_exit(tcb);
+        }
         tcb.dupacks = 0;
         let limited = tcb.cwnd_limited;
-        tcb.cc.on_ack(&mut tcb.ccs, acked, limited);
+        let srtt = tcb.rtt.srtt_us;
+        tcb.cc.on_ack(&mut tcb.ccs, acked, limited, now, srtt);
     }
+    sack::unsack_partial_head(tcb);
+    // Reneging (RFC 2018 §8, RFC 6675 §5.1): the receiver SACKed the segment at the new
+    // cumulative ACK yet did not acknowledge it, so it dropped what it had SACKed. Forget
+    // the SACK marks; RACK and the RTO will resend.
+    if tcb.sb.sacked_out > 0
+        && tcb
+            .queue
+            .front()
+            .is_some_and(|s| s.sacked && s.seq == tcb.snd_una)
+    {
+        sack::clear_sacked(tcb);
+        tcb.counters.sack_reneges += 1;
+    }
+    rack::on_ack_tlp(tcb, ack, news.dsack);
     // RFC 6298 §5.2–5.3.
     tcb.rto_at = if tcb.snd_una == tcb.snd_max {
         None
     } else {
         Some(now + tcb.rtt.current())
     };
+    if tcb.snd_una == tcb.snd_max {
+        tcb.reo_at = None;
+        tcb.tlp_at = None;
+    } else {
+        // Loss detection, recovery, PRR and retransmissions on the updated scoreboard;
+        // without SACK this only resends what an RTO marked lost.
+        let delivered = acked
+            .saturating_add(tcb.sb.sacked_out)
+            .saturating_sub(prior_sacked);
+        sack::after_ack(tcb, net, delivered, now);
+        // RFC 8985 §7.2: restart the probe timer on an ACK of new data.
+        rack::schedule_tlp(tcb, now, 0);
+    }
+    check_scoreboard(tcb);
     if fin_acked {
         match tcb.state {
             State::FinWait1 => {
@@ -322,6 +411,22 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
         }
     }
     true
+}
+
+/// Debug builds check the incremental scoreboard counters against a recount.
+#[inline]
+fn check_scoreboard(tcb: &Tcb) {
+    #[cfg(debug_assertions)]
+    {
+        let (s, l, r) = sack::recount(tcb);
+        debug_assert_eq!(
+            (s, l, r),
+            (tcb.sb.sacked_out, tcb.sb.lost_out, tcb.sb.retrans_out),
+            "scoreboard counters drifted"
+        );
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = tcb;
 }
 
 /// Third duplicate ACK: fast retransmit and enter recovery (RFC 5681 §3.2, RFC 6582).

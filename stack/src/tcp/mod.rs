@@ -4,6 +4,9 @@
 pub mod cc;
 pub mod input;
 pub mod output;
+pub mod pacing;
+pub mod rack;
+pub mod sack;
 pub mod timer;
 
 use crate::dpdk::Mbuf;
@@ -116,6 +119,9 @@ pub struct TcpConfig {
     /// FIN-WAIT-2 timeout for closed connections (Linux tcp_fin_timeout: 60 s).
     pub fin_timeout: Nanos,
     pub cc: Cc,
+    /// Pace segments over the RTT at a rate derived from cwnd/srtt (`tcp::pacing`). On by
+    /// default, as Linux with the fq qdisc; off sends each window as fast as it opens.
+    pub pacing: bool,
 }
 
 impl Default for TcpConfig {
@@ -136,6 +142,7 @@ impl Default for TcpConfig {
             time_wait: 60 * SEC,
             fin_timeout: 60 * SEC,
             cc: Cc::default(),
+            pacing: true,
         }
     }
 }
@@ -163,6 +170,26 @@ pub struct TcpCounters {
     pub alloc_failures: u64,
     /// Segments that arrived out of order and were dropped (and re-ACKed).
     pub ooo_dropped: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tlps: u64,
+    /// Probes that repaired a loss (ACKed beyond the probe without a DSACK, §7.4).
+    pub tlp_recoveries: u64,
+    /// Retransmissions the receiver reported as duplicates (DSACK, RFC 2883/3708).
+    pub spurious_retrans: u64,
+    /// RTOs found spurious by their timestamp echo (Eifel, RFC 3522).
+    pub spurious_rtos: u64,
+    /// Congestion responses undone (all retransmissions DSACKed, or a spurious RTO).
+    pub undos: u64,
+    /// The receiver discarded data it had SACKed (RFC 2018 §8).
+    pub sack_reneges: u64,
+    /// Payload bytes newly marked SACKed.
+    pub sacked_bytes: u64,
+    /// DSACK blocks received.
+    pub dsacks_in: u64,
+    /// SACK-based recovery episodes entered (RFC 6675).
+    pub sack_recoveries: u64,
+    /// Segments RACK marked lost by time (RFC 8985 §6.2).
+    pub rack_lost: u64,
 }
 
 impl TcpCounters {
@@ -184,6 +211,16 @@ impl TcpCounters {
         self.would_block += o.would_block;
         self.alloc_failures += o.alloc_failures;
         self.ooo_dropped += o.ooo_dropped;
+        self.tlps += o.tlps;
+        self.tlp_recoveries += o.tlp_recoveries;
+        self.spurious_retrans += o.spurious_retrans;
+        self.spurious_rtos += o.spurious_rtos;
+        self.undos += o.undos;
+        self.sack_reneges += o.sack_reneges;
+        self.sacked_bytes += o.sacked_bytes;
+        self.dsacks_in += o.dsacks_in;
+        self.sack_recoveries += o.sack_recoveries;
+        self.rack_lost += o.rack_lost;
     }
 }
 
@@ -208,6 +245,8 @@ pub struct TcpInfo {
     pub snd_wscale: u8,
     pub rcv_wscale: u8,
     pub counters: TcpCounters,
+    /// Pacing rate, bytes per second (0: not pacing).
+    pub pacing_rate: u64,
 }
 
 /// One segment on the write/retransmit queue. Its payload lives in `mbuf` after `hdr` bytes
@@ -225,6 +264,12 @@ pub struct Seg {
     pub fin: bool,
     pub sent_at: Nanos,
     pub retrans: u16,
+    /// SACK scoreboard (`tcp::sack`): the receiver holds this segment.
+    pub sacked: bool,
+    /// Marked lost (RFC 6675 IsLost, RACK, or an RTO), to be retransmitted.
+    pub lost: bool,
+    /// The retransmission of this lost segment is in flight (counts in pipe again).
+    pub rexmit: bool,
 }
 
 impl Seg {
@@ -234,6 +279,12 @@ impl Seg {
         self.seq
             .wrapping_add(self.len)
             .wrapping_add(self.fin as u32)
+    }
+
+    /// Sequence space the segment occupies (payload, plus one for FIN).
+    #[inline]
+    pub fn slen(&self) -> u32 {
+        self.len + self.fin as u32
     }
 }
 
@@ -338,6 +389,18 @@ pub struct Tcb {
     pub ip_id: u16,
     pub syn_at: Nanos,
     pub counters: TcpCounters,
+    /// The pacing gate (`tcp::pacing`).
+    pub pacer: pacing::Pacer,
+    /// When the closed pacing gate lets the next segment go (a timer-wheel deadline).
+    pub pace_at: Option<Nanos>,
+    /// SACK scoreboard totals, PRR and undo state (`tcp::sack`).
+    pub sb: sack::SackState,
+    /// RACK-TLP state (`tcp::rack`).
+    pub rack: rack::RackState,
+    /// Tail loss probe deadline (RFC 8985 §7.2).
+    pub tlp_at: Option<Nanos>,
+    /// RACK reordering-timer deadline (RFC 8985 §6.2 step 5).
+    pub reo_at: Option<Nanos>,
 }
 
 impl Tcb {
@@ -345,6 +408,22 @@ impl Tcb {
     #[inline]
     pub fn in_flight(&self) -> u32 {
         self.snd_nxt.wrapping_sub(self.snd_una)
+    }
+
+    /// RFC 6675 §4 SetPipe: bytes the sender believes are in the network — in flight, less
+    /// SACKed and lost bytes, plus retransmissions of lost bytes. Limited transmit (RFC 3042
+    /// §2): the first two duplicate ACKs each let one new segment out, as if it had left.
+    #[inline]
+    pub fn pipe(&self) -> u32 {
+        let p = self
+            .in_flight()
+            .saturating_sub(self.sb.sacked_out.saturating_add(self.sb.lost_out))
+            .saturating_add(self.sb.retrans_out);
+        if !self.in_recovery && self.sb.sacked_out == 0 && self.dupacks > 0 && self.dupacks < 3 {
+            p.saturating_sub(self.dupacks * self.mss)
+        } else {
+            p
+        }
     }
 
     /// Bytes queued and not yet acknowledged (what the send buffer holds).
@@ -367,10 +446,18 @@ impl Tcb {
 
     /// The earliest of this connection's deadlines.
     pub fn next_deadline(&self) -> Option<Nanos> {
-        [self.rto_at, self.delack_at, self.persist_at, self.close_at]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.rto_at,
+            self.delack_at,
+            self.persist_at,
+            self.close_at,
+            self.pace_at,
+            self.tlp_at,
+            self.reo_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub fn info(&self) -> TcpInfo {
@@ -393,6 +480,7 @@ impl Tcb {
             snd_wscale: self.snd_wscale,
             rcv_wscale: self.rcv_wscale,
             counters: self.counters,
+            pacing_rate: if self.cfg.pacing { self.pacer.rate } else { 0 },
         }
     }
 }

@@ -41,6 +41,13 @@ pub fn write_xmit<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
         return;
     }
     tcb.cwnd_limited = false;
+    // Pacing (tcp::pacing): refresh the rate from cwnd/srtt and accrue tokens.
+    let pacing = tcb.cfg.pacing;
+    if pacing {
+        let rate = super::pacing::rate(&tcb.ccs, tcb.in_flight(), tcb.rtt.srtt_us);
+        tcb.pacer.update(now, rate, tcb.mss);
+    }
+    tcb.pace_at = None;
     while tcb.unsent < tcb.queue.len() {
         if !net.dev.has_room() {
             break;
@@ -50,8 +57,10 @@ pub fn write_xmit<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
             (s.seq, s.len, s.fin)
         };
         let flight = tcb.in_flight();
-        // Congestion window (RFC 5681): always allow one segment when nothing is in flight.
-        if flight > 0 && flight.saturating_add(len) > tcb.ccs.cwnd {
+        // Congestion window (RFC 5681) against RFC 6675's pipe (in flight less SACKed and
+        // lost bytes): always allow one segment when nothing is in the network.
+        let pipe = tcb.pipe();
+        if pipe > 0 && pipe.saturating_add(len) > tcb.ccs.cwnd {
             tcb.cwnd_limited = true;
             break;
         }
@@ -69,8 +78,21 @@ pub fn write_xmit<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
         if len < tcb.mss && !fin && !tcb.cfg.nodelay && flight > 0 && last {
             break;
         }
+        // Pacing gate: when it closes, the timer wheel wakes us at `pace_at`. In slow start
+        // the window may double within an RTT while the gate spreads it, so a sender using
+        // half of it or more still counts as window-limited (RFC 7661 §4.3's rationale).
+        if pacing && !tcb.pacer.may_send(len) {
+            tcb.pace_at = Some(now + tcb.pacer.wait(len).max(1));
+            if tcb.ccs.in_slow_start() && 2 * flight as u64 >= tcb.ccs.cwnd as u64 {
+                tcb.cwnd_limited = true;
+            }
+            break;
+        }
         if !transmit(tcb, tcb.unsent, net, now) {
             break;
+        }
+        if pacing {
+            tcb.pacer.on_sent(len);
         }
         let end = tcb.queue[tcb.unsent].end();
         tcb.snd_nxt = end;
@@ -121,6 +143,9 @@ fn queue_fin<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>) {
         fin: true,
         sent_at: 0,
         retrans: 0,
+        sacked: false,
+        lost: false,
+        rexmit: false,
     });
     tcb.write_seq = tcb.write_seq.wrapping_add(1);
     tcb.fin_queued = true;
@@ -243,14 +268,21 @@ pub fn transmit<D: Device>(tcb: &mut Tcb, idx: usize, net: &mut NetCtx<D>, now: 
     }
     seg.hdr = (thl + ip::IP_HDR + ETH_HDR) as u16;
     let retrans = seq_lt(seq, tcb.snd_max);
-    seg.sent_at = now;
-    if retrans {
-        seg.retrans = seg.retrans.saturating_add(1);
-    }
     // The reference the NIC frees when done; the original stays for retransmission.
     let r = seg.mbuf.clone();
     if net.dev.xmit(r).is_err() {
         return false;
+    }
+    // Only a frame the device took counts as sent (RACK's xmit_ts, RFC 8985 §6.1).
+    seg.sent_at = now;
+    if retrans {
+        seg.retrans = seg.retrans.saturating_add(1);
+    }
+    super::sack::on_transmit(tcb, idx, retrans, len);
+    if !retrans {
+        // RFC 8985 §7.2: (re)arm the tail loss probe after new data.
+        let extra = tcb.queue[idx].end().wrapping_sub(tcb.snd_max);
+        super::rack::schedule_tlp(tcb, now, extra);
     }
     let c = &mut tcb.counters;
     c.segs_out += 1;
@@ -290,6 +322,8 @@ fn trim_head(tcb: &mut Tcb, idx: usize) -> bool {
     if !seg.mbuf.adj(cut as usize) {
         return false;
     }
+    super::sack::on_trim(tcb, idx, cut);
+    let seg = &mut tcb.queue[idx];
     seg.seq = seg.seq.wrapping_add(cut);
     seg.len -= cut;
     seg.csum = checksum::sum(seg.mbuf.data(), 0);
@@ -459,6 +493,9 @@ pub fn copy_to_queue<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, data: &[u8])
                 fin: false,
                 sent_at: 0,
                 retrans: 0,
+                sacked: false,
+                lost: false,
+                rexmit: false,
             });
         }
         let Some(seg) = tcb.queue.back_mut() else {
@@ -504,6 +541,18 @@ pub fn on_timers<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
         tcb.persist_at = None;
         probe_timer(tcb, net, now);
     }
+    if tcb.reo_at.is_some_and(|t| t <= now) {
+        tcb.reo_at = None;
+        super::rack::on_reo_timer(tcb, net, now);
+    }
+    if tcb.tlp_at.is_some_and(|t| t <= now) {
+        tcb.tlp_at = None;
+        super::rack::on_tlp_timer(tcb, net, now);
+    }
+    if tcb.pace_at.is_some_and(|t| t <= now) {
+        // The pacing gate reopened; the caller (`Stack::after_event`) runs `write_xmit`.
+        tcb.pace_at = None;
+    }
     if tcb.close_at.is_some_and(|t| t <= now) {
         tcb.close_at = None;
         if matches!(tcb.state, State::TimeWait | State::FinWait2) {
@@ -545,11 +594,20 @@ fn retransmit_timer<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
         return;
     }
     if tcb.retries == 0 {
-        // Only the first timeout of an episode sets ssthresh (RFC 5681 §3.1 note).
+        // Only the first timeout of an episode sets ssthresh (RFC 5681 §3.1 note); it also
+        // opens an undo episode (RFC 3708, RFC 4015) and records our timestamp for Eifel
+        // detection (RFC 3522 §3.2). A timeout in fast recovery keeps that episode's undo
+        // state (the window to restore is the one from before fast recovery).
+        if !(tcb.in_recovery && tcb.sb.undo_active) {
+            super::sack::start_episode(tcb);
+        }
         let flight = tcb.snd_max.wrapping_sub(tcb.snd_una);
         tcb.ccs.ssthresh =
             super::cc::CongestionControl::ssthresh_after_loss(&mut tcb.cc, &tcb.ccs, flight);
+        tcb.sb.rto_tsval = tcb.ts_on.then(|| tcb.ts_now(now));
+        tcb.sb.rto_una = tcb.snd_una;
     }
+    super::cc::CongestionControl::on_rto(&mut tcb.cc, &tcb.ccs);
     tcb.ccs.cwnd = tcb.mss;
     tcb.ccs.bytes_acked = 0;
     tcb.in_recovery = false;
@@ -558,9 +616,11 @@ fn retransmit_timer<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
     tcb.retries += 1;
     tcb.counters.rtos += 1;
     tcb.rtt.back_off();
-    tcb.snd_nxt = tcb.snd_una;
-    tcb.unsent = 0;
-    write_xmit(tcb, net, now);
+    // RTO recovery: everything unSACKed in flight is lost and goes again, lowest first, as
+    // the window reopens (RFC 5681 §3.1, RFC 6675 §5.1); no go-back-N over SACKed data.
+    tcb.snd_nxt = tcb.snd_max;
+    super::sack::on_rto(tcb);
+    super::sack::xmit_lost(tcb, net, now);
     tcb.rto_at = Some(now + tcb.rtt.current());
 }
 

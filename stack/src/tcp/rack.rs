@@ -1,0 +1,303 @@
+//! RACK-TLP (RFC 8985): time-based loss detection and the tail loss probe.
+//!
+//! RACK (§6) marks a segment lost when a segment sent sufficiently later has been delivered
+//! (cumulatively or by SACK): "sent more than RACK.rtt + RACK.reo_wnd before the most
+//! recently delivered segment". It needs no duplicate-ACK count, so it works under
+//! reordering and for lost retransmissions. When a segment is not yet overdue, the
+//! reordering timer (`Tcb::reo_at`) re-runs detection when it will be.
+//!
+//! TLP (§7) sends a probe 2·SRTT after the last transmission when nothing else would
+//! (new data if any, else the highest segment again) so that a tail loss produces SACK
+//! feedback (and fast recovery) instead of an RTO. The probe timer is `Tcb::tlp_at`.
+use super::cc::CongestionControl;
+use super::timer::{Nanos, MS, SEC};
+use super::{output, sack, seq_gt, seq_lt, State, Tcb};
+use crate::dev::Device;
+use crate::stack::NetCtx;
+
+/// RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK time added to the PTO when only one
+/// segment is in flight.
+pub const MAX_ACK_DELAY: Nanos = 200 * MS;
+/// §6.2 step 4: how many recoveries an enlarged reordering window persists.
+const REO_WND_PERSIST: u8 = 16;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RackState {
+    /// Send time and end sequence of the most recently sent segment that was delivered
+    /// (RACK.xmit_ts, RACK.end_seq); `valid` once there is one.
+    pub xmit_ts: Nanos,
+    pub end_seq: u32,
+    pub valid: bool,
+    /// RACK.rtt: the RTT of that segment.
+    pub rtt: Nanos,
+    /// RACK.min_RTT (0 until the first sample).
+    pub min_rtt: Nanos,
+    /// RACK.fack: the highest end sequence delivered; a delivery below it is reordering.
+    pub fack: u32,
+    pub reordering_seen: bool,
+    pub reo_wnd_mult: u8,
+    pub reo_wnd_persist: u8,
+    /// `snd_max` when the multiplier last grew: once per round trip (§6.2 step 4).
+    pub dsack_round: Option<u32>,
+    /// TLP.end_seq (§7.3) while a probe is outstanding, and whether it was a retransmission.
+    pub tlp_end_seq: Option<u32>,
+    pub tlp_retrans: bool,
+    /// The timestamp echo of the ACK being processed (for §6.2 step 2).
+    pub ack_tsecr: Option<u32>,
+}
+
+/// RFC 8985 §6.2: was (t1, s1) sent after (t2, s2)?
+#[inline]
+fn sent_after(t1: Nanos, s1: u32, t2: Nanos, s2: u32) -> bool {
+    t1 > t2 || (t1 == t2 && seq_gt(s1, s2))
+}
+
+/// An RTT sample was taken (§6.2 step 1: RACK.min_RTT).
+pub fn on_rtt_sample(tcb: &mut Tcb, rtt: Nanos) {
+    let r = &mut tcb.rack;
+    if r.min_rtt == 0 || rtt < r.min_rtt {
+        r.min_rtt = rtt.max(1);
+    }
+}
+
+/// §6.2 steps 2–3 for one newly delivered (acked or SACKed) segment.
+/// `sacked`: delivered by a SACK block, whose ACK's timestamp echo says nothing about it
+/// (RFC 7323 §4.3 echoes the segment at the left edge).
+pub fn on_delivered(
+    tcb: &mut Tcb,
+    xmit_ts: Nanos,
+    end: u32,
+    retrans: bool,
+    sacked: bool,
+    now: Nanos,
+) {
+    if xmit_ts == 0 {
+        return;
+    }
+    let rtt = now.saturating_sub(xmit_ts);
+    // Step 2: an ACK for a retransmitted segment that echoes a timestamp older than the
+    // retransmission, or comes faster than min_RTT, is for the original.
+    if retrans && !sacked {
+        if let Some(e) = tcb.rack.ack_tsecr.filter(|&e| tcb.ts_on && e != 0) {
+            if seq_lt(e, tcb.ts_now(xmit_ts)) {
+                return;
+            }
+        }
+    }
+    let r = &mut tcb.rack;
+    if retrans && r.min_rtt > 0 && rtt < r.min_rtt {
+        return;
+    }
+    if !r.valid || sent_after(xmit_ts, end, r.xmit_ts, r.end_seq) {
+        r.rtt = rtt;
+        r.xmit_ts = xmit_ts;
+        r.end_seq = end;
+        r.valid = true;
+    }
+    // Step 3: delivered below the highest delivered sequence → the network reordered.
+    if seq_lt(end, r.fack) {
+        r.reordering_seen = true;
+    } else {
+        r.fack = end;
+    }
+}
+
+/// A DSACK for one of our retransmissions (§6.2 step 4): widen the reordering window, at
+/// most once per round trip, and keep it for 16 recoveries.
+pub fn on_dsack(tcb: &mut Tcb) {
+    let una = tcb.snd_una;
+    let r = &mut tcb.rack;
+    if r.dsack_round.is_some_and(|s| seq_lt(una, s)) {
+        return;
+    }
+    r.dsack_round = Some(tcb.snd_max);
+    r.reo_wnd_mult = r.reo_wnd_mult.saturating_add(1).max(2);
+    r.reo_wnd_persist = REO_WND_PERSIST;
+    r.reordering_seen = true;
+}
+
+/// Recovery ended (§6.2 step 4: the multiplier decays after 16 recoveries).
+pub fn on_recovery_exit(tcb: &mut Tcb) {
+    let r = &mut tcb.rack;
+    if r.reo_wnd_persist > 0 {
+        r.reo_wnd_persist -= 1;
+        if r.reo_wnd_persist == 0 {
+            r.reo_wnd_mult = 1;
+        }
+    }
+}
+
+/// §6.2 step 4: RACK.reo_wnd.
+fn reo_wnd(tcb: &Tcb) -> Nanos {
+    let r = &tcb.rack;
+    let srtt = tcb.rtt.srtt_us as Nanos * 1000;
+    if !r.reordering_seen
+        && (tcb.in_recovery || tcb.sb.in_loss || tcb.sb.sacked_out >= sack::DUP_THRESH * tcb.mss)
+    {
+        return 0;
+    }
+    let base = if r.min_rtt > 0 { r.min_rtt } else { srtt };
+    let w = (r.reo_wnd_mult.max(1) as Nanos) * base / 4;
+    if srtt > 0 {
+        w.min(srtt)
+    } else {
+        w
+    }
+}
+
+/// §6.2 step 5: marks lost every segment sent RACK.rtt + reo_wnd before the most recently
+/// delivered one, and arms the reordering timer for the earliest that is not yet overdue.
+pub fn detect_loss(tcb: &mut Tcb, now: Nanos) {
+    if !tcb.rack.valid {
+        return;
+    }
+    let wnd = reo_wnd(tcb);
+    let (rx, rs, rrtt) = (tcb.rack.xmit_ts, tcb.rack.end_seq, tcb.rack.rtt);
+    let mut timeout: Nanos = 0;
+    for i in 0..tcb.unsent.min(tcb.queue.len()) {
+        let g = &tcb.queue[i];
+        if g.sacked || (g.lost && !g.rexmit) || g.sent_at == 0 {
+            continue;
+        }
+        if !sent_after(rx, rs, g.sent_at, g.end()) {
+            continue;
+        }
+        let deadline = g.sent_at + rrtt + wnd;
+        if deadline <= now {
+            if sack::mark_lost(tcb, i) {
+                tcb.counters.rack_lost += 1;
+            }
+        } else {
+            timeout = timeout.max(deadline - now);
+        }
+    }
+    tcb.reo_at = (timeout > 0).then(|| now + timeout);
+}
+
+/// The reordering timer fired (§6.3): detect again, recover, retransmit.
+pub fn on_reo_timer<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
+    if !tcb.sack_ok || tcb.snd_una == tcb.snd_max {
+        return;
+    }
+    sack::after_ack(tcb, net, 0, now);
+}
+
+/// §7.2: (re)arms the probe timeout after new data went out or new data was acknowledged.
+/// `extra` is flight not yet counted in `snd_max` (a segment being sent now).
+pub fn schedule_tlp(tcb: &mut Tcb, now: Nanos, extra: u32) {
+    tcb.tlp_at = None;
+    let flight = tcb.in_flight().saturating_add(extra);
+    if !tcb.sack_ok
+        || tcb.in_recovery
+        || tcb.sb.in_loss
+        || tcb.rack.tlp_end_seq.is_some()
+        || flight == 0
+        || !matches!(
+            tcb.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        )
+    {
+        return;
+    }
+    let srtt = tcb.rtt.srtt_us as Nanos * 1000;
+    let mut pto = if srtt > 0 { 2 * srtt } else { SEC };
+    if flight <= tcb.mss {
+        pto += MAX_ACK_DELAY;
+    }
+    let pto = pto.max(MS);
+    // The probe is pointless if the RTO fires first.
+    if tcb.rto_at.is_some_and(|r| r <= now + pto) {
+        return;
+    }
+    tcb.tlp_at = Some(now + pto);
+}
+
+/// §7.3: the probe timer fired. Sends one new segment if the receive window allows,
+/// otherwise retransmits the highest unSACKed segment; then the RTO guards the probe.
+pub fn on_tlp_timer<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
+    if !tcb.sack_ok
+        || tcb.snd_una == tcb.snd_max
+        || tcb.in_recovery
+        || tcb.sb.in_loss
+        || tcb.rack.tlp_end_seq.is_some()
+        || !matches!(
+            tcb.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        )
+        || !net.neigh.is_resolved(tcb.neigh)
+    {
+        return;
+    }
+    let mut sent = false;
+    let mut retrans = false;
+    if tcb.unsent < tcb.queue.len() {
+        let (seq, len) = (tcb.queue[tcb.unsent].seq, tcb.queue[tcb.unsent].len);
+        let wnd_end = tcb.snd_una.wrapping_add(tcb.snd_wnd);
+        if !seq_gt(seq.wrapping_add(len), wnd_end) && output::transmit(tcb, tcb.unsent, net, now) {
+            let end = tcb.queue[tcb.unsent].end();
+            tcb.snd_nxt = end;
+            if seq_gt(end, tcb.snd_max) {
+                tcb.snd_max = end;
+            }
+            tcb.unsent += 1;
+            sent = true;
+        }
+    }
+    if !sent {
+        let Some(i) = (0..tcb.unsent.min(tcb.queue.len()))
+            .rev()
+            .find(|&i| !tcb.queue[i].sacked)
+        else {
+            return;
+        };
+        if !output::transmit(tcb, i, net, now) {
+            return;
+        }
+        sent = true;
+        retrans = true;
+    }
+    if sent {
+        tcb.counters.tlps += 1;
+        tcb.rack.tlp_end_seq = Some(tcb.snd_max);
+        tcb.rack.tlp_retrans = retrans;
+        tcb.tlp_at = None;
+        tcb.rto_at = Some(now + tcb.rtt.current());
+    }
+}
+
+/// §7.4: the ACK side of a probe. A DSACK for the probe means nothing was lost; an ACK
+/// beyond the probe without one means the probe repaired a loss, which gets a congestion
+/// response like fast recovery's.
+pub fn on_ack_tlp(tcb: &mut Tcb, ack: u32, dsack: Option<(u32, u32)>) {
+    let Some(end) = tcb.rack.tlp_end_seq else {
+        return;
+    };
+    if !tcb.rack.tlp_retrans {
+        if !seq_lt(ack, end) {
+            tcb.rack.tlp_end_seq = None;
+        }
+        return;
+    }
+    if let Some((_, e)) = dsack {
+        if !seq_gt(e, end) {
+            tcb.rack.tlp_end_seq = None; // the probe was a duplicate: no loss
+            return;
+        }
+    }
+    if seq_gt(ack, end) {
+        tcb.rack.tlp_end_seq = None;
+        let flight = tcb.in_flight();
+        let ss = tcb.cc.ssthresh_after_loss(&tcb.ccs, flight);
+        tcb.ccs.ssthresh = ss;
+        tcb.ccs.cwnd = ss.min(tcb.ccs.cwnd).max(tcb.mss);
+        tcb.counters.tlp_recoveries += 1;
+    }
+}
