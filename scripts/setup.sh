@@ -9,7 +9,7 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (DPDK needs hugepages, namespaces and raw sockets)"
 
-PKGS=(libdpdk-dev dpdk libclang-dev clang pkg-config build-essential iproute2 iperf3 tshark
+PKGS=(libdpdk-dev dpdk dpdk-dev jq libclang-dev clang pkg-config build-essential iproute2 iperf3 tshark
       nftables iptables ethtool python3 procps kmod linux-perf)
 
 if [ "${LR_SKIP_APT:-0}" != 1 ]; then

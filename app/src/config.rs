@@ -9,9 +9,6 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Known congestion-control names (`--cc`).
-pub const KNOWN_CC: &[&str] = &["reno"];
-
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct SendArgs {
     /// EAL arguments, space-separated, e.g. "-l 0 --vdev=net_af_packet0,iface=lr-gen0"
@@ -57,9 +54,12 @@ pub struct SendArgs {
     /// MSS to advertise and send with, e.g. 1460
     #[arg(long)]
     pub mss: Option<String>,
-    /// Congestion control (known: reno)
+    /// Congestion control: cubic (RFC 9438) or reno [default: cubic]
     #[arg(long)]
     pub cc: Option<String>,
+    /// Send each window as fast as it opens instead of pacing it over the RTT
+    #[arg(long)]
+    pub no_pacing: bool,
     /// Send buffer per connection, e.g. 4MiB [default: 4MiB]
     #[arg(long)]
     pub sndbuf: Option<String>,
@@ -91,6 +91,11 @@ pub struct SendArgs {
     /// Mbufs in the pool (default: sized from connections × sndbuf)
     #[arg(long, value_name = "N")]
     pub mbufs: Option<String>,
+    /// Answer our own traffic with an in-process TCP receiver (ARP, SYN-ACK, ACKs, FIN) on
+    /// the first --dst address instead of the network: measures the stack's own cost, e.g. on
+    /// --vdev=net_null0 (the --dst address must be on --ip's subnet)
+    #[arg(long)]
+    pub ack_peer: bool,
     /// EAL arguments after `--`
     #[arg(last = true, allow_hyphen_values = true, hide = true)]
     pub eal: Vec<String>,
@@ -155,6 +160,7 @@ pub struct FileConfig {
     pub nodelay: Option<bool>,
     pub mss: Option<Num>,
     pub cc: Option<String>,
+    pub pacing: Option<bool>,
     pub sndbuf: Option<Num>,
     pub latency: Option<bool>,
     #[serde(alias = "msg_rate")]
@@ -167,6 +173,8 @@ pub struct FileConfig {
     pub pcap_count: Option<Num>,
     pub quiet: Option<bool>,
     pub mbufs: Option<Num>,
+    #[serde(alias = "ack_peer")]
+    pub ack_peer: Option<bool>,
 }
 
 impl FileConfig {
@@ -223,6 +231,8 @@ pub struct Settings {
     pub nodelay: bool,
     pub mss: u16,
     pub cc: String,
+    /// Pace each connection at a rate from cwnd/srtt (`--no-pacing` turns it off).
+    pub pacing: bool,
     pub sndbuf: u64,
     /// Latency mode: messages per second per connection.
     pub latency: Option<u64>,
@@ -234,6 +244,9 @@ pub struct Settings {
     pub mbufs: u32,
     pub rx_desc: u16,
     pub tx_desc: u16,
+    /// `--ack-peer`: an in-process receiver on `dst[0]`'s address answers instead of the
+    /// network.
+    pub ack_peer: bool,
 }
 
 pub const DEFAULT_SIZE: u64 = 128 << 10;
@@ -353,6 +366,21 @@ pub fn merge(cli: SendArgs, file: FileConfig) -> Result<Settings, String> {
         .iter()
         .map(|s| parse_dst(s))
         .collect::<Result<Vec<_>, _>>()?;
+    let ack_peer = cli.ack_peer || file.ack_peer.unwrap_or(false);
+    if ack_peer {
+        let peer = *dst[0].ip();
+        if !ip.contains(peer) || peer == ip.addr {
+            return Err(format!(
+                "--ack-peer: --dst {peer} must be another address on --ip {ip}'s subnet (the in-process peer answers ARP for it), e.g. --ip 198.18.0.1/24 --dst 198.18.0.2:5201"
+            ));
+        }
+        if let Some(d) = dst.iter().find(|d| d.ip() != &peer) {
+            return Err(format!(
+                "--ack-peer: every --dst must use one address (the in-process peer is {peer}, not {})",
+                d.ip()
+            ));
+        }
+    }
     // No route: say so before EAL starts (the stack's own ConnectError text).
     let mut routes = RouteTable::new();
     routes.add_connected(ip);
@@ -434,13 +462,14 @@ pub fn merge(cli: SendArgs, file: FileConfig) -> Result<Settings, String> {
             "--mss: {mss} is out of range (88 to 1460; jumbo frames are not supported yet; e.g. --mss 1460)"
         ));
     }
-    let cc = pick(cli.cc, file.cc).unwrap_or_else(|| "reno".into());
+    let cc = pick(cli.cc, file.cc).unwrap_or_else(|| "cubic".into());
     if linerate::tcp::cc::Cc::by_name(&cc).is_none() {
         return Err(format!(
             "--cc: unknown congestion control '{cc}' (known: {})",
-            KNOWN_CC.join(", ")
+            linerate::tcp::cc::Cc::names().join(", ")
         ));
     }
+    let pacing = !cli.no_pacing && file.pacing.unwrap_or(true);
     let sndbuf =
         num("--sndbuf", cli.sndbuf, file.sndbuf, units::parse_bytes)?.unwrap_or(DEFAULT_SNDBUF);
     if !(4096..=(1u64 << 30)).contains(&sndbuf) {
@@ -479,6 +508,7 @@ pub fn merge(cli: SendArgs, file: FileConfig) -> Result<Settings, String> {
         nodelay,
         mss: mss as u16,
         cc,
+        pacing,
         sndbuf,
         latency,
         json: cli.json || file.json.unwrap_or(false),
@@ -489,6 +519,7 @@ pub fn merge(cli: SendArgs, file: FileConfig) -> Result<Settings, String> {
         mbufs,
         rx_desc,
         tx_desc,
+        ack_peer,
     })
 }
 
@@ -547,6 +578,15 @@ impl Settings {
                 None => "bulk".into(),
             },
         );
+        if self.ack_peer {
+            kv(
+                "ack-peer",
+                format!(
+                    "in-process receiver at {} answers (no network)",
+                    self.dst[0].ip()
+                ),
+            );
+        }
         kv(
             "rate",
             match self.rate {
@@ -557,11 +597,12 @@ impl Settings {
         kv(
             "tcp",
             format!(
-                "mss {} sndbuf {} cc {} nodelay {}",
+                "mss {} sndbuf {} cc {} nodelay {} pacing {}",
                 self.mss,
                 units::fmt_bytes(self.sndbuf),
                 self.cc,
-                if self.nodelay { "on" } else { "off" }
+                if self.nodelay { "on" } else { "off" },
+                if self.pacing { "on" } else { "off" }
             ),
         );
         kv(
@@ -607,7 +648,8 @@ mod tests {
         assert_eq!(s.size, 128 << 10);
         assert_eq!(s.sndbuf, 4 << 20);
         assert_eq!(s.port, "0");
-        assert_eq!(s.cc, "reno");
+        assert_eq!(s.cc, "cubic");
+        assert!(s.pacing);
         assert_eq!(s.payload, Payload::Random { seed: 1 });
         assert!(!s.nodelay);
         assert_eq!(s.eal, vec!["-l", "0", "--vdev=net_null0"]);
@@ -763,10 +805,10 @@ mod tests {
             ),
             (
                 SendArgs {
-                    cc: Some("cubic".into()),
+                    cc: Some("bogus".into()),
                     ..base()
                 },
-                "--cc: unknown congestion control 'cubic' (known: reno)",
+                "--cc: unknown congestion control 'bogus' (known: cubic, reno)",
             ),
             (
                 SendArgs {
@@ -806,6 +848,31 @@ mod tests {
     }
 
     #[test]
+    fn cc_names_and_pacing() {
+        for cc in linerate::tcp::cc::Cc::names() {
+            let a = SendArgs {
+                cc: Some(cc.to_string()),
+                ..base()
+            };
+            assert_eq!(merge(a, FileConfig::default()).unwrap().cc, *cc);
+        }
+        let s = merge(
+            SendArgs {
+                no_pacing: true,
+                ..base()
+            },
+            FileConfig::default(),
+        )
+        .unwrap();
+        assert!(!s.pacing);
+        assert!(s.echo().contains("pacing off"), "{}", s.echo());
+        let f = FileConfig::parse("pacing = false\ncc = \"reno\"", "t").unwrap();
+        let s = merge(base(), f).unwrap();
+        assert!(!s.pacing);
+        assert_eq!(s.cc, "reno");
+    }
+
+    #[test]
     fn latency_mode_implies_nodelay() {
         let s = merge(
             SendArgs {
@@ -819,6 +886,60 @@ mod tests {
         .unwrap();
         assert_eq!(s.latency, Some(10_000));
         assert!(s.nodelay);
+    }
+
+    #[test]
+    fn ack_peer_needs_one_on_link_destination() {
+        let ok = SendArgs {
+            gw: None,
+            dst: vec!["198.18.0.2:5201".into(), "198.18.0.2:5202".into()],
+            ack_peer: true,
+            ..base()
+        };
+        let s = merge(ok.clone(), FileConfig::default()).unwrap();
+        assert!(s.ack_peer);
+        assert!(
+            s.echo().contains("in-process receiver at 198.18.0.2"),
+            "{}",
+            s.echo()
+        );
+        let f = FileConfig::parse("ack-peer = true", "t").unwrap();
+        let s = merge(
+            SendArgs {
+                ack_peer: false,
+                ..ok.clone()
+            },
+            f,
+        )
+        .unwrap();
+        assert!(s.ack_peer, "from the file");
+        assert!(!merge(base(), FileConfig::default()).unwrap().ack_peer);
+        for (dst, want) in [
+            (
+                vec!["198.19.0.2:5201"],
+                "--ack-peer: --dst 198.19.0.2 must be",
+            ),
+            (
+                vec!["198.18.0.1:5201"],
+                "--ack-peer: --dst 198.18.0.1 must be",
+            ),
+            (
+                vec!["198.18.0.2:5201", "198.18.0.3:5201"],
+                "--ack-peer: every --dst must use one address",
+            ),
+        ] {
+            let e = merge(
+                SendArgs {
+                    dst: dst.into_iter().map(String::from).collect(),
+                    gw: Some("198.18.0.254".into()),
+                    ..ok.clone()
+                },
+                FileConfig::default(),
+            )
+            .unwrap_err();
+            assert!(e.starts_with(want), "want {want:?}, got {e:?}");
+            assert!(!e.contains('\n'));
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 mod config;
 mod info;
+mod ksend;
 mod latency;
 mod report;
 mod send;
@@ -29,6 +30,9 @@ enum Cmd {
     Info(info::InfoArgs),
     /// Kernel-socket TCP receiver: reports bytes and SHA-256 per connection.
     Sink(sink::SinkArgs),
+    /// Kernel-socket TCP sender: fixed-rate messages, each write() timed (the send-latency
+    /// baseline for `linerate send --latency`).
+    Ksend(ksend::KsendArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +66,22 @@ fn main() -> ExitCode {
         }
         Cmd::Info(a) => info::run(&a),
         Cmd::Sink(a) => sink::run(&a),
+        Cmd::Ksend(a) => {
+            let k = match a.validate() {
+                Ok(k) => k,
+                Err(e) => {
+                    eprintln!("linerate: error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            ksend::run(&k).map(|r| {
+                if k.json {
+                    println!("{}", serde_json::to_string(&r).expect("report serialises"));
+                } else {
+                    println!("{}", r.to_text());
+                }
+            })
+        }
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

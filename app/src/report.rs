@@ -18,6 +18,11 @@ pub struct Report {
     /// Seconds from the first connect to the end of sending (excluding the close phase).
     pub duration_s: f64,
     pub goodput_gbps: f64,
+    /// Data segments sent per second during the sending phase, in millions (schema 1 addition).
+    pub data_mpps: f64,
+    /// Nanoseconds of the sending phase per data segment (the whole run loop on one core:
+    /// send, flush, poll, ACK processing); null when no data segment went out.
+    pub ns_per_segment: Option<f64>,
     pub bytes_acked: u64,
     pub bytes_sent: u64,
     pub segments: Segments,
@@ -48,6 +53,8 @@ pub struct ReportSettings {
     pub cc: String,
     pub sndbuf: u64,
     pub mbufs: u32,
+    /// `--ack-peer`: an in-process receiver answered instead of the network.
+    pub ack_peer: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
@@ -184,6 +191,13 @@ impl Report {
             s,
             "  goodput        {:.3} Gbit/s over {:.3} s",
             self.goodput_gbps, self.duration_s
+        );
+        let _ = writeln!(
+            s,
+            "  data rate      {:.3} Mpps of data segments, {} ns/segment",
+            self.data_mpps,
+            self.ns_per_segment
+                .map_or_else(|| "-".to_string(), |n| format!("{n:.1}"))
         );
         let _ = writeln!(
             s,
@@ -326,9 +340,12 @@ pub(crate) mod tests {
                 cc: "reno".into(),
                 sndbuf: 4 << 20,
                 mbufs: 8191,
+                ack_peer: false,
             },
             duration_s: 1.0,
             goodput_gbps: 0.000016,
+            data_mpps: 0.5,
+            ns_per_segment: Some(2000.0),
             bytes_acked: 2000,
             bytes_sent: 2000,
             segments: Segments::default(),
@@ -366,6 +383,8 @@ pub(crate) mod tests {
             "settings",
             "duration_s",
             "goodput_gbps",
+            "data_mpps",
+            "ns_per_segment",
             "bytes_acked",
             "bytes_sent",
             "segments",
@@ -384,6 +403,9 @@ pub(crate) mod tests {
         assert_eq!(v["per_connection_gbps"]["median"], 2.0);
         assert_eq!(v["port"]["xstats"]["tx_good_packets"], 5);
         assert!(v["latency"]["send"].is_null());
+        assert_eq!(v["data_mpps"], 0.5);
+        assert_eq!(v["ns_per_segment"], 2000.0);
+        assert_eq!(v["settings"]["ack_peer"], false);
     }
 
     #[test]
@@ -391,6 +413,7 @@ pub(crate) mod tests {
         let t = sample().to_text();
         for w in [
             "goodput",
+            "ns/segment",
             "retransmits",
             "connections",
             "per-conn",

@@ -4,9 +4,10 @@
 use crate::config::{self, FileConfig, Payload, SendArgs, Settings, Stop};
 use crate::latency::{AckTracker, Hists, Percentiles, Schedule};
 use crate::report::*;
-use linerate::dev::DpdkDevice;
+use linerate::dev::{Device, DpdkDevice};
 use linerate::dpdk::{Eal, Mempool, Port, PortConfig, MBUF_DEFAULT_DATAROOM};
 use linerate::pcap::{PcapDevice, PcapWriter};
+use linerate::peer::AckPeer;
 use linerate::tcp::cc::Cc;
 use linerate::{ConnId, ConnectError, IoError, Stack, StackConfig, State, TcpError, TcpInfo};
 use linerate::{TcpConfig, TscClock};
@@ -49,18 +50,10 @@ fn install_sigint() {
     });
 }
 
-/// Deterministic pseudo-random bytes (splitmix64).
+/// Deterministic pseudo-random bytes.
 pub fn random_payload(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed;
-    let mut v = Vec::with_capacity(n + 8);
-    while v.len() < n {
-        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        v.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
-    }
-    v.truncate(n);
+    let mut v = vec![0u8; n];
+    linerate::sim::SimRng::new(seed).fill(&mut v);
     v
 }
 
@@ -193,6 +186,27 @@ pub fn run(args: SendArgs) -> Result<(), SendError> {
     )?;
     s.port = port.name().to_string();
     let dev = DpdkDevice::new(port.queue(0)?)?;
+    if s.ack_peer {
+        // The in-process receiver answers ARP, SYN, data and FIN for the first --dst address
+        // (config::merge checked that every --dst uses it and that it is on-link).
+        let peer_ip = *s.dst[0].ip();
+        let dev = AckPeer::new(dev, pool.clone(), s.ip.addr, peer_ip);
+        drive(s, payload, eal, pool, port, dev)
+    } else {
+        drive(s, payload, eal, pool, port, dev)
+    }
+}
+
+/// Runs the load on `dev` (the port's queue pair, or the in-process ACK peer around it) to the
+/// end, prints the report, and tears DPDK down.
+fn drive<D: Device>(
+    s: Settings,
+    payload: Vec<u8>,
+    eal: Eal,
+    pool: Arc<Mempool>,
+    port: Port,
+    dev: D,
+) -> Result<(), SendError> {
     let writer = match &s.pcap {
         Some(p) => Some(PcapWriter::create(p, s.pcap_count).map_err(|e| {
             SendError::Usage(format!("--pcap: cannot create {}: {e}", p.display()))
@@ -206,7 +220,7 @@ pub fn run(args: SendArgs) -> Result<(), SendError> {
             port.name(),
             port.driver(),
             port.mac().map(|m| m.to_string()).unwrap_or_default(),
-            linerate::dev::Device::offloads(&dev)
+            Device::offloads(&dev)
         );
     }
 
@@ -216,6 +230,7 @@ pub fn run(args: SendArgs) -> Result<(), SendError> {
         sndbuf: s.sndbuf as u32,
         nodelay: s.nodelay,
         cc: Cc::by_name(&s.cc).unwrap_or_default(),
+        pacing: s.pacing,
         ..TcpConfig::default()
     };
     tcp.time_wait = 2 * NS;
@@ -402,6 +417,7 @@ pub fn run(args: SendArgs) -> Result<(), SendError> {
     }
     let t_end = clock.now();
     let acked_at_end: Vec<u64> = conns.iter().map(|c| c.acked).collect();
+    let data_segs_at_end = stack.stats().tcp.data_segs_out;
 
     // Close: FIN after queued data; wait for the peer's FIN (TIME-WAIT) or give up and RST.
     let close_limit = match (ended_by, s.stop) {
@@ -470,6 +486,7 @@ pub fn run(args: SendArgs) -> Result<(), SendError> {
         ended_by,
         &conns,
         &acked_at_end,
+        data_segs_at_end,
         &hists,
         t_start,
         t_end,
@@ -511,7 +528,7 @@ pub fn run(args: SendArgs) -> Result<(), SendError> {
 }
 
 /// After a poll: take each connection's ACK progress, state and error.
-fn observe<D: linerate::dev::Device>(
+fn observe<D: Device>(
     stack: &Stack<D>,
     conns: &mut [Conn],
     hists: &mut Hists,
@@ -547,11 +564,12 @@ fn observe<D: linerate::dev::Device>(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn build_report<D: linerate::dev::Device>(
+fn build_report<D: Device>(
     s: &Settings,
     ended_by: &str,
     conns: &[Conn],
     acked_at_end: &[u64],
+    data_segs_at_end: u64,
     hists: &Hists,
     t_start: u64,
     t_end: u64,
@@ -683,6 +701,7 @@ fn build_report<D: linerate::dev::Device>(
             cc: s.cc.clone(),
             sndbuf: s.sndbuf,
             mbufs: s.mbufs,
+            ack_peer: s.ack_peer,
         },
         duration_s: secs,
         goodput_gbps: if secs > 0.0 {
@@ -690,6 +709,12 @@ fn build_report<D: linerate::dev::Device>(
         } else {
             0.0
         },
+        data_mpps: if secs > 0.0 {
+            data_segs_at_end as f64 / secs / 1e6
+        } else {
+            0.0
+        },
+        ns_per_segment: (data_segs_at_end > 0).then(|| secs * 1e9 / data_segs_at_end as f64),
         bytes_acked,
         bytes_sent: st.tcp.bytes_sent,
         segments: Segments {

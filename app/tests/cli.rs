@@ -84,7 +84,7 @@ fn bad_values_name_the_flag() {
     one_line_error(&send_args(&["--size", "12Q"]), "--size: invalid size '12Q'");
     one_line_error(&send_args(&["--rate", "fast"]), "--rate: invalid rate");
     one_line_error(&send_args(&["-t", "10x"]), "-t: invalid duration");
-    one_line_error(&send_args(&["--cc", "cubic"]), "known: reno");
+    one_line_error(&send_args(&["--cc", "bogus"]), "known: cubic, reno");
     one_line_error(
         &[
             "send",
@@ -255,4 +255,131 @@ fn net_null_run_prints_a_json_report() {
     assert!(v["latency"]["send"].is_null());
     assert!(v["stack"]["drops"].is_object());
     assert!(v["stack"]["neigh"].is_object());
+}
+
+/// `--ack-peer` on net_null: the in-process receiver answers, so the run needs no network and
+/// reports data segments, Mpps and ns/segment.
+#[test]
+fn ack_peer_run_on_net_null_reports_the_rate() {
+    let o = linerate(&[
+        "send",
+        "--dpdk",
+        NULL_EAL,
+        "--ip",
+        "198.18.0.1/24",
+        "--dst",
+        "198.18.0.2:5201",
+        "--ack-peer",
+        "-t",
+        "300ms",
+        "--size",
+        "1448",
+        "--nodelay",
+        "--json",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert_eq!(v["settings"]["ack_peer"], true);
+    assert_eq!(v["connections"]["established"], 1);
+    assert_eq!(v["connections"]["errors"], 0);
+    assert!(v["segments"]["data_out"].as_u64().unwrap() > 100, "{out}");
+    assert!(v["data_mpps"].as_f64().unwrap() > 0.0, "{out}");
+    assert!(v["ns_per_segment"].as_f64().unwrap() > 0.0, "{out}");
+    assert!(v["goodput_gbps"].as_f64().unwrap() > 0.0, "{out}");
+    assert_eq!(v["retransmits"]["segments"], 0, "{out}");
+}
+
+#[test]
+fn ack_peer_errors_are_one_line() {
+    // The default --dst (198.19.0.2 via the gateway) is not on-link.
+    one_line_error(
+        &send_args(&["--ack-peer"]),
+        "--ack-peer: --dst 198.19.0.2 must be another address on --ip",
+    );
+    one_line_error(
+        &[
+            "send",
+            "--dpdk",
+            NULL_EAL,
+            "--ip",
+            "198.18.0.1/24",
+            "--dst",
+            "198.18.0.2:1",
+            "--dst",
+            "198.18.0.3:1",
+            "--ack-peer",
+        ],
+        "--ack-peer: every --dst must use one address",
+    );
+    let o = linerate(&["send", "--ack-peer=yes"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn ksend_argument_errors_are_one_line() {
+    for (args, want) in [
+        (vec!["ksend"], "--connect is required"),
+        (
+            vec!["ksend", "--connect", "198.19.0.2"],
+            "--connect: invalid address '198.19.0.2'",
+        ),
+        (
+            vec!["ksend", "--connect", "127.0.0.1:1", "--size", "0"],
+            "--size:",
+        ),
+        (
+            vec!["ksend", "--connect", "127.0.0.1:1", "--msg-rate", "lots"],
+            "--msg-rate:",
+        ),
+        (vec!["ksend", "--connect", "127.0.0.1:1", "-t", "0s"], "-t:"),
+        (vec!["ksend", "--bogus"], "--bogus"),
+    ] {
+        let o = linerate(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert_eq!(e.lines().count(), 1, "{args:?}: {e}");
+        assert!(e.contains(want), "{args:?}: want {want:?} in {e:?}");
+    }
+    // Nothing listens: a run-time error, exit 1, one line.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    drop(l);
+    let o = linerate(&["ksend", "--connect", &addr, "-t", "100ms"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains(&format!("connect {addr}")), "{e}");
+}
+
+#[test]
+fn ksend_runs_against_a_local_listener() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let t = std::thread::spawn(move || {
+        use std::io::Read;
+        let (mut s, _) = l.accept().unwrap();
+        let mut v = Vec::new();
+        s.read_to_end(&mut v).unwrap();
+        v.len()
+    });
+    let o = linerate(&[
+        "ksend",
+        "--connect",
+        &addr,
+        "-t",
+        "100ms",
+        "--msg-rate",
+        "1k",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    assert_eq!(v["messages"], 100);
+    assert_eq!(t.join().unwrap(), 6400);
+    assert!(v["send"]["p999_us"].as_f64().unwrap() > 0.0);
+    assert!(v["send_corrected"]["p50_us"].is_number());
 }

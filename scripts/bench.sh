@@ -1,0 +1,445 @@
+#!/usr/bin/env bash
+# The benchmark protocol of design.md §6 in one go, as root: builds linerate (release), brings
+# the namespace topology up, measures linerate and its baseline in the same run, and writes
+# docs/benchmarks.md (values, baselines, ratios, targets met or not, and the exact command line
+# of every measurement). Raw outputs go to target/bench/ (overwritten each run).
+#
+#   1. Stack cost:  linerate send --ack-peer on net_null (one lcore, MSS segments, payload
+#                   copy)  vs  dpdk-testpmd --forward-mode=txonly on net_null (1514-byte frames)
+#   2. Goodput:     linerate send lr-gen -> linerate sink in lr-sink  vs  iperf3 lr-kgen ->
+#                   iperf3 -s in lr-sink, 1 and 8 connections, lr-kgen's TSO/GSO off and on
+#   3. Latency:     linerate send --latency --msg-rate 10k --size 64  vs  linerate ksend (the
+#                   kernel's write() on a TCP socket, lr-kgen -> lr-sink), plus the same
+#                   linerate run on net_null with the in-process ACK peer (the stack alone)
+#
+# Usage: scripts/bench.sh [--short | --long | --time SECONDS] [--out FILE] [--self-test]
+#   default: 25 s per measurement (about 5-6 minutes in all); --short 5 s (about 2 minutes);
+#   --long 60 s (about 14 minutes). --self-test checks the output parsers on fixtures and
+#   exits (no root needed).
+# Env: LR_SKIP_SETUP=1 skips scripts/setup.sh; LR_SKIP_BUILD=1 skips cargo build.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Parsers and arithmetic (covered by --self-test).
+
+# The median of testpmd's per-second "Tx-pps:" samples in file $1, skipping the first (it
+# covers start-up); prints packets/s, or nothing when there is no sample.
+testpmd_pps() {
+    local v
+    v=$(tr -d '\r' <"$1" | grep -a -o 'Tx-pps: *[0-9]*' | awk '{print $2}') || true
+    [ -n "$v" ] || return 0
+    if [ "$(wc -l <<<"$v")" -gt 1 ]; then v=$(tail -n +2 <<<"$v"); fi
+    sort -n <<<"$v" | awk '{ a[NR] = $1 }
+        END { if (NR % 2) printf "%d\n", a[(NR + 1) / 2]; else printf "%d\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# a / b with 3 decimals; "n/a" when either is missing or b is 0.
+ratio() {
+    awk -v a="${1:-}" -v b="${2:-}" 'BEGIN {
+        if (a == "" || b == "" || a == "n/a" || b == "n/a" || b + 0 == 0) { print "n/a"; exit }
+        printf "%.3f\n", a / b }'
+}
+
+# Formats number $1 with $2 decimals ("n/a" passes through).
+fmt() {
+    awk -v a="${1:-}" -v d="${2:-2}" 'BEGIN {
+        if (a == "" || a == "n/a" || a == "null") { print "n/a"; exit }
+        printf "%.*f\n", d, a }'
+}
+
+# yes/no: $1 $2 $3 as "a >= b" or "a <= b" ($2 is the operator); "n/a" when a is missing.
+meets() {
+    awk -v a="${1:-}" -v op="$2" -v b="$3" 'BEGIN {
+        if (a == "" || a == "n/a") { print "n/a"; exit }
+        ok = (op == ">=") ? (a + 0 >= b + 0) : (a + 0 <= b + 0)
+        print ok ? "**yes**" : "no" }'
+}
+
+# A field of a JSON file with jq ($1 file, $2 filter); "n/a" when missing or null.
+jget() {
+    local v
+    v=$(jq -r "$2 // \"n/a\"" "$1" 2>/dev/null) || v=n/a
+    [ -n "$v" ] || v=n/a
+    printf '%s\n' "$v"
+}
+
+# iperf3 -J: received goodput in Gbit/s.
+iperf_gbps() {
+    local b
+    b=$(jget "$1" '.end.sum_received.bits_per_second')
+    [ "$b" = n/a ] && { echo n/a; return; }
+    awk -v b="$b" 'BEGIN { printf "%.3f\n", b / 1e9 }'
+}
+
+# A command line for people: arguments with spaces in double quotes.
+show_cmd() {
+    local out="" a
+    for a in "$@"; do
+        if [[ $a =~ [[:space:]] ]]; then out+="\"$a\" "; else out+="$a "; fi
+    done
+    printf '%s\n' "${out% }"
+}
+
+self_test() {
+    local d fail=0
+    d=$(mktemp -d)
+    # shellcheck disable=SC2064
+    trap "rm -rf '$d'" RETURN
+    check() { if [ "$2" != "$3" ]; then echo "self-test: $1: want '$3', got '$2'" >&2; fail=1; fi; }
+    printf '%s\r\n' "Port statistics ====" "  Tx-pps:     35062141          Tx-bps:            0" \
+        "  Tx-pps:     60000000          Tx-bps:            0" \
+        "  Tx-pps:     64000000          Tx-bps:            0" \
+        "  Tx-pps:     62000000          Tx-bps:            0" "Bye..." >"$d/tp"
+    check "testpmd median skips the first sample" "$(testpmd_pps "$d/tp")" 62000000
+    printf '%s\n' "  Rx-pps:  0  Tx-pps:  5000000 " >"$d/tp1"
+    check "testpmd one sample" "$(testpmd_pps "$d/tp1")" 5000000
+    printf '%s\n' "  Tx-pps: 10" "  Tx-pps: 20" "  Tx-pps: 40" >"$d/tp2"
+    check "testpmd even count" "$(testpmd_pps "$d/tp2")" 30
+    printf 'EAL: error\n' >"$d/tp3"
+    check "testpmd no sample" "$(testpmd_pps "$d/tp3")" ""
+    check "ratio" "$(ratio 1.5 3)" 0.500
+    check "ratio by zero" "$(ratio 1 0)" n/a
+    check "ratio missing" "$(ratio n/a 2)" n/a
+    check "fmt" "$(fmt 3.14159 2)" 3.14
+    check "fmt null" "$(fmt null 2)" n/a
+    check "meets >=" "$(meets 11 '>=' 10)" "**yes**"
+    check "meets <=" "$(meets 1.5 '<=' 1)" no
+    check "meets n/a" "$(meets n/a '<=' 1)" n/a
+    echo '{"end":{"sum_received":{"bits_per_second":12345678901.2}}}' >"$d/ip.json"
+    check "iperf3 gbps" "$(iperf_gbps "$d/ip.json")" 12.346
+    echo '{"error":"unable to connect"}' >"$d/ip2.json"
+    check "iperf3 error" "$(iperf_gbps "$d/ip2.json")" n/a
+    echo '{"latency":{"send":{"p999_us":0.9},"send_corrected":null},"data_mpps":1.5}' >"$d/lr.json"
+    check "jget" "$(jget "$d/lr.json" .latency.send.p999_us)" 0.9
+    check "jget null" "$(jget "$d/lr.json" .latency.send_corrected.p999_us)" n/a
+    check "jget missing file" "$(jget "$d/nope.json" .x)" n/a
+    check "show_cmd" "$(show_cmd a --dpdk "-l 0 --x" b)" 'a --dpdk "-l 0 --x" b'
+    [ "$fail" = 0 ] && echo "self-test: ok" >&2
+    return "$fail"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Arguments.
+
+T=25
+OUT=docs/benchmarks.md
+MODE=default
+while [ $# -gt 0 ]; do
+    case $1 in
+        --short) T=5; MODE=short ;;
+        --long) T=60; MODE=long ;;
+        --time) [ $# -ge 2 ] || die "--time needs seconds"; T=$2; MODE=custom; shift ;;
+        --out) [ $# -ge 2 ] || die "--out needs a file"; OUT=$2; shift ;;
+        --self-test) self_test; exit $? ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument '$1' (see scripts/bench.sh --help)" ;;
+    esac
+    shift
+done
+[[ $T =~ ^[1-9][0-9]*$ ]] || die "--time: '$T' is not a whole number of seconds >= 1"
+[ "$(id -u)" = 0 ] || die "run as root (DPDK, hugepages and network namespaces)"
+
+# ---------------------------------------------------------------------------------------------
+# Set-up: packages, build, topology, servers.
+
+RUN=/run/linerate/bench
+LOGS="$ROOT/target/bench"
+BIN="$ROOT/target/release/linerate"
+LR_PORT=5201
+IPERF_PORT=5202
+
+mkdir -p "$RUN"
+# Idempotence: stop servers a previous, interrupted run left behind (only the PIDs it wrote).
+for f in "$RUN"/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f")
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill "$pid" 2>/dev/null || true; fi
+    rm -f "$f"
+done
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+
+if [ "${LR_SKIP_SETUP:-0}" != 1 ]; then scripts/setup.sh; fi
+missing=()
+command -v dpdk-testpmd >/dev/null || missing+=(dpdk-dev)   # Debian ships testpmd in dpdk-dev
+command -v jq >/dev/null || missing+=(jq)
+command -v iperf3 >/dev/null || missing+=(iperf3)
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+        || die "apt-get install ${missing[*]} failed"
+fi
+if [ "${LR_SKIP_BUILD:-0}" != 1 ]; then
+    say "building (release)"
+    cargo build --release --quiet -p linerate-app -p lr-impair
+fi
+[ -x "$BIN" ] || die "$BIN is missing (build failed?)"
+scripts/topology.sh up >/dev/null
+topo_status=$(scripts/topology.sh status 2>/dev/null || true)
+if ! grep -q '^impairment: none' <<<"$topo_status"; then
+    say "an impairment is active on lr-rtr; clearing it (benchmarks need a clean path)"
+    scripts/topology.sh clear >/dev/null
+fi
+
+# Remember the kernel client's offloads to put them back at the end.
+KGEN_IF=lr-kgen0
+tso_was=$(ip netns exec lr-kgen ethtool -k "$KGEN_IF" | awk '/^tcp-segmentation-offload:/ {print $2}')
+gso_was=$(ip netns exec lr-kgen ethtool -k "$KGEN_IF" | awk '/^generic-segmentation-offload:/ {print $2}')
+
+cleanup() {
+    local f pid
+    for f in "$RUN"/*.pid; do
+        [ -e "$f" ] || continue
+        pid=$(cat "$f")
+        if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+        rm -f "$f"
+    done
+    ip netns exec lr-kgen ethtool -K "$KGEN_IF" tso "${tso_was:-on}" gso "${gso_was:-on}" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+ip netns exec lr-sink "$BIN" sink --listen "198.19.0.2:$LR_PORT" >"$LOGS/sink.log" 2>&1 &
+echo $! >"$RUN/sink.pid"
+ip netns exec lr-sink iperf3 -s -B 198.19.0.2 -p "$IPERF_PORT" >"$LOGS/iperf3-server.log" 2>&1 &
+echo $! >"$RUN/iperf3.pid"
+for _ in $(seq 50); do grep -q listening "$LOGS/sink.log" && break; sleep 0.1; done
+grep -q listening "$LOGS/sink.log" || die "the sink did not start: $(cat "$LOGS/sink.log")"
+for _ in $(seq 50); do grep -q 'Server listening' "$LOGS/iperf3-server.log" && break; sleep 0.1; done
+
+if grep -q '^HugePages_Free: *[1-9]' /proc/meminfo; then MEM=(--in-memory); else MEM=(--no-huge --no-shconf -m 1024); fi
+NULL_EAL="-l 0 ${MEM[*]} --no-pci --no-telemetry --vdev=net_null0"
+AFP_EAL="-l 0 ${MEM[*]} --no-pci --no-telemetry --vdev=net_af_packet0,iface=lr-gen0,framecnt=4096"
+REL_BIN=target/release/linerate
+
+# Runs "$@" with stdout to $LOGS/$1.out and stderr to $LOGS/$1.err (the name is $1, the command
+# the rest) and records the display command in $LOGS/$1.cmd. Never fails the script: a failed
+# measurement becomes "n/a" in the table, and the script exits 1 at the end. OK_RC names one
+# more exit status that counts as success (timeout's 124 for testpmd).
+FAILED=()
+measure() {
+    local name=$1; shift
+    show_cmd "$@" | sed "s#$BIN#$REL_BIN#g" >"$LOGS/$name.cmd"
+    say "$name: $(cat "$LOGS/$name.cmd")"
+    local rc=0
+    "$@" >"$LOGS/$name.out" 2>"$LOGS/$name.err" || rc=$?
+    if [ "$rc" != 0 ] && [ "$rc" != "${OK_RC:-0}" ]; then
+        say "$name: failed (exit $rc); see $LOGS/$name.err"
+        FAILED+=("$name")
+    fi
+    return 0
+}
+cmd_of() { cat "$LOGS/$1.cmd" 2>/dev/null || echo "(not run)"; }
+
+START=$(date +%s)
+
+# ---------------------------------------------------------------------------------------------
+# 1. Stack cost.
+
+measure cost-linerate "$BIN" send --dpdk "$NULL_EAL" --ip 198.18.0.1/24 --dst 198.18.0.2:5201 \
+    --ack-peer -P 1 -t "${T}s" --size 1448 --nodelay --json --quiet
+# testpmd: main lcore 0 + one forwarding lcore; it forwards until SIGINT, printing stats each
+# second; timeout's exit status (124) is the normal end.
+TP_SECS=$((T + 3))
+OK_RC=124 measure cost-testpmd timeout -s INT "$TP_SECS" dpdk-testpmd -l 0-1 --no-pci "${MEM[@]}" \
+    --no-telemetry --vdev=net_null0 -- --forward-mode=txonly --txpkts=1514 --nb-cores=1 \
+    --stats-period 1
+LR_MPPS=$(jget "$LOGS/cost-linerate.out" .data_mpps)
+LR_NS=$(jget "$LOGS/cost-linerate.out" .ns_per_segment)
+LR_COST_GBPS=$(jget "$LOGS/cost-linerate.out" .goodput_gbps)
+TP_PPS=$(testpmd_pps "$LOGS/cost-testpmd.out")
+if [ -n "$TP_PPS" ]; then
+    TP_MPPS=$(awk -v p="$TP_PPS" 'BEGIN { printf "%.3f\n", p / 1e6 }')
+    TP_NS=$(awk -v p="$TP_PPS" 'BEGIN { printf "%.1f\n", 1e9 / p }')
+    TP_GBPS=$(awk -v p="$TP_PPS" 'BEGIN { printf "%.3f\n", p * 1514 * 8 / 1e9 }')
+else
+    TP_MPPS=n/a; TP_NS=n/a; TP_GBPS=n/a
+fi
+COST_RATIO=$(ratio "$LR_MPPS" "$TP_MPPS")
+
+# ---------------------------------------------------------------------------------------------
+# 2. Goodput to the kernel.
+
+for p in 1 8; do
+    measure "goodput-linerate-P$p" ip netns exec lr-gen "$BIN" send --dpdk "$AFP_EAL" \
+        --ip 198.18.0.1/24 --gw 198.18.0.254 --dst "198.19.0.2:$LR_PORT" -P "$p" -t "${T}s" \
+        --json --quiet
+    for off in off on; do
+        ip netns exec lr-kgen ethtool -K "$KGEN_IF" tso "$off" gso "$off"
+        measure "goodput-iperf3-P$p-tso-$off" ip netns exec lr-kgen iperf3 -c 198.19.0.2 \
+            -p "$IPERF_PORT" -t "$T" -P "$p" -J
+        # The ethtool step is part of reproducing the row.
+        sed -i "1s#^#ip netns exec lr-kgen ethtool -K $KGEN_IF tso $off gso $off \&\& #" \
+            "$LOGS/goodput-iperf3-P$p-tso-$off.cmd"
+    done
+done
+ip netns exec lr-kgen ethtool -K "$KGEN_IF" tso "${tso_was:-on}" gso "${gso_was:-on}"
+
+# ---------------------------------------------------------------------------------------------
+# 3. Send latency.
+
+measure lat-linerate ip netns exec lr-gen "$BIN" send --dpdk "$AFP_EAL" --ip 198.18.0.1/24 \
+    --gw 198.18.0.254 --dst "198.19.0.2:$LR_PORT" --latency --msg-rate 10k --size 64 \
+    -t "${T}s" --json --quiet
+measure lat-linerate-ackpeer "$BIN" send --dpdk "$NULL_EAL" --ip 198.18.0.1/24 \
+    --dst 198.18.0.2:5201 --ack-peer --latency --msg-rate 10k --size 64 -t "${T}s" --json --quiet
+measure lat-kernel ip netns exec lr-kgen "$BIN" ksend --connect "198.19.0.2:$LR_PORT" \
+    --size 64 --msg-rate 10k -t "${T}s" --json
+
+END=$(date +%s)
+
+# ---------------------------------------------------------------------------------------------
+# The report.
+
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+dpdk_ver=$(pkg-config --modversion libdpdk 2>/dev/null || echo unknown)
+git_rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]; then git_rev+=" (with uncommitted changes)"; fi
+mtu=$(ip -n lr-kgen link show "$KGEN_IF" | awk '{for (i = 1; i < NF; i++) if ($i == "mtu") print $(i + 1)}')
+
+lat() { jget "$LOGS/$1.out" "$2"; }  # a latency field of a linerate or ksend JSON report
+# linerate's JSON keeps the histograms under .latency, ksend's at the top level.
+L_SEND=.latency.send; L_CORR=.latency.send_corrected
+K_SEND=.send; K_CORR=.send_corrected
+
+LAT_LR_999=$(lat lat-linerate "$L_SEND.p999_us")
+LAT_AP_999=$(lat lat-linerate-ackpeer "$L_SEND.p999_us")
+LAT_K_999=$(lat lat-kernel "$K_SEND.p999_us")
+LAT_RATIO=$(ratio "$LAT_K_999" "$LAT_LR_999")
+LAT_RATIO_AP=$(ratio "$LAT_K_999" "$LAT_AP_999")
+
+G1=$(jget "$LOGS/goodput-linerate-P1.out" .goodput_gbps)
+G8=$(jget "$LOGS/goodput-linerate-P8.out" .goodput_gbps)
+I1OFF=$(iperf_gbps "$LOGS/goodput-iperf3-P1-tso-off.out")
+I1ON=$(iperf_gbps "$LOGS/goodput-iperf3-P1-tso-on.out")
+I8OFF=$(iperf_gbps "$LOGS/goodput-iperf3-P8-tso-off.out")
+I8ON=$(iperf_gbps "$LOGS/goodput-iperf3-P8-tso-on.out")
+
+TMP_OUT=$(mktemp)
+{
+    echo "# Benchmarks"
+    echo
+    echo "Generated by \`scripts/bench.sh\` (design.md §6); do not edit by hand. Every ratio is"
+    echo "against a baseline measured in the same run, on the same machine, minutes apart."
+    echo
+    echo "| | |"
+    echo "| --- | --- |"
+    echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
+    echo "| machine | $(nproc) CPUs, $cpu |"
+    echo "| kernel | $(uname -r) |"
+    echo "| DPDK | $dpdk_ver |"
+    echo "| linerate | $("$BIN" --version 2>/dev/null | awk '{print $2}'), git $git_rev |"
+    echo "| run | \`scripts/bench.sh$( [ "$MODE" = default ] || echo " --time $T")\`: $T s per measurement, $((END - START)) s in all |"
+    echo "| path MTU | $mtu (all veths) |"
+    echo
+    echo "## Targets"
+    echo
+    echo "| target | measured | met |"
+    echo "| --- | --- | --- |"
+    echo "| stack cost ≥ 10 Mpps per core | $(fmt "$LR_MPPS" 3) Mpps | $(meets "$LR_MPPS" '>=' 10) |"
+    echo "| stack cost ≥ 0.15 × testpmd txonly | $(fmt "$COST_RATIO" 3) × | $(meets "$COST_RATIO" '>=' 0.15) |"
+    echo "| goodput ≥ iperf3 kernel→kernel, TSO off, 1 connection | $(fmt "$(ratio "$G1" "$I1OFF")" 3) × | $(meets "$(ratio "$G1" "$I1OFF")" '>=' 1) |"
+    echo "| goodput ≥ iperf3 kernel→kernel, TSO off, 8 connections | $(fmt "$(ratio "$G8" "$I8OFF")" 3) × | $(meets "$(ratio "$G8" "$I8OFF")" '>=' 1) |"
+    echo "| send latency p99.9 ≤ 1 µs (over af_packet, the topology path) | $(fmt "$LAT_LR_999" 2) µs | $(meets "$LAT_LR_999" '<=' 1) |"
+    echo "| send latency p99.9 ≥ 10 × lower than the kernel's send() | $(fmt "$LAT_RATIO" 2) × | $(meets "$LAT_RATIO" '>=' 10) |"
+    echo "| (stack alone, net_null + ACK peer) send latency p99.9 ≤ 1 µs | $(fmt "$LAT_AP_999" 2) µs | $(meets "$LAT_AP_999" '<=' 1) |"
+    echo "| (stack alone, net_null + ACK peer) p99.9 ≥ 10 × lower than the kernel's send() | $(fmt "$LAT_RATIO_AP" 2) × | $(meets "$LAT_RATIO_AP" '>=' 10) |"
+    echo
+    if [ ${#FAILED[@]} -gt 0 ]; then
+        echo "**Failed measurements** (n/a below): ${FAILED[*]}; see target/bench/*.err."
+        echo
+    fi
+
+    echo "## 1. Stack cost (one lcore into net_null)"
+    echo
+    echo "linerate: one connection to the in-process ACK peer (\`--ack-peer\`, which answers ARP,"
+    echo "the handshake, ACKs and FIN), 1448-byte \`send()\` calls with \`--nodelay\`: every call"
+    echo "copies one MSS of payload into an mbuf, builds the headers, computes the checksums in"
+    echo "software (net_null offers no offloads), hands the frame to \`rte_eth_tx_burst\`, and"
+    echo "processes the peer's ACKs. ns/segment is the whole loop (send, flush, poll, ACKs, the"
+    echo "report's latency bookkeeping) per data segment. testpmd txonly sends the same 1514-byte"
+    echo "frames from one forwarding lcore without copying or checksumming anything."
+    echo
+    echo "| row | Mpps | Gbit/s | ns/segment |"
+    echo "| --- | --- | --- | --- |"
+    echo "| linerate (payload Gbit/s) | $(fmt "$LR_MPPS" 3) | $(fmt "$LR_COST_GBPS" 2) | $(fmt "$LR_NS" 1) |"
+    echo "| dpdk-testpmd txonly (frame Gbit/s) | $(fmt "$TP_MPPS" 3) | $(fmt "$TP_GBPS" 2) | $(fmt "$TP_NS" 1) |"
+    echo "| **ratio linerate / testpmd** | **$(fmt "$COST_RATIO" 3)** | | |"
+    echo
+    echo "- linerate: \`$(cmd_of cost-linerate)\`"
+    echo "- testpmd (median of its per-second Tx-pps, first second skipped): \`$(cmd_of cost-testpmd)\`"
+    echo
+
+    echo "## 2. Goodput to the kernel"
+    echo
+    echo "linerate from lr-gen (net_af_packet on lr-gen0) through the kernel router to"
+    echo "\`linerate sink\` in lr-sink; iperf3 from lr-kgen (kernel TCP) through the same router to"
+    echo "\`iperf3 -s\` in lr-sink. MTU $mtu everywhere, MSS 1460. The kernel client's TSO/GSO is"
+    echo "switched with \`ethtool -K lr-kgen0\`; it does not affect linerate (which sends MSS frames)."
+    echo "Gbit/s is payload: bytes acknowledged (linerate) / received (iperf3) per second."
+    echo
+    echo "| connections | linerate Gbit/s | iperf3 TSO/GSO off | ratio | iperf3 TSO/GSO on | ratio |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    echo "| 1 | $(fmt "$G1" 3) | $(fmt "$I1OFF" 3) | **$(fmt "$(ratio "$G1" "$I1OFF")" 3)** | $(fmt "$I1ON" 3) | $(fmt "$(ratio "$G1" "$I1ON")" 3) |"
+    echo "| 8 | $(fmt "$G8" 3) | $(fmt "$I8OFF" 3) | **$(fmt "$(ratio "$G8" "$I8OFF")" 3)** | $(fmt "$I8ON" 3) | $(fmt "$(ratio "$G8" "$I8ON")" 3) |"
+    echo
+    echo "The sink (\`$REL_BIN sink --listen 198.19.0.2:$LR_PORT\`) and the iperf3 server"
+    echo "(\`iperf3 -s -B 198.19.0.2 -p $IPERF_PORT\`) run in lr-sink (\`ip netns exec lr-sink ...\`)."
+    echo
+    for p in 1 8; do
+        echo "- linerate -P $p: \`$(cmd_of "goodput-linerate-P$p")\`"
+        for off in off on; do
+            echo "- iperf3 -P $p TSO/GSO $off: \`$(cmd_of "goodput-iperf3-P$p-tso-$off")\`"
+        done
+    done
+    echo
+
+    echo "## 3. Send latency (64-byte messages, 10 000/s, one connection)"
+    echo
+    echo "linerate: \`send()\` call → its frame accepted by \`rte_eth_tx_burst\`. On net_af_packet"
+    echo "that includes the PMD's \`sendto()\` kick, so the kernel's veth and router path run inside"
+    echo "it; the net_null + ACK-peer row is the stack alone. Kernel: \`linerate ksend\`, one"
+    echo "\`write()\` on a TCP socket with TCP_NODELAY (\`std::net::TcpStream\`) timed with \`Instant\`,"
+    echo "lr-kgen → lr-sink. *corrected* counts from each message's intended time on the fixed-rate"
+    echo "schedule (coordinated omission); both senders spin between messages. All in µs."
+    echo
+    echo "| row | p50 | p99 | p99.9 | max | corrected p50 | corrected p99 | corrected p99.9 | corrected max |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    for row in "linerate (af_packet, lr-gen → lr-sink)|lat-linerate|$L_SEND|$L_CORR" \
+               "linerate (net_null + ACK peer, stack alone)|lat-linerate-ackpeer|$L_SEND|$L_CORR" \
+               "kernel write() (lr-kgen → lr-sink)|lat-kernel|$K_SEND|$K_CORR"; do
+        IFS='|' read -r label name s c <<<"$row"
+        line="| $label"
+        for k in p50_us p99_us p999_us max_us; do line+=" | $(fmt "$(lat "$name" "$s.$k")" 2)"; done
+        for k in p50_us p99_us p999_us max_us; do line+=" | $(fmt "$(lat "$name" "$c.$k")" 2)"; done
+        echo "$line |"
+    done
+    echo
+    echo "| ratio at p99.9 (kernel / linerate) | |"
+    echo "| --- | --- |"
+    echo "| kernel / linerate af_packet | **$(fmt "$LAT_RATIO" 2)** |"
+    echo "| kernel / linerate net_null + ACK peer | **$(fmt "$LAT_RATIO_AP" 2)** |"
+    echo
+    echo "- linerate af_packet: \`$(cmd_of lat-linerate)\`"
+    echo "- linerate net_null + ACK peer: \`$(cmd_of lat-linerate-ackpeer)\`"
+    echo "- kernel: \`$(cmd_of lat-kernel)\` (against the same sink)"
+    echo
+    echo "## Not measured here yet"
+    echo
+    echo "design.md §6 also asks for zero-copy stack cost, message → ACK RTT against the kernel,"
+    echo "scale (1 to 1M connections) and connection rate; \`scripts/bench.sh\` does not run those"
+    echo "yet. linerate's ACK RTT is in its JSON reports under target/bench/ (\`.latency.ack_rtt\`)."
+} >"$TMP_OUT"
+mkdir -p "$(dirname "$OUT")"
+mv "$TMP_OUT" "$OUT"
+chmod 644 "$OUT"
+say "wrote $OUT ($((END - START)) s of measurements; raw outputs in target/bench/)"
+if [ ${#FAILED[@]} -gt 0 ]; then
+    say "failed measurements: ${FAILED[*]}"
+    exit 1
+fi
