@@ -16,7 +16,6 @@
 use sha2::{Digest, Sha256};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -131,21 +130,9 @@ pub fn drain(conn: u64, peer: SocketAddr, mut stream: TcpStream) -> ConnReport {
 }
 
 fn set_rcvbuf(l: &TcpListener, bytes: usize) -> Result<(), String> {
-    let v = libc::c_int::try_from(bytes).map_err(|_| "--rcvbuf too large".to_string())?;
-    // SAFETY: valid socket fd and a c_int option value.
-    let r = unsafe {
-        libc::setsockopt(
-            l.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            &v as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r != 0 {
-        return Err(format!("SO_RCVBUF: {}", io::Error::last_os_error()));
-    }
-    Ok(())
+    socket2::SockRef::from(l)
+        .set_recv_buffer_size(bytes)
+        .map_err(|e| format!("SO_RCVBUF: {e}"))
 }
 
 enum Event {
@@ -321,20 +308,9 @@ mod tests {
         s.write_all(b"hello").unwrap();
         std::thread::sleep(Duration::from_millis(100));
         // SO_LINGER 0 makes close() send RST.
-        let l = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        // SAFETY: valid socket and linger struct.
-        unsafe {
-            libc::setsockopt(
-                s.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                &l as *const libc::linger as *const libc::c_void,
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            );
-        }
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
         drop(s);
         h.join().unwrap().unwrap();
         let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
