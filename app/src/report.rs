@@ -73,6 +73,16 @@ pub struct Retransmits {
     pub bytes: u64,
     pub fast: u64,
     pub rto: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tlp: u64,
+    /// Retransmissions the receiver reported as unneeded by DSACK (RFC 2883/3708).
+    pub spurious: u64,
+    /// RTOs found spurious by the timestamp echo (RFC 3522).
+    pub spurious_rto: u64,
+    /// Segments RACK marked lost by time (RFC 8985).
+    pub rack_lost: u64,
+    /// Times the receiver dropped data it had SACKed.
+    pub sack_reneging: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -216,8 +226,8 @@ impl Report {
         let r = &self.retransmits;
         let _ = writeln!(
             s,
-            "  retransmits    {} segments ({} bytes), {} fast, {} RTO",
-            r.segments, r.bytes, r.fast, r.rto
+            "  retransmits    {} segments ({} bytes), {} fast, {} RTO, {} TLP, {} RACK-lost; spurious {} (+{} RTO); SACK reneging {}",
+            r.segments, r.bytes, r.fast, r.rto, r.tlp, r.rack_lost, r.spurious, r.spurious_rto, r.sack_reneging
         );
         let _ = writeln!(
             s,

@@ -35,6 +35,11 @@ impl SegIn<'_> {
 /// Ends the connection with `err`: CLOSED, timers off, queued segments back to the pool.
 pub fn fail(tcb: &mut Tcb, err: TcpError) {
     tcb.error = Some(err);
+    end(tcb);
+}
+
+/// CLOSED: timers off, queued segments back to the pool, scoreboard cleared.
+pub fn end(tcb: &mut Tcb) {
     tcb.state = State::Closed;
     tcb.rto_at = None;
     tcb.delack_at = None;
@@ -79,7 +84,15 @@ pub fn rcv<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: Nano
         // RFC 5961 §3.2: only an exact match resets; anything else in the window gets a
         // challenge ACK.
         if seg.seq == tcb.rcv_nxt {
-            fail(tcb, TcpError::Reset);
+            if matches!(tcb.state, State::Closing | State::LastAck | State::TimeWait) {
+                // Both FINs are out and ours is (being) acknowledged: the app has nothing
+                // left to lose, so close quietly (RFC 9293 §3.10.7.4; the kernel does the same
+                // for TIME-WAIT, which also avoids RFC 1337's assassination hazard). A
+                // late duplicate of ours answered with RST by a peer that closed gets here.
+                end(tcb);
+            } else {
+                fail(tcb, TcpError::Reset);
+            }
         } else {
             net.drops.bad_rst += 1;
             tcb.ack_now = true;

@@ -556,9 +556,7 @@ pub fn on_timers<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
     if tcb.close_at.is_some_and(|t| t <= now) {
         tcb.close_at = None;
         if matches!(tcb.state, State::TimeWait | State::FinWait2) {
-            tcb.state = State::Closed;
-            tcb.queue.clear();
-            tcb.unsent = 0;
+            super::input::end(tcb);
         }
     }
 }
