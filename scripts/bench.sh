@@ -11,11 +11,14 @@
 #   3. Latency:     linerate send --latency --msg-rate 10k --size 64  vs  linerate ksend (the
 #                   kernel's write() on a TCP socket, lr-kgen -> lr-sink), plus the same
 #                   linerate run on net_null with the in-process ACK peer (the stack alone)
+#   4. Impairment matrix: linerate (CUBIC) vs iperf3 -C cubic, 16 connections each, through the
+#                   router's impairment stage (loss 0.1/1/5/10 %, 25 % reordering, 1 % dup,
+#                   0.1 % corruption, 20 ms ± 5 ms jitter, 1 Gbit/s rate), both directions
 #
-# Usage: scripts/bench.sh [--short | --long | --time SECONDS] [--out FILE] [--self-test]
+# Usage: scripts/bench.sh [--short | --long | --time SECONDS] [--no-matrix] [--out FILE] [--self-test]
 #   default: 25 s per measurement (about 5-6 minutes in all); --short 5 s (about 2 minutes);
-#   --long 60 s (about 14 minutes). --self-test checks the output parsers on fixtures and
-#   exits (no root needed).
+#   --long 60 s (about 14 minutes); the matrix adds 2 x 9 runs of min(T, 10) s. --no-matrix
+#   skips it. --self-test checks the output parsers on fixtures and exits (no root needed).
 # Env: LR_SKIP_SETUP=1 skips scripts/setup.sh; LR_SKIP_BUILD=1 skips cargo build.
 set -euo pipefail
 
@@ -130,12 +133,14 @@ self_test() {
 T=25
 OUT=docs/benchmarks.md
 MODE=default
+MATRIX=1
 while [ $# -gt 0 ]; do
     case $1 in
         --short) T=5; MODE=short ;;
         --long) T=60; MODE=long ;;
         --time) [ $# -ge 2 ] || die "--time needs seconds"; T=$2; MODE=custom; shift ;;
         --out) [ $# -ge 2 ] || die "--out needs a file"; OUT=$2; shift ;;
+        --no-matrix) MATRIX=0 ;;
         --self-test) self_test; exit $? ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see scripts/bench.sh --help)" ;;
@@ -201,6 +206,7 @@ cleanup() {
         rm -f "$f"
     done
     ip netns exec lr-kgen ethtool -K "$KGEN_IF" tso "${tso_was:-on}" gso "${gso_was:-on}" 2>/dev/null || true
+    scripts/topology.sh clear >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -291,6 +297,30 @@ measure lat-linerate-ackpeer "$BIN" send --dpdk "$NULL_EAL" --ip 198.18.0.1/24 \
 measure lat-kernel ip netns exec lr-kgen "$BIN" ksend --connect "198.19.0.2:$LR_PORT" \
     --size 64 --msg-rate 10k -t "${T}s" --json
 
+# ---------------------------------------------------------------------------------------------
+# 4. Impairment matrix: the same impairment for linerate and the kernel, same CC (CUBIC).
+
+MATRIX_CASES=("loss=0.1%" "loss=1%" "loss=5%" "loss=10%" "reorder=25% delay=5ms" "dup=1%"
+              "corrupt=0.1%" "delay=20ms jitter=5ms" "rate=1gbit")
+MT=$((T < 10 ? T : 10))
+if [ "$MATRIX" = 1 ]; then
+    i=0
+    for spec in "${MATRIX_CASES[@]}"; do
+        i=$((i + 1))
+        full="$spec seed=$((40 + i))"
+        scripts/topology.sh impair "$full" >/dev/null
+        measure "matrix-$i-linerate" ip netns exec lr-gen "$BIN" send --dpdk "$AFP_EAL" \
+            --ip 198.18.0.1/24 --gw 198.18.0.254 --dst "198.19.0.2:$LR_PORT" -P 16 -t "${MT}s" \
+            --cc cubic --json --quiet
+        measure "matrix-$i-iperf3" ip netns exec lr-kgen iperf3 -c 198.19.0.2 -p "$IPERF_PORT" \
+            -t "$MT" -P 16 -C cubic -J
+        scripts/topology.sh clear >/dev/null
+        for side in linerate iperf3; do
+            sed -i "1s#^#scripts/topology.sh impair '$full' \&\& #" "$LOGS/matrix-$i-$side.cmd"
+        done
+    done
+fi
+
 END=$(date +%s)
 
 # ---------------------------------------------------------------------------------------------
@@ -349,6 +379,14 @@ TMP_OUT=$(mktemp)
     echo "| send latency p99.9 ≥ 10 × lower than the kernel's send() | $(fmt "$LAT_RATIO" 2) × | $(meets "$LAT_RATIO" '>=' 10) |"
     echo "| (stack alone, net_null + ACK peer) send latency p99.9 ≤ 1 µs | $(fmt "$LAT_AP_999" 2) µs | $(meets "$LAT_AP_999" '<=' 1) |"
     echo "| (stack alone, net_null + ACK peer) p99.9 ≥ 10 × lower than the kernel's send() | $(fmt "$LAT_RATIO_AP" 2) × | $(meets "$LAT_RATIO_AP" '>=' 10) |"
+    if [ "$MATRIX" = 1 ]; then
+        met=0
+        for i in $(seq ${#MATRIX_CASES[@]}); do
+            r=$(ratio "$(jget "$LOGS/matrix-$i-linerate.out" .goodput_gbps)" "$(iperf_gbps "$LOGS/matrix-$i-iperf3.out")")
+            [ "$(meets "$r" '>=' 0.9)" = "**yes**" ] && met=$((met + 1))
+        done
+        echo "| impairment matrix: goodput ≥ 0.9 × iperf3 (cubic) in every case | $met of ${#MATRIX_CASES[@]} cases | $( [ "$met" = ${#MATRIX_CASES[@]} ] && echo '**yes**' || echo no) |"
+    fi
     echo
     if [ ${#FAILED[@]} -gt 0 ]; then
         echo "**Failed measurements** (n/a below): ${FAILED[*]}; see target/bench/*.err."
@@ -429,6 +467,31 @@ TMP_OUT=$(mktemp)
     echo "- linerate net_null + ACK peer: \`$(cmd_of lat-linerate-ackpeer)\`"
     echo "- kernel: \`$(cmd_of lat-kernel)\` (against the same sink)"
     echo
+    if [ "$MATRIX" = 1 ]; then
+        echo "## 4. Impairment matrix (16 connections, CUBIC, $MT s per run)"
+        echo
+        echo "Each case is set on the router with \`scripts/topology.sh impair\` (both directions,"
+        echo "seeded) and cleared after; linerate (lr-gen) and iperf3 (lr-kgen, \`-C cubic\`) cross the"
+        echo "same impairment stage to the same lr-sink. Byte-exact delivery under the same cases is a"
+        echo "test (tests/e2e_matrix.rs); this table is throughput."
+        echo
+        echo "| case | linerate Gbit/s | retransmits | iperf3 Gbit/s | retransmits | ratio | ≥ 0.9 × |"
+        echo "| --- | --- | --- | --- | --- | --- | --- |"
+        i=0
+        for spec in "${MATRIX_CASES[@]}"; do
+            i=$((i + 1))
+            g=$(jget "$LOGS/matrix-$i-linerate.out" .goodput_gbps)
+            lrr=$(jget "$LOGS/matrix-$i-linerate.out" .retransmits.segments)
+            k=$(iperf_gbps "$LOGS/matrix-$i-iperf3.out")
+            kr=$(jq -r '.end.sum_sent.retransmits // empty' "$LOGS/matrix-$i-iperf3.out" 2>/dev/null || true)
+            r=$(ratio "$g" "$k")
+            echo "| $spec | $(fmt "$g" 3) | ${lrr:-n/a} | $(fmt "$k" 3) | ${kr:-n/a} | **$(fmt "$r" 3)** | $(meets "$r" '>=' 0.9) |"
+        done
+        echo
+        echo "- linerate, e.g.: \`$(cmd_of matrix-1-linerate)\`"
+        echo "- iperf3, e.g.: \`$(cmd_of matrix-1-iperf3)\`"
+        echo
+    fi
     echo "## Not measured here yet"
     echo
     echo "design.md §6 also asks for zero-copy stack cost, message → ACK RTT against the kernel,"
