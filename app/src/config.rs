@@ -734,7 +734,7 @@ mod tests {
             ),
             (
                 SendArgs {
-                    gw: Some("10.0.0.1".into()),
+                    gw: Some("198.19.0.1".into()),
                     ..base()
                 },
                 "--gw:",
