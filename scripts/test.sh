@@ -21,7 +21,8 @@ step "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 step build
-cargo build --workspace --release --quiet
+# The impairment stage runs from its release build; the tests use the debug build.
+cargo build --release --quiet -p lr-impair
 cargo test --workspace --no-run --quiet
 
 step topology
