@@ -7,12 +7,17 @@ use common::sim::*;
 use linerate::tcp::timer::{MS, SEC};
 use linerate::{IoError, State};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 struct Counting;
 
-static ARMED: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// Armed per thread: only the thread running the stack is counted, not the test harness
+    /// or other tests' threads.
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+}
 static COUNT: AtomicU64 = AtomicU64::new(0);
 /// Where the first armed allocation came from.
 static FIRST: Mutex<Option<String>> = Mutex::new(None);
@@ -20,14 +25,14 @@ static FIRST: Mutex<Option<String>> = Mutex::new(None);
 impl Counting {
     fn note(&self) {
         // Disarm while recording so the backtrace's own allocations are not counted.
-        if ARMED.swap(false, Ordering::SeqCst) {
+        if ARMED.with(|a| a.replace(false)) {
             if COUNT.fetch_add(1, Ordering::SeqCst) == 0 {
                 let bt = std::backtrace::Backtrace::force_capture().to_string();
                 if let Ok(mut f) = FIRST.lock() {
                     *f = Some(bt);
                 }
             }
-            ARMED.store(true, Ordering::SeqCst);
+            ARMED.with(|a| a.set(true));
         }
     }
 }
@@ -55,9 +60,9 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn armed<R>(f: impl FnOnce() -> R) -> R {
-    ARMED.store(true, Ordering::SeqCst);
+    ARMED.with(|a| a.set(true));
     let r = f();
-    ARMED.store(false, Ordering::SeqCst);
+    ARMED.with(|a| a.set(false));
     r
 }
 
