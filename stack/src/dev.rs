@@ -108,31 +108,17 @@ impl<D: Device> Dev<D> {
     /// Hands everything queued to the device, in bursts of up to `MAX_BURST`, until the
     /// device stops taking frames. What it did not take waits for the next flush.
     pub fn flush(&mut self) {
+        // Devices take at most a burst per call from the front of the vector (a DPDK queue
+        // pair caps it at MAX_BURST), so no split and no allocation here.
         while !self.txq.is_empty() {
             let before = self.txq.len();
-            let bytes: usize = self.txq.iter().take(MAX_BURST).map(|m| m.len()).sum();
-            // Hand at most one burst at a time so a stuck NIC sees bounded calls.
-            let n = if before > MAX_BURST {
-                let mut rest = self.txq.split_off(MAX_BURST);
-                let n = self.dev.tx_burst(&mut self.txq);
-                self.txq.append(&mut rest);
-                n
-            } else {
-                self.dev.tx_burst(&mut self.txq)
-            };
+            let bytes_before: usize = self.txq.iter().map(|m| m.len()).sum();
+            let n = self.dev.tx_burst(&mut self.txq);
             self.stats.tx_frames += n as u64;
-            if n == MAX_BURST.min(before) {
-                self.stats.tx_bytes += bytes as u64;
-            } else {
+            self.stats.tx_bytes +=
+                (bytes_before - self.txq.iter().map(|m| m.len()).sum::<usize>()) as u64;
+            if n == 0 || (n < MAX_BURST && n < before) {
                 self.stats.tx_partial += 1;
-                // Count only what left; recompute the bytes of the taken prefix exactly.
-                self.stats.tx_bytes += bytes as u64
-                    - self
-                        .txq
-                        .iter()
-                        .take(MAX_BURST.min(before) - n)
-                        .map(|m| m.len() as u64)
-                        .sum::<u64>();
                 break;
             }
         }

@@ -495,7 +495,7 @@ impl QueuePair {
         }
     }
 
-    /// Hands the frames in `pkts` to the NIC. The ones it took are removed from the front of
+    /// Hands up to `MAX_BURST` frames from the front of `pkts` to the NIC. The ones it took are removed from the front of
     /// `pkts`; the rest stay, in order, for the caller to retry. Returns how many were taken.
     #[inline]
     pub fn tx_burst(&mut self, pkts: &mut Vec<Mbuf>) -> usize {
@@ -503,7 +503,8 @@ impl QueuePair {
         if len == 0 {
             return 0;
         }
-        let n = len.min(u16::MAX as usize) as u16;
+        // One burst per call keeps a stuck NIC's calls bounded; the caller loops.
+        let n = len.min(MAX_BURST) as u16;
         // SAFETY: the first `n` elements are owned `Mbuf`s (repr(transparent) pointers). DPDK
         // takes ownership of the first `sent`; we then shift the rest down without dropping
         // the taken ones, so each mbuf keeps exactly one owner.
