@@ -303,6 +303,53 @@ fn dsack_detects_spurious_retransmission_and_undoes() {
 }
 
 #[test]
+fn timestamp_echo_undoes_recovery_for_a_delayed_original() {
+    // One segment is delayed 15 ms (RTT 10 ms) and its retransmission 40 ms: RACK resends
+    // it, but the original fills the hole first. The ACK echoes the original's TSval, older
+    // than the retransmission's, so the recovery is undone at once (no DSACK needed) and
+    // the reordering window widens.
+    let o = scripted("tsundo", 400, |_, off, _, _, times| {
+        match (off == 50 * MSS, times) {
+            (true, 0) => Fate::Hold(15 * MS),
+            (true, 1) => Fate::Hold(40 * MS),
+            _ => Fate::Deliver,
+        }
+    });
+    let c = o.info.counters;
+    assert_eq!(c.sack_recoveries, 1, "{c:?}");
+    assert_eq!(c.retrans_segs, 1, "{c:?}");
+    assert_eq!(
+        c.ts_undos, 1,
+        "the echo showed the original filled the hole: {c:?}"
+    );
+    assert_eq!(c.undos, 1, "{c:?}");
+    assert_eq!(c.rtos, 0, "{c:?}");
+    assert_eq!(
+        o.info.ssthresh,
+        u32::MAX,
+        "still in slow start after the undo: {:?}",
+        o.info
+    );
+}
+
+#[test]
+fn timestamp_undo_is_not_taken_when_the_retransmission_filled_the_hole() {
+    // A real loss: the original never arrives; the retransmission fills the hole, its echo
+    // is not older than itself, and the reduction stands.
+    let o = scripted("tsloss", 400, |_, off, _, _, times| {
+        if off == 50 * MSS && times == 0 {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    let c = o.info.counters;
+    assert_eq!(c.sack_recoveries, 1, "{c:?}");
+    assert_eq!(c.ts_undos + c.undos, 0, "{c:?}");
+    assert!(o.info.ssthresh < u32::MAX, "{:?}", o.info);
+}
+
+#[test]
 fn eifel_detects_spurious_rto() {
     // Everything arriving in a 300 ms window from the 60th segment on is held until 250 ms
     // after that: the RTO fires and retransmits, then the originals arrive before the

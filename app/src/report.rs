@@ -83,6 +83,12 @@ pub struct Retransmits {
     pub rack_lost: u64,
     /// Times the receiver dropped data it had SACKed.
     pub sack_reneging: u64,
+    /// SACK recovery episodes entered (RFC 6675).
+    pub recoveries: u64,
+    /// Congestion responses undone (DSACK, Eifel, or timestamp echoes showing reordering).
+    pub undos: u64,
+    /// Of `undos`: recoveries undone because delayed originals filled every hole.
+    pub ts_undos: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -226,8 +232,8 @@ impl Report {
         let r = &self.retransmits;
         let _ = writeln!(
             s,
-            "  retransmits    {} segments ({} bytes), {} fast, {} RTO, {} TLP, {} RACK-lost; spurious {} (+{} RTO); SACK reneging {}",
-            r.segments, r.bytes, r.fast, r.rto, r.tlp, r.rack_lost, r.spurious, r.spurious_rto, r.sack_reneging
+            "  retransmits    {} segments ({} bytes), {} fast, {} RTO, {} TLP, {} RACK-lost; spurious {} (+{} RTO); SACK reneging {}; {} recoveries, {} undone ({} by timestamps)",
+            r.segments, r.bytes, r.fast, r.rto, r.tlp, r.rack_lost, r.spurious, r.spurious_rto, r.sack_reneging, r.recoveries, r.undos, r.ts_undos
         );
         let _ = writeln!(
             s,

@@ -333,6 +333,11 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
     let fin_acked = tcb.fin_queued && ack == tcb.write_seq;
     tcb.counters.bytes_acked += (acked - fin_acked as u32) as u64;
     tcb.retries = 0;
+    // A hole filled by a delayed original, not our retransmission: undo (Linux's
+    // tcp_try_undo_partial / tcp_try_undo_recovery).
+    if tcb.sack_ok && sack::ts_undo_check(tcb, tsecr) {
+        tcb.dupacks = 0;
+    }
     if tcb.in_recovery && tcb.sack_ok {
         if seq_ge(ack, tcb.recover) {
             // End of SACK recovery (RFC 6675 §5; RFC 6937 §3: cwnd = ssthresh).

@@ -178,8 +178,12 @@ pub struct TcpCounters {
     pub spurious_retrans: u64,
     /// RTOs found spurious by their timestamp echo (Eifel, RFC 3522).
     pub spurious_rtos: u64,
-    /// Congestion responses undone (all retransmissions DSACKed, or a spurious RTO).
+    /// Congestion responses undone (all retransmissions DSACKed, a spurious RTO, or holes
+    /// filled by delayed originals).
     pub undos: u64,
+    /// Of `undos`: fast recoveries undone because the timestamp echoes showed every hole was
+    /// filled by an original (reordering, not loss).
+    pub ts_undos: u64,
     /// The receiver discarded data it had SACKed (RFC 2018 §8).
     pub sack_reneges: u64,
     /// Payload bytes newly marked SACKed.
@@ -216,6 +220,7 @@ impl TcpCounters {
         self.spurious_retrans += o.spurious_retrans;
         self.spurious_rtos += o.spurious_rtos;
         self.undos += o.undos;
+        self.ts_undos += o.ts_undos;
         self.sack_reneges += o.sack_reneges;
         self.sacked_bytes += o.sacked_bytes;
         self.dsacks_in += o.dsacks_in;

@@ -278,7 +278,7 @@ pub fn transmit<D: Device>(tcb: &mut Tcb, idx: usize, net: &mut NetCtx<D>, now: 
     if retrans {
         seg.retrans = seg.retrans.saturating_add(1);
     }
-    super::sack::on_transmit(tcb, idx, retrans, len);
+    super::sack::on_transmit(tcb, idx, retrans, len, now);
     if !retrans {
         // RFC 8985 §7.2: (re)arm the tail loss probe after new data.
         let extra = tcb.queue[idx].end().wrapping_sub(tcb.snd_max);

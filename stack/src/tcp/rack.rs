@@ -102,9 +102,11 @@ pub fn on_delivered(
     }
 }
 
-/// A DSACK for one of our retransmissions (§6.2 step 4): widen the reordering window, at
-/// most once per round trip, and keep it for 16 recoveries.
-pub fn on_dsack(tcb: &mut Tcb) {
+/// Evidence that a retransmission was caused by reordering: a DSACK for it (§6.2 step 4),
+/// or a hole filled by the delayed original (the timestamp echo, `sack::ts_undo_check`;
+/// §6.2 leaves the choice of evidence open). Widens the reordering window, at most once
+/// per round trip, and keeps it for 16 recoveries.
+pub fn widen_reo_wnd(tcb: &mut Tcb) {
     let una = tcb.snd_una;
     let r = &mut tcb.rack;
     if r.dsack_round.is_some_and(|s| seq_lt(una, s)) {

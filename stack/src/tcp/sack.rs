@@ -55,6 +55,13 @@ pub struct SackState {
     /// `snd_una` then.
     pub rto_tsval: Option<u32>,
     pub rto_una: u32,
+    /// Our TSval on the first retransmission of the current episode (Linux's
+    /// `retrans_stamp`). An ACK that advances `snd_una` echoing an older TSval was triggered
+    /// by an original, not by a retransmission: the hole was reordering, not loss.
+    pub undo_tsval: Option<u32>,
+    /// Every hole filled so far in this episode was filled by an original (see
+    /// `undo_tsval`); cleared by the first one that may have been a retransmission.
+    pub ts_undo_ok: bool,
     rexmit_ring: [(u32, u32); REXMIT_RING],
     rexmit_pos: u8,
 }
@@ -164,7 +171,7 @@ pub fn on_trim(tcb: &mut Tcb, idx: usize, cut: u32) {
 }
 
 /// Scoreboard bookkeeping for a transmission of entry `idx` (called by `transmit`).
-pub fn on_transmit(tcb: &mut Tcb, idx: usize, retrans: bool, len: u32) {
+pub fn on_transmit(tcb: &mut Tcb, idx: usize, retrans: bool, len: u32, now: Nanos) {
     if tcb.in_recovery {
         tcb.sb.prr_out = tcb.sb.prr_out.saturating_add(len.max(1));
     }
@@ -173,6 +180,9 @@ pub fn on_transmit(tcb: &mut Tcb, idx: usize, retrans: bool, len: u32) {
     }
     if tcb.sb.undo_active && (tcb.in_recovery || tcb.sb.in_loss) {
         tcb.sb.undo_retrans += 1;
+        if tcb.sb.undo_tsval.is_none() && tcb.ts_on {
+            tcb.sb.undo_tsval = Some(tcb.ts_now(now));
+        }
     }
     let seg = &mut tcb.queue[idx];
     if seg.lost && !seg.rexmit {
@@ -275,7 +285,7 @@ pub fn on_dsack(tcb: &mut Tcb, s: u32, e: u32) {
         return; // a duplicate the network made, not us
     }
     tcb.counters.spurious_retrans += 1;
-    rack::on_dsack(tcb);
+    rack::widen_reo_wnd(tcb);
     if tcb.sb.undo_active && tcb.sb.undo_retrans > 0 {
         tcb.sb.undo_retrans -= 1;
         if tcb.sb.undo_retrans == 0 {
@@ -288,6 +298,7 @@ pub fn on_dsack(tcb: &mut Tcb, s: u32, e: u32) {
 /// RFC 4015 §3's "restore" option).
 fn undo(tcb: &mut Tcb) {
     tcb.sb.undo_active = false;
+    tcb.sb.undo_tsval = None;
     tcb.ccs.cwnd = tcb.ccs.cwnd.max(tcb.sb.prior_cwnd);
     tcb.ccs.ssthresh = tcb.ccs.ssthresh.max(tcb.sb.prior_ssthresh);
     tcb.counters.undos += 1;
@@ -310,6 +321,8 @@ fn undo(tcb: &mut Tcb) {
 pub fn start_episode(tcb: &mut Tcb) {
     tcb.sb.undo_active = true;
     tcb.sb.undo_retrans = 0;
+    tcb.sb.undo_tsval = None;
+    tcb.sb.ts_undo_ok = true;
     tcb.sb.prior_cwnd = tcb.ccs.cwnd;
     tcb.sb.prior_ssthresh = tcb.ccs.ssthresh;
 }
@@ -330,6 +343,37 @@ pub fn eifel_check(tcb: &mut Tcb, tsecr: Option<u32>) {
     tcb.sb.undo_active = true;
     tcb.sb.undo_retrans = 0;
     undo(tcb);
+}
+
+/// Timestamp undo for fast recovery (Linux's `tcp_try_undo_partial` and
+/// `tcp_try_undo_recovery` with `tcp_packet_delayed`; the RFC 3522 test applied to each
+/// ACK that advances `snd_una` in SACK recovery). A receiver echoes the TSval of the
+/// segment that fills a hole (RFC 7323 §4.3), so an echo older than our first
+/// retransmission says an original filled it: the network reordered, nothing was lost.
+/// Once every filled hole says so and no retransmission is still in flight, the reduction
+/// is undone. Returns true when it was.
+pub fn ts_undo_check(tcb: &mut Tcb, tsecr: Option<u32>) -> bool {
+    if !tcb.in_recovery || !tcb.sb.undo_active || !tcb.sb.ts_undo_ok || !tcb.ts_on {
+        return false;
+    }
+    let Some(rts) = tcb.sb.undo_tsval else {
+        return false; // nothing retransmitted yet
+    };
+    match tsecr {
+        Some(e) if e != 0 && seq_lt(e, rts) => {}
+        _ => {
+            // A retransmission may have filled this hole: a real loss, no undo this episode.
+            tcb.sb.ts_undo_ok = false;
+            return false;
+        }
+    }
+    rack::widen_reo_wnd(tcb);
+    if tcb.sb.retrans_out > 0 && seq_lt(tcb.snd_una, tcb.recover) {
+        return false; // wait until no retransmission is in flight
+    }
+    tcb.counters.ts_undos += 1;
+    undo(tcb);
+    true
 }
 
 /// RFC 6675 §4 IsLost for every unSACKed, unmarked segment: DupThresh SACKed segments or
