@@ -64,9 +64,14 @@ pub fn rcv<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: Nano
     // PAWS (RFC 7323 §5.3): an old timestamp marks an old duplicate.
     if tcb.ts_on && !rst {
         if let Some((tsval, _)) = seg.opts.timestamps {
-            if seq_lt(tsval, tcb.ts_recent) {
+            if seq_lt(tsval, tcb.ts_recent) && !disordered_ack(tcb, seg, tsval) {
                 net.drops.paws += 1;
-                tcb.ack_now = true;
+                // An old pure ACK is the network reordering ACKs: answering it would only
+                // add load (Linux stopped too: TCP_RFC7323_PAWS_ACK). Data gets the
+                // RFC 7323 reply.
+                if !seg.payload.is_empty() || seg.has(flags::SYN | flags::FIN) {
+                    tcb.ack_now = true;
+                }
                 return;
             }
         }
@@ -124,6 +129,21 @@ pub fn rcv<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: Nano
         return;
     }
     rcv_data(tcb, seg, now);
+}
+
+/// A duplicate ACK overtaken by a later one (its TSval is older than `ts_recent`) is not an
+/// old duplicate from a previous incarnation: it is accepted, so that its SACK and DSACK
+/// blocks count (Linux's `tcp_disordered_ack`). It must be a pure ACK at `rcv_nxt` for
+/// `snd_una` that leaves the send window as it is, and no older than one RTO.
+fn disordered_ack(tcb: &Tcb, seg: &SegIn, tsval: u32) -> bool {
+    let rto_ms = (tcb.rtt.current() / super::timer::MS) as u32;
+    seg.payload.is_empty()
+        && !seg.has(flags::SYN | flags::FIN | flags::RST)
+        && seg.has(flags::ACK)
+        && seg.seq == tcb.rcv_nxt
+        && seg.ack == tcb.snd_una
+        && (seg.wnd as u32) << tcb.snd_wscale == tcb.snd_wnd
+        && tcb.ts_recent.wrapping_sub(tsval) <= rto_ms
 }
 
 /// RFC 9293 §3.10.7.4's four cases: is a segment of `len` at `seq` acceptable to a receiver
