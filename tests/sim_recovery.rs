@@ -321,7 +321,9 @@ fn timestamp_echo_undoes_recovery_for_a_delayed_original() {
     });
     let c = o.info.counters;
     assert_eq!(c.sack_recoveries, 1, "{c:?}");
-    assert_eq!(c.retrans_segs, 1, "{c:?}");
+    // RACK may also find the held retransmission lost and send it once more before the
+    // original's ACK is back (it depends on where the episode starts in the RTT).
+    assert!((1..=2).contains(&c.retrans_segs), "{c:?}");
     assert_eq!(
         c.ts_undos, 1,
         "the echo showed the original filled the hole: {c:?}"
