@@ -346,6 +346,9 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
         tcb.rtt.sample(us);
         rack::on_rtt_sample(tcb, us as Nanos * 1000);
     }
+    // HyStart++ (RFC 9406): the sample and the round (snd_una against snd_max) before cwnd grows.
+    let (una, max) = (tcb.snd_una, tcb.snd_max);
+    tcb.cc.on_rtt_sample(&mut tcb.ccs, sample_us, una, max, now);
     // Eifel (RFC 3522): the first ACK of new data after an RTO tells whether it was spurious.
     if tcb.sb.rto_tsval.is_some() && seq_gt(ack, tcb.sb.rto_una) {
         sack::eifel_check(tcb, tsecr);
