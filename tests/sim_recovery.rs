@@ -449,3 +449,27 @@ fn reordered_acks_are_processed_not_answered() {
     assert!(extra <= 8 * t.runs, "{extra} segments without data: {t:?}");
     assert!(t.sack_recoveries > 0 && t.sacked_bytes > 0, "{t:?}");
 }
+
+#[test]
+fn rate_limit_1gbit_shallow_queue() {
+    // A 1 Gbit/s bottleneck with a 64 KiB drop-tail queue (0.5 ms, an eighth of the
+    // 4 ms RTT's BDP), both ways: losses come in bursts when the queue overflows, not at
+    // random. Recovery must repair them without timeouts piling up.
+    let fwd = SimConfig {
+        rate_bps: 1_000_000_000,
+        queue_bytes: 64 << 10,
+        ..wire(0, 2 * MS)
+    };
+    let rev = SimConfig {
+        rate_bps: 1_000_000_000,
+        queue_bytes: 64 << 10,
+        ..wire(0, 2 * MS)
+    };
+    let t = seeds("rate", 900..906, 4 << 20, fwd, rev, true);
+    assert!(t.data_dropped > 0, "the queue overflowed: {t:?}");
+    assert!(t.sack_recoveries > 0 && t.sacked_bytes > 0, "{t:?}");
+    // Every drop is resent once, and little else: no go-back-N after a burst of drops.
+    assert!(t.retrans_segs >= t.data_dropped, "{t:?}");
+    assert!(t.retrans_segs <= t.data_dropped + 2 * t.runs, "{t:?}");
+    assert!(t.rtos <= t.runs, "{t:?}");
+}

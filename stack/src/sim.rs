@@ -47,6 +47,13 @@ pub struct SimConfig {
     /// Most frames `tx_burst` takes per call (the NIC's free TX descriptors): exercises
     /// backpressure. Only used in the stack's direction.
     pub tx_ring: usize,
+    /// Bottleneck rate in bits per second (0: none). Frames are serialised one after
+    /// another at this rate before the propagation delay.
+    pub rate_bps: u64,
+    /// The bottleneck's drop-tail queue in bytes, the frame being serialised included: a
+    /// frame that would take it past this is dropped (a router's shallow buffer). Only with
+    /// `rate_bps`; a single frame always fits.
+    pub queue_bytes: u64,
 }
 
 impl Default for SimConfig {
@@ -61,6 +68,8 @@ impl Default for SimConfig {
             jitter: 0,
             reorder_delay: 200_000,
             tx_ring: 32,
+            rate_bps: 0,
+            queue_bytes: 0,
         }
     }
 }
@@ -131,6 +140,8 @@ pub struct Copy {
 pub struct Fate {
     pub n: usize,
     pub copies: [Copy; 2],
+    /// Lost because the bottleneck's queue was full (not to random loss).
+    pub queue_full: bool,
 }
 
 impl Fate {
@@ -144,6 +155,8 @@ impl Fate {
 pub struct Impairer {
     pub cfg: SimConfig,
     rng: SimRng,
+    /// When the bottleneck finishes serialising what it holds.
+    busy_until: Nanos,
 }
 
 const ETH_HDR_BITS: usize = 14 * 8;
@@ -153,6 +166,7 @@ impl Impairer {
         Impairer {
             cfg,
             rng: SimRng::new(cfg.seed),
+            busy_until: 0,
         }
     }
 
@@ -162,9 +176,22 @@ impl Impairer {
         if self.rng.chance(self.cfg.loss) {
             return fate;
         }
+        // The bottleneck: serialised after what it already holds, or dropped at its tail.
+        let mut sent = now;
+        if self.cfg.rate_bps > 0 {
+            let start = self.busy_until.max(now);
+            let queued = ((start - now) as u128 * self.cfg.rate_bps as u128 / 8_000_000_000) as u64;
+            if queued + len as u64 > self.cfg.queue_bytes.max(len as u64) {
+                fate.queue_full = true;
+                return fate;
+            }
+            let tx = (len as u128 * 8_000_000_000).div_ceil(self.cfg.rate_bps as u128) as Nanos;
+            self.busy_until = start + tx;
+            sent = self.busy_until;
+        }
         fate.n = if self.rng.chance(self.cfg.dup) { 2 } else { 1 };
         for c in &mut fate.copies[..fate.n] {
-            let mut at = now + self.cfg.delay;
+            let mut at = sent + self.cfg.delay;
             if self.cfg.jitter > 0 {
                 at += self.rng.below(self.cfg.jitter + 1);
             }
@@ -190,6 +217,8 @@ pub struct LinkStats {
     /// Frames handed to the receiver (duplicates count twice).
     pub delivered: u64,
     pub dropped: u64,
+    /// Of `dropped`: at the bottleneck's full queue.
+    pub queue_drops: u64,
     pub duplicated: u64,
     pub corrupted: u64,
     pub reordered: u64,
@@ -381,6 +410,7 @@ impl SimWire {
         l.sent += 1;
         if fate.n == 0 {
             l.dropped += 1;
+            l.queue_drops += fate.queue_full as u64;
             return;
         }
         if fate.n == 2 {
@@ -639,6 +669,37 @@ mod tests {
         for h in hist {
             assert!((h as f64 - 10_000.0).abs() < 500.0, "{hist:?}");
         }
+    }
+
+    #[test]
+    fn sim_bottleneck_serialises_and_drops_at_the_tail() {
+        // 1 Gbit/s: a 1250-byte frame takes 10 µs. The queue holds 2500 bytes, the frame
+        // being serialised included.
+        let mut imp = Impairer::new(SimConfig {
+            rate_bps: 1_000_000_000,
+            queue_bytes: 2500,
+            delay: 1000,
+            ..Default::default()
+        });
+        let at = |f: Fate| (f.n, f.queue_full, f.copies[0].at);
+        assert_eq!(at(imp.decide(0, 1250)), (1, false, 10_000 + 1000));
+        assert_eq!(at(imp.decide(0, 1250)), (1, false, 20_000 + 1000));
+        assert_eq!(
+            at(imp.decide(0, 1250)),
+            (0, true, 0),
+            "2500 bytes held: full"
+        );
+        // 15 µs later 625 bytes are left to send; one more frame fits.
+        assert_eq!(at(imp.decide(15_000, 1250)), (1, false, 30_000 + 1000));
+        assert_eq!(at(imp.decide(15_000, 1250)), (0, true, 0));
+        // An idle link sends at once.
+        assert_eq!(
+            at(imp.decide(1_000_000, 1250)),
+            (1, false, 1_010_000 + 1000)
+        );
+        // No rate: no queue.
+        let mut free = Impairer::new(SimConfig::default());
+        assert!((0..1000).all(|_| free.decide(0, 1514).n == 1));
     }
 
     #[test]
