@@ -15,9 +15,11 @@
 #                   router's impairment stage (loss 0.1/1/5/10 %, 25 % reordering, 1 % dup,
 #                   0.1 % corruption, 20 ms ± 5 ms jitter, 1 Gbit/s rate), both directions
 #
-# Usage: scripts/bench.sh [--short | --long | --time SECONDS] [--no-matrix] [--out FILE] [--self-test]
+# Usage: scripts/bench.sh [--short | --long | --time SECONDS] [--no-matrix] [--matrix-reps N]
+#                         [--out FILE] [--self-test]
 #   default: 25 s per measurement (about 5-6 minutes in all); --short 5 s (about 2 minutes);
-#   --long 60 s (about 14 minutes); the matrix adds 3 x 9 runs of min(T, 10) s. --no-matrix
+#   --long 60 s (about 14 minutes); the matrix adds N (--matrix-reps, default 3) rounds of
+#   3 x 9 runs of min(T, 10) s (13.5 minutes at 10 s; 7 with --short). --no-matrix
 #   skips it. --self-test checks the output parsers on fixtures and exits (no root needed).
 # Env: LR_SKIP_SETUP=1 skips scripts/setup.sh; LR_SKIP_BUILD=1 skips cargo build.
 set -euo pipefail
@@ -47,6 +49,20 @@ ratio() {
     awk -v a="${1:-}" -v b="${2:-}" 'BEGIN {
         if (a == "" || b == "" || a == "n/a" || b == "n/a" || b + 0 == 0) { print "n/a"; exit }
         printf "%.3f\n", a / b }'
+}
+
+# The median of the numbers given as arguments ("n/a" ones skipped); "n/a" when none is left.
+median() {
+    printf '%s\n' "$@" | awk '$1 != "n/a" && $1 != "" { a[++n] = $1 + 0 }
+        END { if (!n) { print "n/a"; exit }
+              for (i = 2; i <= n; i++) { v = a[i]; for (j = i - 1; j > 0 && a[j] > v; j--) a[j + 1] = a[j]; a[j + 1] = v }
+              printf "%.3f\n", (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }'
+}
+
+# The smallest and largest of the arguments as "min–max" ("n/a" ones skipped).
+spread() {
+    printf '%s\n' "$@" | awk '$1 != "n/a" && $1 != "" { v = $1 + 0; if (!n++ || v < lo) lo = v; if (n == 1 || v > hi) hi = v }
+        END { if (!n) print "n/a"; else printf "%.2f–%.2f\n", lo, hi }'
 }
 
 # Formats number $1 with $2 decimals ("n/a" passes through).
@@ -123,6 +139,10 @@ self_test() {
     check "jget null" "$(jget "$d/lr.json" .latency.send_corrected.p999_us)" n/a
     check "jget missing file" "$(jget "$d/nope.json" .x)" n/a
     check "show_cmd" "$(show_cmd a --dpdk "-l 0 --x" b)" 'a --dpdk "-l 0 --x" b'
+    check "median odd" "$(median 0.9 n/a 0.5 0.7)" 0.700
+    check "median even" "$(median 4 1 3 2)" 2.500
+    check "median none" "$(median n/a)" n/a
+    check "spread" "$(spread 0.93 n/a 0.81 1.2)" "0.81–1.20"
     [ "$fail" = 0 ] && echo "self-test: ok" >&2
     return "$fail"
 }
@@ -134,6 +154,7 @@ T=25
 OUT=docs/benchmarks.md
 MODE=default
 MATRIX=1
+REPS=3
 while [ $# -gt 0 ]; do
     case $1 in
         --short) T=5; MODE=short ;;
@@ -141,6 +162,7 @@ while [ $# -gt 0 ]; do
         --time) [ $# -ge 2 ] || die "--time needs seconds"; T=$2; MODE=custom; shift ;;
         --out) [ $# -ge 2 ] || die "--out needs a file"; OUT=$2; shift ;;
         --no-matrix) MATRIX=0 ;;
+        --matrix-reps) [ $# -ge 2 ] || die "--matrix-reps needs a count"; REPS=$2; shift ;;
         --self-test) self_test; exit $? ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see scripts/bench.sh --help)" ;;
@@ -148,6 +170,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 [[ $T =~ ^[1-9][0-9]*$ ]] || die "--time: '$T' is not a whole number of seconds >= 1"
+[[ $REPS =~ ^[1-9]$ ]] || die "--matrix-reps: '$REPS' is not a count from 1 to 9"
 [ "$(id -u)" = 0 ] || die "run as root (DPDK, hugepages and network namespaces)"
 
 # ---------------------------------------------------------------------------------------------
@@ -309,25 +332,40 @@ if [ "$MATRIX" = 1 ]; then
         i=$((i + 1))
         full="$spec seed=$((40 + i))"
         scripts/topology.sh impair "$full" >/dev/null
-        measure "matrix-$i-linerate" ip netns exec lr-gen "$BIN" send --dpdk "$AFP_EAL" \
-            --ip 198.18.0.1/24 --gw 198.18.0.254 --dst "198.19.0.2:$LR_PORT" -P 16 -t "${MT}s" \
-            --cc cubic --json --quiet
-        # The kernel with TSO/GSO off (MSS-sized frames, as linerate over af_packet sends)
-        # and on, as in section 2 (design.md §6).
-        for off in off on; do
-            ip netns exec lr-kgen ethtool -K "$KGEN_IF" tso "$off" gso "$off"
-            measure "matrix-$i-iperf3-tso-$off" ip netns exec lr-kgen iperf3 -c 198.19.0.2 \
-                -p "$IPERF_PORT" -t "$MT" -P 16 -C cubic -J
-            sed -i "1s#^#ip netns exec lr-kgen ethtool -K $KGEN_IF tso $off gso $off \&\& #" \
-                "$LOGS/matrix-$i-iperf3-tso-$off.cmd"
+        # REPS rounds of linerate, then the kernel with TSO/GSO off (MSS-sized frames, as
+        # linerate over af_packet sends) and on (section 2, design.md §6), in turn: the
+        # ratios are taken round by round, so that drift on a noisy machine cancels.
+        for r in $(seq "$REPS"); do
+            measure "matrix-$i-$r-linerate" ip netns exec lr-gen "$BIN" send --dpdk "$AFP_EAL" \
+                --ip 198.18.0.1/24 --gw 198.18.0.254 --dst "198.19.0.2:$LR_PORT" -P 16 \
+                -t "${MT}s" --cc cubic --json --quiet
+            for off in off on; do
+                ip netns exec lr-kgen ethtool -K "$KGEN_IF" tso "$off" gso "$off"
+                measure "matrix-$i-$r-iperf3-tso-$off" ip netns exec lr-kgen iperf3 \
+                    -c 198.19.0.2 -p "$IPERF_PORT" -t "$MT" -P 16 -C cubic -J
+                sed -i "1s#^#ip netns exec lr-kgen ethtool -K $KGEN_IF tso $off gso $off \&\& #" \
+                    "$LOGS/matrix-$i-$r-iperf3-tso-$off.cmd"
+            done
+            ip netns exec lr-kgen ethtool -K "$KGEN_IF" tso "${tso_was:-on}" gso "${gso_was:-on}"
+            for side in linerate iperf3-tso-off iperf3-tso-on; do
+                sed -i "1s#^#scripts/topology.sh impair '$full' \&\& #" \
+                    "$LOGS/matrix-$i-$r-$side.cmd"
+            done
         done
-        ip netns exec lr-kgen ethtool -K "$KGEN_IF" tso "${tso_was:-on}" gso "${gso_was:-on}"
         scripts/topology.sh clear >/dev/null
-        for side in linerate iperf3-tso-off iperf3-tso-on; do
-            sed -i "1s#^#scripts/topology.sh impair '$full' \&\& #" "$LOGS/matrix-$i-$side.cmd"
-        done
     done
 fi
+
+# Per matrix case $1: the linerate goodputs, the kernel's ($2 = off|on), and the round-by-round
+# ratios, one line each.
+matrix_lr() { for r in $(seq "$REPS"); do jget "$LOGS/matrix-$1-$r-linerate.out" .goodput_gbps; done; }
+matrix_k() { for r in $(seq "$REPS"); do iperf_gbps "$LOGS/matrix-$1-$r-iperf3-tso-$2.out"; done; }
+matrix_ratios() {
+    for r in $(seq "$REPS"); do
+        ratio "$(jget "$LOGS/matrix-$1-$r-linerate.out" .goodput_gbps)" \
+            "$(iperf_gbps "$LOGS/matrix-$1-$r-iperf3-tso-$2.out")"
+    done
+}
 
 END=$(date +%s)
 
@@ -391,10 +429,11 @@ TMP_OUT=$(mktemp)
         for off in off on; do
             met=0
             for i in $(seq ${#MATRIX_CASES[@]}); do
-                r=$(ratio "$(jget "$LOGS/matrix-$i-linerate.out" .goodput_gbps)" "$(iperf_gbps "$LOGS/matrix-$i-iperf3-tso-$off.out")")
+                # shellcheck disable=SC2046
+                r=$(median $(matrix_ratios "$i" "$off"))
                 [ "$(meets "$r" '>=' 0.9)" = "**yes**" ] && met=$((met + 1))
             done
-            echo "| impairment matrix: goodput ≥ 0.9 × iperf3 (cubic, TSO/GSO $off) in every case | $met of ${#MATRIX_CASES[@]} cases | $( [ "$met" = ${#MATRIX_CASES[@]} ] && echo '**yes**' || echo no) |"
+            echo "| impairment matrix: median goodput ratio ≥ 0.9 × iperf3 (cubic, TSO/GSO $off) in every case | $met of ${#MATRIX_CASES[@]} cases | $( [ "$met" = ${#MATRIX_CASES[@]} ] && echo '**yes**' || echo no) |"
         done
     fi
     echo
@@ -478,14 +517,16 @@ TMP_OUT=$(mktemp)
     echo "- kernel: \`$(cmd_of lat-kernel)\` (against the same sink)"
     echo
     if [ "$MATRIX" = 1 ]; then
-        echo "## 4. Impairment matrix (16 connections, CUBIC, $MT s per run)"
+        echo "## 4. Impairment matrix (16 connections, CUBIC, $MT s per run, $REPS rounds)"
         echo
         echo "Each case is set on the router with \`scripts/topology.sh impair\` (both directions,"
         echo "seeded) and cleared after; linerate (lr-gen) and iperf3 (lr-kgen, \`-C cubic\`) cross the"
         echo "same impairment stage to the same lr-sink. Byte-exact delivery under the same cases is a"
         echo "test (tests/e2e_matrix.rs); this table is throughput. The kernel runs with TSO/GSO off"
-        echo "(MSS-sized frames, like linerate over af_packet, which has no TSO) and on. On a small VM"
-        echo "the path's per-packet cost (af_packet, forwarding, the stage) is most of the CPU, so"
+        echo "(MSS-sized frames, like linerate over af_packet, which has no TSO) and on. Each case runs"
+        echo "$REPS rounds of linerate, iperf3 TSO off, iperf3 TSO on in turn; goodputs are medians, and"
+        echo "the ratio is the median of the round-by-round ratios (their range in brackets). On a small"
+        echo "VM the path's per-packet cost (af_packet, forwarding, the stage) is most of the CPU, so"
         echo "TSO/GSO on mostly measures fewer, larger packets rather than loss recovery."
         echo
         echo "| case | linerate Gbit/s | retransmits | recoveries (undone) | iperf3 TSO off | retransmits | ratio | ≥ 0.9 × | iperf3 TSO on | ratio |"
@@ -493,20 +534,26 @@ TMP_OUT=$(mktemp)
         i=0
         for spec in "${MATRIX_CASES[@]}"; do
             i=$((i + 1))
-            g=$(jget "$LOGS/matrix-$i-linerate.out" .goodput_gbps)
-            lrr=$(jget "$LOGS/matrix-$i-linerate.out" .retransmits.segments)
-            rec=$(jget "$LOGS/matrix-$i-linerate.out" .retransmits.recoveries)
-            und=$(jget "$LOGS/matrix-$i-linerate.out" .retransmits.undos)
-            koff=$(iperf_gbps "$LOGS/matrix-$i-iperf3-tso-off.out")
-            kr=$(jq -r '.end.sum_sent.retransmits // empty' "$LOGS/matrix-$i-iperf3-tso-off.out" 2>/dev/null || true)
-            kon=$(iperf_gbps "$LOGS/matrix-$i-iperf3-tso-on.out")
-            roff=$(ratio "$g" "$koff")
-            ron=$(ratio "$g" "$kon")
-            echo "| $spec | $(fmt "$g" 3) | ${lrr:-n/a} | ${rec:-n/a} (${und:-n/a}) | $(fmt "$koff" 3) | ${kr:-n/a} | **$(fmt "$roff" 3)** | $(meets "$roff" '>=' 0.9) | $(fmt "$kon" 3) | $(fmt "$ron" 3) |"
+            # shellcheck disable=SC2046
+            {
+                g=$(median $(matrix_lr "$i"))
+                lrr=$(median $(for r in $(seq "$REPS"); do jget "$LOGS/matrix-$i-$r-linerate.out" .retransmits.segments; done))
+                rec=$(median $(for r in $(seq "$REPS"); do jget "$LOGS/matrix-$i-$r-linerate.out" .retransmits.recoveries; done))
+                und=$(median $(for r in $(seq "$REPS"); do jget "$LOGS/matrix-$i-$r-linerate.out" .retransmits.undos; done))
+                koff=$(median $(matrix_k "$i" off))
+                kr=$(median $(for r in $(seq "$REPS"); do jq -r '.end.sum_sent.retransmits // "n/a"' "$LOGS/matrix-$i-$r-iperf3-tso-off.out" 2>/dev/null || echo n/a; done))
+                kon=$(median $(matrix_k "$i" on))
+                roff=$(median $(matrix_ratios "$i" off))
+                soff=$(spread $(matrix_ratios "$i" off))
+                ron=$(median $(matrix_ratios "$i" on))
+            }
+            echo "| $spec | $(fmt "$g" 3) | $(fmt "$lrr" 0) | $(fmt "$rec" 0) ($(fmt "$und" 0)) | $(fmt "$koff" 3) | $(fmt "$kr" 0) | **$(fmt "$roff" 3)** [$soff] | $(meets "$roff" '>=' 0.9) | $(fmt "$kon" 3) | $(fmt "$ron" 3) |"
         done
         echo
-        echo "- linerate, e.g.: \`$(cmd_of matrix-1-linerate)\`"
-        echo "- iperf3, e.g.: \`$(cmd_of matrix-1-iperf3-tso-off)\`"
+        echo "Figures in this table are medians over the rounds."
+        echo
+        echo "- linerate, e.g.: \`$(cmd_of matrix-1-1-linerate)\`"
+        echo "- iperf3, e.g.: \`$(cmd_of matrix-1-1-iperf3-tso-off)\`"
         echo
     fi
     echo "## Not measured here yet"
