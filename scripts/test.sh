@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up the machine and runs every test: unit and simulation tests, the DPDK tests, the
 # end-to-end tests against the kernel in the namespace topology, the impairment-stage test,
-# and the format, lint and doc checks. Run as root on Debian 12.
+# the format, lint and doc checks, and the benchmark script's parsers. Run as root on Debian 12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -19,6 +19,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
+step "bench.sh parsers"
+scripts/bench.sh --self-test
 
 step build
 # The impairment stage runs from its release build; the tests use the debug build.
