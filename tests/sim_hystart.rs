@@ -7,14 +7,12 @@
 mod common;
 
 use common::sackpeer::{stack_config, Fate, SackSim};
-use common::sim::{payload, sha256, PEER_IP, PORT};
+use common::sim::payload;
 use linerate::dpdk::Mempool;
-use linerate::sim::{Dir, SimConfig};
+use linerate::sim::SimConfig;
 use linerate::tcp::cc::Cc;
 use linerate::tcp::timer::{Nanos, MS, SEC};
-use linerate::IoError;
 use std::cell::RefCell;
-use std::net::SocketAddrV4;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -102,100 +100,42 @@ fn run(pool: &Arc<Mempool>, cc: Cc, len: usize, seed: u64, what: &str) -> Run {
     }));
     let data = payload(seed, len);
     let start = sim.now;
-    let id = sim
-        .stack
-        .connect(SocketAddrV4::new(PEER_IP, PORT), None)
-        .expect("connect");
-    let mut off = 0;
-    let mut closed = false;
-    let mut info = sim.stack.info(id).unwrap();
     let mut max_srtt_us = 0;
     let mut min_srtt_us = u32::MAX;
     let mut first_ssthresh = None;
     let mut loss_before_exit = false;
-    let end = start + 300 * SEC;
-    let mut done = false;
+    let mut prev_cwnd = 0;
     let mut next_print = 0;
     let trace = std::env::var_os("LR_HYSTART_TRACE").is_some();
-    while sim.now < end {
-        sim.tick();
-        if let Some(i) = sim.stack.info(id) {
-            assert_eq!(i.error, None, "{what}: connection failed: {i:?}");
-            if i.srtt_us > 0 {
-                max_srtt_us = max_srtt_us.max(i.srtt_us);
-                min_srtt_us = min_srtt_us.min(i.srtt_us);
-            }
-            if first_ssthresh.is_none() && i.ssthresh != u32::MAX {
-                first_ssthresh = Some((i.ssthresh, info.cwnd));
-                let c = i.counters;
-                loss_before_exit =
-                    c.retrans_segs > 0 || c.sack_recoveries > 0 || c.rtos > 0 || c.tlps > 0;
-            }
-            if trace && sim.now >= next_print {
-                // LR_HYSTART_TRACE=1: the window, srtt and the bottleneck's queue every 20 ms.
-                next_print = sim.now + 20 * MS;
-                let q = link.borrow().busy_until.saturating_sub(sim.now);
-                eprintln!(
-                    "{what} t={} ms cwnd={} ssthresh={} srtt={} ms queue={} ms",
-                    (sim.now - start) / MS,
-                    i.cwnd,
-                    i.ssthresh,
-                    i.srtt_us / 1000,
-                    q / MS
-                );
-            }
-            info = i;
+    let l = link.clone();
+    let o = sim.transfer_observed(&data, 300 * SEC, what, |now, i| {
+        if i.srtt_us > 0 {
+            max_srtt_us = max_srtt_us.max(i.srtt_us);
+            min_srtt_us = min_srtt_us.min(i.srtt_us);
         }
-        while off < data.len() {
-            match sim.stack.send(id, &data[off..]) {
-                Ok(n) => off += n,
-                Err(IoError::WouldBlock) => break,
-                Err(e) => panic!("{what}: send failed at {off}: {e:?}"),
-            }
+        if first_ssthresh.is_none() && i.ssthresh != u32::MAX {
+            first_ssthresh = Some((i.ssthresh, prev_cwnd));
+            let c = i.counters;
+            loss_before_exit =
+                c.retrans_segs > 0 || c.sack_recoveries > 0 || c.rtos > 0 || c.tlps > 0;
         }
-        sim.stack.flush();
-        if off == data.len() && !closed {
-            sim.stack.close(id).expect("close");
-            sim.stack.flush();
-            closed = true;
+        if trace && now >= next_print {
+            // LR_HYSTART_TRACE=1: the window, srtt and the bottleneck's queue every 20 ms.
+            next_print = now + 20 * MS;
+            let q = l.borrow().busy_until.saturating_sub(now);
+            eprintln!(
+                "{what} t={} ms cwnd={} ssthresh={} srtt={} ms queue={} ms",
+                (now - start) / MS,
+                i.cwnd,
+                i.ssthresh,
+                i.srtt_us / 1000,
+                q / MS
+            );
         }
-        if closed && sim.stack.state(id).is_none() && sim.peer.closed {
-            done = true;
-            break;
-        }
-        sim.advance();
-    }
-    assert!(
-        done,
-        "{what}: did not finish: sent {off}/{} received {} info {info:?}",
-        data.len(),
-        sim.peer.data.len()
-    );
-    assert_eq!(sim.peer.data.len(), data.len(), "{what}: byte count");
-    assert!(
-        sha256(&sim.peer.data) == sha256(&data),
-        "{what}: SHA-256 differs"
-    );
-    assert_eq!(info.error, None);
-    assert_eq!(sim.stack.tx_backlog(), 0);
-    for _ in 0..2000 {
-        if sim.wire.borrow().is_idle() {
-            break;
-        }
-        sim.tick();
-        sim.advance();
-    }
-    assert_eq!(
-        sim.pool.in_use(),
-        sim.pool_base,
-        "{what}: every mbuf is back once the connection is done"
-    );
-    assert_eq!(
-        sim.wire.borrow().stats(Dir::ToPeer).dropped,
-        0,
-        "only the link drops"
-    );
-    let c = info.counters;
+        prev_cwnd = i.cwnd;
+    });
+    assert_eq!(o.to_peer.dropped, 0, "only the link drops");
+    let c = o.info.counters;
     let link = link.borrow().clone();
     let r = Run {
         max_srtt_us,

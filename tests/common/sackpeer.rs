@@ -492,6 +492,17 @@ impl SackSim {
     /// has closed. Checks the bytes (SHA-256), that the connection never failed, and that
     /// every mbuf is back in the pool.
     pub fn transfer(&mut self, data: &[u8], limit: Nanos, what: &str) -> SackOutcome {
+        self.transfer_observed(data, limit, what, |_, _| {})
+    }
+
+    /// `transfer`, calling `observe(now, info)` with the connection's state on every tick.
+    pub fn transfer_observed(
+        &mut self,
+        data: &[u8],
+        limit: Nanos,
+        what: &str,
+        mut observe: impl FnMut(Nanos, &TcpInfo),
+    ) -> SackOutcome {
         let start = self.now;
         let id: ConnId = self
             .stack
@@ -506,6 +517,7 @@ impl SackSim {
             self.tick();
             if let Some(i) = self.stack.info(id) {
                 assert_eq!(i.error, None, "{what}: connection failed: {i:?}");
+                observe(self.now, &i);
                 info = i;
             }
             while off < data.len() {
