@@ -2,7 +2,7 @@
 //! ACK processing, on a real DPDK net_null port with the in-process ACK peer.
 //! Run: `cargo bench --bench tx_path` (as root; uses hugepages when reserved).
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use linerate::dev::DpdkDevice;
+use linerate::DpdkDevice;
 use linerate::dpdk::{Eal, Mempool, Port, PortConfig, MBUF_DEFAULT_DATAROOM};
 use linerate::peer::AckPeer;
 use linerate::{ConnId, Stack, StackConfig, State, TscClock};
@@ -22,24 +22,7 @@ struct Bench {
 }
 
 fn setup() -> Bench {
-    let huge = std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("HugePages_Free:") && !l.ends_with(" 0"));
-    let mut args = vec![
-        "--no-pci",
-        "--no-telemetry",
-        "-l",
-        "0",
-        "--log-level=*:error",
-        "--vdev=net_null0",
-    ];
-    if huge {
-        args.push("--in-memory");
-    } else {
-        args.extend(["--no-huge", "--no-shconf", "-m", "512"]);
-    }
-    let eal = Eal::global(&args).expect("EAL");
+    let eal = linerate_sim::eal::eal(&["net_null0"]);
     eal.register_thread().expect("lcore for the mempool cache");
     let pool = Arc::new(
         Mempool::new(&eal, "bench_pool", 32_767, 256, MBUF_DEFAULT_DATAROOM, None).expect("pool"),

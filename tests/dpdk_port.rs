@@ -3,7 +3,7 @@
 mod common;
 
 use linerate::dpdk::{DpdkError, Mbuf, Mempool, Port, PortConfig};
-use linerate::wire::ethernet::{EthernetFrame, MacAddr};
+use linerate_proto::wire::ethernet::{EthernetFrame, MacAddr};
 use std::sync::Arc;
 
 fn eal() -> linerate::dpdk::Eal {
@@ -221,7 +221,7 @@ fn errors_name_what_to_fix() {
 /// 32 MiB out, every byte acknowledged, FIN exchanged, every mbuf back.
 #[test]
 fn stack_over_net_null_with_ack_peer() {
-    use linerate::dev::DpdkDevice;
+    use linerate::DpdkDevice;
     use linerate::peer::AckPeer;
     use linerate::{Stack, StackConfig, State, TscClock};
     use std::net::{Ipv4Addr, SocketAddrV4};
@@ -290,10 +290,10 @@ fn stack_over_net_null_with_ack_peer() {
 /// after a more specific route is added mid-transfer, segments go to the new gateway's MAC.
 #[test]
 fn route_change_moves_a_connection_to_the_new_gateway() {
-    use linerate::dev::DpdkDevice;
+    use linerate::DpdkDevice;
     use linerate::pcap::{PcapDevice, PcapWriter};
     use linerate::peer::AckPeer;
-    use linerate::route::Route;
+    use linerate::Route;
     use linerate::{Stack, StackConfig, State, TscClock};
     use std::net::{Ipv4Addr, SocketAddrV4};
     let eal = eal();

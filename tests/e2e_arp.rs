@@ -7,8 +7,8 @@
 mod common;
 
 use linerate::dpdk::{Port, PortConfig};
-use linerate::wire::arp::{self, ArpPacket};
-use linerate::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
+use linerate_proto::wire::arp::{self, ArpPacket};
+use linerate_proto::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
 use std::net::Ipv4Addr;
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 mod common;
 
 use common::e2e::*;
-use linerate::dev::DpdkDevice;
+use linerate::DpdkDevice;
 use linerate::pcap::{PcapDevice, PcapWriter};
 use linerate::{Stack, TscClock};
 use std::process::Command;

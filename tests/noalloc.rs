@@ -3,8 +3,8 @@
 //! The peer (smoltcp, on the simulated wire) runs with the counter disarmed.
 mod common;
 
-use common::sim::*;
-use linerate::tcp::timer::{MS, SEC};
+use linerate_sim::harness::*;
+use linerate::{MS, SEC};
 use linerate::{IoError, State};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -68,14 +68,14 @@ fn armed<R>(f: impl FnOnce() -> R) -> R {
 
 #[test]
 fn steady_state_send_path_does_not_allocate() {
-    run(linerate::sim::SimConfig::clean(1), "noalloc_clean");
+    run(linerate_sim::SimConfig::clean(1), "noalloc_clean");
 }
 
 /// With 1% loss both ways: fast retransmit, recovery and RTOs arm timers too, and the wheel's
 /// entry slab is reserved at connect time, so this path does not allocate either.
 #[test]
 fn lossy_send_path_does_not_allocate() {
-    let lossy = linerate::sim::SimConfig {
+    let lossy = linerate_sim::SimConfig {
         seed: 7,
         loss: 0.01,
         ..Default::default()
@@ -86,14 +86,14 @@ fn lossy_send_path_does_not_allocate() {
 /// The counter is process-wide: tests take turns.
 static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn run(wire: linerate::sim::SimConfig, name: &str) {
+fn run(wire: linerate_sim::SimConfig, name: &str) {
     let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
     COUNT.store(0, Ordering::SeqCst);
     let eal = common::eal(&[]);
     let pool = common::pool(&eal, name, 4095);
     let mut setup = SimSetup::new(
         wire,
-        linerate::sim::SimConfig {
+        linerate_sim::SimConfig {
             seed: wire.seed + 1,
             ..wire
         },

@@ -3,12 +3,12 @@
 //! to 0.5×); pacing spreads a window over the RTT where an unpaced sender bursts it.
 mod common;
 
-use common::sim::*;
+use linerate_sim::harness::*;
 use linerate::dpdk::Mempool;
-use linerate::sim::SimConfig;
-use linerate::tcp::cc::Cc;
-use linerate::tcp::pacing;
-use linerate::tcp::timer::{Nanos, MS, SEC};
+use linerate_sim::SimConfig;
+use linerate::Cc;
+use linerate_proto::pacing;
+use linerate::{Nanos, MS, SEC};
 use linerate::IoError;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -4,11 +4,11 @@
 //! The frames are real DPDK mbufs from a real mempool; only the device is simulated.
 mod common;
 
-use common::sim::*;
+use linerate_sim::harness::*;
 use linerate::dpdk::{Mempool, Offloads};
-use linerate::sim::{Dir, SimConfig, SimRng};
-use linerate::tcp::timer::{Nanos, MS, SEC};
-use linerate::wire::checksum;
+use linerate_sim::{Dir, SimConfig, SimRng};
+use linerate::{Nanos, MS, SEC};
+use linerate_proto::wire::checksum;
 use linerate::{ConnId, IoError, State, TcpError};
 use smoltcp::socket::tcp;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -166,7 +166,7 @@ fn sim_clean_wire_with_tx_offloads_and_small_tx_ring() {
     setup.to_peer.tx_ring = 5;
     let mut sim = Sim::new(pool.clone(), setup);
     // Rebuild the stack on a device with offloads (the one Sim::new made has none).
-    let dev = linerate::sim::SimDevice::new(sim.wire.clone(), pool.clone(), STACK_MAC)
+    let dev = linerate_sim::SimDevice::new(sim.wire.clone(), pool.clone(), STACK_MAC)
         .with_offloads(Offloads {
             tx_ipv4_cksum: true,
             tx_tcp_cksum: true,
@@ -656,7 +656,7 @@ fn established(sim: &mut Sim) -> (ConnId, u32, u32) {
 fn inject(
     sim: &mut Sim,
     f: &[u8],
-) -> (linerate::stack::stack::RxDrops, linerate::neigh::NeighStats) {
+) -> (linerate::RxDrops, linerate::NeighStats) {
     let before = sim.stats();
     sim.dev.peer.send(f);
     sim.run_until(MS, |_| false);
@@ -668,10 +668,10 @@ fn inject(
 }
 
 fn diff_drops(
-    a: &linerate::stack::stack::RxDrops,
-    b: &linerate::stack::stack::RxDrops,
-) -> linerate::stack::stack::RxDrops {
-    linerate::stack::stack::RxDrops {
+    a: &linerate::RxDrops,
+    b: &linerate::RxDrops,
+) -> linerate::RxDrops {
+    linerate::RxDrops {
         malformed: a.malformed - b.malformed,
         bad_ip_checksum: a.bad_ip_checksum - b.bad_ip_checksum,
         bad_tcp_checksum: a.bad_tcp_checksum - b.bad_tcp_checksum,
@@ -690,9 +690,9 @@ fn diff_drops(
 }
 
 fn diff_neigh(
-    a: &linerate::neigh::NeighStats,
-    b: &linerate::neigh::NeighStats,
-) -> linerate::neigh::NeighStats {
+    a: &linerate::NeighStats,
+    b: &linerate::NeighStats,
+) -> linerate::NeighStats {
     let mut d = *a;
     d.requests_sent -= b.requests_sent;
     d.replies_sent -= b.replies_sent;
@@ -706,7 +706,7 @@ fn diff_neigh(
 
 #[test]
 fn sim_malformed_frames_are_counted_not_fatal() {
-    use linerate::stack::stack::RxDrops;
+    use linerate::RxDrops;
     let pool = pool("malformed");
     let mut sim = Sim::new(pool.clone(), SimSetup::clean(31));
     let (id, rseq, our_nxt) = established(&mut sim);

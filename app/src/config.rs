@@ -1,9 +1,9 @@
 //! `linerate send` settings: the command line (clap), the `--config` TOML file, and the merge
 //! of the two (command-line flags override file values) into validated [`Settings`].
 use crate::units;
-use linerate::route::{Route, RouteTable};
-use linerate::wire::ethernet::MacAddr;
-use linerate::wire::ipv4::Ipv4Cidr;
+use linerate::{Route, RouteTable};
+use linerate::MacAddr;
+use linerate::Ipv4Cidr;
 use serde::Deserialize;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
@@ -262,7 +262,7 @@ pub fn mempool_size(conns: u64, sndbuf: u64, mss: u64, rx_desc: u16, tx_desc: u1
     let want = conns
         .saturating_mul(per_conn)
         .saturating_add(rx_desc as u64 + tx_desc as u64)
-        .saturating_add(linerate::dev::TX_BACKLOG as u64)
+        .saturating_add(linerate::TX_BACKLOG as u64)
         .saturating_add(2048 + 512);
     want.clamp(MIN_MBUFS as u64, MAX_MBUFS as u64) as u32
 }
@@ -463,10 +463,10 @@ pub fn merge(cli: SendArgs, file: FileConfig) -> Result<Settings, String> {
         ));
     }
     let cc = pick(cli.cc, file.cc).unwrap_or_else(|| "cubic".into());
-    if linerate::tcp::cc::Cc::by_name(&cc).is_none() {
+    if linerate::Cc::by_name(&cc).is_none() {
         return Err(format!(
             "--cc: unknown congestion control '{cc}' (known: {})",
-            linerate::tcp::cc::Cc::names().join(", ")
+            linerate::Cc::names().join(", ")
         ));
     }
     let pacing = !cli.no_pacing && file.pacing.unwrap_or(true);
@@ -849,7 +849,7 @@ mod tests {
 
     #[test]
     fn cc_names_and_pacing() {
-        for cc in linerate::tcp::cc::Cc::names() {
+        for cc in linerate::Cc::names() {
             let a = SendArgs {
                 cc: Some(cc.to_string()),
                 ..base()

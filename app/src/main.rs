@@ -6,6 +6,7 @@ mod config;
 mod info;
 mod ksend;
 mod latency;
+mod payload;
 mod report;
 mod send;
 mod sink;

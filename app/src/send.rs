@@ -4,11 +4,11 @@
 use crate::config::{self, FileConfig, Payload, SendArgs, Settings, Stop};
 use crate::latency::{AckTracker, Hists, Percentiles, Schedule};
 use crate::report::*;
-use linerate::dev::{Device, DpdkDevice};
+use linerate::{Device, DpdkDevice};
 use linerate::dpdk::{Eal, Mempool, Port, PortConfig, MBUF_DEFAULT_DATAROOM};
 use linerate::pcap::{PcapDevice, PcapWriter};
 use linerate::peer::AckPeer;
-use linerate::tcp::cc::Cc;
+use linerate::Cc;
 use linerate::{ConnId, ConnectError, IoError, Stack, StackConfig, State, TcpError, TcpInfo};
 use linerate::{TcpConfig, TscClock};
 use std::collections::BTreeMap;
@@ -50,12 +50,7 @@ fn install_sigint() {
     });
 }
 
-/// Deterministic pseudo-random bytes.
-pub fn random_payload(seed: u64, n: usize) -> Vec<u8> {
-    let mut v = vec![0u8; n];
-    linerate::sim::SimRng::new(seed).fill(&mut v);
-    v
-}
+use crate::payload::random_payload;
 
 fn load_payload(s: &Settings) -> Result<Vec<u8>, SendError> {
     match &s.payload {

@@ -1,6 +1,6 @@
 //! bindgen's struct layouts must match what the C compiler sees with DPDK's own flags.
 //! A mismatch would make every field access in the safe wrapper read the wrong memory.
-use dpdk_sys::*;
+use linerate_dpdk_sys::*;
 use std::mem::{offset_of, size_of};
 
 fn c(item: lr_layout_item) -> u64 {

@@ -1,31 +1,311 @@
-//! `ip_queue_xmit` and IPv4 input: the IPv4 header on the way out (ID, DF, TTL, checksum in
-//! software or offloaded), and validation on the way in.
-use crate::dpdk::{Mbuf, Offloads, TxOffload};
-use crate::wire::checksum;
-use crate::wire::ipv4::{Ipv4Packet, Protocol};
+//! `ip_queue_xmit` and IPv4 input, and the layer below TCP as TCP sees it.
+//!
+//! [`IpLayer`] owns what lies under TCP: the route table, the neighbour table, the device
+//! and the mbuf pool. TCP reaches all of it through this one narrow interface: allocate a
+//! buffer, check a connection's cached route, ask whether its next hop can take frames, and
+//! `queue_xmit` a segment whose TCP header is written. This layer then writes the IPv4
+//! header, `neigh` writes the Ethernet header, and `dev` batches the frame for the NIC.
+use crate::dev::Dev;
+use crate::neigh::NeighTable;
+use linerate_dpdk::{Device, Mbuf, Mempool, Offloads, TxOffload};
+use linerate_proto::route::RouteTable;
+use linerate_proto::timer::Nanos;
+use linerate_proto::wire::ipv4::{Ipv4Cidr, Ipv4Packet, Protocol};
+use linerate_proto::wire::{checksum, ETH_HEADER_LEN, IPV4_HEADER_LEN};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
-pub const IP_HDR: usize = 20;
-pub const DEFAULT_TTL: u8 = 64;
+/// TTL of every packet we send (Linux's `ip_default_ttl`).
+const DEFAULT_TTL: u8 = 64;
 
-/// Prepends the IPv4 header in front of an L4 segment of `l4_len` bytes already in `m`.
-/// With `offloads.tx_ipv4_cksum` the NIC fills the header checksum; the TCP layer has already
-/// set (or left to the NIC) its own. False when there is no headroom or `m` is shared.
-// Every argument is a header field or an offload decision; a struct would only move them.
-#[allow(clippy::too_many_arguments)]
+/// Frames dropped on input, by reason: the per-port drop counters. Nothing on the wire makes
+/// the stack panic; everything it cannot use is counted here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RxDrops {
+    /// Truncated or malformed Ethernet, IPv4 or TCP (including bad TCP options).
+    pub malformed: u64,
+    /// IPv4 header checksum wrong.
+    pub bad_ip_checksum: u64,
+    /// TCP checksum wrong.
+    pub bad_tcp_checksum: u64,
+    /// Unicast to another MAC, or IPv4 to another address.
+    pub not_for_us: u64,
+    /// IPv4 fragments (we send with DF and never reassemble).
+    pub fragments: u64,
+    /// IPv4 protocols other than TCP, and EtherTypes other than IPv4 and ARP.
+    pub unsupported: u64,
+    /// Segments outside the receive window (RFC 9293 §3.10.7.4).
+    pub out_of_window: u64,
+    /// RSTs that failed the sequence check (RFC 5961 §3).
+    pub bad_rst: u64,
+    /// SYNs on synchronized connections, and unexpected segments in SYN-SENT.
+    pub bad_syn: u64,
+    /// ACKs for data never sent.
+    pub bad_ack: u64,
+    /// Segments without ACK on a synchronized connection.
+    pub no_ack: u64,
+    /// Old timestamps (PAWS, RFC 7323 §5).
+    pub paws: u64,
+    /// Segments for no connection (answered with RST).
+    pub no_conn: u64,
+    /// RSTs we sent in reply to such segments.
+    pub rst_sent: u64,
+}
+
+impl RxDrops {
+    /// Every dropped frame (excludes `rst_sent`, which counts replies).
+    pub fn total(&self) -> u64 {
+        self.malformed
+            + self.bad_ip_checksum
+            + self.bad_tcp_checksum
+            + self.not_for_us
+            + self.fragments
+            + self.unsupported
+            + self.out_of_window
+            + self.bad_rst
+            + self.bad_syn
+            + self.bad_ack
+            + self.no_ack
+            + self.paws
+            + self.no_conn
+    }
+}
+
+/// A connection's cached route (the kernel's `sk_dst_cache`): its next hop's neighbour entry,
+/// the route table generation it was looked up in, and the IPv4 ID counter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dst {
+    pub(crate) src: Ipv4Addr,
+    pub(crate) dst: Ipv4Addr,
+    neigh: usize,
+    route_gen: u32,
+    ip_id: u16,
+}
+
+/// Why a frame did not leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum XmitError {
+    /// No headroom, a shared buffer, or the device backlog is full: try again later.
+    Busy,
+    /// ARP for the next hop failed: EHOSTUNREACH.
+    Unreachable,
+}
+
+/// What the IPv4 layer needs to know of the L4 segment it carries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct L4 {
+    /// TCP header length, options included (for the NIC's offload fields).
+    pub(crate) hdr_len: u8,
+    /// The TCP checksum holds only the pseudo-header sum: the NIC completes it.
+    pub(crate) csum_offloaded: bool,
+}
+
+/// The layers below TCP: routes, neighbours, the device and the mbuf pool.
+pub(crate) struct IpLayer<D: Device> {
+    pub(crate) dev: Dev<D>,
+    pub(crate) neigh: NeighTable,
+    pub(crate) routes: RouteTable,
+    pub(crate) pool: Arc<Mempool>,
+    pub(crate) addr: Ipv4Cidr,
+    pub(crate) offloads: Offloads,
+    pub(crate) drops: RxDrops,
+    /// Mbufs the send path leaves in the pool for RX descriptors and control frames.
+    pool_reserve: u32,
+    /// Send-path allocations allowed before the pool is looked at again (counting a pool's
+    /// free mbufs walks every lcore cache, too slow to do per segment).
+    pool_budget: u32,
+}
+
+impl<D: Device> IpLayer<D> {
+    pub(crate) fn new(
+        dev: Dev<D>,
+        neigh: NeighTable,
+        routes: RouteTable,
+        pool: Arc<Mempool>,
+        addr: Ipv4Cidr,
+        pool_reserve: u32,
+    ) -> Self {
+        let offloads = dev.offloads();
+        IpLayer {
+            dev,
+            neigh,
+            routes,
+            pool,
+            addr,
+            offloads,
+            drops: RxDrops::default(),
+            pool_reserve,
+            pool_budget: 0,
+        }
+    }
+
+    /// An mbuf for a control frame (it may use the reserve).
+    #[inline]
+    pub(crate) fn alloc(&self) -> Option<Mbuf> {
+        self.pool.alloc()
+    }
+
+    /// An mbuf for queued data, unless that would eat into the reserve: a send buffer that
+    /// drained the pool would starve the ACKs that free it.
+    #[inline]
+    pub(crate) fn alloc_send(&mut self) -> Option<Mbuf> {
+        if self.pool_budget == 0 {
+            let avail = self.pool.available();
+            // Re-check at least every 64 mbufs, sooner as the pool runs low.
+            self.pool_budget = (avail.saturating_sub(self.pool_reserve) / 2).min(64);
+            if self.pool_budget == 0 {
+                return None;
+            }
+        }
+        self.pool_budget -= 1;
+        self.pool.alloc()
+    }
+
+    /// True when the NIC completes TCP checksums (TCP then writes the pseudo-header sum).
+    #[inline]
+    pub(crate) fn tcp_csum_offload(&self) -> bool {
+        self.offloads.tx_tcp_cksum
+    }
+
+    /// `ip_route_output`: the route to `dst` and its next hop's neighbour entry (created
+    /// INCOMPLETE if new). `None`: no route, or the neighbour table is full.
+    pub(crate) fn route_output(&mut self, dst: Ipv4Addr, now: Nanos) -> Option<Dst> {
+        let hop = self.routes.lookup(dst)?;
+        let neigh = self.neigh.lookup_or_create(hop.addr, now).ok()?;
+        Some(Dst {
+            src: self.addr.addr,
+            dst,
+            neigh,
+            route_gen: hop.generation,
+            ip_id: 0,
+        })
+    }
+
+    /// The seed's `__sk_dst_check`: when the route table has changed since `d` was looked
+    /// up, look it up again. A destination that lost its route keeps the old next hop (its
+    /// segments still go out; RTOs end it if the path is really gone).
+    #[inline]
+    pub(crate) fn dst_check(&mut self, d: &mut Dst, now: Nanos) {
+        if d.route_gen == self.routes.generation() {
+            return;
+        }
+        d.route_gen = self.routes.generation();
+        if let Some(hop) = self.routes.lookup(d.dst) {
+            if let Ok(n) = self.neigh.lookup_or_create(hop.addr, now) {
+                d.neigh = n;
+            }
+        }
+    }
+
+    /// True when frames to `d` can go out now. An unresolved next hop gets (or keeps) an ARP
+    /// request under way; the caller's data waits on its own queue meanwhile.
+    #[inline]
+    pub(crate) fn dst_ready(&mut self, d: &Dst, now: Nanos) -> bool {
+        if self.neigh.is_resolved(d.neigh) {
+            return true;
+        }
+        self.neigh.kick(d.neigh, now, &mut self.dev, &self.pool);
+        false
+    }
+
+    /// True when the next hop of `d` is resolved (no ARP is started).
+    #[inline]
+    pub(crate) fn dst_resolved(&self, d: &Dst) -> bool {
+        self.neigh.is_resolved(d.neigh)
+    }
+
+    /// The next hop of `d` answered no ARP request.
+    #[inline]
+    pub(crate) fn dst_failed(&self, d: &Dst) -> bool {
+        self.neigh.is_failed(d.neigh)
+    }
+
+    /// The next hop of `d` is one of `entries`.
+    #[inline]
+    pub(crate) fn dst_uses(&self, d: &Dst, entries: &[usize]) -> bool {
+        entries.contains(&d.neigh)
+    }
+
+    /// True while the device takes another frame.
+    #[inline]
+    pub(crate) fn has_room(&self) -> bool {
+        self.dev.has_room()
+    }
+
+    /// `ip_queue_xmit` for a segment TCP keeps for retransmission: writes the IPv4 and
+    /// Ethernet headers into `m`'s headroom and hands the device a reference (refcount + 1),
+    /// the seed's `skb_clone`. Needs a resolved next hop and a unique `m`; on failure `m`
+    /// holds what it held before.
+    #[inline]
+    pub(crate) fn queue_xmit_ref(&mut self, m: &mut Mbuf, d: &mut Dst, l4: L4) -> Result<(), XmitError> {
+        if !m.is_unique() || !self.dev.has_room() {
+            return Err(XmitError::Busy);
+        }
+        let l4_len = m.len();
+        d.ip_id = d.ip_id.wrapping_add(1);
+        if !push_header(m, d.src, d.dst, d.ip_id, &self.offloads, l4)
+            || !self.neigh.push_hh(d.neigh, m)
+        {
+            // Undo so the segment stays as TCP left it.
+            let pushed = m.len() - l4_len;
+            m.adj(pushed);
+            return Err(XmitError::Busy);
+        }
+        if self.dev.xmit(m.clone()).is_err() {
+            m.adj(m.len() - l4_len);
+            return Err(XmitError::Busy);
+        }
+        Ok(())
+    }
+
+    /// `ip_queue_xmit` for a frame TCP gives away (SYN, ACK, RST, probes): it may wait in
+    /// the neighbour's queue while the next hop resolves. `ident` is the IPv4 ID.
+    pub(crate) fn queue_xmit(
+        &mut self,
+        mut m: Mbuf,
+        d: &mut Dst,
+        ident: Option<u16>,
+        l4: L4,
+        now: Nanos,
+    ) -> Result<(), XmitError> {
+        let id = match ident {
+            Some(i) => i,
+            None => {
+                d.ip_id = d.ip_id.wrapping_add(1);
+                d.ip_id
+            }
+        };
+        if !push_header(&mut m, d.src, d.dst, id, &self.offloads, l4) {
+            return Err(XmitError::Busy);
+        }
+        self.neigh
+            .output(d.neigh, m, now, &mut self.dev, &self.pool)
+            .map_err(|_| XmitError::Unreachable)
+    }
+}
+
+impl Dst {
+    /// Starts the IPv4 ID counter (a per-connection random start).
+    pub(crate) fn with_ip_id(mut self, id: u16) -> Self {
+        self.ip_id = id;
+        self
+    }
+}
+
+/// Prepends the IPv4 header in front of an L4 segment already in `m`. With
+/// `offloads.tx_ipv4_cksum` the NIC fills the header checksum; TCP has already set (or left
+/// to the NIC) its own. False when there is no headroom or `m` is shared.
 #[inline]
-pub fn push_header(
+fn push_header(
     m: &mut Mbuf,
     src: Ipv4Addr,
     dst: Ipv4Addr,
     ident: u16,
-    ttl: u8,
     offloads: &Offloads,
-    l4_hdr_len: u8,
-    tcp_cksum_offloaded: bool,
+    l4: L4,
 ) -> bool {
-    let total = m.len() + IP_HDR;
-    let Some(h) = m.prepend(IP_HDR) else {
+    let total = m.len() + IPV4_HEADER_LEN;
+    let Some(h) = m.prepend(IPV4_HEADER_LEN) else {
         return false;
     };
     // Fixed fields in one write: version 4, IHL 5, DSCP 0, flags DF, fragment offset 0.
@@ -35,7 +315,7 @@ pub fn push_header(
     h[4..6].copy_from_slice(&ident.to_be_bytes());
     h[6] = 0x40;
     h[7] = 0;
-    h[8] = ttl;
+    h[8] = DEFAULT_TTL;
     h[9] = Protocol::TCP;
     h[10] = 0;
     h[11] = 0;
@@ -45,14 +325,14 @@ pub fn push_header(
         let c = checksum::fold(checksum::sum(h, 0));
         h[10..12].copy_from_slice(&c.to_be_bytes());
     }
-    if offloads.tx_ipv4_cksum || tcp_cksum_offloaded {
+    if offloads.tx_ipv4_cksum || l4.csum_offloaded {
         m.set_tx_offload(TxOffload {
             ip_cksum: offloads.tx_ipv4_cksum,
-            tcp_cksum: tcp_cksum_offloaded,
+            tcp_cksum: l4.csum_offloaded,
             tso_segsz: 0,
-            l2_len: crate::neigh::ETH_HDR as u8,
-            l3_len: IP_HDR as u16,
-            l4_len: l4_hdr_len,
+            l2_len: ETH_HEADER_LEN as u8,
+            l3_len: IPV4_HEADER_LEN as u16,
+            l4_len: l4.hdr_len,
         });
     }
     true
@@ -60,7 +340,7 @@ pub fn push_header(
 
 /// Why an IPv4 packet was dropped on input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IpDrop {
+pub(crate) enum IpDrop {
     Malformed,
     BadChecksum,
     NotForUs,
@@ -68,19 +348,31 @@ pub enum IpDrop {
     UnsupportedProtocol,
 }
 
-/// A validated inbound IPv4 packet: addresses and the L4 payload's range in the frame.
-#[derive(Debug, Clone, Copy)]
-pub struct IpInput {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
-    pub protocol: u8,
-    pub l4_start: usize,
-    pub l4_end: usize,
+impl RxDrops {
+    /// Counts an IPv4 input drop.
+    pub(crate) fn count_ip(&mut self, d: IpDrop) {
+        match d {
+            IpDrop::Malformed => self.malformed += 1,
+            IpDrop::BadChecksum => self.bad_ip_checksum += 1,
+            IpDrop::NotForUs => self.not_for_us += 1,
+            IpDrop::Fragment => self.fragments += 1,
+            IpDrop::UnsupportedProtocol => self.unsupported += 1,
+        }
+    }
 }
 
-/// Validates an IPv4 packet (`pkt` starts at the IP header). `hw_cksum_good`: the NIC already
-/// verified the header checksum.
-pub fn input(pkt: &[u8], our_ip: Ipv4Addr, hw_cksum_good: bool) -> Result<IpInput, IpDrop> {
+/// A validated inbound IPv4 packet: addresses and the L4 payload's range in the frame.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IpInput {
+    pub(crate) src: Ipv4Addr,
+    pub(crate) dst: Ipv4Addr,
+    pub(crate) l4_start: usize,
+    pub(crate) l4_end: usize,
+}
+
+/// `ip_rcv`: validates an IPv4 packet (`pkt` starts at the IP header). `hw_cksum_good`: the
+/// NIC already verified the header checksum.
+pub(crate) fn input(pkt: &[u8], our_ip: Ipv4Addr, hw_cksum_good: bool) -> Result<IpInput, IpDrop> {
     let p = Ipv4Packet::new_checked(pkt).map_err(|_| IpDrop::Malformed)?;
     if !hw_cksum_good && !p.verify_checksum() {
         return Err(IpDrop::BadChecksum);
@@ -95,12 +387,10 @@ pub fn input(pkt: &[u8], our_ip: Ipv4Addr, hw_cksum_good: bool) -> Result<IpInpu
     if p.protocol() != Protocol::TCP {
         return Err(IpDrop::UnsupportedProtocol);
     }
-    let hl = p.header_len();
     Ok(IpInput {
         src: p.src(),
         dst: p.dst(),
-        protocol: p.protocol(),
-        l4_start: hl,
+        l4_start: p.header_len(),
         l4_end: p.total_len() as usize,
     })
 }

@@ -1,25 +1,30 @@
 //! linerate's per-core TCP/IP stack: the kernel's send path rebuilt on DPDK mbufs.
 //!
-//! One module per layer, named after the kernel's: `socket` (`tcp_sendmsg`), `tcp::output`
-//! (`tcp_write_xmit`, `tcp_transmit_skb`), `tcp::input`, `tcp::cc`, `tcp::timer`, `ip`
-//! (`ip_queue_xmit`), `route`, `neigh` (`neigh_output`) and `dev` (`dev_queue_xmit`). See
-//! docs/architecture.md. `unsafe` is denied everywhere except the `dpdk` module, which wraps
-//! `dpdk-sys`.
-#![deny(unsafe_code)]
+//! One module per layer, named after the kernel's, calling downward only:
+//! `socket` (`tcp_sendmsg`, connect, close) → `stack` (the poll loop and connection table)
+//! → `tcp` (`output`: `tcp_write_xmit`, `tcp_transmit_skb`; `input`: `tcp_ack`;
+//! `timers`; `sack` and `rack` decide) → `ip` (`ip_queue_xmit`) → `neigh`
+//! (`neigh_output`) → `dev` (`dev_queue_xmit`). Pure parts (wire views, routes, the timer
+//! wheel, congestion control) are in `linerate-proto`; DPDK and all `unsafe` code are in
+//! `linerate-dpdk`. Apps use this through the `linerate` crate. See docs/architecture.md.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
-pub mod dev;
-pub mod dpdk;
-pub mod ip;
-pub mod neigh;
+mod dev;
+mod ip;
+mod neigh;
+mod socket;
+mod stack;
+mod tcp;
+
+#[cfg(feature = "pcap")]
 pub mod pcap;
+#[cfg(feature = "ack-peer")]
 pub mod peer;
-pub mod route;
-pub mod sim;
-pub mod socket;
-pub mod stack;
-pub mod tcp;
-pub mod wire;
 
+pub use dev::{DevStats, TX_BACKLOG};
+pub use ip::RxDrops;
+pub use neigh::{NeighConfig, NeighState, NeighStats, NeighTable, Neighbour};
 pub use socket::{ConnectError, IoError};
-pub use stack::{Stack, StackConfig, StackStats, TscClock};
-pub use tcp::{ConnId, State, TcpConfig, TcpError, TcpInfo};
+pub use stack::{Stack, StackConfig, StackStats};
+pub use tcp::{ConnId, State, TcpConfig, TcpCounters, TcpError, TcpInfo};

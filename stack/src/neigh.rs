@@ -6,31 +6,37 @@
 //! ready to go while an entry resolves wait in a bounded per-entry queue and leave when the
 //! reply arrives. (Data segments do not wait here: they stay on their connection's write
 //! queue until the next hop resolves, so nothing is copied or lost.)
-use crate::dev::{Dev, Device};
-use crate::dpdk::{Mbuf, Mempool};
-use crate::tcp::timer::{Nanos, SEC};
-use crate::wire::arp::{self, ArpOp, ArpPacket};
-use crate::wire::ethernet::{EtherType, MacAddr};
+use crate::dev::Dev;
+use linerate_dpdk::{Device, Mbuf, Mempool};
+use linerate_proto::timer::{Nanos, SEC};
+use linerate_proto::wire::arp::{self, ArpOp, ArpPacket};
+use linerate_proto::wire::ethernet::{EtherType, MacAddr};
+use linerate_proto::wire::ETH_HEADER_LEN;
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
-pub const ETH_HDR: usize = 14;
 /// Frames held per entry while resolving (Linux's `unres_qlen` is in this range).
-pub const PENDING_MAX: usize = 64;
+const PENDING_MAX: usize = 64;
 /// Most next hops a stack tracks.
-pub const MAX_ENTRIES: usize = 1024;
+pub(crate) const MAX_ENTRIES: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The state of a neighbour entry, as the kernel's NUD states.
 pub enum NeighState {
+    /// Resolving: ARP requests are out, no answer yet.
     Incomplete,
+    /// Confirmed by a reply within `NeighConfig::reachable`.
     Reachable,
+    /// Usable but unconfirmed for a while; confirmed again on use.
     Stale,
+    /// No answer after `max_probes` requests.
     Failed,
     /// Configured by hand; never expires.
     Permanent,
 }
 
 #[derive(Debug, Clone, Copy)]
+/// ARP timing (the kernel's neigh parameters).
 pub struct NeighConfig {
     /// Time between ARP requests while resolving (Linux: retrans_time, 1 s).
     pub retrans: Nanos,
@@ -54,11 +60,17 @@ impl Default for NeighConfig {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// ARP counters.
 pub struct NeighStats {
+    /// ARP requests sent (gratuitous included).
     pub requests_sent: u64,
+    /// ARP replies sent to requests for our address.
     pub replies_sent: u64,
+    /// ARP replies received.
     pub replies_received: u64,
+    /// Entries that became resolved.
     pub resolved: u64,
+    /// Entries that failed.
     pub failed: u64,
     /// Pending frames dropped: the entry failed, or its queue was full (oldest goes).
     pub pending_dropped: u64,
@@ -67,12 +79,16 @@ pub struct NeighStats {
 }
 
 #[derive(Debug)]
+/// One next hop.
 pub struct Neighbour {
+    /// Its address.
     pub ip: Ipv4Addr,
+    /// Its state.
     pub state: NeighState,
+    /// Its MAC, once resolved.
     pub mac: MacAddr,
     /// dst MAC, our MAC, EtherType IPv4: copied in front of every IPv4 frame.
-    hh: [u8; ETH_HDR],
+    hh: [u8; ETH_HEADER_LEN],
     pending: VecDeque<Mbuf>,
     probes: u8,
     next_probe: Nanos,
@@ -81,23 +97,26 @@ pub struct Neighbour {
 
 /// Why a frame could not go out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NeighError {
+pub(crate) enum NeighError {
     /// Resolution failed: EHOSTUNREACH.
     HostUnreachable,
     /// The table is full.
     TableFull,
 }
 
+/// The neighbour table of one stack: next hops and their ARP state.
 pub struct NeighTable {
     entries: Vec<Neighbour>,
     our_mac: MacAddr,
     our_ip: Ipv4Addr,
+    /// Timing.
     pub cfg: NeighConfig,
+    /// Counters.
     pub stats: NeighStats,
 }
 
 impl NeighTable {
-    pub fn new(our_mac: MacAddr, our_ip: Ipv4Addr, cfg: NeighConfig) -> Self {
+    pub(crate) fn new(our_mac: MacAddr, our_ip: Ipv4Addr, cfg: NeighConfig) -> Self {
         NeighTable {
             entries: Vec::with_capacity(16),
             our_mac,
@@ -107,8 +126,8 @@ impl NeighTable {
         }
     }
 
-    fn hh_for(&self, mac: MacAddr) -> [u8; ETH_HDR] {
-        let mut h = [0u8; ETH_HDR];
+    fn hh_for(&self, mac: MacAddr) -> [u8; ETH_HEADER_LEN] {
+        let mut h = [0u8; ETH_HEADER_LEN];
         h[0..6].copy_from_slice(&mac.0);
         h[6..12].copy_from_slice(&self.our_mac.0);
         h[12..14].copy_from_slice(&EtherType::IPV4.to_be_bytes());
@@ -116,7 +135,7 @@ impl NeighTable {
     }
 
     /// The entry for `ip`, created INCOMPLETE if new.
-    pub fn lookup_or_create(&mut self, ip: Ipv4Addr, now: Nanos) -> Result<usize, NeighError> {
+    pub(crate) fn lookup_or_create(&mut self, ip: Ipv4Addr, now: Nanos) -> Result<usize, NeighError> {
         if let Some(i) = self.find(ip) {
             return Ok(i);
         }
@@ -127,7 +146,7 @@ impl NeighTable {
             ip,
             state: NeighState::Incomplete,
             mac: MacAddr::ZERO,
-            hh: [0; ETH_HDR],
+            hh: [0; ETH_HEADER_LEN],
             pending: VecDeque::new(),
             probes: 0,
             next_probe: now,
@@ -136,16 +155,18 @@ impl NeighTable {
         Ok(self.entries.len() - 1)
     }
 
+    /// The index of the entry for `ip`, if any.
     pub fn find(&self, ip: Ipv4Addr) -> Option<usize> {
         self.entries.iter().position(|e| e.ip == ip)
     }
 
+    /// The entry at `idx`.
     pub fn get(&self, idx: usize) -> Option<&Neighbour> {
         self.entries.get(idx)
     }
 
     /// A static entry (`--neigh ip=mac`).
-    pub fn add_static(&mut self, ip: Ipv4Addr, mac: MacAddr) {
+    pub(crate) fn add_static(&mut self, ip: Ipv4Addr, mac: MacAddr) {
         let hh = self.hh_for(mac);
         let e = Neighbour {
             ip,
@@ -165,7 +186,7 @@ impl NeighTable {
 
     /// True when frames can go to this entry now.
     #[inline]
-    pub fn is_resolved(&self, idx: usize) -> bool {
+    pub(crate) fn is_resolved(&self, idx: usize) -> bool {
         matches!(
             self.entries.get(idx).map(|e| e.state),
             Some(NeighState::Reachable | NeighState::Stale | NeighState::Permanent)
@@ -173,7 +194,7 @@ impl NeighTable {
     }
 
     #[inline]
-    pub fn is_failed(&self, idx: usize) -> bool {
+    pub(crate) fn is_failed(&self, idx: usize) -> bool {
         matches!(
             self.entries.get(idx).map(|e| e.state),
             Some(NeighState::Failed)
@@ -182,7 +203,7 @@ impl NeighTable {
 
     /// Makes sure resolution is under way for `idx` (a use of a FAILED entry past its hold
     /// time, or of a STALE one, asks again).
-    pub fn kick<D: Device>(&mut self, idx: usize, now: Nanos, dev: &mut Dev<D>, pool: &Mempool) {
+    pub(crate) fn kick<D: Device>(&mut self, idx: usize, now: Nanos, dev: &mut Dev<D>, pool: &Mempool) {
         let cfg = self.cfg;
         let Some(e) = self.entries.get_mut(idx) else {
             return;
@@ -211,7 +232,7 @@ impl NeighTable {
     /// Prepends the cached Ethernet header to an IPv4 frame. False if unresolved or no
     /// headroom.
     #[inline]
-    pub fn push_hh(&self, idx: usize, m: &mut Mbuf) -> bool {
+    pub(crate) fn push_hh(&self, idx: usize, m: &mut Mbuf) -> bool {
         let Some(e) = self.entries.get(idx) else {
             return false;
         };
@@ -221,7 +242,7 @@ impl NeighTable {
         ) {
             return false;
         }
-        match m.prepend(ETH_HDR) {
+        match m.prepend(ETH_HEADER_LEN) {
             Some(h) => {
                 h.copy_from_slice(&e.hh);
                 true
@@ -231,7 +252,7 @@ impl NeighTable {
     }
 
     /// Sends an owned IPv4 frame to the next hop, or queues it while the entry resolves.
-    pub fn output<D: Device>(
+    pub(crate) fn output<D: Device>(
         &mut self,
         idx: usize,
         mut m: Mbuf,
@@ -306,14 +327,14 @@ impl NeighTable {
     }
 
     /// Announces our address (gratuitous ARP request: sender = target = our IP).
-    pub fn gratuitous<D: Device>(&mut self, dev: &mut Dev<D>, pool: &Mempool) {
+    pub(crate) fn gratuitous<D: Device>(&mut self, dev: &mut Dev<D>, pool: &Mempool) {
         let ip = self.our_ip;
         self.send_request(ip, dev, pool);
     }
 
     /// Handles one ARP frame's body. Returns the entry that just became resolved, if any, so
     /// that the connections waiting on it can send.
-    pub fn input<D: Device>(
+    pub(crate) fn input<D: Device>(
         &mut self,
         body: &[u8],
         now: Nanos,
@@ -373,7 +394,7 @@ impl NeighTable {
     }
 
     /// Runs retries and ageing. Entries that just FAILED are appended to `failed`.
-    pub fn poll<D: Device>(
+    pub(crate) fn poll<D: Device>(
         &mut self,
         now: Nanos,
         dev: &mut Dev<D>,
@@ -415,10 +436,12 @@ impl NeighTable {
         }
     }
 
+    /// Every entry.
     pub fn entries(&self) -> &[Neighbour] {
         &self.entries
     }
 
+    /// The address we answer ARP for.
     pub fn our_ip(&self) -> Ipv4Addr {
         self.our_ip
     }

@@ -1,8 +1,7 @@
 //! A pcap tap: wraps any [`Device`] and records the frames that cross it (both directions)
 //! to a classic libpcap file, for `--pcap` and for checking our frames with tshark.
-use crate::dev::Device;
-use crate::dpdk::{Mbuf, Offloads};
-use crate::wire::ethernet::MacAddr;
+use linerate_dpdk::{Device, Mbuf, Offloads};
+use linerate_proto::wire::ethernet::MacAddr;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -55,14 +54,17 @@ impl PcapWriter {
         Ok(())
     }
 
+    /// Frames written so far.
     pub fn frames(&self) -> u64 {
         self.written
     }
 
+    /// True once the frame limit is reached (later frames are not written).
     pub fn is_full(&self) -> bool {
         self.limit != 0 && self.written >= self.limit
     }
 
+    /// Flushes the file; returns the frames written.
     pub fn finish(mut self) -> io::Result<u64> {
         self.out.flush()?;
         Ok(self.written)
@@ -71,6 +73,7 @@ impl PcapWriter {
 
 /// A device that records what passes through it. TX frames are recorded as handed to the
 /// inner device (only the ones it accepted), RX frames as received.
+/// A device wrapper that copies every frame it carries, both ways, into a pcap writer.
 pub struct PcapDevice<D: Device> {
     inner: D,
     writer: Option<PcapWriter>,
@@ -78,6 +81,7 @@ pub struct PcapDevice<D: Device> {
 }
 
 impl<D: Device> PcapDevice<D> {
+    /// Taps `inner`; with no writer it only passes frames through.
     pub fn new(inner: D, writer: Option<PcapWriter>) -> Self {
         PcapDevice {
             inner,
@@ -86,10 +90,12 @@ impl<D: Device> PcapDevice<D> {
         }
     }
 
+    /// The wrapped device.
     pub fn inner(&self) -> &D {
         &self.inner
     }
 
+    /// The wrapped device, mutably.
     pub fn inner_mut(&mut self) -> &mut D {
         &mut self.inner
     }

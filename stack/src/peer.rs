@@ -4,13 +4,12 @@
 //! per `ack_every` data segments, like a delayed-ACK receiver) and FIN-ACKs on the RX side.
 //! With it the stack's full per-segment cost (copy, transmit, ACK processing, freeing) can be
 //! measured on one core without a network.
-use crate::dev::Device;
-use crate::dpdk::{Mbuf, Mempool, Offloads};
-use crate::wire::arp::{self, ArpOp, ArpPacket};
-use crate::wire::checksum;
-use crate::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
-use crate::wire::ipv4::{Ipv4Packet, Protocol};
-use crate::wire::tcp::{flags, TcpOptions, TcpPacket};
+use crate::tcp::header::{finish_checksum, write_ts_option, TcpHdr};
+use linerate_dpdk::{Device, Mbuf, Mempool, Offloads};
+use linerate_proto::wire::arp::{self, ArpOp, ArpPacket};
+use linerate_proto::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
+use linerate_proto::wire::ipv4::{Ipv4Packet, Protocol};
+use linerate_proto::wire::tcp::{flags, TcpOptions, TcpPacket};
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -30,9 +29,13 @@ struct PeerConn {
 /// Counters of the peer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PeerStats {
+    /// Data segments the stack sent to the peer.
     pub data_segs: u64,
+    /// Their payload bytes.
     pub data_bytes: u64,
+    /// Segments the peer answered with (SYN-ACKs, ACKs, FIN-ACKs).
     pub acks_sent: u64,
+    /// Data segments that did not start at the peer's `rcv_nxt`.
     pub out_of_order: u64,
 }
 
@@ -53,26 +56,32 @@ enum Seen {
     },
 }
 
+/// The ACK peer: wraps a device and answers the stack's frames on its RX side.
 pub struct AckPeer<D: Device> {
     inner: D,
     pool: Arc<Mempool>,
-    /// The peer's addresses (what the stack connects to / resolves).
+    /// The peer's MAC (what the stack resolves by ARP).
     pub peer_mac: MacAddr,
+    /// The peer's IPv4 address.
     pub peer_ip: Ipv4Addr,
     stack_mac: MacAddr,
     stack_ip: Ipv4Addr,
     /// Advertised window in bytes (scaled by `wscale`).
     pub window: u32,
+    /// Window scale shift the peer announces.
     pub wscale: u8,
+    /// Data segments per cumulative ACK (2 is a delayed-ACK receiver).
     pub ack_every: u32,
     /// Connections by (stack port, peer port): a short list, scanned (few connections).
     conns: Vec<((u16, u16), PeerConn)>,
     seen: Vec<Seen>,
     rxq: VecDeque<Mbuf>,
+    /// Counters.
     pub stats: PeerStats,
 }
 
 impl<D: Device> AckPeer<D> {
+    /// A peer at `peer_ip` for a stack at `stack_ip`, answering in mbufs from `pool`.
     pub fn new(inner: D, pool: Arc<Mempool>, stack_ip: Ipv4Addr, peer_ip: Ipv4Addr) -> Self {
         let stack_mac = inner.mac();
         AckPeer {
@@ -92,6 +101,7 @@ impl<D: Device> AckPeer<D> {
         }
     }
 
+    /// The wrapped device.
     pub fn inner(&self) -> &D {
         &self.inner
     }
@@ -261,19 +271,20 @@ impl<D: Device> AckPeer<D> {
             ip.fill_checksum();
         }
         let t = &mut b[34..];
-        t[0..2].copy_from_slice(&c.our_port.to_be_bytes());
-        t[2..4].copy_from_slice(&stack_port.to_be_bytes());
-        t[4..8].copy_from_slice(&seq.to_be_bytes());
-        t[8..12].copy_from_slice(&c.rcv_nxt.to_be_bytes());
-        t[12] = ((tcp_len / 4) as u8) << 4;
-        t[13] = fl;
         let wnd = if syn {
             65535
         } else {
             (self.window >> self.wscale).min(65535)
         };
-        t[14..16].copy_from_slice(&(wnd as u16).to_be_bytes());
-        t[16..20].fill(0);
+        TcpHdr {
+            src_port: c.our_port,
+            dst_port: stack_port,
+            seq,
+            ack: c.rcv_nxt,
+            flags: fl,
+            window: wnd as u16,
+        }
+        .write(t);
         if syn {
             // MSS 1460, SACK-permitted, TS, NOP, WS — Linux's SYN-ACK layout.
             t[20..24].copy_from_slice(&[2, 4, 0x05, 0xb4]);
@@ -283,14 +294,9 @@ impl<D: Device> AckPeer<D> {
             t[32..36].copy_from_slice(&c.ts_recent.to_be_bytes());
             t[36..40].copy_from_slice(&[1, 3, 3, self.wscale]);
         } else if c.ts_on {
-            t[20..24].copy_from_slice(&[1, 1, 8, 10]);
-            t[24..28].copy_from_slice(&1u32.to_be_bytes());
-            t[28..32].copy_from_slice(&c.ts_recent.to_be_bytes());
+            write_ts_option(&mut t[20..], 1, c.ts_recent);
         }
-        let ph =
-            checksum::pseudo_header_v4(self.peer_ip, self.stack_ip, Protocol::TCP, tcp_len as u16);
-        let cs = checksum::fold(checksum::sum(t, ph));
-        t[16..18].copy_from_slice(&cs.to_be_bytes());
+        finish_checksum(t, self.peer_ip, self.stack_ip, tcp_len, 0, false);
         self.stats.acks_sent += 1;
         self.rxq.push_back(m);
     }
@@ -299,7 +305,7 @@ impl<D: Device> AckPeer<D> {
 impl<D: Device> Device for AckPeer<D> {
     fn rx_burst(&mut self, out: &mut Vec<Mbuf>) -> usize {
         self.process();
-        let n = self.rxq.len().min(crate::dpdk::MAX_BURST);
+        let n = self.rxq.len().min(linerate_dpdk::MAX_BURST);
         out.extend(self.rxq.drain(..n));
         n
     }

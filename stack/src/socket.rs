@@ -1,13 +1,13 @@
 //! The app's side of a connection (`tcp_sendmsg`, `tcp_recvmsg`, `connect`, `shutdown`,
 //! `close`): non-blocking calls on the stack of the calling core.
-use crate::dev::Device;
 use crate::stack::Stack;
-use crate::tcp::cc::CcState;
-use crate::tcp::input;
 use crate::tcp::output;
-use crate::tcp::timer::RttEstimator;
 use crate::tcp::{wscale_for, ConnId, State, Tcb, TcpConfig, TcpCounters, TcpError, TcpInfo};
-use crate::wire::tcp::flags;
+use linerate_dpdk::Device;
+use linerate_proto::cc::CcState;
+use linerate_proto::pacing::Pacer;
+use linerate_proto::timer::RttEstimator;
+use linerate_proto::wire::tcp::flags;
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -93,11 +93,9 @@ impl<D: Device> Stack<D> {
         let now = self.now;
         let rip = *remote.ip();
         let rport = remote.port();
-        let hop = self
-            .net
-            .routes
-            .lookup(rip)
-            .ok_or(ConnectError::NoRoute(rip))?;
+        if self.ip.routes.lookup(rip).is_none() {
+            return Err(ConnectError::NoRoute(rip));
+        }
         if self.conns.iter().flatten().count() >= self.cfg.max_conns {
             return Err(ConnectError::TooManyConnections);
         }
@@ -112,11 +110,10 @@ impl<D: Device> Stack<D> {
                 .ephemeral_port(rip, rport)
                 .ok_or(ConnectError::NoPorts)?,
         };
-        let nidx = self
-            .net
-            .neigh
-            .lookup_or_create(hop.addr, now)
-            .map_err(|_| ConnectError::NeighTableFull)?;
+        let dst = self
+            .ip
+            .route_output(rip, now)
+            .ok_or(ConnectError::NeighTableFull)?;
         let id = match self.free.pop() {
             Some(id) => id,
             None => {
@@ -124,7 +121,7 @@ impl<D: Device> Stack<D> {
                 (self.conns.len() - 1) as ConnId
             }
         };
-        let local_ip = self.net.ip.addr;
+        let local_ip = self.ip.addr.addr;
         // RFC 6528: a keyed hash of the 4-tuple plus a 4 µs clock.
         let iss = (self.isn_key.hash_one((local_ip, lport, rip, rport)) as u32)
             .wrapping_add((now / 4000) as u32);
@@ -135,7 +132,6 @@ impl<D: Device> Stack<D> {
             0
         };
         let tcb = Tcb {
-            id,
             state: State::SynSent,
             local_ip,
             local_port: lport,
@@ -184,12 +180,10 @@ impl<D: Device> Stack<D> {
             peer_fin: false,
             released: false,
             error: None,
-            neigh: nidx,
-            route_gen: hop.generation,
-            ip_id: (iss >> 16) as u16,
+            dst: dst.with_ip_id((iss >> 16) as u16),
             syn_at: now,
             counters: TcpCounters::default(),
-            pacer: crate::tcp::pacing::Pacer::default(),
+            pacer: Pacer::default(),
             pace_at: None,
             sb: Default::default(),
             rack: Default::default(),
@@ -199,8 +193,8 @@ impl<D: Device> Stack<D> {
         self.by_tuple.insert((rip, rport, lport), id);
         self.reserve_timers();
         let tcb = self.conns[id as usize].insert(tcb);
-        if let Err(e) = output::send_control(tcb, &mut self.net, flags::SYN, iss, now) {
-            input::fail(tcb, e);
+        if let Err(e) = output::send_control(tcb, &mut self.ip, flags::SYN, iss, now) {
+            tcb.fail(e);
         } else {
             tcb.rto_at = Some(now + tcb.rtt.current());
         }
@@ -250,7 +244,7 @@ impl<D: Device> Stack<D> {
                 IoError::Shutdown
             });
         }
-        let n = output::copy_to_queue(tcb, &mut self.net, data);
+        let n = output::copy_to_queue(tcb, &mut self.ip, data);
         if n == 0 && !data.is_empty() {
             tcb.counters.would_block += 1;
             return Err(IoError::WouldBlock);
@@ -306,7 +300,7 @@ impl<D: Device> Stack<D> {
             State::Established => tcb.state = State::FinWait1,
             State::CloseWait => tcb.state = State::LastAck,
             State::SynSent => {
-                input::fail(tcb, TcpError::Aborted);
+                tcb.fail(TcpError::Aborted);
                 return Ok(());
             }
             _ => return Ok(()),
@@ -343,9 +337,9 @@ impl<D: Device> Stack<D> {
             .ok_or(IoError::NotConnected)?;
         if !matches!(tcb.state, State::Closed | State::SynSent | State::TimeWait) {
             let seq = tcb.snd_nxt;
-            let _ = output::send_control(tcb, &mut self.net, flags::RST | flags::ACK, seq, now);
+            let _ = output::send_control(tcb, &mut self.ip, flags::RST | flags::ACK, seq, now);
         }
-        input::fail(tcb, TcpError::Aborted);
+        tcb.fail(TcpError::Aborted);
         tcb.released = true;
         self.after_event(id);
         Ok(())

@@ -1,104 +1,26 @@
 //! The per-core stack: one RX/TX queue pair, its connections, its timer wheel and its mbuf
 //! pool. `poll(now)` runs RX, timers and TX in one pass; time is an argument so that the
 //! simulation can drive it with a virtual clock.
-use crate::dev::{Dev, DevStats, Device};
-use crate::dpdk::{Mbuf, Mempool, Offloads};
-use crate::ip::{self, IpDrop};
+//!
+//! RX goes up from here: `dev` rx_burst → Ethernet demux → `neigh` (ARP) or `ip::input` →
+//! the connection table → `tcp::input`. After each event a connection gets one
+//! `after_event`: output may send, an owed ACK goes, and its timer is re-armed.
+use crate::dev::{Dev, DevStats};
+use crate::ip::{self, IpLayer, RxDrops};
 use crate::neigh::{NeighConfig, NeighStats, NeighTable};
-use crate::route::{Route, RouteTable};
 use crate::tcp::input::{self, SegIn};
-use crate::tcp::output;
-use crate::tcp::timer::{Nanos, TimerWheel, MS};
-use crate::tcp::{ConnId, State, Tcb, TcpConfig, TcpCounters};
-use crate::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
-use crate::wire::ipv4::Ipv4Cidr;
-use crate::wire::tcp::{flags, TcpOptions, TcpPacket};
+use crate::tcp::output::{self, RstFor};
+use crate::tcp::timers;
+use crate::tcp::{ConnId, State, Tcb, TcpConfig, TcpCounters, TcpError};
+use linerate_dpdk::{Device, Mbuf, Mempool, Offloads};
+use linerate_proto::route::{Route, RouteTable};
+use linerate_proto::timer::{Nanos, TimerWheel, MS};
+use linerate_proto::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
+use linerate_proto::wire::ipv4::Ipv4Cidr;
+use linerate_proto::wire::tcp::{flags, TcpOptions, TcpPacket};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-
-/// Frames dropped on input, by reason: the per-port drop counters. Nothing on the wire makes
-/// the stack panic; everything it cannot use is counted here.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RxDrops {
-    /// Truncated or malformed Ethernet, IPv4 or TCP (including bad TCP options).
-    pub malformed: u64,
-    pub bad_ip_checksum: u64,
-    pub bad_tcp_checksum: u64,
-    /// Unicast to another MAC, or IPv4 to another address.
-    pub not_for_us: u64,
-    pub fragments: u64,
-    /// IPv4 protocols other than TCP, and EtherTypes other than IPv4 and ARP.
-    pub unsupported: u64,
-    /// Segments outside the receive window (RFC 9293 §3.10.7.4).
-    pub out_of_window: u64,
-    /// RSTs that failed the sequence check (RFC 5961 §3).
-    pub bad_rst: u64,
-    /// SYNs on synchronized connections, and unexpected segments in SYN-SENT.
-    pub bad_syn: u64,
-    /// ACKs for data never sent.
-    pub bad_ack: u64,
-    pub no_ack: u64,
-    /// Old timestamps (PAWS, RFC 7323 §5).
-    pub paws: u64,
-    /// Segments for no connection (answered with RST).
-    pub no_conn: u64,
-    /// RSTs we sent in reply to such segments.
-    pub rst_sent: u64,
-}
-
-impl RxDrops {
-    /// Every dropped frame (excludes `rst_sent`, which counts replies).
-    pub fn total(&self) -> u64 {
-        self.malformed
-            + self.bad_ip_checksum
-            + self.bad_tcp_checksum
-            + self.not_for_us
-            + self.fragments
-            + self.unsupported
-            + self.out_of_window
-            + self.bad_rst
-            + self.bad_syn
-            + self.bad_ack
-            + self.no_ack
-            + self.paws
-            + self.no_conn
-    }
-}
-
-/// Everything below TCP: what the output path needs from the layers under it.
-pub struct NetCtx<D: Device> {
-    pub dev: Dev<D>,
-    pub neigh: NeighTable,
-    pub routes: RouteTable,
-    pub pool: Arc<Mempool>,
-    pub ip: Ipv4Cidr,
-    pub mac: MacAddr,
-    pub offloads: Offloads,
-    pub drops: RxDrops,
-    /// Mbufs the send path leaves in the pool for RX descriptors and control frames.
-    pub pool_reserve: u32,
-    /// Send-path allocations allowed before the pool is looked at again (counting a pool's
-    /// free mbufs walks every lcore cache, too slow to do per segment).
-    pub(crate) pool_budget: u32,
-}
-
-impl<D: Device> NetCtx<D> {
-    /// May `send` take another mbuf without eating into the reserve?
-    #[inline]
-    pub(crate) fn may_take_send_mbuf(&mut self) -> bool {
-        if self.pool_budget == 0 {
-            let avail = self.pool.available();
-            // Re-check at least every 64 mbufs, sooner as the pool runs low.
-            self.pool_budget = (avail.saturating_sub(self.pool_reserve) / 2).min(64);
-            if self.pool_budget == 0 {
-                return false;
-            }
-        }
-        self.pool_budget -= 1;
-        true
-    }
-}
 
 /// How to build a stack.
 #[derive(Debug, Clone)]
@@ -111,8 +33,11 @@ pub struct StackConfig {
     pub routes: Vec<Route>,
     /// Static ARP entries.
     pub static_neigh: Vec<(Ipv4Addr, MacAddr)>,
+    /// Default settings of every connection (`connect_with` overrides them).
     pub tcp: TcpConfig,
+    /// ARP timing.
     pub neigh: NeighConfig,
+    /// Most connections open at once.
     pub max_conns: usize,
     /// Ephemeral source ports (inclusive); split this between cores.
     pub ephemeral: (u16, u16),
@@ -124,6 +49,7 @@ pub struct StackConfig {
 }
 
 impl StackConfig {
+    /// Defaults (Linux's where it has one) for a stack at `ip`.
     pub fn new(ip: Ipv4Cidr) -> Self {
         StackConfig {
             ip,
@@ -143,9 +69,13 @@ impl StackConfig {
 /// Stack-wide counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StackStats {
+    /// Frames and bytes through the device.
     pub dev: DevStats,
+    /// Frames dropped on input, by reason.
     pub drops: RxDrops,
+    /// ARP counters.
     pub neigh: NeighStats,
+    /// Connections the stack holds (any state, not yet freed).
     pub conns_open: usize,
     /// TCP counters summed over every connection, open or already freed.
     pub tcp: TcpCounters,
@@ -153,9 +83,9 @@ pub struct StackStats {
     pub conn_errors: u64,
 }
 
-/// One per lcore.
+/// A per-core TCP/IP stack on one NIC queue pair: one per lcore.
 pub struct Stack<D: Device> {
-    pub(crate) net: NetCtx<D>,
+    pub(crate) ip: IpLayer<D>,
     pub(crate) conns: Vec<Option<Tcb>>,
     pub(crate) free: Vec<ConnId>,
     pub(crate) by_tuple: HashMap<(Ipv4Addr, u16, u16), ConnId, TupleHasher>,
@@ -164,6 +94,7 @@ pub struct Stack<D: Device> {
     rx: Vec<Mbuf>,
     failed_neigh: Vec<usize>,
     resolved_neigh: Vec<usize>,
+    mac: MacAddr,
     pub(crate) now: Nanos,
     pub(crate) next_port: u16,
     pub(crate) cfg: StackConfig,
@@ -177,7 +108,6 @@ impl<D: Device> Stack<D> {
     /// Builds a stack on `dev`, sends a gratuitous ARP, and is ready to `connect`.
     pub fn new(dev: D, pool: Arc<Mempool>, cfg: StackConfig, now: Nanos) -> Self {
         let mac = dev.mac();
-        let offloads = dev.offloads();
         let mut routes = RouteTable::new();
         routes.add_connected(cfg.ip);
         if let Some(gw) = cfg.gateway {
@@ -197,31 +127,20 @@ impl<D: Device> Stack<D> {
             neigh.add_static(*ip, *m);
         }
         let pool_reserve = cfg.pool_reserve.min(pool.size() / 2);
-        let mut net = NetCtx {
-            dev: Dev::new(dev),
-            neigh,
-            routes,
-            pool,
-            ip: cfg.ip,
-            mac,
-            offloads,
-            drops: RxDrops::default(),
-            pool_reserve,
-            pool_budget: 0,
-        };
-        let pool = net.pool.clone();
-        net.neigh.gratuitous(&mut net.dev, &pool);
-        net.dev.flush();
+        let mut ip = IpLayer::new(Dev::new(dev), neigh, routes, pool, cfg.ip, pool_reserve);
+        ip.neigh.gratuitous(&mut ip.dev, &ip.pool);
+        ip.dev.flush();
         Stack {
-            net,
+            ip,
             conns: Vec::new(),
             free: Vec::new(),
             by_tuple: HashMap::with_capacity_and_hasher(1024, TupleHasher::new()),
             wheel: TimerWheel::new(cfg.timer_tick, 4096, now),
             expired: Vec::with_capacity(1024),
-            rx: Vec::with_capacity(crate::dpdk::MAX_BURST * 2),
+            rx: Vec::with_capacity(linerate_dpdk::MAX_BURST * 2),
             failed_neigh: Vec::new(),
             resolved_neigh: Vec::new(),
+            mac,
             now,
             next_port: cfg.ephemeral.0,
             cfg,
@@ -236,7 +155,7 @@ impl<D: Device> Stack<D> {
         self.now = now;
         let mut frames = std::mem::take(&mut self.rx);
         for _ in 0..4 {
-            if self.net.dev.rx_burst(&mut frames) == 0 {
+            if self.ip.dev.rx_burst(&mut frames) == 0 {
                 break;
             }
             for m in frames.drain(..) {
@@ -250,20 +169,19 @@ impl<D: Device> Stack<D> {
         for id in expired.drain(..) {
             if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
                 tcb.wheel_at = None;
-                output::on_timers(tcb, &mut self.net, now);
+                timers::on_timers(tcb, &mut self.ip, now);
                 self.after_event(id);
             }
         }
         self.expired = expired;
 
-        let pool = self.net.pool.clone();
-        self.net
-            .neigh
-            .poll(now, &mut self.net.dev, &pool, &mut self.failed_neigh);
+        let ip = &mut self.ip;
+        ip.neigh
+            .poll(now, &mut ip.dev, &ip.pool, &mut self.failed_neigh);
         if !self.failed_neigh.is_empty() || !self.resolved_neigh.is_empty() {
             self.neigh_changed();
         }
-        self.net.dev.flush();
+        self.ip.dev.flush();
     }
 
     /// Room in the timer wheel for every connection's few outstanding entries, made at
@@ -274,7 +192,7 @@ impl<D: Device> Stack<D> {
 
     /// Pushes out whatever is queued for the NIC now (`poll` does this too).
     pub fn flush(&mut self) {
-        self.net.dev.flush();
+        self.ip.dev.flush();
     }
 
     /// ARP finished for some next hops: wake or fail the connections behind them.
@@ -285,10 +203,10 @@ impl<D: Device> Stack<D> {
             let Some(tcb) = self.conns[id].as_mut() else {
                 continue;
             };
-            if failed.contains(&tcb.neigh) && tcb.state == State::SynSent {
-                input::fail(tcb, crate::tcp::TcpError::HostUnreachable);
-            } else if resolved.contains(&tcb.neigh) {
-                output::write_xmit(tcb, &mut self.net, self.now);
+            if self.ip.dst_uses(&tcb.dst, &failed) && tcb.state == State::SynSent {
+                tcb.fail(TcpError::HostUnreachable);
+            } else if self.ip.dst_uses(&tcb.dst, &resolved) {
+                output::write_xmit(tcb, &mut self.ip, self.now);
             }
             self.after_event(id as ConnId);
         }
@@ -305,9 +223,9 @@ impl<D: Device> Stack<D> {
         let Some(Some(tcb)) = self.conns.get_mut(id as usize) else {
             return;
         };
-        output::write_xmit(tcb, &mut self.net, now);
+        output::write_xmit(tcb, &mut self.ip, now);
         if tcb.ack_now && tcb.state != State::Closed && tcb.state != State::SynSent {
-            output::send_ack(tcb, &mut self.net, now);
+            output::send_ack(tcb, &mut self.ip, now);
         }
         if tcb.state == State::Closed {
             tcb.rto_at = None;
@@ -318,7 +236,7 @@ impl<D: Device> Stack<D> {
                 self.retired.add(&tcb.counters);
                 self.retired_errors += tcb
                     .error
-                    .is_some_and(|e| e != crate::tcp::TcpError::Aborted)
+                    .is_some_and(|e| e != TcpError::Aborted)
                     as u64;
                 let key = (tcb.remote_ip, tcb.remote_port, tcb.local_port);
                 self.by_tuple.remove(&key);
@@ -338,22 +256,18 @@ impl<D: Device> Stack<D> {
     fn input_frame(&mut self, m: &Mbuf) {
         let now = self.now;
         let Ok(eth) = EthernetFrame::new_checked(m.data()) else {
-            self.net.drops.malformed += 1;
+            self.ip.drops.malformed += 1;
             return;
         };
         let dst = eth.dst();
-        if dst != self.net.mac && !dst.is_broadcast() {
-            self.net.drops.not_for_us += 1;
+        if dst != self.mac && !dst.is_broadcast() {
+            self.ip.drops.not_for_us += 1;
             return;
         }
         match eth.ethertype() {
             EtherType::ARP => {
-                let pool = self.net.pool.clone();
-                if let Some(i) = self
-                    .net
-                    .neigh
-                    .input(eth.payload(), now, &mut self.net.dev, &pool)
-                {
+                let ip = &mut self.ip;
+                if let Some(i) = ip.neigh.input(eth.payload(), now, &mut ip.dev, &ip.pool) {
                     self.resolved_neigh.push(i);
                     self.neigh_changed();
                 }
@@ -361,34 +275,30 @@ impl<D: Device> Stack<D> {
             EtherType::IPV4 => {
                 let hw_good = m.rx_cksum_good();
                 let pkt = eth.payload();
-                match ip::input(pkt, self.net.ip.addr, hw_good) {
+                match ip::input(pkt, self.ip.addr.addr, hw_good) {
                     Ok(ipin) => {
                         let l4 = &pkt[ipin.l4_start..ipin.l4_end];
                         self.input_tcp(ipin.src, ipin.dst, l4, hw_good);
                     }
-                    Err(IpDrop::Malformed) => self.net.drops.malformed += 1,
-                    Err(IpDrop::BadChecksum) => self.net.drops.bad_ip_checksum += 1,
-                    Err(IpDrop::NotForUs) => self.net.drops.not_for_us += 1,
-                    Err(IpDrop::Fragment) => self.net.drops.fragments += 1,
-                    Err(IpDrop::UnsupportedProtocol) => self.net.drops.unsupported += 1,
+                    Err(d) => self.ip.drops.count_ip(d),
                 }
             }
-            _ => self.net.drops.unsupported += 1,
+            _ => self.ip.drops.unsupported += 1,
         }
     }
 
     fn input_tcp(&mut self, src: Ipv4Addr, dst: Ipv4Addr, l4: &[u8], hw_good: bool) {
         let now = self.now;
         let Ok(t) = TcpPacket::new_checked(l4) else {
-            self.net.drops.malformed += 1;
+            self.ip.drops.malformed += 1;
             return;
         };
         if !hw_good && !t.verify_checksum(src, dst) {
-            self.net.drops.bad_tcp_checksum += 1;
+            self.ip.drops.bad_tcp_checksum += 1;
             return;
         }
         let Ok(opts) = TcpOptions::parse_fast(t.options()) else {
-            self.net.drops.malformed += 1;
+            self.ip.drops.malformed += 1;
             return;
         };
         let seg = SegIn {
@@ -406,25 +316,24 @@ impl<D: Device> Stack<D> {
         {
             Some(id) => {
                 if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
-                    input::rcv(tcb, &mut self.net, &seg, now);
+                    input::rcv(tcb, &mut self.ip, &seg, now);
                     self.after_event(id);
                 }
             }
             None => {
-                self.net.drops.no_conn += 1;
+                self.ip.drops.no_conn += 1;
                 if seg.flags & flags::RST == 0 {
-                    output::send_reset_reply(
-                        &mut self.net,
-                        dst,
-                        src,
-                        t.dst_port(),
-                        t.src_port(),
-                        seg.seq,
-                        seg.ack,
-                        seg.flags,
-                        seg.payload.len() as u32,
-                        now,
-                    );
+                    let to = RstFor {
+                        local: (dst, t.dst_port()),
+                        remote: (src, t.src_port()),
+                        seq: seg.seq,
+                        ack: seg.ack,
+                        flags: seg.flags,
+                        len: seg.payload.len() as u32,
+                    };
+                    if output::send_reset(&mut self.ip, &to, now) {
+                        self.ip.drops.rst_sent += 1;
+                    }
                 }
             }
         }
@@ -436,44 +345,51 @@ impl<D: Device> Stack<D> {
         let mut conn_errors = self.retired_errors;
         for t in self.conns.iter().flatten() {
             tcp.add(&t.counters);
-            conn_errors += t.error.is_some_and(|e| e != crate::tcp::TcpError::Aborted) as u64;
+            conn_errors += t.error.is_some_and(|e| e != TcpError::Aborted) as u64;
         }
         StackStats {
-            dev: self.net.dev.stats,
-            drops: self.net.drops,
-            neigh: self.net.neigh.stats,
+            dev: self.ip.dev.stats,
+            drops: self.ip.drops,
+            neigh: self.ip.neigh.stats,
             conns_open: self.conns.iter().flatten().count(),
             tcp,
             conn_errors,
         }
     }
 
+    /// The mbuf pool the stack allocates from.
     pub fn pool(&self) -> &Arc<Mempool> {
-        &self.net.pool
+        &self.ip.pool
     }
 
+    /// The device underneath.
     pub fn device(&self) -> &D {
-        self.net.dev.device()
+        self.ip.dev.device()
     }
 
+    /// The device underneath, mutably (to read a tap's capture, say).
     pub fn device_mut(&mut self) -> &mut D {
-        self.net.dev.device_mut()
+        self.ip.dev.device_mut()
     }
 
+    /// The neighbour (ARP) table.
     pub fn neigh(&self) -> &NeighTable {
-        &self.net.neigh
+        &self.ip.neigh
     }
 
+    /// The route table; a change makes connections look their next hop up again.
     pub fn routes_mut(&mut self) -> &mut RouteTable {
-        &mut self.net.routes
+        &mut self.ip.routes
     }
 
+    /// The offloads the device has enabled.
     pub fn offloads(&self) -> Offloads {
-        self.net.offloads
+        self.ip.offloads
     }
 
+    /// The device's MAC address.
     pub fn mac(&self) -> MacAddr {
-        self.net.mac
+        self.mac
     }
 
     /// The clock value of the last `poll`.
@@ -483,7 +399,7 @@ impl<D: Device> Stack<D> {
 
     /// Frames waiting for the NIC.
     pub fn tx_backlog(&self) -> usize {
-        self.net.dev.backlog()
+        self.ip.dev.backlog()
     }
 }
 
@@ -538,35 +454,5 @@ impl std::hash::Hasher for TupleHash {
     fn finish(&self) -> u64 {
         let h = self.h;
         (h ^ (h >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ (h >> 32)
-    }
-}
-
-/// Nanoseconds from the TSC, for `poll` in production.
-#[derive(Debug, Clone, Copy)]
-pub struct TscClock {
-    hz: u64,
-    start: u64,
-}
-
-impl TscClock {
-    /// Needs EAL initialised (it measures the TSC rate).
-    pub fn new() -> Self {
-        let hz = crate::dpdk::tsc_hz().max(1);
-        TscClock {
-            hz,
-            start: crate::dpdk::rdtsc(),
-        }
-    }
-
-    #[inline]
-    pub fn now(&self) -> Nanos {
-        let t = crate::dpdk::rdtsc().wrapping_sub(self.start) as u128;
-        (t * 1_000_000_000 / self.hz as u128) as Nanos
-    }
-}
-
-impl Default for TscClock {
-    fn default() -> Self {
-        Self::new()
     }
 }

@@ -1,9 +1,9 @@
 //! The end-to-end harness: one DPDK port on lr-gen's veth (net_af_packet), a linerate stack on
 //! it, and `linerate sink` on the kernel's sockets in lr-sink.
 use super::{eal, pool};
-use linerate::dev::{Device, DpdkDevice};
+use linerate::{Device, DpdkDevice};
 use linerate::dpdk::{Mempool, Port, PortConfig};
-use linerate::wire::ipv4::Ipv4Cidr;
+use linerate::Ipv4Cidr;
 use linerate::{ConnId, Stack, StackConfig, State, TscClock};
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader};
@@ -165,7 +165,7 @@ impl Drop for Sink {
 /// Deterministic pseudo-random bytes.
 pub fn random_bytes(seed: u64, n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];
-    linerate::sim::SimRng::new(seed).fill(&mut v);
+    linerate_sim::SimRng::new(seed).fill(&mut v);
     v
 }
 

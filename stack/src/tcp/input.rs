@@ -1,23 +1,25 @@
 //! `tcp_rcv_state_process` / `tcp_ack`: segment acceptance (RFC 9293 §3.10.7.4 with the
 //! RFC 5961 hardening), SYN-ACK and option negotiation, ACK processing with RTT sampling,
 //! duplicate ACKs and fast retransmit, window updates, in-order data, RST and FIN.
-use super::cc::{CcState, CongestionControl};
-use super::output::{self, TS_OPTS};
-use super::timer::Nanos;
+use super::output::{self, RstFor};
+use super::scoreboard::{self, DUP_THRESH};
 use super::{rack, sack, seq_ge, seq_gt, seq_le, seq_lt, State, Tcb, TcpError};
-use crate::dev::Device;
-use crate::stack::NetCtx;
-use crate::wire::tcp::{flags, TcpOptions};
+use crate::ip::IpLayer;
+use linerate_dpdk::Device;
+use linerate_proto::cc::{CcState, CongestionControl};
+use linerate_proto::timer::Nanos;
+use linerate_proto::wire::tcp::{flags, TcpOptions};
+use linerate_proto::wire::TCP_TS_OPTIONS_LEN;
 
 /// One inbound segment, parsed.
 #[derive(Debug, Clone, Copy)]
-pub struct SegIn<'a> {
-    pub seq: u32,
-    pub ack: u32,
-    pub flags: u8,
-    pub wnd: u16,
-    pub opts: TcpOptions,
-    pub payload: &'a [u8],
+pub(crate) struct SegIn<'a> {
+    pub(crate) seq: u32,
+    pub(crate) ack: u32,
+    pub(crate) flags: u8,
+    pub(crate) wnd: u16,
+    pub(crate) opts: TcpOptions,
+    pub(crate) payload: &'a [u8],
 }
 
 impl SegIn<'_> {
@@ -32,31 +34,11 @@ impl SegIn<'_> {
     }
 }
 
-/// Ends the connection with `err`: CLOSED, timers off, queued segments back to the pool.
-pub fn fail(tcb: &mut Tcb, err: TcpError) {
-    tcb.error = Some(err);
-    end(tcb);
-}
-
-/// CLOSED: timers off, queued segments back to the pool, scoreboard cleared.
-pub fn end(tcb: &mut Tcb) {
-    tcb.state = State::Closed;
-    tcb.rto_at = None;
-    tcb.delack_at = None;
-    tcb.persist_at = None;
-    tcb.close_at = None;
-    tcb.tlp_at = None;
-    tcb.reo_at = None;
-    tcb.queue.clear();
-    tcb.unsent = 0;
-    tcb.sb = Default::default();
-}
-
 /// Processes one segment for `tcb`.
-pub fn rcv<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: Nanos) {
+pub(crate) fn rcv<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: Nanos) {
     tcb.counters.segs_in += 1;
     match tcb.state {
-        State::SynSent => return rcv_syn_sent(tcb, net, seg, now),
+        State::SynSent => return rcv_syn_sent(tcb, ip, seg, now),
         State::Closed => return,
         _ => {}
     }
@@ -65,7 +47,7 @@ pub fn rcv<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: Nano
     if tcb.ts_on && !rst {
         if let Some((tsval, _)) = seg.opts.timestamps {
             if seq_lt(tsval, tcb.ts_recent) && !disordered_ack(tcb, seg, tsval) {
-                net.drops.paws += 1;
+                ip.drops.paws += 1;
                 // An old pure ACK is the network reordering ACKs: answering it would only
                 // add load (Linux stopped too: TCP_RFC7323_PAWS_ACK). Data gets the
                 // RFC 7323 reply.
@@ -77,11 +59,11 @@ pub fn rcv<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: Nano
         }
     }
     if !acceptable(tcb.rcv_nxt, tcb.rcv_wnd(), seg.seq, seg.seq_len()) {
-        net.drops.out_of_window += 1;
+        ip.drops.out_of_window += 1;
         if !rst {
             tcb.ack_now = true; // RFC 9293: answer an unacceptable segment with an ACK
         } else {
-            net.drops.bad_rst += 1;
+            ip.drops.bad_rst += 1;
         }
         return;
     }
@@ -94,12 +76,12 @@ pub fn rcv<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: Nano
                 // left to lose, so close quietly (RFC 9293 §3.10.7.4; the kernel does the same
                 // for TIME-WAIT, which also avoids RFC 1337's assassination hazard). A
                 // late duplicate of ours answered with RST by a peer that closed gets here.
-                end(tcb);
+                tcb.end();
             } else {
-                fail(tcb, TcpError::Reset);
+                tcb.fail(TcpError::Reset);
             }
         } else {
-            net.drops.bad_rst += 1;
+            ip.drops.bad_rst += 1;
             tcb.ack_now = true;
         }
         return;
@@ -107,11 +89,11 @@ pub fn rcv<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: Nano
     if seg.has(flags::SYN) {
         // RFC 5961 §4: a SYN on a synchronized connection gets a challenge ACK.
         tcb.ack_now = true;
-        net.drops.bad_syn += 1;
+        ip.drops.bad_syn += 1;
         return;
     }
     if !seg.has(flags::ACK) {
-        net.drops.no_ack += 1;
+        ip.drops.no_ack += 1;
         return;
     }
     // RFC 7323 §4.3: remember the peer's timestamp for segments at the left window edge.
@@ -122,7 +104,7 @@ pub fn rcv<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: Nano
             }
         }
     }
-    if !process_ack(tcb, net, seg, now) {
+    if !process_ack(tcb, ip, seg, now) {
         return;
     }
     if tcb.state == State::Closed {
@@ -136,7 +118,7 @@ pub fn rcv<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: Nano
 /// blocks count (Linux's `tcp_disordered_ack`). It must be a pure ACK at `rcv_nxt` for
 /// `snd_una` that leaves the send window as it is, and no older than one RTO.
 fn disordered_ack(tcb: &Tcb, seg: &SegIn, tsval: u32) -> bool {
-    let rto_ms = (tcb.rtt.current() / super::timer::MS) as u32;
+    let rto_ms = (tcb.rtt.current() / linerate_proto::timer::MS) as u32;
     seg.payload.is_empty()
         && !seg.has(flags::SYN | flags::FIN | flags::RST)
         && seg.has(flags::ACK)
@@ -148,7 +130,7 @@ fn disordered_ack(tcb: &Tcb, seg: &SegIn, tsval: u32) -> bool {
 
 /// RFC 9293 §3.10.7.4's four cases: is a segment of `len` at `seq` acceptable to a receiver
 /// expecting `nxt` with window `wnd`?
-pub fn acceptable(nxt: u32, wnd: u32, seq: u32, len: u32) -> bool {
+pub(crate) fn acceptable(nxt: u32, wnd: u32, seq: u32, len: u32) -> bool {
     let in_wnd = |s: u32| seq_le(nxt, s) && seq_lt(s, nxt.wrapping_add(wnd));
     match (len, wnd) {
         (0, 0) => seq == nxt,
@@ -158,37 +140,36 @@ pub fn acceptable(nxt: u32, wnd: u32, seq: u32, len: u32) -> bool {
     }
 }
 
-fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: Nanos) {
+fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: Nanos) {
     let ack_ok = seg.has(flags::ACK) && seq_gt(seg.ack, tcb.iss) && seq_le(seg.ack, tcb.snd_max);
     if seg.has(flags::ACK) && !ack_ok {
-        net.drops.bad_ack += 1;
+        ip.drops.bad_ack += 1;
         if !seg.has(flags::RST) {
-            output::send_reset_reply(
-                net,
-                tcb.local_ip,
-                tcb.remote_ip,
-                tcb.local_port,
-                tcb.remote_port,
-                seg.seq,
-                seg.ack,
-                seg.flags,
-                seg.payload.len() as u32,
-                now,
-            );
+            let to = RstFor {
+                local: (tcb.local_ip, tcb.local_port),
+                remote: (tcb.remote_ip, tcb.remote_port),
+                seq: seg.seq,
+                ack: seg.ack,
+                flags: seg.flags,
+                len: seg.payload.len() as u32,
+            };
+            if output::send_reset(ip, &to, now) {
+                ip.drops.rst_sent += 1;
+            }
         }
         return;
     }
     if seg.has(flags::RST) {
         if ack_ok {
-            fail(tcb, TcpError::Refused);
+            tcb.fail(TcpError::Refused);
         } else {
-            net.drops.bad_rst += 1;
+            ip.drops.bad_rst += 1;
         }
         return;
     }
     if !seg.has(flags::SYN) || !ack_ok {
         // Simultaneous open is not supported: a client-only stack never listens.
-        net.drops.bad_syn += 1;
+        ip.drops.bad_syn += 1;
         return;
     }
     tcb.irs = seg.seq;
@@ -208,7 +189,7 @@ fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now:
     }
     // RFC 9293 §3.7.1: the peer's MSS (536 if absent), less our per-segment options.
     let peer_mss = o.mss.unwrap_or(536).max(64) as u32;
-    let opts = if tcb.ts_on { TS_OPTS as u32 } else { 0 };
+    let opts = if tcb.ts_on { TCP_TS_OPTIONS_LEN as u32 } else { 0 };
     tcb.mss = peer_mss.min(tcb.cfg.mss as u32) - opts;
     tcb.snd_wnd = seg.wnd as u32; // never scaled in a SYN (RFC 7323 §2.2)
     tcb.snd_wl1 = seg.seq;
@@ -232,11 +213,11 @@ fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now:
 /// RACK) first, then the cumulative ACK frees segments, then loss detection, recovery, PRR
 /// and retransmission run on the updated scoreboard (`sack::after_ack`). Without SACK the
 /// NewReno path (RFC 5681 §3.2, RFC 6582) runs as before.
-fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: Nanos) -> bool {
+fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: Nanos) -> bool {
     let ack = seg.ack;
     if seq_gt(ack, tcb.snd_max) {
         // Acknowledges something never sent (RFC 9293; RFC 5961 §5).
-        net.drops.bad_ack += 1;
+        ip.drops.bad_ack += 1;
         tcb.ack_now = true;
         return false;
     }
@@ -280,24 +261,25 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
             if tcb.sack_ok {
                 // RFC 6675 §5 (a): DupThresh duplicate ACKs mark the first segment lost even
                 // when the SACK blocks alone do not.
-                if tcb.dupacks >= sack::DUP_THRESH
+                if tcb.dupacks >= DUP_THRESH
                     && !tcb.rack.reordering_seen
                     && !tcb.in_recovery
                     && !tcb.sb.in_loss
                     && !tcb.queue.is_empty()
                 {
-                    sack::mark_lost(tcb, 0);
+                    scoreboard::mark_lost(tcb, 0);
                 }
             } else if tcb.in_recovery {
                 tcb.ccs.cwnd = tcb.ccs.cwnd.saturating_add(tcb.mss); // §3.2 step 4
             } else if tcb.dupacks == 3 {
-                enter_fast_recovery(tcb, net, now);
+                enter_fast_recovery(tcb, ip, now);
             }
         }
         rack::on_ack_tlp(tcb, ack, news.dsack);
         let delivered = tcb.sb.sacked_out.saturating_sub(prior_sacked);
         if tcb.sack_ok && tcb.snd_una != tcb.snd_max {
-            sack::after_ack(tcb, net, delivered, now);
+            sack::after_ack(tcb, delivered, now);
+            output::xmit_retransmit_queue(tcb, ip, now);
         }
         check_scoreboard(tcb);
         return true;
@@ -324,7 +306,7 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
         if !sacked {
             rack::on_delivered(tcb, sent_at, end, retrans, false, now);
         }
-        sack::on_seg_acked(tcb, 0);
+        scoreboard::on_seg_acked(tcb, 0);
         // Dropping the entry returns the mbuf to the pool (now, or when the NIC is done).
         tcb.queue.pop_front();
         tcb.unsent = tcb.unsent.saturating_sub(1);
@@ -378,7 +360,7 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
             tcb.dupacks = 0;
         } else {
             // Partial ACK: the next hole is lost too; resend it and deflate (step 4).
-            if !tcb.queue.is_empty() && tcb.unsent > 0 && output::transmit(tcb, 0, net, now) {
+            if !tcb.queue.is_empty() && tcb.unsent > 0 && output::transmit_skb(tcb, 0, ip, now) {
                 tcb.counters.fast_retrans += 1;
             }
             tcb.ccs.cwnd = tcb
@@ -398,7 +380,7 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
         let srtt = tcb.rtt.srtt_us;
         tcb.cc.on_ack(&mut tcb.ccs, acked, limited, now, srtt);
     }
-    sack::unsack_partial_head(tcb);
+    scoreboard::unsack_partial_head(tcb);
     // Reneging (RFC 2018 §8, RFC 6675 §5.1): the receiver SACKed the segment at the new
     // cumulative ACK yet did not acknowledge it, so it dropped what it had SACKed. Forget
     // the SACK marks; RACK and the RTO will resend.
@@ -408,7 +390,7 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
             .front()
             .is_some_and(|s| s.sacked && s.seq == tcb.snd_una)
     {
-        sack::clear_sacked(tcb);
+        scoreboard::clear_sacked(tcb);
         tcb.counters.sack_reneges += 1;
     }
     rack::on_ack_tlp(tcb, ack, news.dsack);
@@ -427,7 +409,8 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
         let delivered = acked
             .saturating_add(tcb.sb.sacked_out)
             .saturating_sub(prior_sacked);
-        sack::after_ack(tcb, net, delivered, now);
+        sack::after_ack(tcb, delivered, now);
+        output::xmit_retransmit_queue(tcb, ip, now);
         // RFC 8985 §7.2: restart the probe timer on an ACK of new data.
         rack::schedule_tlp(tcb, now, 0);
     }
@@ -459,7 +442,7 @@ fn process_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, seg: &SegIn, now: 
 fn check_scoreboard(tcb: &Tcb) {
     #[cfg(debug_assertions)]
     {
-        let (s, l, r) = sack::recount(tcb);
+        let (s, l, r) = scoreboard::recount(tcb);
         debug_assert_eq!(
             (s, l, r),
             (tcb.sb.sacked_out, tcb.sb.lost_out, tcb.sb.retrans_out),
@@ -471,7 +454,7 @@ fn check_scoreboard(tcb: &Tcb) {
 }
 
 /// Third duplicate ACK: fast retransmit and enter recovery (RFC 5681 §3.2, RFC 6582).
-fn enter_fast_recovery<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
+fn enter_fast_recovery<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
     if seq_le(tcb.snd_una, tcb.recover) && tcb.recover != tcb.iss {
         // RFC 6582 §3.2 step 2: still inside the previous recovery episode.
         return;
@@ -482,7 +465,7 @@ fn enter_fast_recovery<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos
     tcb.ccs.cwnd = ss.saturating_add(3 * tcb.mss);
     tcb.recover = tcb.snd_max;
     tcb.in_recovery = true;
-    if !tcb.queue.is_empty() && output::transmit(tcb, 0, net, now) {
+    if !tcb.queue.is_empty() && output::transmit_skb(tcb, 0, ip, now) {
         tcb.counters.fast_retrans += 1;
         tcb.rto_at = Some(now + tcb.rtt.current());
     }

@@ -9,41 +9,40 @@
 //! TLP (§7) sends a probe 2·SRTT after the last transmission when nothing else would
 //! (new data if any, else the highest segment again) so that a tail loss produces SACK
 //! feedback (and fast recovery) instead of an RTO. The probe timer is `Tcb::tlp_at`.
-use super::cc::CongestionControl;
-use super::timer::{Nanos, MS, SEC};
-use super::{output, sack, seq_gt, seq_lt, State, Tcb};
-use crate::dev::Device;
-use crate::stack::NetCtx;
+use super::scoreboard::{mark_lost, DUP_THRESH};
+use super::{seq_gt, seq_lt, State, Tcb};
+use linerate_proto::cc::CongestionControl;
+use linerate_proto::timer::{Nanos, MS, SEC};
 
 /// RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK time added to the PTO when only one
 /// segment is in flight.
-pub const MAX_ACK_DELAY: Nanos = 200 * MS;
+pub(crate) const MAX_ACK_DELAY: Nanos = 200 * MS;
 /// §6.2 step 4: how many recoveries an enlarged reordering window persists.
 const REO_WND_PERSIST: u8 = 16;
 
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RackState {
+pub(crate) struct RackState {
     /// Send time and end sequence of the most recently sent segment that was delivered
     /// (RACK.xmit_ts, RACK.end_seq); `valid` once there is one.
-    pub xmit_ts: Nanos,
-    pub end_seq: u32,
-    pub valid: bool,
+    pub(crate) xmit_ts: Nanos,
+    pub(crate) end_seq: u32,
+    pub(crate) valid: bool,
     /// RACK.rtt: the RTT of that segment.
-    pub rtt: Nanos,
+    pub(crate) rtt: Nanos,
     /// RACK.min_RTT (0 until the first sample).
-    pub min_rtt: Nanos,
+    pub(crate) min_rtt: Nanos,
     /// RACK.fack: the highest end sequence delivered; a delivery below it is reordering.
-    pub fack: u32,
-    pub reordering_seen: bool,
-    pub reo_wnd_mult: u8,
-    pub reo_wnd_persist: u8,
+    pub(crate) fack: u32,
+    pub(crate) reordering_seen: bool,
+    pub(crate) reo_wnd_mult: u8,
+    pub(crate) reo_wnd_persist: u8,
     /// `snd_max` when the multiplier last grew: once per round trip (§6.2 step 4).
-    pub dsack_round: Option<u32>,
+    pub(crate) dsack_round: Option<u32>,
     /// TLP.end_seq (§7.3) while a probe is outstanding, and whether it was a retransmission.
-    pub tlp_end_seq: Option<u32>,
-    pub tlp_retrans: bool,
+    pub(crate) tlp_end_seq: Option<u32>,
+    pub(crate) tlp_retrans: bool,
     /// The timestamp echo of the ACK being processed (for §6.2 step 2).
-    pub ack_tsecr: Option<u32>,
+    pub(crate) ack_tsecr: Option<u32>,
 }
 
 /// RFC 8985 §6.2: was (t1, s1) sent after (t2, s2)?
@@ -53,7 +52,7 @@ fn sent_after(t1: Nanos, s1: u32, t2: Nanos, s2: u32) -> bool {
 }
 
 /// An RTT sample was taken (§6.2 step 1: RACK.min_RTT).
-pub fn on_rtt_sample(tcb: &mut Tcb, rtt: Nanos) {
+pub(crate) fn on_rtt_sample(tcb: &mut Tcb, rtt: Nanos) {
     let r = &mut tcb.rack;
     if r.min_rtt == 0 || rtt < r.min_rtt {
         r.min_rtt = rtt.max(1);
@@ -63,7 +62,7 @@ pub fn on_rtt_sample(tcb: &mut Tcb, rtt: Nanos) {
 /// §6.2 steps 2–3 for one newly delivered (acked or SACKed) segment.
 /// `sacked`: delivered by a SACK block, whose ACK's timestamp echo says nothing about it
 /// (RFC 7323 §4.3 echoes the segment at the left edge).
-pub fn on_delivered(
+pub(crate) fn on_delivered(
     tcb: &mut Tcb,
     xmit_ts: Nanos,
     end: u32,
@@ -106,7 +105,7 @@ pub fn on_delivered(
 /// or a hole filled by the delayed original (the timestamp echo, `sack::ts_undo_check`;
 /// §6.2 leaves the choice of evidence open). Widens the reordering window, at most once
 /// per round trip, and keeps it for 16 recoveries.
-pub fn widen_reo_wnd(tcb: &mut Tcb) {
+pub(crate) fn widen_reo_wnd(tcb: &mut Tcb) {
     let una = tcb.snd_una;
     let r = &mut tcb.rack;
     if r.dsack_round.is_some_and(|s| seq_lt(una, s)) {
@@ -119,7 +118,7 @@ pub fn widen_reo_wnd(tcb: &mut Tcb) {
 }
 
 /// Recovery ended (§6.2 step 4: the multiplier decays after 16 recoveries).
-pub fn on_recovery_exit(tcb: &mut Tcb) {
+pub(crate) fn on_recovery_exit(tcb: &mut Tcb) {
     let r = &mut tcb.rack;
     if r.reo_wnd_persist > 0 {
         r.reo_wnd_persist -= 1;
@@ -134,7 +133,7 @@ fn reo_wnd(tcb: &Tcb) -> Nanos {
     let r = &tcb.rack;
     let srtt = tcb.rtt.srtt_us as Nanos * 1000;
     if !r.reordering_seen
-        && (tcb.in_recovery || tcb.sb.in_loss || tcb.sb.sacked_out >= sack::DUP_THRESH * tcb.mss)
+        && (tcb.in_recovery || tcb.sb.in_loss || tcb.sb.sacked_out >= DUP_THRESH * tcb.mss)
     {
         return 0;
     }
@@ -149,7 +148,7 @@ fn reo_wnd(tcb: &Tcb) -> Nanos {
 
 /// §6.2 step 5: marks lost every segment sent RACK.rtt + reo_wnd before the most recently
 /// delivered one, and arms the reordering timer for the earliest that is not yet overdue.
-pub fn detect_loss(tcb: &mut Tcb, now: Nanos) {
+pub(crate) fn detect_loss(tcb: &mut Tcb, now: Nanos) {
     if !tcb.rack.valid {
         return;
     }
@@ -166,7 +165,7 @@ pub fn detect_loss(tcb: &mut Tcb, now: Nanos) {
         }
         let deadline = g.sent_at + rrtt + wnd;
         if deadline <= now {
-            if sack::mark_lost(tcb, i) {
+            if mark_lost(tcb, i) {
                 tcb.counters.rack_lost += 1;
             }
         } else {
@@ -176,17 +175,9 @@ pub fn detect_loss(tcb: &mut Tcb, now: Nanos) {
     tcb.reo_at = (timeout > 0).then(|| now + timeout);
 }
 
-/// The reordering timer fired (§6.3): detect again, recover, retransmit.
-pub fn on_reo_timer<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
-    if !tcb.sack_ok || tcb.snd_una == tcb.snd_max {
-        return;
-    }
-    sack::after_ack(tcb, net, 0, now);
-}
-
 /// §7.2: (re)arms the probe timeout after new data went out or new data was acknowledged.
 /// `extra` is flight not yet counted in `snd_max` (a segment being sent now).
-pub fn schedule_tlp(tcb: &mut Tcb, now: Nanos, extra: u32) {
+pub(crate) fn schedule_tlp(tcb: &mut Tcb, now: Nanos, extra: u32) {
     tcb.tlp_at = None;
     let flight = tcb.in_flight().saturating_add(extra);
     if !tcb.sack_ok
@@ -218,9 +209,18 @@ pub fn schedule_tlp(tcb: &mut Tcb, now: Nanos, extra: u32) {
     tcb.tlp_at = Some(now + pto);
 }
 
-/// §7.3: the probe timer fired. Sends one new segment if the receive window allows,
-/// otherwise retransmits the highest unSACKed segment; then the RTO guards the probe.
-pub fn on_tlp_timer<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
+/// What a tail loss probe sends (§7.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Probe {
+    /// The next new segment, if the receive window allows it; otherwise `Retransmit`.
+    NewData,
+    /// The highest unSACKed segment again (queue index).
+    Retransmit(usize),
+}
+
+/// §7.3: the probe timer fired. Decides what the probe is, if one is due; output sends it
+/// and reports back with [`on_tlp_sent`].
+pub(crate) fn tlp_probe(tcb: &Tcb) -> Option<Probe> {
     if !tcb.sack_ok
         || tcb.snd_una == tcb.snd_max
         || tcb.in_recovery
@@ -234,51 +234,39 @@ pub fn on_tlp_timer<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
                 | State::Closing
                 | State::LastAck
         )
-        || !net.neigh.is_resolved(tcb.neigh)
     {
-        return;
+        return None;
     }
-    let mut sent = false;
-    let mut retrans = false;
     if tcb.unsent < tcb.queue.len() {
-        let (seq, len) = (tcb.queue[tcb.unsent].seq, tcb.queue[tcb.unsent].len);
+        let g = &tcb.queue[tcb.unsent];
         let wnd_end = tcb.snd_una.wrapping_add(tcb.snd_wnd);
-        if !seq_gt(seq.wrapping_add(len), wnd_end) && output::transmit(tcb, tcb.unsent, net, now) {
-            let end = tcb.queue[tcb.unsent].end();
-            tcb.snd_nxt = end;
-            if seq_gt(end, tcb.snd_max) {
-                tcb.snd_max = end;
-            }
-            tcb.unsent += 1;
-            sent = true;
+        if !seq_gt(g.seq.wrapping_add(g.len), wnd_end) {
+            return Some(Probe::NewData);
         }
     }
-    if !sent {
-        let Some(i) = (0..tcb.unsent.min(tcb.queue.len()))
-            .rev()
-            .find(|&i| !tcb.queue[i].sacked)
-        else {
-            return;
-        };
-        if !output::transmit(tcb, i, net, now) {
-            return;
-        }
-        sent = true;
-        retrans = true;
-    }
-    if sent {
-        tcb.counters.tlps += 1;
-        tcb.rack.tlp_end_seq = Some(tcb.snd_max);
-        tcb.rack.tlp_retrans = retrans;
-        tcb.tlp_at = None;
-        tcb.rto_at = Some(now + tcb.rtt.current());
-    }
+    tlp_retransmit_target(tcb).map(Probe::Retransmit)
+}
+
+/// The segment a retransmitted probe resends: the highest unSACKed one.
+pub(crate) fn tlp_retransmit_target(tcb: &Tcb) -> Option<usize> {
+    (0..tcb.unsent.min(tcb.queue.len()))
+        .rev()
+        .find(|&i| !tcb.queue[i].sacked)
+}
+
+/// A probe went out: remember its end (TLP.end_seq) and let the RTO guard it.
+pub(crate) fn on_tlp_sent(tcb: &mut Tcb, retrans: bool, now: Nanos) {
+    tcb.counters.tlps += 1;
+    tcb.rack.tlp_end_seq = Some(tcb.snd_max);
+    tcb.rack.tlp_retrans = retrans;
+    tcb.tlp_at = None;
+    tcb.rto_at = Some(now + tcb.rtt.current());
 }
 
 /// §7.4: the ACK side of a probe. A DSACK for the probe means nothing was lost; an ACK
 /// beyond the probe without one means the probe repaired a loss, which gets a congestion
 /// response like fast recovery's.
-pub fn on_ack_tlp(tcb: &mut Tcb, ack: u32, dsack: Option<(u32, u32)>) {
+pub(crate) fn on_ack_tlp(tcb: &mut Tcb, ack: u32, dsack: Option<(u32, u32)>) {
     let Some(end) = tcb.rack.tlp_end_seq else {
         return;
     };

@@ -12,72 +12,66 @@
 //! - RFC 3522 (Eifel detection) with the RFC 4015 response: a spurious RTO is recognised by
 //!   the timestamp echoed on the first ACK after the timeout.
 //!
-//! The scoreboard lives in the queue entries (`sacked`, `lost`, `rexmit`) and byte counters
-//! here, so an ACK allocates nothing. Per-segment state, as in Linux:
-//! `sacked` (the receiver holds it), `lost` (marked lost, to be retransmitted) and `rexmit`
-//! (a lost segment's retransmission is in flight). RFC 6675's pipe is then
-//! `in_flight − sacked − lost + rexmit`.
-use super::cc::CongestionControl;
-use super::output;
-use super::timer::Nanos;
-use super::{rack, seq_ge, seq_gt, seq_le, seq_lt, State, Tcb};
-use crate::dev::Device;
-use crate::stack::NetCtx;
+//! The marks live in the queue entries (`tcp::scoreboard`) and the byte totals here, so an
+//! ACK allocates nothing. This module only decides: it marks segments and sets the window;
+//! `output::xmit_retransmit_queue` sends what is marked lost.
+use super::scoreboard::{mark_lost, DUP_THRESH};
+use super::{rack, seq_ge, seq_gt, seq_le, seq_lt, Tcb};
+use linerate_proto::cc::CongestionControl;
+use linerate_proto::timer::Nanos;
 
-/// RFC 5681/6675 DupThresh.
-pub const DUP_THRESH: u32 = 3;
 /// Ranges of retransmitted segments that were cumulatively acknowledged, remembered so that a
 /// later DSACK for them (they are below `snd_una` by then) can be recognised (RFC 3708 §3).
 const REXMIT_RING: usize = 16;
 
 /// Per-connection recovery state beyond NewReno's (`Tcb::in_recovery`, `recover`).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SackState {
+pub(crate) struct SackState {
     /// Bytes of queued segments marked SACKed.
-    pub sacked_out: u32,
+    pub(crate) sacked_out: u32,
     /// Bytes of queued segments marked lost (and not SACKed since).
-    pub lost_out: u32,
+    pub(crate) lost_out: u32,
     /// Bytes of lost segments whose retransmission is in flight.
-    pub retrans_out: u32,
+    pub(crate) retrans_out: u32,
     /// In RTO recovery (Linux's TCP_CA_Loss): until `snd_una` passes `recover`.
-    pub in_loss: bool,
+    pub(crate) in_loss: bool,
     // PRR (RFC 6937 §3).
-    pub prr_delivered: u32,
-    pub prr_out: u32,
-    pub recover_fs: u32,
+    pub(crate) prr_delivered: u32,
+    pub(crate) prr_out: u32,
+    pub(crate) recover_fs: u32,
     // Undo (RFC 3708 §3, RFC 4015): the episode's retransmissions not yet DSACKed and the
     // window before the reduction.
-    pub undo_active: bool,
-    pub undo_retrans: u32,
-    pub prior_cwnd: u32,
-    pub prior_ssthresh: u32,
+    pub(crate) undo_active: bool,
+    pub(crate) undo_retrans: u32,
+    pub(crate) prior_cwnd: u32,
+    pub(crate) prior_ssthresh: u32,
     /// Eifel (RFC 3522 §3.2): our TSval on the first retransmission of an RTO episode, and
     /// `snd_una` then.
-    pub rto_tsval: Option<u32>,
-    pub rto_una: u32,
+    pub(crate) rto_tsval: Option<u32>,
+    pub(crate) rto_una: u32,
     /// Our TSval on the first retransmission of the current episode (Linux's
     /// `retrans_stamp`). An ACK that advances `snd_una` echoing an older TSval was triggered
     /// by an original, not by a retransmission: the hole was reordering, not loss.
-    pub undo_tsval: Option<u32>,
+    pub(crate) undo_tsval: Option<u32>,
     /// Every hole filled so far in this episode was filled by an original (see
     /// `undo_tsval`); cleared by the first one that may have been a retransmission.
-    pub ts_undo_ok: bool,
+    pub(crate) ts_undo_ok: bool,
     rexmit_ring: [(u32, u32); REXMIT_RING],
     rexmit_pos: u8,
 }
 
 /// What the SACK option of one ACK told us.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SackNews {
+pub(crate) struct SackNews {
     /// Payload bytes newly marked SACKed.
-    pub newly_sacked: u32,
+    pub(crate) newly_sacked: u32,
     /// The DSACK block, if the first block was one (RFC 2883 §4).
-    pub dsack: Option<(u32, u32)>,
+    pub(crate) dsack: Option<(u32, u32)>,
 }
 
 impl SackState {
     /// Remembers a retransmitted range that the cumulative ACK just covered.
-    pub fn note_rexmit_acked(&mut self, seq: u32, end: u32) {
+    pub(crate) fn note_rexmit_acked(&mut self, seq: u32, end: u32) {
         let i = self.rexmit_pos as usize % REXMIT_RING;
         self.rexmit_ring[i] = (seq, end);
         self.rexmit_pos = ((i + 1) % REXMIT_RING) as u8;
@@ -111,111 +105,10 @@ fn mark_sacked(tcb: &mut Tcb, idx: usize, now: Nanos) -> u32 {
     len
 }
 
-/// Marks queue entry `idx` lost (to be retransmitted). A lost retransmission (RACK) becomes
-/// eligible for another retransmission.
-pub fn mark_lost(tcb: &mut Tcb, idx: usize) -> bool {
-    let seg = &mut tcb.queue[idx];
-    if seg.sacked || (seg.lost && !seg.rexmit) {
-        return false;
-    }
-    let len = seg.slen();
-    if seg.rexmit {
-        seg.rexmit = false;
-        tcb.sb.retrans_out = tcb.sb.retrans_out.saturating_sub(len);
-    } else {
-        seg.lost = true;
-        tcb.sb.lost_out += len;
-    }
-    true
-}
-
-/// Scoreboard bookkeeping for a segment leaving the queue (cumulatively acknowledged).
-pub fn on_seg_acked(tcb: &mut Tcb, idx: usize) {
-    let s = &tcb.queue[idx];
-    let (len, sacked, lost, rexmit, retrans, seq, end) = (
-        s.slen(),
-        s.sacked,
-        s.lost,
-        s.rexmit,
-        s.retrans > 0,
-        s.seq,
-        s.end(),
-    );
-    if sacked {
-        tcb.sb.sacked_out = tcb.sb.sacked_out.saturating_sub(len);
-    }
-    if lost {
-        tcb.sb.lost_out = tcb.sb.lost_out.saturating_sub(len);
-    }
-    if rexmit {
-        tcb.sb.retrans_out = tcb.sb.retrans_out.saturating_sub(len);
-    }
-    if retrans {
-        tcb.sb.note_rexmit_acked(seq, end);
-    }
-}
-
-/// Scoreboard bookkeeping when `cut` bytes are trimmed off the front of entry `idx`.
-pub fn on_trim(tcb: &mut Tcb, idx: usize, cut: u32) {
-    let s = &tcb.queue[idx];
-    let (sacked, lost, rexmit) = (s.sacked, s.lost, s.rexmit);
-    if sacked {
-        tcb.sb.sacked_out = tcb.sb.sacked_out.saturating_sub(cut);
-    }
-    if lost {
-        tcb.sb.lost_out = tcb.sb.lost_out.saturating_sub(cut);
-    }
-    if rexmit {
-        tcb.sb.retrans_out = tcb.sb.retrans_out.saturating_sub(cut);
-    }
-}
-
-/// Scoreboard bookkeeping for a transmission of entry `idx` (called by `transmit`).
-pub fn on_transmit(tcb: &mut Tcb, idx: usize, retrans: bool, len: u32, now: Nanos) {
-    if tcb.in_recovery {
-        tcb.sb.prr_out = tcb.sb.prr_out.saturating_add(len.max(1));
-    }
-    if !retrans {
-        return;
-    }
-    if tcb.sb.undo_active && (tcb.in_recovery || tcb.sb.in_loss) {
-        tcb.sb.undo_retrans += 1;
-        if tcb.sb.undo_tsval.is_none() && tcb.ts_on {
-            tcb.sb.undo_tsval = Some(tcb.ts_now(now));
-        }
-    }
-    let seg = &mut tcb.queue[idx];
-    if seg.lost && !seg.rexmit {
-        seg.rexmit = true;
-        tcb.sb.retrans_out += seg.slen();
-    }
-}
-
-/// The front segment's payload was cumulatively acknowledged but not its FIN (a receiver
-/// that drops a FIN arriving out of order): what is left of it is not SACKed.
-pub fn unsack_partial_head(tcb: &mut Tcb) {
-    let una = tcb.snd_una;
-    if let Some(g) = tcb.queue.front_mut() {
-        if g.sacked && seq_lt(g.seq, una) {
-            g.sacked = false;
-            let n = g.slen();
-            tcb.sb.sacked_out = tcb.sb.sacked_out.saturating_sub(n);
-        }
-    }
-}
-
-/// Forgets every SACK mark: the receiver reneged (RFC 2018 §8, RFC 6675 §5.1).
-pub fn clear_sacked(tcb: &mut Tcb) {
-    for i in 0..tcb.unsent.min(tcb.queue.len()) {
-        tcb.queue[i].sacked = false;
-    }
-    tcb.sb.sacked_out = 0;
-}
-
 /// Processes the SACK blocks of an ACK whose cumulative point is `ack` (already validated
 /// against `snd_una..=snd_max`). Bogus blocks (empty, inverted, beyond `snd_max`, or wider
 /// than the window) are ignored: packet data never panics us.
-pub fn on_sack_blocks(tcb: &mut Tcb, blocks: &[(u32, u32)], ack: u32, now: Nanos) -> SackNews {
+pub(crate) fn on_sack_blocks(tcb: &mut Tcb, blocks: &[(u32, u32)], ack: u32, now: Nanos) -> SackNews {
     let mut news = SackNews::default();
     let max_span = tcb.snd_max.wrapping_sub(tcb.snd_una).max(1);
     for (i, &(s, e)) in blocks.iter().enumerate() {
@@ -276,7 +169,7 @@ pub fn on_sack_blocks(tcb: &mut Tcb, blocks: &[(u32, u32)], ack: u32, now: Nanos
 
 /// A DSACK arrived (RFC 2883 §4): was it for a retransmission (RFC 3708 §3)? If every
 /// retransmission of the episode has been DSACKed, undo its congestion response.
-pub fn on_dsack(tcb: &mut Tcb, s: u32, e: u32) {
+pub(crate) fn on_dsack(tcb: &mut Tcb, s: u32, e: u32) {
     let in_queue = tcb
         .queue
         .range(..tcb.unsent.min(tcb.queue.len()))
@@ -318,7 +211,7 @@ fn undo(tcb: &mut Tcb) {
 }
 
 /// Starts an undo episode (fast recovery or RTO): remembers the window to restore.
-pub fn start_episode(tcb: &mut Tcb) {
+pub(crate) fn start_episode(tcb: &mut Tcb) {
     tcb.sb.undo_active = true;
     tcb.sb.undo_retrans = 0;
     tcb.sb.undo_tsval = None;
@@ -331,7 +224,7 @@ pub fn start_episode(tcb: &mut Tcb) {
 /// a timestamp older than the retransmission's, the original arrived and the timeout was
 /// spurious. Response (RFC 4015 §2–3): restore the window, leave RTO recovery and resume
 /// with new data rather than go-back-N.
-pub fn eifel_check(tcb: &mut Tcb, tsecr: Option<u32>) {
+pub(crate) fn eifel_check(tcb: &mut Tcb, tsecr: Option<u32>) {
     let Some(rts) = tcb.sb.rto_tsval.take() else {
         return;
     };
@@ -352,7 +245,7 @@ pub fn eifel_check(tcb: &mut Tcb, tsecr: Option<u32>) {
 /// retransmission says an original filled it: the network reordered, nothing was lost.
 /// Once every filled hole says so and no retransmission is still in flight, the reduction
 /// is undone. Returns true when it was.
-pub fn ts_undo_check(tcb: &mut Tcb, tsecr: Option<u32>) -> bool {
+pub(crate) fn ts_undo_check(tcb: &mut Tcb, tsecr: Option<u32>) -> bool {
     if !tcb.in_recovery || !tcb.sb.undo_active || !tcb.sb.ts_undo_ok || !tcb.ts_on {
         return false;
     }
@@ -435,99 +328,23 @@ fn prr_update(tcb: &mut Tcb, delivered: u32) {
 }
 
 /// Loss detection and recovery after an ACK (or the reordering timer) on a SACK
-/// connection: RACK and RFC 6675 mark losses, recovery starts if something is lost, PRR
-/// sets cwnd, and lost segments are retransmitted before any new data.
-pub fn after_ack<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, delivered: u32, now: Nanos) {
-    if tcb.sack_ok {
-        rack::detect_loss(tcb, now);
-        // RFC 6675's DupThresh rule until reordering is seen; from then on RACK's adaptive
-        // reordering window alone decides (RFC 8985 §4 lets RACK replace DupThresh).
-        if !tcb.rack.reordering_seen {
-            mark_lost_dupthresh(tcb);
-        }
-        if tcb.sb.lost_out > 0 && !tcb.in_recovery && !tcb.sb.in_loss {
-            enter_recovery(tcb);
-        }
-        if tcb.in_recovery {
-            prr_update(tcb, delivered);
-        }
-    }
-    xmit_lost(tcb, net, now);
-}
-
-/// Retransmits segments marked lost, lowest first, while the window allows (RFC 6675 §5
-/// NextSeg rule 1). Used in fast recovery and RTO recovery alike.
-pub fn xmit_lost<D: Device>(tcb: &mut Tcb, net: &mut NetCtx<D>, now: Nanos) {
-    if tcb.sb.lost_out == 0 {
+/// connection: RACK and RFC 6675 mark losses, recovery starts if something is lost, and PRR
+/// sets cwnd. The caller then runs `output::xmit_retransmit_queue`, which resends what is
+/// marked lost before any new data.
+pub(crate) fn after_ack(tcb: &mut Tcb, delivered: u32, now: Nanos) {
+    if !tcb.sack_ok {
         return;
     }
-    if !matches!(
-        tcb.state,
-        State::Established | State::CloseWait | State::FinWait1 | State::Closing | State::LastAck
-    ) {
-        return;
+    rack::detect_loss(tcb, now);
+    // RFC 6675's DupThresh rule until reordering is seen; from then on RACK's adaptive
+    // reordering window alone decides (RFC 8985 §4 lets RACK replace DupThresh).
+    if !tcb.rack.reordering_seen {
+        mark_lost_dupthresh(tcb);
     }
-    let mut i = 0;
-    while i < tcb.unsent.min(tcb.queue.len()) {
-        let g = &tcb.queue[i];
-        if g.lost && !g.rexmit && !g.sacked {
-            let pipe = tcb.pipe();
-            if pipe > 0 && pipe.saturating_add(g.slen()) > tcb.ccs.cwnd {
-                tcb.cwnd_limited = true;
-                break;
-            }
-            if !output::transmit(tcb, i, net, now) {
-                break;
-            }
-            if tcb.in_recovery {
-                tcb.counters.fast_retrans += 1;
-            }
-            if tcb.rto_at.is_none() {
-                tcb.rto_at = Some(now + tcb.rtt.current());
-            }
-        }
-        i += 1;
+    if tcb.sb.lost_out > 0 && !tcb.in_recovery && !tcb.sb.in_loss {
+        enter_recovery(tcb);
     }
-}
-
-/// RTO (RFC 6298 §5.4; RFC 6675 §5.1): every unSACKed segment in flight is presumed lost
-/// and is resent, lowest first, as the (collapsed) window reopens. SACK marks are kept, so
-/// what the receiver holds is not resent.
-pub fn on_rto(tcb: &mut Tcb) {
-    for i in 0..tcb.unsent.min(tcb.queue.len()) {
-        let g = &mut tcb.queue[i];
-        if g.sacked {
-            continue;
-        }
-        if g.rexmit {
-            g.rexmit = false;
-            tcb.sb.retrans_out = tcb.sb.retrans_out.saturating_sub(g.slen());
-        }
-        if !g.lost {
-            g.lost = true;
-            tcb.sb.lost_out += g.slen();
-        }
+    if tcb.in_recovery {
+        prr_update(tcb, delivered);
     }
-    tcb.sb.in_loss = true;
-    tcb.rack.tlp_end_seq = None;
-    tcb.tlp_at = None;
-    tcb.reo_at = None;
-}
-
-/// Recomputes the byte counters from the queue (debug builds check them against the
-/// incremental ones).
-pub fn recount(tcb: &Tcb) -> (u32, u32, u32) {
-    let (mut s, mut l, mut r) = (0, 0, 0);
-    for g in tcb.queue.range(..tcb.unsent.min(tcb.queue.len())) {
-        if g.sacked {
-            s += g.slen();
-        }
-        if g.lost {
-            l += g.slen();
-        }
-        if g.rexmit {
-            r += g.slen();
-        }
-    }
-    (s, l, r)
 }

@@ -1,5 +1,5 @@
 use super::{errno, strerror, DpdkError, Eal, Mbuf, Mempool, Result};
-use crate::wire::ethernet::MacAddr;
+use linerate_proto::wire::ethernet::MacAddr;
 use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,15 +10,22 @@ pub const MAX_BURST: usize = 32;
 /// How to set a port up.
 #[derive(Debug, Clone)]
 pub struct PortConfig {
+    /// Number of RX queues (1..=64); one per stack core.
     pub rx_queues: u16,
+    /// Number of TX queues (1..=64); one per stack core.
     pub tx_queues: u16,
+    /// RX ring size per queue, in descriptors (clamped to the device's limits). Each holds an
+    /// mbuf, so the RX pool must cover `rx_queues * rx_desc`.
     pub rx_desc: u16,
+    /// TX ring size per queue, in descriptors (clamped to the device's limits).
     pub tx_desc: u16,
     /// Enable every TX/RX offload the device has that linerate uses.
     pub offloads: bool,
     /// Use TSO if the device has it (off by default: linerate sends MSS segments).
     pub tso: bool,
+    /// MTU to set on the port; `None` keeps the device's default.
     pub mtu: Option<u16>,
+    /// Put the port in promiscuous mode (best effort: a failure is ignored).
     pub promiscuous: bool,
 }
 
@@ -40,11 +47,17 @@ impl Default for PortConfig {
 /// Which offloads are *enabled* on the port (not merely offered by the device).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Offloads {
+    /// The NIC fills in IPv4 header checksums on TX.
     pub tx_ipv4_cksum: bool,
+    /// The NIC fills in TCP checksums on TX.
     pub tx_tcp_cksum: bool,
+    /// The NIC segments large TCP sends (TSO).
     pub tx_tso: bool,
+    /// The NIC accepts chained (multi-segment) mbufs on TX.
     pub tx_multi_seg: bool,
+    /// The NIC checks IPv4 header checksums on RX (see [`Mbuf::rx_cksum_good`]).
     pub rx_ipv4_cksum: bool,
+    /// The NIC checks TCP checksums on RX (see [`Mbuf::rx_cksum_good`]).
     pub rx_tcp_cksum: bool,
 }
 
@@ -70,21 +83,32 @@ impl std::fmt::Display for Offloads {
 /// Link state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkStatus {
+    /// The link is up.
     pub up: bool,
+    /// Link speed in Mbit/s, as the driver reports it.
     pub speed_mbps: u32,
+    /// The link is full duplex.
     pub full_duplex: bool,
 }
 
 /// The basic ethdev counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PortStats {
+    /// Packets received.
     pub ipackets: u64,
+    /// Packets sent.
     pub opackets: u64,
+    /// Bytes received.
     pub ibytes: u64,
+    /// Bytes sent.
     pub obytes: u64,
+    /// Packets the NIC dropped on RX because the RX ring was full (not polled fast enough).
     pub imissed: u64,
+    /// Packets received with errors.
     pub ierrors: u64,
+    /// Packets that failed to send.
     pub oerrors: u64,
+    /// RX mbuf allocation failures (the RX pool ran dry).
     pub rx_nombuf: u64,
 }
 
@@ -105,8 +129,8 @@ impl Drop for PortInner {
     fn drop(&mut self) {
         // SAFETY: the port is valid; no queue handle is left (each holds the Arc).
         unsafe {
-            dpdk_sys::rte_eth_dev_stop(self.id);
-            dpdk_sys::rte_eth_dev_close(self.id);
+            linerate_dpdk_sys::rte_eth_dev_stop(self.id);
+            linerate_dpdk_sys::rte_eth_dev_close(self.id);
         }
     }
 }
@@ -140,7 +164,7 @@ fn port_err(port: u16, op: &'static str, rc: i32) -> DpdkError {
 
 /// Names of all ports EAL knows.
 pub fn port_names() -> Vec<String> {
-    (0..dpdk_sys::RTE_MAX_ETHPORTS as u16)
+    (0..linerate_dpdk_sys::RTE_MAX_ETHPORTS as u16)
         .filter_map(port_name)
         .collect()
 }
@@ -148,11 +172,11 @@ pub fn port_names() -> Vec<String> {
 fn port_name(id: u16) -> Option<String> {
     // SAFETY: plain query with a valid buffer of the size DPDK documents.
     unsafe {
-        if dpdk_sys::rte_eth_dev_is_valid_port(id) == 0 {
+        if linerate_dpdk_sys::rte_eth_dev_is_valid_port(id) == 0 {
             return None;
         }
-        let mut buf = [0 as std::os::raw::c_char; dpdk_sys::RTE_ETH_NAME_MAX_LEN as usize];
-        if dpdk_sys::rte_eth_dev_get_name_by_port(id, buf.as_mut_ptr()) != 0 {
+        let mut buf = [0 as std::os::raw::c_char; linerate_dpdk_sys::RTE_ETH_NAME_MAX_LEN as usize];
+        if linerate_dpdk_sys::rte_eth_dev_get_name_by_port(id, buf.as_mut_ptr()) != 0 {
             return None;
         }
         Some(CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned())
@@ -168,7 +192,7 @@ pub fn find_port(wanted: &str) -> Result<u16> {
     } else if let Ok(c) = CString::new(wanted) {
         let mut id = 0u16;
         // SAFETY: valid C string and out pointer.
-        if unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) } == 0 {
+        if unsafe { linerate_dpdk_sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) } == 0 {
             return Ok(id);
         }
     }
@@ -200,9 +224,9 @@ impl Port {
             )));
         }
         // SAFETY: a zeroed dev_info is a valid out-parameter.
-        let mut info: dpdk_sys::rte_eth_dev_info = unsafe { std::mem::zeroed() };
+        let mut info: linerate_dpdk_sys::rte_eth_dev_info = unsafe { std::mem::zeroed() };
         // SAFETY: valid port id and out pointer.
-        let rc = unsafe { dpdk_sys::rte_eth_dev_info_get(id, &mut info) };
+        let rc = unsafe { linerate_dpdk_sys::rte_eth_dev_info_get(id, &mut info) };
         if rc != 0 {
             return Err(port_err(id, "dev_info_get", rc));
         }
@@ -232,40 +256,46 @@ impl Port {
         let rxcapa = info.rx_offload_capa;
         let has = |capa: u64, bit: u64| cfg.offloads && capa & bit != 0;
         let offloads = Offloads {
-            tx_ipv4_cksum: has(txcapa, dpdk_sys::LR_ETH_TX_OFFLOAD_IPV4_CKSUM),
-            tx_tcp_cksum: has(txcapa, dpdk_sys::LR_ETH_TX_OFFLOAD_TCP_CKSUM),
-            tx_tso: cfg.tso && has(txcapa, dpdk_sys::LR_ETH_TX_OFFLOAD_TCP_TSO),
-            tx_multi_seg: has(txcapa, dpdk_sys::LR_ETH_TX_OFFLOAD_MULTI_SEGS),
-            rx_ipv4_cksum: has(rxcapa, dpdk_sys::LR_ETH_RX_OFFLOAD_IPV4_CKSUM),
-            rx_tcp_cksum: has(rxcapa, dpdk_sys::LR_ETH_RX_OFFLOAD_TCP_CKSUM),
+            tx_ipv4_cksum: has(txcapa, linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_IPV4_CKSUM),
+            tx_tcp_cksum: has(txcapa, linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_TCP_CKSUM),
+            tx_tso: cfg.tso && has(txcapa, linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_TCP_TSO),
+            tx_multi_seg: has(txcapa, linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_MULTI_SEGS),
+            rx_ipv4_cksum: has(rxcapa, linerate_dpdk_sys::LR_ETH_RX_OFFLOAD_IPV4_CKSUM),
+            rx_tcp_cksum: has(rxcapa, linerate_dpdk_sys::LR_ETH_RX_OFFLOAD_TCP_CKSUM),
         };
         let bit = |on: bool, b: u64| if on { b } else { 0 };
         // SAFETY: a zeroed rte_eth_conf is DPDK's documented default configuration.
-        let mut conf: dpdk_sys::rte_eth_conf = unsafe { std::mem::zeroed() };
-        conf.txmode.offloads =
-            bit(
-                offloads.tx_ipv4_cksum,
-                dpdk_sys::LR_ETH_TX_OFFLOAD_IPV4_CKSUM,
-            ) | bit(offloads.tx_tcp_cksum, dpdk_sys::LR_ETH_TX_OFFLOAD_TCP_CKSUM)
-                | bit(offloads.tx_tso, dpdk_sys::LR_ETH_TX_OFFLOAD_TCP_TSO)
-                | bit(
-                    offloads.tx_multi_seg,
-                    dpdk_sys::LR_ETH_TX_OFFLOAD_MULTI_SEGS,
-                );
-        conf.rxmode.offloads =
-            bit(
-                offloads.rx_ipv4_cksum,
-                dpdk_sys::LR_ETH_RX_OFFLOAD_IPV4_CKSUM,
-            ) | bit(offloads.rx_tcp_cksum, dpdk_sys::LR_ETH_RX_OFFLOAD_TCP_CKSUM);
+        let mut conf: linerate_dpdk_sys::rte_eth_conf = unsafe { std::mem::zeroed() };
+        conf.txmode.offloads = bit(
+            offloads.tx_ipv4_cksum,
+            linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_IPV4_CKSUM,
+        ) | bit(
+            offloads.tx_tcp_cksum,
+            linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_TCP_CKSUM,
+        ) | bit(
+            offloads.tx_tso,
+            linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_TCP_TSO,
+        ) | bit(
+            offloads.tx_multi_seg,
+            linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_MULTI_SEGS,
+        );
+        conf.rxmode.offloads = bit(
+            offloads.rx_ipv4_cksum,
+            linerate_dpdk_sys::LR_ETH_RX_OFFLOAD_IPV4_CKSUM,
+        ) | bit(
+            offloads.rx_tcp_cksum,
+            linerate_dpdk_sys::LR_ETH_RX_OFFLOAD_TCP_CKSUM,
+        );
         // SAFETY: valid port and configuration.
-        let rc =
-            unsafe { dpdk_sys::rte_eth_dev_configure(id, cfg.rx_queues, cfg.tx_queues, &conf) };
+        let rc = unsafe {
+            linerate_dpdk_sys::rte_eth_dev_configure(id, cfg.rx_queues, cfg.tx_queues, &conf)
+        };
         if rc != 0 {
             return Err(port_err(id, "configure", rc));
         }
         if let Some(mtu) = cfg.mtu {
             // SAFETY: valid configured port.
-            let rc = unsafe { dpdk_sys::rte_eth_dev_set_mtu(id, mtu) };
+            let rc = unsafe { linerate_dpdk_sys::rte_eth_dev_set_mtu(id, mtu) };
             if rc != 0 {
                 return Err(port_err(id, "set_mtu", rc));
             }
@@ -273,19 +303,27 @@ impl Port {
         let mut rxd = cfg.rx_desc;
         let mut txd = cfg.tx_desc;
         // SAFETY: valid port; the function clamps the counts to the device's limits.
-        let rc = unsafe { dpdk_sys::rte_eth_dev_adjust_nb_rx_tx_desc(id, &mut rxd, &mut txd) };
+        let rc =
+            unsafe { linerate_dpdk_sys::rte_eth_dev_adjust_nb_rx_tx_desc(id, &mut rxd, &mut txd) };
         if rc != 0 {
             return Err(port_err(id, "adjust_nb_rx_tx_desc", rc));
         }
         // SAFETY: valid port.
-        let socket = unsafe { dpdk_sys::rte_eth_dev_socket_id(id) };
+        let socket = unsafe { linerate_dpdk_sys::rte_eth_dev_socket_id(id) };
         let socket = if socket < 0 { 0 } else { socket as u32 };
         for q in 0..cfg.rx_queues {
             let mut rxconf = info.default_rxconf;
             rxconf.offloads = conf.rxmode.offloads;
             // SAFETY: valid port, queue index < configured count, live pool.
             let rc = unsafe {
-                dpdk_sys::rte_eth_rx_queue_setup(id, q, rxd, socket, &rxconf, pool.as_ptr())
+                linerate_dpdk_sys::rte_eth_rx_queue_setup(
+                    id,
+                    q,
+                    rxd,
+                    socket,
+                    &rxconf,
+                    pool.as_ptr(),
+                )
             };
             if rc != 0 {
                 return Err(port_err(id, "rx_queue_setup", rc));
@@ -295,17 +333,18 @@ impl Port {
             let mut txconf = info.default_txconf;
             txconf.offloads = conf.txmode.offloads;
             // SAFETY: valid port, queue index < configured count.
-            let rc = unsafe { dpdk_sys::rte_eth_tx_queue_setup(id, q, txd, socket, &txconf) };
+            let rc =
+                unsafe { linerate_dpdk_sys::rte_eth_tx_queue_setup(id, q, txd, socket, &txconf) };
             if rc != 0 {
                 return Err(port_err(id, "tx_queue_setup", rc));
             }
         }
         if cfg.promiscuous {
             // SAFETY: valid port. Failure is harmless (some vdevs are always promiscuous).
-            unsafe { dpdk_sys::rte_eth_promiscuous_enable(id) };
+            unsafe { linerate_dpdk_sys::rte_eth_promiscuous_enable(id) };
         }
         // SAFETY: valid, configured port.
-        let rc = unsafe { dpdk_sys::rte_eth_dev_start(id) };
+        let rc = unsafe { linerate_dpdk_sys::rte_eth_dev_start(id) };
         if rc != 0 {
             return Err(port_err(id, "start", rc));
         }
@@ -324,6 +363,7 @@ impl Port {
         })
     }
 
+    /// The ethdev port id.
     pub fn id(&self) -> u16 {
         self.inner.id
     }
@@ -343,20 +383,22 @@ impl Port {
         self.inner.offloads
     }
 
+    /// The port's MAC address.
     pub fn mac(&self) -> Result<MacAddr> {
-        let mut a = dpdk_sys::rte_ether_addr::default();
+        let mut a = linerate_dpdk_sys::rte_ether_addr::default();
         // SAFETY: valid port and out pointer.
-        let rc = unsafe { dpdk_sys::rte_eth_macaddr_get(self.inner.id, &mut a) };
+        let rc = unsafe { linerate_dpdk_sys::rte_eth_macaddr_get(self.inner.id, &mut a) };
         if rc != 0 {
             return Err(port_err(self.inner.id, "macaddr_get", rc));
         }
         Ok(MacAddr(a.addr_bytes))
     }
 
+    /// The current link state, without waiting for the link to come up.
     pub fn link(&self) -> Result<LinkStatus> {
-        let mut l = dpdk_sys::rte_eth_link::default();
+        let mut l = linerate_dpdk_sys::rte_eth_link::default();
         // SAFETY: valid port and out pointer.
-        let rc = unsafe { dpdk_sys::rte_eth_link_get_nowait(self.inner.id, &mut l) };
+        let rc = unsafe { linerate_dpdk_sys::rte_eth_link_get_nowait(self.inner.id, &mut l) };
         if rc != 0 {
             return Err(port_err(self.inner.id, "link_get", rc));
         }
@@ -367,10 +409,11 @@ impl Port {
         })
     }
 
+    /// The basic ethdev counters (since start or the last [`Port::reset_stats`]).
     pub fn stats(&self) -> Result<PortStats> {
-        let mut s = dpdk_sys::rte_eth_stats::default();
+        let mut s = linerate_dpdk_sys::rte_eth_stats::default();
         // SAFETY: valid port and out pointer.
-        let rc = unsafe { dpdk_sys::rte_eth_stats_get(self.inner.id, &mut s) };
+        let rc = unsafe { linerate_dpdk_sys::rte_eth_stats_get(self.inner.id, &mut s) };
         if rc != 0 {
             return Err(port_err(self.inner.id, "stats_get", rc));
         }
@@ -390,23 +433,25 @@ impl Port {
     pub fn xstats(&self) -> Result<Vec<(String, u64)>> {
         let id = self.inner.id;
         // SAFETY: a NULL buffer of size 0 asks for the count.
-        let n = unsafe { dpdk_sys::rte_eth_xstats_get_names(id, std::ptr::null_mut(), 0) };
+        let n = unsafe { linerate_dpdk_sys::rte_eth_xstats_get_names(id, std::ptr::null_mut(), 0) };
         if n < 0 {
             return Err(port_err(id, "xstats_get_names", n));
         }
         let n = n as usize;
         let mut names = vec![
-            dpdk_sys::rte_eth_xstat_name {
-                name: [0; dpdk_sys::RTE_ETH_XSTATS_NAME_SIZE as usize]
+            linerate_dpdk_sys::rte_eth_xstat_name {
+                name: [0; linerate_dpdk_sys::RTE_ETH_XSTATS_NAME_SIZE as usize]
             };
             n
         ];
-        let mut vals = vec![dpdk_sys::rte_eth_xstat::default(); n];
+        let mut vals = vec![linerate_dpdk_sys::rte_eth_xstat::default(); n];
         // SAFETY: buffers hold n entries each.
-        let got_names =
-            unsafe { dpdk_sys::rte_eth_xstats_get_names(id, names.as_mut_ptr(), n as u32) };
-        // SAFETY: as above.
-        let got_vals = unsafe { dpdk_sys::rte_eth_xstats_get(id, vals.as_mut_ptr(), n as u32) };
+        let got_names = unsafe {
+            linerate_dpdk_sys::rte_eth_xstats_get_names(id, names.as_mut_ptr(), n as u32)
+        };
+        // SAFETY: valid port; `vals` holds n entries and DPDK writes at most n.
+        let got_vals =
+            unsafe { linerate_dpdk_sys::rte_eth_xstats_get(id, vals.as_mut_ptr(), n as u32) };
         if got_names < 0 || got_vals < 0 {
             return Err(port_err(id, "xstats_get", got_names.min(got_vals)));
         }
@@ -437,8 +482,8 @@ impl Port {
     pub fn reset_stats(&self) {
         // SAFETY: valid port.
         unsafe {
-            dpdk_sys::rte_eth_stats_reset(self.inner.id);
-            dpdk_sys::rte_eth_xstats_reset(self.inner.id);
+            linerate_dpdk_sys::rte_eth_stats_reset(self.inner.id);
+            linerate_dpdk_sys::rte_eth_xstats_reset(self.inner.id);
         }
     }
 
@@ -464,17 +509,20 @@ impl Port {
     }
 }
 
-/// The owner of one RX/TX queue pair of a port. Send (moves to its lcore), not Sync.
+/// The owner of one RX/TX queue pair of a port. Send (moves to its lcore); the burst calls
+/// take `&mut self`, so only one thread at a time uses the queue.
 pub struct QueuePair {
     port: Port,
     queue: u16,
 }
 
 impl QueuePair {
+    /// The port the queue pair belongs to.
     pub fn port(&self) -> &Port {
         &self.port
     }
 
+    /// The queue index (the same for the RX and the TX queue).
     pub fn queue_id(&self) -> u16 {
         self.queue
     }
@@ -487,9 +535,13 @@ impl QueuePair {
         // SAFETY: `out` has room for MAX_BURST more `Mbuf`s, which are repr(transparent) over
         // `*mut rte_mbuf`; DPDK writes `n` owned mbuf pointers there.
         unsafe {
-            let dst = out.as_mut_ptr().add(len) as *mut *mut dpdk_sys::rte_mbuf;
-            let n = dpdk_sys::lr_eth_rx_burst(self.port.inner.id, self.queue, dst, MAX_BURST as u16)
-                as usize;
+            let dst = out.as_mut_ptr().add(len) as *mut *mut linerate_dpdk_sys::rte_mbuf;
+            let n = linerate_dpdk_sys::lr_eth_rx_burst(
+                self.port.inner.id,
+                self.queue,
+                dst,
+                MAX_BURST as u16,
+            ) as usize;
             out.set_len(len + n);
             n
         }
@@ -510,10 +562,10 @@ impl QueuePair {
         // the taken ones, so each mbuf keeps exactly one owner.
         unsafe {
             let base = pkts.as_mut_ptr();
-            let sent = dpdk_sys::lr_eth_tx_burst(
+            let sent = linerate_dpdk_sys::lr_eth_tx_burst(
                 self.port.inner.id,
                 self.queue,
-                base as *mut *mut dpdk_sys::rte_mbuf,
+                base as *mut *mut linerate_dpdk_sys::rte_mbuf,
                 n,
             ) as usize;
             std::ptr::copy(base.add(sent), base, len - sent);
@@ -532,6 +584,6 @@ impl Drop for QueuePair {
     }
 }
 
-// SAFETY: a queue pair is used by one thread at a time (not Sync); DPDK allows a queue to move
-// between threads as long as calls are not concurrent.
+// SAFETY: the burst calls take `&mut self`, so the queue is used by one thread at a time; DPDK
+// allows a queue to move between threads as long as calls are not concurrent.
 unsafe impl Send for QueuePair {}

@@ -15,6 +15,16 @@ pub mod tcp;
 
 use core::fmt;
 
+/// Bytes of an Ethernet II header (no VLAN tag).
+pub const ETH_HEADER_LEN: usize = 14;
+/// Bytes of an IPv4 header without options (linerate sends none).
+pub const IPV4_HEADER_LEN: usize = 20;
+/// Bytes of a TCP header without options.
+pub const TCP_HEADER_LEN: usize = 20;
+/// Bytes of the options on every segment of a connection with timestamps: NOP, NOP, TS
+/// (RFC 7323 Appendix A's layout).
+pub const TCP_TS_OPTIONS_LEN: usize = 12;
+
 pub use arp::{ArpOp, ArpPacket};
 pub use ethernet::{EtherType, EthernetFrame, MacAddr, ParseMacError};
 pub use ipv4::{Ipv4Cidr, Ipv4Packet, ParseCidrError, Protocol};

@@ -14,8 +14,8 @@
 //! stays batched and the 1 ms timer wheel (which wakes a connection whose gate closed) does
 //! not cap the rate. Before the first RTT sample there is no rate and nothing is paced.
 //! No allocation: a few integer operations per segment.
-use super::cc::CcState;
-use super::timer::{Nanos, MS, SEC};
+use crate::cc::CcState;
+use crate::timer::{Nanos, MS, SEC};
 
 /// Headroom over cwnd/srtt in slow start, percent.
 pub const SS_RATIO_PCT: u64 = 200;

@@ -8,7 +8,7 @@ use std::ptr::NonNull;
 /// Mutable access to the bytes is only given while the handle is the sole reference.
 #[repr(transparent)]
 pub struct Mbuf {
-    ptr: NonNull<dpdk_sys::rte_mbuf>,
+    ptr: NonNull<linerate_dpdk_sys::rte_mbuf>,
 }
 
 // SAFETY: an mbuf may be freed from any thread (mempool ops are thread-safe), and the handle
@@ -18,23 +18,28 @@ unsafe impl Send for Mbuf {}
 /// Offload metadata for TX: which checksums the NIC fills in and the header lengths it needs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TxOffload {
+    /// The NIC computes the IPv4 header checksum.
     pub ip_cksum: bool,
+    /// The NIC computes the TCP checksum (the TCP header must carry the pseudo-header sum).
     pub tcp_cksum: bool,
     /// TSO segment size; 0 means no TSO.
     pub tso_segsz: u16,
+    /// Length of the L2 (Ethernet) header in bytes.
     pub l2_len: u8,
+    /// Length of the L3 (IPv4) header in bytes.
     pub l3_len: u16,
+    /// Length of the L4 (TCP) header in bytes.
     pub l4_len: u8,
 }
 
 impl Mbuf {
     #[inline]
-    pub(crate) fn from_nonnull(ptr: NonNull<dpdk_sys::rte_mbuf>) -> Mbuf {
+    pub(crate) fn from_nonnull(ptr: NonNull<linerate_dpdk_sys::rte_mbuf>) -> Mbuf {
         Mbuf { ptr }
     }
 
     #[inline]
-    fn raw(&self) -> &dpdk_sys::rte_mbuf {
+    fn raw(&self) -> &linerate_dpdk_sys::rte_mbuf {
         // SAFETY: the pointer is a live mbuf for as long as this handle exists.
         unsafe { self.ptr.as_ref() }
     }
@@ -45,6 +50,7 @@ impl Mbuf {
         self.raw().data_len as usize
     }
 
+    /// True when the segment holds no packet data.
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -194,19 +200,19 @@ impl Mbuf {
         }
         let mut flags = 0u64;
         if o.ip_cksum || o.tcp_cksum || o.tso_segsz > 0 {
-            flags |= dpdk_sys::LR_MBUF_F_TX_IPV4;
+            flags |= linerate_dpdk_sys::LR_MBUF_F_TX_IPV4;
         }
         if o.ip_cksum {
-            flags |= dpdk_sys::LR_MBUF_F_TX_IP_CKSUM;
+            flags |= linerate_dpdk_sys::LR_MBUF_F_TX_IP_CKSUM;
         }
         if o.tso_segsz > 0 {
-            flags |= dpdk_sys::LR_MBUF_F_TX_TCP_SEG;
+            flags |= linerate_dpdk_sys::LR_MBUF_F_TX_TCP_SEG;
         } else if o.tcp_cksum {
-            flags |= dpdk_sys::LR_MBUF_F_TX_TCP_CKSUM;
+            flags |= linerate_dpdk_sys::LR_MBUF_F_TX_TCP_CKSUM;
         }
         // SAFETY: unique handle; the shim writes only offload metadata fields.
         unsafe {
-            dpdk_sys::lr_mbuf_set_tx_offload(
+            linerate_dpdk_sys::lr_mbuf_set_tx_offload(
                 self.ptr.as_ptr(),
                 flags,
                 o.l2_len,
@@ -222,16 +228,20 @@ impl Mbuf {
     #[inline]
     pub fn rx_cksum_good(&self) -> bool {
         let f = self.raw().ol_flags;
-        f & dpdk_sys::LR_MBUF_F_RX_IP_CKSUM_MASK == dpdk_sys::LR_MBUF_F_RX_IP_CKSUM_GOOD
-            && f & dpdk_sys::LR_MBUF_F_RX_L4_CKSUM_MASK == dpdk_sys::LR_MBUF_F_RX_L4_CKSUM_GOOD
+        f & linerate_dpdk_sys::LR_MBUF_F_RX_IP_CKSUM_MASK
+            == linerate_dpdk_sys::LR_MBUF_F_RX_IP_CKSUM_GOOD
+            && f & linerate_dpdk_sys::LR_MBUF_F_RX_L4_CKSUM_MASK
+                == linerate_dpdk_sys::LR_MBUF_F_RX_L4_CKSUM_GOOD
     }
 
     /// RX: true when the NIC found a bad IPv4 or L4 checksum.
     #[inline]
     pub fn rx_cksum_bad(&self) -> bool {
         let f = self.raw().ol_flags;
-        f & dpdk_sys::LR_MBUF_F_RX_IP_CKSUM_MASK == dpdk_sys::LR_MBUF_F_RX_IP_CKSUM_BAD
-            || f & dpdk_sys::LR_MBUF_F_RX_L4_CKSUM_MASK == dpdk_sys::LR_MBUF_F_RX_L4_CKSUM_BAD
+        f & linerate_dpdk_sys::LR_MBUF_F_RX_IP_CKSUM_MASK
+            == linerate_dpdk_sys::LR_MBUF_F_RX_IP_CKSUM_BAD
+            || f & linerate_dpdk_sys::LR_MBUF_F_RX_L4_CKSUM_MASK
+                == linerate_dpdk_sys::LR_MBUF_F_RX_L4_CKSUM_BAD
     }
 
     /// Identity of the underlying buffer (for tests and debugging).
@@ -245,7 +255,7 @@ impl Clone for Mbuf {
     #[inline]
     fn clone(&self) -> Mbuf {
         // SAFETY: live mbuf; incrementing the refcount makes the new handle own one reference.
-        unsafe { dpdk_sys::lr_mbuf_refcnt_update(self.ptr.as_ptr(), 1) };
+        unsafe { linerate_dpdk_sys::lr_mbuf_refcnt_update(self.ptr.as_ptr(), 1) };
         Mbuf { ptr: self.ptr }
     }
 }
@@ -254,7 +264,7 @@ impl Drop for Mbuf {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: this handle owns one reference; free drops it and recycles at zero.
-        unsafe { dpdk_sys::lr_pktmbuf_free(self.ptr.as_ptr()) }
+        unsafe { linerate_dpdk_sys::lr_pktmbuf_free(self.ptr.as_ptr()) }
     }
 }
 

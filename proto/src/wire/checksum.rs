@@ -14,6 +14,14 @@
 
 use std::net::Ipv4Addr;
 
+/// Adds two partial sums from [`sum`] (each at most `0xffff`), folding the carry: a segment's
+/// checksum from its header's sum and its payload's sum kept from when the payload was copied.
+#[inline]
+pub fn add(a: u32, b: u32) -> u32 {
+    let s = a + b;
+    (s & 0xffff) + (s >> 16)
+}
+
 /// Add the big-endian 16-bit words of `data` to `initial` (ones-complement
 /// arithmetic). A trailing odd byte is padded with a zero byte.
 ///
@@ -228,5 +236,20 @@ mod tests {
     fn update16_rfc1624_example() {
         // RFC 1624 §4: HC = 0xdd2f, m = 0x5555 -> m' = 0x3285 gives HC' = 0x0000.
         assert_eq!(update16(0xdd2f, 0x5555, 0x3285), 0x0000);
+    }
+
+    #[test]
+    fn partial_sums_add() {
+        let data: Vec<u8> = (0..301u32).map(|i| (i * 7) as u8).collect();
+        let whole = sum(&data, 0);
+        // Split at an even and an odd offset, as `send` does when copying in pieces.
+        for cut in [100usize, 101] {
+            let a = sum(&data[..cut], 0);
+            let mut b = sum(&data[cut..], 0);
+            if cut % 2 == 1 {
+                b = (b as u16).swap_bytes() as u32;
+            }
+            assert_eq!(fold(add(a, b)), fold(whole), "cut {cut}");
+        }
     }
 }

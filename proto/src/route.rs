@@ -9,17 +9,26 @@ use std::net::Ipv4Addr;
 /// One route: traffic to `dst` goes to `gateway`, or directly (connected) when `None`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
+    /// The destination prefix the route covers.
     pub dst: Ipv4Cidr,
+    /// The next-hop router, or `None` when `dst` is directly connected.
     pub gateway: Option<Ipv4Addr>,
 }
 
 /// The result of a lookup: the next hop to resolve with ARP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NextHop {
+    /// The address to resolve: the route's gateway, or the destination itself when it is on
+    /// a connected subnet.
     pub addr: Ipv4Addr,
+    /// The table's generation at the lookup; the result is stale once
+    /// [`RouteTable::generation`] has moved on.
     pub generation: u32,
 }
 
+/// The routing table: the routes, longest prefix first so that the first match is the
+/// longest, and a generation counter that every change bumps so that cached lookups can be
+/// checked cheaply.
 #[derive(Debug, Default)]
 pub struct RouteTable {
     // Sorted by prefix length, longest first, so the first match is the longest.
@@ -28,6 +37,7 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
+    /// An empty table: no route to anywhere.
     pub fn new() -> Self {
         Self::default()
     }
@@ -82,6 +92,7 @@ impl RouteTable {
         self.generation
     }
 
+    /// The routes, longest prefix first (the order lookups try them in).
     pub fn routes(&self) -> &[Route] {
         &self.routes
     }

@@ -15,11 +15,11 @@
 //! Time never passes by itself: `deliver_due(now)` moves every frame due by `now` to its
 //! receiver's queue, and [`SimWire::next_event_time`] tells a test how far it can jump.
 //! Byte buffers are recycled, so after warm-up the wire allocates nothing.
-use crate::dev::Device;
-use crate::dpdk::{Mbuf, Mempool, Offloads, MAX_BURST};
-use crate::tcp::timer::Nanos;
-use crate::wire::checksum;
-use crate::wire::ethernet::{EtherType, MacAddr};
+use linerate_dpdk::Device;
+use linerate_dpdk::{Mbuf, Mempool, Offloads, MAX_BURST};
+use linerate_proto::timer::Nanos;
+use linerate_proto::wire::checksum;
+use linerate_proto::wire::ethernet::{EtherType, MacAddr};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;

@@ -1,11 +1,11 @@
 //! Simulation harness: our `Stack` on a `SimDevice`, and an independent TCP receiver
 //! (smoltcp) on the `SimPeer` end of the same wire, both driven by one virtual clock.
-use linerate::dpdk::Mempool;
-use linerate::sim::{Dir, LinkStats, SimConfig, SimDevice, SimPeer, SimRng, SimWire};
-use linerate::tcp::timer::{Nanos, MS, SEC};
-use linerate::wire::ethernet::MacAddr;
-use linerate::wire::ipv4::Ipv4Cidr;
-use linerate::{ConnId, IoError, Stack, StackConfig, StackStats, State, TcpInfo};
+use linerate_dpdk::Mempool;
+use crate::wire::{Dir, LinkStats, SimConfig, SimDevice, SimPeer, SimRng, SimWire};
+use linerate_proto::timer::{Nanos, MS, SEC};
+use linerate_proto::wire::ethernet::MacAddr;
+use linerate_proto::wire::ipv4::Ipv4Cidr;
+use linerate_stack::{ConnId, IoError, Stack, StackConfig, StackStats, State, TcpInfo};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp;

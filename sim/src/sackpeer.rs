@@ -5,15 +5,15 @@
 //! reported ones), reports duplicates with a DSACK block first (RFC 2883 §4), echoes
 //! timestamps per RFC 7323 §4.3, and closes with FIN when it has all data and our FIN.
 //! A test hook decides per data segment whether it is delivered, dropped or held back.
-use super::sim::{sha256, PEER_IP, PEER_MAC, PORT, STACK_IP, STACK_MAC};
-use linerate::dpdk::Mempool;
-use linerate::sim::{Dir, LinkStats, SimConfig, SimDevice, SimPeer, SimWire};
-use linerate::tcp::timer::{Nanos, MS, SEC};
-use linerate::wire::checksum;
-use linerate::wire::ethernet::{EtherType, EthernetFrame};
-use linerate::wire::ipv4::{Ipv4Cidr, Ipv4Packet, Protocol};
-use linerate::wire::tcp::{flags, OptionWriter, TcpOptions, TcpPacket};
-use linerate::{ConnId, IoError, Stack, StackConfig, StackStats, TcpInfo};
+use crate::harness::{sha256, PEER_IP, PEER_MAC, PORT, STACK_IP, STACK_MAC};
+use linerate_dpdk::Mempool;
+use crate::wire::{Dir, LinkStats, SimConfig, SimDevice, SimPeer, SimWire};
+use linerate_proto::timer::{Nanos, MS, SEC};
+use linerate_proto::wire::checksum;
+use linerate_proto::wire::ethernet::{EtherType, EthernetFrame};
+use linerate_proto::wire::ipv4::{Ipv4Cidr, Ipv4Packet, Protocol};
+use linerate_proto::wire::tcp::{flags, OptionWriter, TcpOptions, TcpPacket};
+use linerate_stack::{ConnId, IoError, Stack, StackConfig, StackStats, TcpInfo};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddrV4;

@@ -6,8 +6,11 @@ use std::fmt;
 pub enum DpdkError {
     /// rte_eal_init failed.
     EalInit {
+        /// `rte_errno` after the failure (0 when EAL reported none).
         errno: i32,
+        /// Why: the telling line of EAL's own output if it printed one, else the errno text.
         msg: String,
+        /// What the user can try; empty when there is no advice.
         hint: &'static str,
     },
     /// EAL runs once per process; a second `Eal::init` was made.
@@ -16,28 +19,38 @@ pub enum DpdkError {
     InvalidArg(String),
     /// A mempool could not be created.
     Mempool {
+        /// The name the pool was to have.
         name: String,
+        /// `rte_errno` after the failure (e.g. `ENOMEM`, `EEXIST`).
         errno: i32,
+        /// DPDK's text for `errno`.
         msg: String,
+        /// What the user can try; empty when there is no advice.
         hint: &'static str,
     },
     /// No ethdev port matches the name or id.
     NoSuchPort {
+        /// The port as the caller gave it (id, PCI address or vdev name).
         wanted: String,
+        /// Names of the ports EAL does know, to show the user what exists.
         available: Vec<String>,
         /// EAL's log line for a device that failed to probe, if one did.
         probe_error: Option<String>,
     },
     /// An ethdev call failed.
     Port {
+        /// The ethdev port id.
         port: u16,
+        /// The ethdev operation that failed (e.g. `"configure"`, `"rx_queue_setup"`).
         op: &'static str,
+        /// The (positive) errno the call returned, or `rte_errno` when it returned none.
         errno: i32,
+        /// DPDK's text for `errno`.
         msg: String,
     },
 }
 
-pub type Result<T> = std::result::Result<T, DpdkError>;
+pub(crate) type Result<T> = std::result::Result<T, DpdkError>;
 
 impl fmt::Display for DpdkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -7,7 +7,7 @@ use std::ptr::NonNull;
 /// Dropping the pool frees it only when every mbuf is back; otherwise it is leaked (with the
 /// EAL), because outstanding mbufs still point into it.
 pub struct Mempool {
-    ptr: NonNull<dpdk_sys::rte_mempool>,
+    ptr: NonNull<linerate_dpdk_sys::rte_mempool>,
     size: u32,
     name: String,
     eal: Option<Eal>,
@@ -16,7 +16,8 @@ pub struct Mempool {
 // SAFETY: rte_mempool's default ops (multi-producer/multi-consumer ring) are thread-safe, and
 // the per-lcore cache is indexed by the calling thread's lcore id.
 unsafe impl Send for Mempool {}
-// SAFETY: as above; all operations through &Mempool are thread-safe in DPDK.
+// SAFETY: everything reachable through `&Mempool` is either an immutable field or a DPDK call
+// that is thread-safe on an MP/MC pool (alloc, bulk alloc, occupancy counts).
 unsafe impl Sync for Mempool {}
 
 impl Mempool {
@@ -33,7 +34,7 @@ impl Mempool {
         let cname = CString::new(name).map_err(|_| {
             DpdkError::InvalidArg(format!("pool name {name:?} contains a NUL byte"))
         })?;
-        let max_cache = dpdk_sys::RTE_MEMPOOL_CACHE_MAX_SIZE;
+        let max_cache = linerate_dpdk_sys::RTE_MEMPOOL_CACHE_MAX_SIZE;
         if cache > max_cache {
             return Err(DpdkError::InvalidArg(format!(
                 "mempool cache {cache} exceeds DPDK's maximum {max_cache}"
@@ -46,7 +47,7 @@ impl Mempool {
         }
         // SAFETY: EAL is initialised (eal exists) and the name is a valid C string.
         let p = unsafe {
-            dpdk_sys::rte_pktmbuf_pool_create(
+            linerate_dpdk_sys::rte_pktmbuf_pool_create(
                 cname.as_ptr(),
                 n,
                 cache,
@@ -64,13 +65,13 @@ impl Mempool {
             }),
             None => {
                 let e = errno();
-                let hint = if e == dpdk_sys::ENOMEM as i32 {
+                let hint = if e == linerate_dpdk_sys::ENOMEM as i32 {
                     if super::eal::hugepages_total() == Some(0) {
                         "out of memory: no hugepages reserved; run scripts/setup.sh or lower the pool size"
                     } else {
                         "out of hugepage memory: reserve more (scripts/setup.sh, or -m) or lower the pool size"
                     }
-                } else if e == dpdk_sys::EEXIST as i32 {
+                } else if e == linerate_dpdk_sys::EEXIST as i32 {
                     "a pool of that name exists already"
                 } else {
                     ""
@@ -98,13 +99,13 @@ impl Mempool {
     /// Mbufs currently allocated (not in the pool or its caches).
     pub fn in_use(&self) -> u32 {
         // SAFETY: the pool is valid while self lives.
-        unsafe { dpdk_sys::lr_mempool_in_use(self.ptr.as_ptr()) }
+        unsafe { linerate_dpdk_sys::lr_mempool_in_use(self.ptr.as_ptr()) }
     }
 
     /// Mbufs available for allocation.
     pub fn available(&self) -> u32 {
         // SAFETY: the pool is valid while self lives.
-        unsafe { dpdk_sys::lr_mempool_avail(self.ptr.as_ptr()) }
+        unsafe { linerate_dpdk_sys::lr_mempool_avail(self.ptr.as_ptr()) }
     }
 
     /// Allocates one mbuf, reset, with the default headroom. `None` when the pool is empty:
@@ -112,7 +113,7 @@ impl Mempool {
     #[inline]
     pub fn alloc(&self) -> Option<Mbuf> {
         // SAFETY: the pool is valid; a non-null result is a fresh mbuf we now own.
-        let m = unsafe { dpdk_sys::lr_pktmbuf_alloc(self.ptr.as_ptr()) };
+        let m = unsafe { linerate_dpdk_sys::lr_pktmbuf_alloc(self.ptr.as_ptr()) };
         NonNull::new(m).map(Mbuf::from_nonnull)
     }
 
@@ -124,8 +125,8 @@ impl Mempool {
         // SAFETY: `Mbuf` is repr(transparent) over a non-null `*mut rte_mbuf`, and `out` has
         // room for `n` more; on success DPDK wrote `n` valid mbuf pointers there.
         unsafe {
-            let dst = out.as_mut_ptr().add(len) as *mut *mut dpdk_sys::rte_mbuf;
-            if dpdk_sys::lr_pktmbuf_alloc_bulk(self.ptr.as_ptr(), dst, n as u32) != 0 {
+            let dst = out.as_mut_ptr().add(len) as *mut *mut linerate_dpdk_sys::rte_mbuf;
+            if linerate_dpdk_sys::lr_pktmbuf_alloc_bulk(self.ptr.as_ptr(), dst, n as u32) != 0 {
                 return false;
             }
             out.set_len(len + n);
@@ -133,7 +134,7 @@ impl Mempool {
         true
     }
 
-    pub(crate) fn as_ptr(&self) -> *mut dpdk_sys::rte_mempool {
+    pub(crate) fn as_ptr(&self) -> *mut linerate_dpdk_sys::rte_mempool {
         self.ptr.as_ptr()
     }
 }
@@ -142,7 +143,7 @@ impl Drop for Mempool {
     fn drop(&mut self) {
         if self.in_use() == 0 {
             // SAFETY: no mbuf of this pool is alive, so nothing points into it.
-            unsafe { dpdk_sys::rte_mempool_free(self.ptr.as_ptr()) }
+            unsafe { linerate_dpdk_sys::rte_mempool_free(self.ptr.as_ptr()) }
         } else {
             // Outstanding mbufs still reference this memory: keep pool and EAL alive.
             std::mem::forget(self.eal.take());

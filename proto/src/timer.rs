@@ -9,7 +9,9 @@
 /// Nanoseconds on the stack's clock (the caller's: TSC-derived or virtual).
 pub type Nanos = u64;
 
+/// One millisecond, in [`Nanos`].
 pub const MS: Nanos = 1_000_000;
+/// One second, in [`Nanos`].
 pub const SEC: Nanos = 1_000_000_000;
 
 const NIL: u32 = u32::MAX;
@@ -132,6 +134,7 @@ impl TimerWheel {
         self.len
     }
 
+    /// No entries in the wheel, not even lazily cancelled ones.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -142,9 +145,15 @@ impl TimerWheel {
 pub struct RttEstimator {
     /// Smoothed RTT in microseconds; 0 until the first sample.
     pub srtt_us: u32,
+    /// RTT variation (RTTVAR, RFC 6298 §2) in microseconds.
     pub rttvar_us: u32,
+    /// The RTO from the last sample (SRTT + max(G, 4·RTTVAR), G = 1 ms), clamped to
+    /// [`min_rto`, `max_rto`]; without backoff, which [`current`](Self::current) applies.
     pub rto: Nanos,
+    /// Lower bound on the RTO. RFC 6298 §2.4 asks for 1 s; Linux uses 200 ms, and so does
+    /// the stack by default.
     pub min_rto: Nanos,
+    /// Upper bound on the RTO, backoff included (RFC 6298 §2.5: at least 60 s).
     pub max_rto: Nanos,
     /// Exponential backoff shift applied to `rto` (RFC 6298 §5.5).
     pub backoff: u8,
@@ -187,6 +196,8 @@ impl RttEstimator {
             .min(self.max_rto)
     }
 
+    /// A retransmission timeout: doubles the timer (RFC 6298 §5.5), by a shift of at most
+    /// 20; [`current`](Self::current) still caps it at `max_rto`.
     pub fn back_off(&mut self) {
         self.backoff = self.backoff.saturating_add(1).min(20);
     }

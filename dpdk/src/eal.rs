@@ -80,7 +80,7 @@ impl Capture {
                 libc::fclose(file);
                 return None;
             }
-            dpdk_sys::rte_openlog_stream(file as *mut dpdk_sys::FILE);
+            linerate_dpdk_sys::rte_openlog_stream(file as *mut linerate_dpdk_sys::FILE);
             Some(Capture {
                 file,
                 saved_stdout,
@@ -98,7 +98,7 @@ impl Capture {
             libc::dup2(self.saved_stderr, 2);
             libc::close(self.saved_stderr);
             // Back to DPDK's default stream (stderr).
-            dpdk_sys::rte_openlog_stream(std::ptr::null_mut());
+            linerate_dpdk_sys::rte_openlog_stream(std::ptr::null_mut());
             libc::rewind(self.file);
             let mut out = Vec::new();
             let mut buf = [0u8; 4096];
@@ -133,7 +133,7 @@ impl Drop for EalInner {
     fn drop(&mut self) {
         // SAFETY: every DPDK object holds an `Eal` clone, so none is alive any more.
         unsafe {
-            dpdk_sys::rte_eal_cleanup();
+            linerate_dpdk_sys::rte_eal_cleanup();
         }
     }
 }
@@ -178,7 +178,7 @@ impl Eal {
         // one line that carries the reason EAL gave.
         let capture = Capture::start();
         // SAFETY: argv holds argc valid NUL-terminated strings that live forever.
-        let rc = unsafe { dpdk_sys::rte_eal_init(argv.len() as i32, argv.as_mut_ptr()) };
+        let rc = unsafe { linerate_dpdk_sys::rte_eal_init(argv.len() as i32, argv.as_mut_ptr()) };
         let log = capture.map(Capture::finish).unwrap_or_default();
         if std::env::var_os("LINERATE_EAL_LOG").is_some() {
             eprint!("{log}");
@@ -227,7 +227,7 @@ impl Eal {
             return Ok(id);
         }
         // SAFETY: EAL is initialised (self exists); registering the current thread is allowed.
-        let rc = unsafe { dpdk_sys::rte_thread_register() };
+        let rc = unsafe { linerate_dpdk_sys::rte_thread_register() };
         if rc < 0 {
             let e = errno();
             return Err(DpdkError::EalInit {
@@ -248,11 +248,11 @@ impl Eal {
 pub fn tsc_hz() -> u64 {
     // SAFETY: reads a value EAL computed at init; returns 0 before init, which callers treat
     // as "unknown".
-    unsafe { dpdk_sys::lr_tsc_hz() }
+    unsafe { linerate_dpdk_sys::lr_tsc_hz() }
 }
 
 fn libc_enodev() -> i32 {
-    dpdk_sys::ENODEV as i32
+    linerate_dpdk_sys::ENODEV as i32
 }
 
 /// HugePages_Total from /proc/meminfo.

@@ -1,0 +1,61 @@
+//! One EAL per test or benchmark process, with the arguments every one of them uses.
+use linerate_dpdk::{Eal, Mempool, MBUF_DEFAULT_DATAROOM};
+use std::sync::Arc;
+
+/// EAL arguments for tests and benchmarks on lcore 0: no PCI, no telemetry, hugepages when
+/// reserved, else `--no-huge` (and say so), plus `--vdev=` for each of `vdevs`.
+pub fn eal_args(vdevs: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "--no-pci",
+        "--no-telemetry",
+        "-l",
+        "0",
+        "--log-level=*:error",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if hugepages() > 0 {
+        a.push("--in-memory".into());
+    } else {
+        eprintln!(
+            "note: no hugepages reserved; running DPDK with --no-huge (run scripts/setup.sh)"
+        );
+        a.extend([
+            "--no-huge".into(),
+            "--no-shconf".into(),
+            "-m".into(),
+            "512".into(),
+        ]);
+    }
+    for v in vdevs {
+        a.push(format!("--vdev={v}"));
+    }
+    a
+}
+
+/// Free 2 MiB hugepages on this machine.
+pub fn hugepages() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("HugePages_Free:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The process's EAL, initialised on first use with [`eal_args`].
+pub fn eal(vdevs: &[&str]) -> Eal {
+    Eal::global(&eal_args(vdevs)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A pool of `n` default-sized mbufs without a per-lcore cache.
+pub fn pool(eal: &Eal, name: &str, n: u32) -> Arc<Mempool> {
+    Arc::new(
+        Mempool::new(eal, name, n, 0, MBUF_DEFAULT_DATAROOM, None)
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+}

@@ -1,0 +1,137 @@
+//! `tcp_timer.c`: what each of a connection's timers does when it fires: the retransmission
+//! timer (RFC 6298), delayed ACK, zero-window probes, RACK's reordering timer and the tail
+//! loss probe (RFC 8985), the pacing gate and TIME-WAIT. The wheel itself is
+//! `linerate_proto::timer`; the stack sets each connection's earliest deadline in it.
+use super::output::{self, send_ack, send_control};
+use super::{rack, sack, scoreboard, State, Tcb, TcpError};
+use crate::ip::IpLayer;
+use linerate_dpdk::Device;
+use linerate_proto::cc::CongestionControl;
+use linerate_proto::timer::Nanos;
+use linerate_proto::wire::tcp::flags;
+
+/// Runs whichever of the connection's timers are due (`tcp_write_timer`, `tcp_delack_timer`,
+/// `tcp_probe_timer`, TIME-WAIT).
+pub(crate) fn on_timers<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
+    if tcb.rto_at.is_some_and(|t| t <= now) {
+        tcb.rto_at = None;
+        retransmit_timer(tcb, ip, now);
+    }
+    if tcb.delack_at.is_some_and(|t| t <= now) {
+        tcb.delack_at = None;
+        if tcb.state != State::Closed {
+            send_ack(tcb, ip, now);
+        }
+    }
+    if tcb.persist_at.is_some_and(|t| t <= now) {
+        tcb.persist_at = None;
+        probe_timer(tcb, ip, now);
+    }
+    if tcb.reo_at.is_some_and(|t| t <= now) {
+        tcb.reo_at = None;
+        // RFC 8985 §6.3: detect again, recover, retransmit.
+        if tcb.sack_ok && tcb.snd_una != tcb.snd_max {
+            sack::after_ack(tcb, 0, now);
+            output::xmit_retransmit_queue(tcb, ip, now);
+        }
+    }
+    if tcb.tlp_at.is_some_and(|t| t <= now) {
+        tcb.tlp_at = None;
+        if let Some(probe) = rack::tlp_probe(tcb) {
+            output::send_loss_probe(tcb, ip, probe, now);
+        }
+    }
+    if tcb.pace_at.is_some_and(|t| t <= now) {
+        // The pacing gate reopened; the caller (`Stack::after_event`) runs `write_xmit`.
+        tcb.pace_at = None;
+    }
+    if tcb.close_at.is_some_and(|t| t <= now) {
+        tcb.close_at = None;
+        if matches!(tcb.state, State::TimeWait | State::FinWait2) {
+            tcb.end();
+        }
+    }
+}
+
+/// RTO expiry (RFC 6298 §5.4–5.7, RFC 5681 §3.1 eq. 4): back off, collapse cwnd to one
+/// segment, and go back to the first unacknowledged segment.
+fn retransmit_timer<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
+    if ip.dst_failed(&tcb.dst) {
+        tcb.fail(TcpError::HostUnreachable);
+        return;
+    }
+    if tcb.state == State::SynSent {
+        if tcb.retries >= tcb.cfg.syn_retries {
+            tcb.fail(TcpError::TimedOut);
+            return;
+        }
+        tcb.retries += 1;
+        tcb.rtt.back_off();
+        tcb.counters.rtos += 1;
+        let iss = tcb.iss;
+        if let Err(e) = send_control(tcb, ip, flags::SYN, iss, now) {
+            tcb.fail(e);
+            return;
+        }
+        tcb.rto_at = Some(now + tcb.rtt.current());
+        return;
+    }
+    if tcb.snd_una == tcb.snd_max {
+        return; // nothing outstanding
+    }
+    if tcb.retries >= tcb.cfg.retries {
+        tcb.fail(TcpError::TimedOut);
+        return;
+    }
+    if tcb.retries == 0 {
+        // Only the first timeout of an episode sets ssthresh (RFC 5681 §3.1 note); it also
+        // opens an undo episode (RFC 3708, RFC 4015) and records our timestamp for Eifel
+        // detection (RFC 3522 §3.2). A timeout in fast recovery keeps that episode's undo
+        // state (the window to restore is the one from before fast recovery).
+        if !(tcb.in_recovery && tcb.sb.undo_active) {
+            sack::start_episode(tcb);
+        }
+        let flight = tcb.snd_max.wrapping_sub(tcb.snd_una);
+        tcb.ccs.ssthresh =
+            CongestionControl::ssthresh_after_loss(&mut tcb.cc, &tcb.ccs, flight);
+        tcb.sb.rto_tsval = tcb.ts_on.then(|| tcb.ts_now(now));
+        tcb.sb.rto_una = tcb.snd_una;
+    }
+    CongestionControl::on_rto(&mut tcb.cc, &tcb.ccs);
+    tcb.ccs.cwnd = tcb.mss;
+    tcb.ccs.bytes_acked = 0;
+    tcb.in_recovery = false;
+    tcb.dupacks = 0;
+    tcb.recover = tcb.snd_max;
+    tcb.retries += 1;
+    tcb.counters.rtos += 1;
+    tcb.rtt.back_off();
+    // RTO recovery: everything unSACKed in flight is lost and goes again, lowest first, as
+    // the window reopens (RFC 5681 §3.1, RFC 6675 §5.1); no go-back-N over SACKed data.
+    tcb.snd_nxt = tcb.snd_max;
+    scoreboard::on_rto(tcb);
+    output::xmit_retransmit_queue(tcb, ip, now);
+    tcb.rto_at = Some(now + tcb.rtt.current());
+}
+
+/// Zero-window probe (RFC 9293 §3.8.6.1): an ACK with an old sequence number makes the peer
+/// answer with its current window.
+fn probe_timer<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
+    let blocked = tcb.unsent < tcb.queue.len() && tcb.in_flight() == 0;
+    if !blocked
+        || !tcb.state.can_send()
+            && !matches!(tcb.state, State::FinWait1 | State::LastAck | State::Closing)
+    {
+        return;
+    }
+    let seq = tcb.snd_una.wrapping_sub(1);
+    let _ = send_control(tcb, ip, flags::ACK, seq, now);
+    tcb.counters.zero_window_probes += 1;
+    tcb.persist_backoff = tcb.persist_backoff.saturating_add(1).min(20);
+    let t = tcb
+        .rtt
+        .rto
+        .saturating_mul(1 << tcb.persist_backoff.min(10))
+        .min(tcb.cfg.max_rto);
+    tcb.persist_at = Some(now + t);
+}
