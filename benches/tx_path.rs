@@ -2,10 +2,10 @@
 //! ACK processing, on a real DPDK net_null port with the in-process ACK peer.
 //! Run: `cargo bench --bench tx_path` (as root; uses hugepages when reserved).
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use linerate::dpdk::{Mempool, Port, PortConfig, MBUF_DEFAULT_DATAROOM};
 use linerate::DpdkDevice;
-use linerate::dpdk::{Eal, Mempool, Port, PortConfig, MBUF_DEFAULT_DATAROOM};
-use linerate::peer::AckPeer;
 use linerate::{ConnId, Stack, StackConfig, State, TscClock};
+use linerate_stack::peer::AckPeer;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -46,8 +46,8 @@ pub use linerate_stack::{
 /// DPDK through its safe wrapper: EAL, hugepage mempools, mbufs, ports and queue pairs.
 pub mod dpdk {
     pub use linerate_dpdk::{
-        find_port, lcore_id, port_names, rdtsc, tsc_hz, DpdkError, Eal, LinkStatus, Mbuf,
-        Mempool, Offloads, Port, PortConfig, PortStats, QueuePair, TxOffload, MAX_BURST,
+        find_port, lcore_id, port_names, rdtsc, tsc_hz, DpdkError, Eal, LinkStatus, Mbuf, Mempool,
+        Offloads, Port, PortConfig, PortStats, QueuePair, TxOffload, MAX_BURST,
         MBUF_DEFAULT_DATAROOM, MBUF_HEADROOM,
     };
 }

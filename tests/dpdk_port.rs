@@ -222,8 +222,8 @@ fn errors_name_what_to_fix() {
 #[test]
 fn stack_over_net_null_with_ack_peer() {
     use linerate::DpdkDevice;
-    use linerate::peer::AckPeer;
     use linerate::{Stack, StackConfig, State, TscClock};
+    use linerate_stack::peer::AckPeer;
     use std::net::{Ipv4Addr, SocketAddrV4};
     let eal = eal();
     let pool = common::pool(&eal, "t_peer", 16_384);
@@ -291,10 +291,10 @@ fn stack_over_net_null_with_ack_peer() {
 #[test]
 fn route_change_moves_a_connection_to_the_new_gateway() {
     use linerate::DpdkDevice;
-    use linerate::pcap::{PcapDevice, PcapWriter};
-    use linerate::peer::AckPeer;
     use linerate::Route;
     use linerate::{Stack, StackConfig, State, TscClock};
+    use linerate_stack::pcap::{PcapDevice, PcapWriter};
+    use linerate_stack::peer::AckPeer;
     use std::net::{Ipv4Addr, SocketAddrV4};
     let eal = eal();
     let pool = common::pool(&eal, "t_route", 8192);

@@ -4,8 +4,8 @@ mod common;
 
 use common::e2e::*;
 use linerate::DpdkDevice;
-use linerate::pcap::{PcapDevice, PcapWriter};
 use linerate::{Stack, TscClock};
+use linerate_stack::pcap::{PcapDevice, PcapWriter};
 use std::process::Command;
 use std::time::Duration;
 

@@ -3,9 +3,9 @@
 //! The peer (smoltcp, on the simulated wire) runs with the counter disarmed.
 mod common;
 
-use linerate_sim::harness::*;
-use linerate::{MS, SEC};
 use linerate::{IoError, State};
+use linerate::{MS, SEC};
+use linerate_sim::harness::*;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,13 +3,13 @@
 //! to 0.5×); pacing spreads a window over the RTT where an unpaced sender bursts it.
 mod common;
 
-use linerate_sim::harness::*;
 use linerate::dpdk::Mempool;
-use linerate_sim::SimConfig;
 use linerate::Cc;
-use linerate_proto::pacing;
-use linerate::{Nanos, MS, SEC};
 use linerate::IoError;
+use linerate::{Nanos, MS, SEC};
+use linerate_proto::pacing;
+use linerate_sim::harness::*;
+use linerate_sim::SimConfig;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

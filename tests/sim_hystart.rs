@@ -6,12 +6,12 @@
 //! fraction of that. Every transfer checks the bytes (SHA-256) and the pool's accounting.
 mod common;
 
-use linerate_sim::sackpeer::{stack_config, Fate, SackSim};
-use linerate_sim::harness::payload;
 use linerate::dpdk::Mempool;
-use linerate_sim::SimConfig;
 use linerate::Cc;
 use linerate::{Nanos, MS, SEC};
+use linerate_sim::harness::payload;
+use linerate_sim::sackpeer::{stack_config, Fate, SackSim};
+use linerate_sim::SimConfig;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;

@@ -6,11 +6,11 @@
 //! scenarios check that each mechanism ran where it should.
 mod common;
 
-use linerate_sim::sackpeer::{Fate, SackOutcome, SackSim};
-use linerate_sim::harness::{payload, Sim, SimSetup};
 use linerate::dpdk::Mempool;
-use linerate_sim::SimConfig;
 use linerate::{Nanos, MS, SEC};
+use linerate_sim::harness::{payload, Sim, SimSetup};
+use linerate_sim::sackpeer::{Fate, SackOutcome, SackSim};
+use linerate_sim::SimConfig;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -419,7 +419,8 @@ fn smoltcp_single_block_sack_peer_5pct_loss() {
         setup.peer_timestamps = true;
         let mut sim = Sim::new(pool.clone(), setup);
         let data = payload(seed, 256 << 10);
-        let o = linerate_sim::harness::transfer(&mut sim, &data, 300 * SEC, &format!("smol {seed}"));
+        let o =
+            linerate_sim::harness::transfer(&mut sim, &data, 300 * SEC, &format!("smol {seed}"));
         tot_rec += o.info.counters.sack_recoveries;
         let base = sim.pool_base;
         drop(sim);

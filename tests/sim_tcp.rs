@@ -4,12 +4,12 @@
 //! The frames are real DPDK mbufs from a real mempool; only the device is simulated.
 mod common;
 
-use linerate_sim::harness::*;
 use linerate::dpdk::{Mempool, Offloads};
-use linerate_sim::{Dir, SimConfig, SimRng};
+use linerate::{ConnId, IoError, State, TcpError};
 use linerate::{Nanos, MS, SEC};
 use linerate_proto::wire::checksum;
-use linerate::{ConnId, IoError, State, TcpError};
+use linerate_sim::harness::*;
+use linerate_sim::{Dir, SimConfig, SimRng};
 use smoltcp::socket::tcp;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
@@ -653,10 +653,7 @@ fn established(sim: &mut Sim) -> (ConnId, u32, u32) {
 
 /// Injects one frame from the peer and runs a little; returns the stack's drop/neigh
 /// counters' change as (drops, neigh).
-fn inject(
-    sim: &mut Sim,
-    f: &[u8],
-) -> (linerate::RxDrops, linerate::NeighStats) {
+fn inject(sim: &mut Sim, f: &[u8]) -> (linerate::RxDrops, linerate::NeighStats) {
     let before = sim.stats();
     sim.dev.peer.send(f);
     sim.run_until(MS, |_| false);
@@ -667,10 +664,7 @@ fn inject(
     )
 }
 
-fn diff_drops(
-    a: &linerate::RxDrops,
-    b: &linerate::RxDrops,
-) -> linerate::RxDrops {
+fn diff_drops(a: &linerate::RxDrops, b: &linerate::RxDrops) -> linerate::RxDrops {
     linerate::RxDrops {
         malformed: a.malformed - b.malformed,
         bad_ip_checksum: a.bad_ip_checksum - b.bad_ip_checksum,
@@ -689,10 +683,7 @@ fn diff_drops(
     }
 }
 
-fn diff_neigh(
-    a: &linerate::NeighStats,
-    b: &linerate::NeighStats,
-) -> linerate::NeighStats {
+fn diff_neigh(a: &linerate::NeighStats, b: &linerate::NeighStats) -> linerate::NeighStats {
     let mut d = *a;
     d.requests_sent -= b.requests_sent;
     d.replies_sent -= b.replies_sent;

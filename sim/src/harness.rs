@@ -1,7 +1,7 @@
 //! Simulation harness: our `Stack` on a `SimDevice`, and an independent TCP receiver
 //! (smoltcp) on the `SimPeer` end of the same wire, both driven by one virtual clock.
-use linerate_dpdk::Mempool;
 use crate::wire::{Dir, LinkStats, SimConfig, SimDevice, SimPeer, SimRng, SimWire};
+use linerate_dpdk::Mempool;
 use linerate_proto::timer::{Nanos, MS, SEC};
 use linerate_proto::wire::ethernet::MacAddr;
 use linerate_proto::wire::ipv4::Ipv4Cidr;

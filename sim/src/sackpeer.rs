@@ -6,8 +6,8 @@
 //! timestamps per RFC 7323 §4.3, and closes with FIN when it has all data and our FIN.
 //! A test hook decides per data segment whether it is delivered, dropped or held back.
 use crate::harness::{sha256, PEER_IP, PEER_MAC, PORT, STACK_IP, STACK_MAC};
-use linerate_dpdk::Mempool;
 use crate::wire::{Dir, LinkStats, SimConfig, SimDevice, SimPeer, SimWire};
+use linerate_dpdk::Mempool;
 use linerate_proto::timer::{Nanos, MS, SEC};
 use linerate_proto::wire::checksum;
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame};

@@ -237,7 +237,12 @@ impl<D: Device> IpLayer<D> {
     /// the seed's `skb_clone`. Needs a resolved next hop and a unique `m`; on failure `m`
     /// holds what it held before.
     #[inline]
-    pub(crate) fn queue_xmit_ref(&mut self, m: &mut Mbuf, d: &mut Dst, l4: L4) -> Result<(), XmitError> {
+    pub(crate) fn queue_xmit_ref(
+        &mut self,
+        m: &mut Mbuf,
+        d: &mut Dst,
+        l4: L4,
+    ) -> Result<(), XmitError> {
         if !m.is_unique() || !self.dev.has_room() {
             return Err(XmitError::Busy);
         }

@@ -135,7 +135,11 @@ impl NeighTable {
     }
 
     /// The entry for `ip`, created INCOMPLETE if new.
-    pub(crate) fn lookup_or_create(&mut self, ip: Ipv4Addr, now: Nanos) -> Result<usize, NeighError> {
+    pub(crate) fn lookup_or_create(
+        &mut self,
+        ip: Ipv4Addr,
+        now: Nanos,
+    ) -> Result<usize, NeighError> {
         if let Some(i) = self.find(ip) {
             return Ok(i);
         }
@@ -203,7 +207,13 @@ impl NeighTable {
 
     /// Makes sure resolution is under way for `idx` (a use of a FAILED entry past its hold
     /// time, or of a STALE one, asks again).
-    pub(crate) fn kick<D: Device>(&mut self, idx: usize, now: Nanos, dev: &mut Dev<D>, pool: &Mempool) {
+    pub(crate) fn kick<D: Device>(
+        &mut self,
+        idx: usize,
+        now: Nanos,
+        dev: &mut Dev<D>,
+        pool: &Mempool,
+    ) {
         let cfg = self.cfg;
         let Some(e) = self.entries.get_mut(idx) else {
             return;

@@ -234,10 +234,7 @@ impl<D: Device> Stack<D> {
             tcb.close_at = None;
             if tcb.released {
                 self.retired.add(&tcb.counters);
-                self.retired_errors += tcb
-                    .error
-                    .is_some_and(|e| e != TcpError::Aborted)
-                    as u64;
+                self.retired_errors += tcb.error.is_some_and(|e| e != TcpError::Aborted) as u64;
                 let key = (tcb.remote_ip, tcb.remote_port, tcb.local_port);
                 self.by_tuple.remove(&key);
                 self.conns[id as usize] = None;

@@ -1,10 +1,10 @@
 //! The end-to-end harness: one DPDK port on lr-gen's veth (net_af_packet), a linerate stack on
 //! it, and `linerate sink` on the kernel's sockets in lr-sink.
 use super::{eal, pool};
-use linerate::{Device, DpdkDevice};
 use linerate::dpdk::{Mempool, Port, PortConfig};
 use linerate::Ipv4Cidr;
 use linerate::{ConnId, Stack, StackConfig, State, TscClock};
+use linerate::{Device, DpdkDevice};
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddrV4};

@@ -66,7 +66,10 @@ pub(crate) fn finish_checksum(
     let c = if offload {
         !checksum::fold(ph)
     } else {
-        checksum::fold(checksum::add(checksum::add(ph, checksum::sum(h, 0)), payload_sum))
+        checksum::fold(checksum::add(
+            checksum::add(ph, checksum::sum(h, 0)),
+            payload_sum,
+        ))
     };
     h[16..18].copy_from_slice(&c.to_be_bytes());
 }
@@ -108,7 +111,9 @@ mod tests {
             checksum::sum(payload, 0),
             false,
         );
-        assert!(TcpPacket::new_checked(&seg[..]).unwrap().verify_checksum(src, dst));
+        assert!(TcpPacket::new_checked(&seg[..])
+            .unwrap()
+            .verify_checksum(src, dst));
         // Offloaded: only the pseudo-header sum, as the NIC expects.
         finish_checksum(&mut h, src, dst, 44, 0, true);
         let ph = checksum::pseudo_header_v4(src, dst, Protocol::TCP, 44);

@@ -189,7 +189,11 @@ fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now:
     }
     // RFC 9293 §3.7.1: the peer's MSS (536 if absent), less our per-segment options.
     let peer_mss = o.mss.unwrap_or(536).max(64) as u32;
-    let opts = if tcb.ts_on { TCP_TS_OPTIONS_LEN as u32 } else { 0 };
+    let opts = if tcb.ts_on {
+        TCP_TS_OPTIONS_LEN as u32
+    } else {
+        0
+    };
     tcb.mss = peer_mss.min(tcb.cfg.mss as u32) - opts;
     tcb.snd_wnd = seg.wnd as u32; // never scaled in a SYN (RFC 7323 §2.2)
     tcb.snd_wl1 = seg.seq;

@@ -108,7 +108,12 @@ fn mark_sacked(tcb: &mut Tcb, idx: usize, now: Nanos) -> u32 {
 /// Processes the SACK blocks of an ACK whose cumulative point is `ack` (already validated
 /// against `snd_una..=snd_max`). Bogus blocks (empty, inverted, beyond `snd_max`, or wider
 /// than the window) are ignored: packet data never panics us.
-pub(crate) fn on_sack_blocks(tcb: &mut Tcb, blocks: &[(u32, u32)], ack: u32, now: Nanos) -> SackNews {
+pub(crate) fn on_sack_blocks(
+    tcb: &mut Tcb,
+    blocks: &[(u32, u32)],
+    ack: u32,
+    now: Nanos,
+) -> SackNews {
     let mut news = SackNews::default();
     let max_span = tcb.snd_max.wrapping_sub(tcb.snd_una).max(1);
     for (i, &(s, e)) in blocks.iter().enumerate() {

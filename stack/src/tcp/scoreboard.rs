@@ -4,7 +4,7 @@
 //! [`SackState`](super::sack::SackState) so that RFC 6675's pipe is
 //! `in_flight − sacked − lost + rexmit` without a walk. Every other TCP module reads or
 //! moves these marks; this one calls nothing above it.
-use super::{Tcb, seq_lt};
+use super::{seq_lt, Tcb};
 use linerate_proto::timer::Nanos;
 
 /// RFC 5681/6675 DupThresh.

@@ -92,8 +92,7 @@ fn retransmit_timer<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
             sack::start_episode(tcb);
         }
         let flight = tcb.snd_max.wrapping_sub(tcb.snd_una);
-        tcb.ccs.ssthresh =
-            CongestionControl::ssthresh_after_loss(&mut tcb.cc, &tcb.ccs, flight);
+        tcb.ccs.ssthresh = CongestionControl::ssthresh_after_loss(&mut tcb.cc, &tcb.ccs, flight);
         tcb.sb.rto_tsval = tcb.ts_on.then(|| tcb.ts_now(now));
         tcb.sb.rto_una = tcb.snd_una;
     }
