@@ -30,6 +30,7 @@ pub const MAX_BURST: u64 = 64 << 10;
 
 /// Pacing rate in bytes per second for a window of `cwnd` bytes (or the bytes in flight,
 /// if more, as during recovery) over `srtt_us`; 0 (no pacing) before the first RTT sample.
+#[inline]
 pub fn rate(s: &CcState, in_flight: u32, srtt_us: u32) -> u64 {
     if srtt_us == 0 {
         return 0;
@@ -58,6 +59,7 @@ pub struct Pacer {
 
 impl Pacer {
     /// The most the bucket holds at `rate` for segments of `mss`.
+    #[inline]
     pub fn burst(rate: u64, mss: u32) -> u64 {
         let time_worth = (rate as u128 * BURST_TIME as u128 / SEC as u128) as u64;
         (MIN_BURST_SEGS * mss as u64).max(time_worth.min(MAX_BURST))
@@ -65,6 +67,7 @@ impl Pacer {
 
     /// Accrues tokens for the time since the last update at the old rate, then takes the
     /// new `rate`. A connection that was not pacing starts with a full bucket.
+    #[inline]
     pub fn update(&mut self, now: Nanos, rate: u64, mss: u32) {
         let cap = Self::burst(rate, mss);
         if self.rate == 0 {
@@ -91,6 +94,7 @@ impl Pacer {
     }
 
     /// How long until `len` bytes may leave (0 if they may now).
+    #[inline]
     pub fn wait(&self, len: u32) -> Nanos {
         let need = (len as u64).saturating_sub(self.tokens);
         if need == 0 || self.rate == 0 {

@@ -88,6 +88,7 @@ impl RouteTable {
     }
 
     /// Bumped on every change; a cached `NextHop` with an older generation is stale.
+    #[inline]
     pub fn generation(&self) -> u32 {
         self.generation
     }

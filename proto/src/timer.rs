@@ -68,11 +68,13 @@ impl TimerWheel {
         }
     }
 
+    #[inline]
     fn mask(&self) -> u64 {
         self.heads.len() as u64 - 1
     }
 
     /// Arms a timer for `id` at `deadline`. A deadline in the past fires on the next `expire`.
+    #[inline]
     pub fn schedule(&mut self, id: u32, deadline: Nanos) {
         // Round up: the bucket of tick t is processed once now >= t*tick, and a deadline
         // between ticks must not land in a bucket that is processed before it is due.
@@ -95,6 +97,7 @@ impl TimerWheel {
     }
 
     /// Moves the ids whose deadline is `<= now` into `out`.
+    #[inline]
     pub fn expire(&mut self, now: Nanos, out: &mut Vec<u32>) {
         let now_tick = now / self.tick;
         if now_tick <= self.done_tick {
@@ -173,6 +176,7 @@ impl RttEstimator {
     }
 
     /// Feeds one RTT sample (RFC 6298 §2.2–2.3; alpha 1/8, beta 1/4, K 4, G = 1 ms).
+    #[inline]
     pub fn sample(&mut self, rtt_us: u32) {
         let r = rtt_us.max(1);
         if self.srtt_us == 0 {
@@ -190,6 +194,7 @@ impl RttEstimator {
     }
 
     /// The timer value to arm now, with backoff (§5.5), capped at `max_rto`.
+    #[inline]
     pub fn current(&self) -> Nanos {
         self.rto
             .saturating_mul(1u64 << self.backoff.min(20))

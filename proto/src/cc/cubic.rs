@@ -12,11 +12,13 @@ pub const CUBIC_ALPHA: f64 = 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA);
 
 /// RFC 9438 eq. (2): K = cbrt((W_max − cwnd_epoch) / C), in seconds, with windows in
 /// segments. After a loss cwnd_epoch = β·W_max, so K = cbrt(W_max(1 − β)/C).
+#[inline]
 pub fn cubic_k(w_max_segs: f64, cwnd_epoch_segs: f64) -> f64 {
     ((w_max_segs - cwnd_epoch_segs).max(0.0) / CUBIC_C).cbrt()
 }
 
 /// RFC 9438 eq. (1): W_cubic(t) = C(t − K)^3 + W_max, in segments, `t` in seconds.
+#[inline]
 pub fn w_cubic(t: f64, k: f64, w_max_segs: f64) -> f64 {
     let d = t - k;
     CUBIC_C * d * d * d + w_max_segs
@@ -90,6 +92,7 @@ impl Cubic {
     }
 
     /// Begins a congestion-avoidance epoch at `now` with the current window (§4.2).
+    #[inline]
     fn start_epoch(&mut self, cwnd: f64, mss: f64, now: Nanos) {
         self.epoch = Some(now);
         if self.after_rto || self.w_max <= cwnd {
@@ -115,6 +118,7 @@ impl CongestionControl for Cubic {
         "cubic"
     }
 
+    #[inline]
     fn on_ack(
         &mut self,
         s: &mut CcState,
@@ -198,6 +202,7 @@ impl CongestionControl for Cubic {
         self.after_rto = true;
     }
 
+    #[inline]
     fn on_rtt_sample(
         &mut self,
         s: &mut CcState,

@@ -136,6 +136,7 @@ impl HyStart {
 
     /// RttThresh for a previous round minimum of `last_us` (§4.2): last/8 clamped to
     /// [MIN_RTT_THRESH, MAX_RTT_THRESH].
+    #[inline]
     pub fn rtt_thresh_us(last_us: u32) -> u32 {
         (last_us / HS_MIN_RTT_DIVISOR).clamp(HS_MIN_RTT_THRESH_US, HS_MAX_RTT_THRESH_US)
     }
@@ -170,6 +171,7 @@ impl HyStart {
 
     /// One ACK of new data (§4.2): the RTT sample into this round's minimum, the delay test
     /// in slow start, the spurious-exit test in CSS, then the end of the round.
+    #[inline]
     pub fn on_ack(&mut self, s: &mut CcState, rtt_us: Option<u32>, snd_una: u32, snd_max: u32) {
         if !self.enabled {
             return;

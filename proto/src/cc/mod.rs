@@ -44,6 +44,7 @@ impl CcState {
     }
 
     /// In slow start (cwnd < ssthresh) rather than congestion avoidance (RFC 5681 §3.1).
+    #[inline]
     pub fn in_slow_start(&self) -> bool {
         self.cwnd < self.ssthresh
     }
@@ -71,6 +72,7 @@ pub trait CongestionControl {
     /// None when it gave none), `snd_una` the new cumulative ACK and `snd_max` the highest
     /// sequence sent so far (round tracking). HyStart++ (RFC 9406) runs here and may move the
     /// connection into Conservative Slow Start or set ssthresh = cwnd.
+    #[inline]
     fn on_rtt_sample(
         &mut self,
         _s: &mut CcState,
@@ -152,6 +154,7 @@ impl CongestionControl for Cc {
             Cc::Cubic(c) => c.on_ack(s, acked, cwnd_limited, now, srtt_us),
         }
     }
+    #[inline]
     fn ssthresh_after_loss(&mut self, s: &CcState, flight: u32) -> u32 {
         match self {
             Cc::Reno(r) => r.ssthresh_after_loss(s, flight),

@@ -15,6 +15,7 @@ impl CongestionControl for Reno {
         "reno"
     }
 
+    #[inline]
     fn on_ack(&mut self, s: &mut CcState, acked: u32, cwnd_limited: bool, _: Nanos, _: u32) {
         if !cwnd_limited {
             return;
@@ -37,6 +38,7 @@ impl CongestionControl for Reno {
         (flight / 2).max(2 * s.mss)
     }
 
+    #[inline]
     fn on_rtt_sample(
         &mut self,
         s: &mut CcState,
