@@ -124,7 +124,7 @@ impl<D: Device> AckPeer<D> {
                     return None;
                 }
                 let t = TcpPacket::new_checked(ip.payload()).ok()?;
-                let tsval = TcpOptions::parse(t.options())
+                let tsval = TcpOptions::parse_fast(t.options())
                     .ok()
                     .and_then(|o| o.timestamps)
                     .map(|(v, _)| v);
