@@ -1,9 +1,9 @@
 //! `linerate info`: the port report, and the first proof that the DPDK path reaches the
 //! network (ARP for the gateway through the PMD).
 use linerate::dpdk::{Eal, Mempool, Port, PortConfig, MBUF_DEFAULT_DATAROOM};
+use linerate::Ipv4Cidr;
 use linerate_proto::wire::arp::{self, ArpPacket};
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
-use linerate::Ipv4Cidr;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

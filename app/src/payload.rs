@@ -35,7 +35,18 @@ mod tests {
         let p = random_payload(0, 11);
         assert_eq!(p[..8], 0xe220_a839_7b1d_cdafu64.to_le_bytes());
         assert_eq!(p.len(), 11);
-        assert_eq!(random_payload(7, 64), random_payload(7, 64), "deterministic");
+        assert_eq!(
+            random_payload(7, 64),
+            random_payload(7, 64),
+            "deterministic"
+        );
         assert_ne!(random_payload(7, 64), random_payload(8, 64));
+    }
+
+    #[test]
+    fn random_payload_is_deterministic() {
+        assert_eq!(random_payload(1, 100), random_payload(1, 100));
+        assert_ne!(random_payload(1, 100), random_payload(2, 100));
+        assert_eq!(random_payload(1, 13).len(), 13);
     }
 }

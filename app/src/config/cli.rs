@@ -1,0 +1,96 @@
+//! The `linerate send` command line (clap). Every value stays a string here: parsing and
+//! validation happen in [`fn@super::merge`], after the `--config` file is folded in, so that a
+//! flag and its file key give the same error.
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SendArgs {
+    /// EAL arguments, space-separated, e.g. "-l 0 --vdev=net_af_packet0,iface=lr-gen0"
+    /// (also accepted after a trailing `--`)
+    #[arg(long, allow_hyphen_values = true, value_name = "EAL ARGS")]
+    pub dpdk: Option<String>,
+    /// Port: id, PCI address or vdev name [default: 0]
+    #[arg(long)]
+    pub port: Option<String>,
+    /// Our address on the port with its prefix, e.g. 198.18.0.1/24 (required)
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Default gateway, e.g. 198.18.0.254
+    #[arg(long)]
+    pub gw: Option<String>,
+    /// Static ARP entry ip=mac, e.g. 198.18.0.254=02:00:00:00:00:01 (repeatable)
+    #[arg(long, value_name = "IP=MAC")]
+    pub neigh: Vec<String>,
+    /// Destination ip:port (repeatable; connections are spread round-robin)
+    #[arg(long, value_name = "IP:PORT")]
+    pub dst: Vec<String>,
+    /// Connections [default: 1]
+    #[arg(short = 'P', value_name = "CONNECTIONS")]
+    pub parallel: Option<String>,
+    /// Run time, e.g. 10s, 500ms, 2m [default: 10s]
+    #[arg(short = 't', value_name = "DURATION")]
+    pub time: Option<String>,
+    /// Bytes to send per connection (instead of -t), e.g. 1GiB
+    #[arg(short = 'n', value_name = "BYTES")]
+    pub bytes: Option<String>,
+    /// Bytes per send() call, e.g. 64KiB [default: 128KiB]
+    #[arg(long)]
+    pub size: Option<String>,
+    /// Send this file's bytes on every connection, looping until -n/-t
+    #[arg(long, value_name = "PATH")]
+    pub payload_file: Option<PathBuf>,
+    /// Total payload rate across connections in bits/s, e.g. 10G, 500M (open loop)
+    #[arg(long, value_name = "BITS/S")]
+    pub rate: Option<String>,
+    /// Disable Nagle (send partial segments at once)
+    #[arg(long)]
+    pub nodelay: bool,
+    /// MSS to advertise and send with, e.g. 1460
+    #[arg(long)]
+    pub mss: Option<String>,
+    /// Congestion control: cubic (RFC 9438) or reno [default: cubic]
+    #[arg(long)]
+    pub cc: Option<String>,
+    /// Send each window as fast as it opens instead of pacing it over the RTT
+    #[arg(long)]
+    pub no_pacing: bool,
+    /// Send buffer per connection, e.g. 4MiB [default: 4MiB]
+    #[arg(long)]
+    pub sndbuf: Option<String>,
+    /// Latency mode: messages of --size at --msg-rate per connection, coordinated-omission
+    /// corrected (implies --nodelay)
+    #[arg(long)]
+    pub latency: bool,
+    /// Messages per second per connection in --latency mode, e.g. 1000, 10k
+    #[arg(long, value_name = "N/S")]
+    pub msg_rate: Option<String>,
+    /// Print the final report as one JSON object (docs/report-schema.md)
+    #[arg(long)]
+    pub json: bool,
+    /// Write the latency histograms as an HdrHistogram interval log
+    #[arg(long, value_name = "PATH")]
+    pub hist_out: Option<PathBuf>,
+    /// Record frames to this pcap file (forces software checksums)
+    #[arg(long, value_name = "PATH")]
+    pub pcap: Option<PathBuf>,
+    /// Frames to record with --pcap [default: 10000; 0 = no limit]
+    #[arg(long, value_name = "N")]
+    pub pcap_count: Option<String>,
+    /// Read settings from a TOML file (keys as the long flags; flags override it)
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// No settings echo and no progress lines
+    #[arg(long)]
+    pub quiet: bool,
+    /// Mbufs in the pool (default: sized from connections × sndbuf)
+    #[arg(long, value_name = "N")]
+    pub mbufs: Option<String>,
+    /// Answer our own traffic with an in-process TCP receiver (ARP, SYN-ACK, ACKs, FIN) on
+    /// the first --dst address instead of the network: measures the stack's own cost, e.g. on
+    /// --vdev=net_null0 (the --dst address must be on --ip's subnet)
+    #[arg(long)]
+    pub ack_peer: bool,
+    /// EAL arguments after `--`
+    #[arg(last = true, allow_hyphen_values = true, hide = true)]
+    pub eal: Vec<String>,
+}

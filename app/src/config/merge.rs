@@ -1,0 +1,546 @@
+//! The merge of the command line over the `--config` file into validated [`Settings`]: one
+//! function per concern (EAL, addresses and routes in [`super::network`], the workload, TCP
+//! options, output, the mempool). Errors are one line, naming the flag, with an example. The concerns run in a
+//! fixed order, so that when several values are wrong the same one is reported every time.
+use super::cli::SendArgs;
+use super::file::{FileConfig, Num, OneOrMany};
+use super::network::network;
+use super::settings::{
+    mempool_size, Payload, Settings, Stop, DEFAULT_SIZE, DEFAULT_SNDBUF, DEFAULT_TIME,
+};
+use super::value::{num, pick, plain_u64};
+use crate::units;
+use std::path::PathBuf;
+
+/// RX and TX descriptors per ring (not a flag yet; the mempool is sized for them).
+const RX_DESC: u16 = 1024;
+const TX_DESC: u16 = 1024;
+
+/// Merges the command line over the file and validates everything. Errors are one line,
+/// naming the flag, with an example.
+pub fn merge(cli: SendArgs, file: FileConfig) -> Result<Settings, String> {
+    let eal = eal_args(&cli, &file);
+    let port =
+        pick(cli.port.clone(), file.port.as_ref().map(Num::text)).unwrap_or_else(|| "0".into());
+    let net = network(&cli, &file)?;
+    let work = workload(&cli, &file)?;
+    let tcp = tcp_options(&cli, &file, work.latency.is_some())?;
+    let out = output(&cli, &file)?;
+    let mbufs = mbufs(&cli, &file, work.connections, tcp.sndbuf, tcp.mss)?;
+    // Checked last: a missing --dpdk should not hide a bad value elsewhere.
+    if eal.is_empty() {
+        return Err("--dpdk is required: the EAL arguments, e.g. --dpdk \"-l 0 --vdev=net_af_packet0,iface=lr-gen0\"".into());
+    }
+    Ok(Settings {
+        eal,
+        port,
+        ip: net.ip,
+        gw: net.gw,
+        neigh: net.neigh,
+        dst: net.dst,
+        connections: work.connections as u32,
+        stop: work.stop,
+        size: work.size,
+        payload: work.payload,
+        rate: work.rate,
+        nodelay: tcp.nodelay,
+        mss: tcp.mss as u16,
+        cc: tcp.cc,
+        pacing: tcp.pacing,
+        sndbuf: tcp.sndbuf,
+        latency: work.latency,
+        json: out.json,
+        hist_out: out.hist_out,
+        pcap: out.pcap,
+        pcap_count: out.pcap_count,
+        quiet: out.quiet,
+        mbufs,
+        rx_desc: RX_DESC,
+        tx_desc: TX_DESC,
+        ack_peer: net.ack_peer,
+    })
+}
+
+/// EAL arguments: --dpdk (one string, or a list in the file), plus anything after `--`.
+fn eal_args(cli: &SendArgs, file: &FileConfig) -> Vec<String> {
+    let mut eal: Vec<String> = match (&cli.dpdk, &file.dpdk) {
+        (Some(s), _) => s.split_whitespace().map(String::from).collect(),
+        (None, Some(OneOrMany::One(s))) => s.split_whitespace().map(String::from).collect(),
+        (None, Some(OneOrMany::Many(v))) => v.clone(),
+        (None, None) => Vec::new(),
+    };
+    eal.extend(cli.eal.iter().cloned());
+    eal
+}
+
+/// What to send, how much, how fast, and when to stop.
+struct Workload {
+    connections: u64,
+    stop: Stop,
+    size: u64,
+    payload: Payload,
+    rate: Option<u64>,
+    latency: Option<u64>,
+}
+
+fn workload(cli: &SendArgs, file: &FileConfig) -> Result<Workload, String> {
+    let connections = num("-P", &cli.parallel, &file.connections, plain_u64)?.unwrap_or(1);
+    if connections == 0 || connections > 1_000_000 {
+        return Err(format!(
+            "-P: {connections} connections is out of range (1 to 1000000, e.g. -P 4)"
+        ));
+    }
+    let stop = stop(cli, file)?;
+    let size = num("--size", &cli.size, &file.size, units::parse_bytes)?.unwrap_or(DEFAULT_SIZE);
+    if size == 0 || size > (1 << 30) {
+        return Err(format!(
+            "--size: {size} bytes is out of range (1 to 1GiB, e.g. --size 64KiB)"
+        ));
+    }
+    let payload = match pick(cli.payload_file.clone(), file.payload_file.clone()) {
+        Some(p) => Payload::File(p),
+        None => Payload::Random { seed: 1 },
+    };
+    let rate = num("--rate", &cli.rate, &file.rate, units::parse_rate)?;
+    let latency = latency(cli, file)?;
+    if latency.is_some() && rate.is_some() {
+        return Err(
+            "--rate and --latency exclude each other: latency mode paces by --msg-rate".into(),
+        );
+    }
+    Ok(Workload {
+        connections,
+        stop,
+        size,
+        payload,
+        rate,
+        latency,
+    })
+}
+
+/// -t or -n (not both); a 10 s run when neither is given.
+fn stop(cli: &SendArgs, file: &FileConfig) -> Result<Stop, String> {
+    let time = match pick(cli.time.clone(), file.time.as_ref().map(Num::text)) {
+        None => None,
+        Some(s) => Some(units::parse_duration(&s).map_err(|e| format!("-t: {e}"))?),
+    };
+    let bytes = num("-n", &cli.bytes, &file.bytes, units::parse_bytes)?;
+    match (time, bytes) {
+        (Some(_), Some(_)) => {
+            Err("-t and -n exclude each other: give a duration or a byte count".into())
+        }
+        (Some(t), None) if t.is_zero() => Err("-t: the duration must be > 0".into()),
+        (Some(t), None) => Ok(Stop::Duration(t)),
+        (None, Some(0)) => Err("-n: the byte count must be > 0 (e.g. -n 1GiB)".into()),
+        (None, Some(n)) => Ok(Stop::BytesPerConn(n)),
+        (None, None) => Ok(Stop::Duration(DEFAULT_TIME)),
+    }
+}
+
+/// Latency mode: --latency and --msg-rate come together; the result is messages/s per
+/// connection.
+fn latency(cli: &SendArgs, file: &FileConfig) -> Result<Option<u64>, String> {
+    let latency_on = cli.latency || file.latency.unwrap_or(false);
+    let msg_rate = num(
+        "--msg-rate",
+        &cli.msg_rate,
+        &file.msg_rate,
+        units::parse_count,
+    )?;
+    match (latency_on, msg_rate) {
+        (true, Some(0)) => Err("--msg-rate: must be > 0 (e.g. --msg-rate 1000)".into()),
+        (true, Some(m)) => Ok(Some(m)),
+        (true, None) => Err(
+            "--latency needs --msg-rate <messages/s per connection>, e.g. --msg-rate 1000".into(),
+        ),
+        (false, Some(_)) => Err("--msg-rate only applies with --latency".into()),
+        (false, None) => Ok(None),
+    }
+}
+
+struct TcpOptions {
+    nodelay: bool,
+    mss: u64,
+    cc: String,
+    pacing: bool,
+    sndbuf: u64,
+}
+
+fn tcp_options(cli: &SendArgs, file: &FileConfig, latency: bool) -> Result<TcpOptions, String> {
+    // Latency mode measures each message: Nagle would hold small ones back.
+    let nodelay = cli.nodelay || file.nodelay.unwrap_or(false) || latency;
+    let mss = num("--mss", &cli.mss, &file.mss, plain_u64)?.unwrap_or(1460);
+    if !(88..=1460).contains(&mss) {
+        return Err(format!(
+            "--mss: {mss} is out of range (88 to 1460; jumbo frames are not supported yet; e.g. --mss 1460)"
+        ));
+    }
+    let cc = pick(cli.cc.clone(), file.cc.clone()).unwrap_or_else(|| "cubic".into());
+    if linerate::Cc::by_name(&cc).is_none() {
+        return Err(format!(
+            "--cc: unknown congestion control '{cc}' (known: {})",
+            linerate::Cc::names().join(", ")
+        ));
+    }
+    let pacing = !cli.no_pacing && file.pacing.unwrap_or(true);
+    let sndbuf =
+        num("--sndbuf", &cli.sndbuf, &file.sndbuf, units::parse_bytes)?.unwrap_or(DEFAULT_SNDBUF);
+    if !(4096..=(1u64 << 30)).contains(&sndbuf) {
+        return Err(format!(
+            "--sndbuf: {sndbuf} bytes is out of range (4KiB to 1GiB, e.g. --sndbuf 4MiB)"
+        ));
+    }
+    Ok(TcpOptions {
+        nodelay,
+        mss,
+        cc,
+        pacing,
+        sndbuf,
+    })
+}
+
+/// The report format, the histogram log, the capture, and quiet.
+struct Output {
+    json: bool,
+    hist_out: Option<PathBuf>,
+    pcap: Option<PathBuf>,
+    pcap_count: u64,
+    quiet: bool,
+}
+
+fn output(cli: &SendArgs, file: &FileConfig) -> Result<Output, String> {
+    let pcap_count =
+        num("--pcap-count", &cli.pcap_count, &file.pcap_count, plain_u64)?.unwrap_or(10_000);
+    Ok(Output {
+        json: cli.json || file.json.unwrap_or(false),
+        hist_out: pick(cli.hist_out.clone(), file.hist_out.clone()),
+        pcap: pick(cli.pcap.clone(), file.pcap.clone()),
+        pcap_count,
+        quiet: cli.quiet || file.quiet.unwrap_or(false),
+    })
+}
+
+/// --mbufs, or enough for every connection's send buffer (see [`mempool_size`]).
+fn mbufs(
+    cli: &SendArgs,
+    file: &FileConfig,
+    connections: u64,
+    sndbuf: u64,
+    mss: u64,
+) -> Result<u32, String> {
+    match num("--mbufs", &cli.mbufs, &file.mbufs, plain_u64)? {
+        Some(m) if !(1024..=16_777_215).contains(&m) => Err(format!(
+            "--mbufs: {m} is out of range (1024 to 16777215, e.g. --mbufs 65535)"
+        )),
+        Some(m) => Ok(m as u32),
+        None => Ok(mempool_size(connections, sndbuf, mss, RX_DESC, TX_DESC)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn base() -> SendArgs {
+        SendArgs {
+            dpdk: Some("-l 0 --vdev=net_null0".into()),
+            ip: Some("198.18.0.1/24".into()),
+            gw: Some("198.18.0.254".into()),
+            dst: vec!["198.19.0.2:5201".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let s = merge(base(), FileConfig::default()).unwrap();
+        assert_eq!(s.connections, 1);
+        assert_eq!(s.stop, Stop::Duration(Duration::from_secs(10)));
+        assert_eq!(s.size, 128 << 10);
+        assert_eq!(s.sndbuf, 4 << 20);
+        assert_eq!(s.port, "0");
+        assert_eq!(s.cc, "cubic");
+        assert!(s.pacing);
+        assert_eq!(s.payload, Payload::Random { seed: 1 });
+        assert!(!s.nodelay);
+        assert_eq!(s.eal, vec!["-l", "0", "--vdev=net_null0"]);
+    }
+
+    #[test]
+    fn file_values_and_cli_override() {
+        let f = FileConfig::parse(
+            r#"
+            dpdk = ["-l", "0", "--vdev=net_null0"]
+            ip = "198.18.0.1/24"
+            gw = "198.18.0.254"
+            dst = ["198.19.0.2:5201", "198.19.0.3:5201"]
+            connections = 8
+            time = "2s"
+            size = "64KiB"
+            rate = "1G"
+            nodelay = true
+            neigh = "198.18.0.254=02:00:00:00:00:01"
+            payload-file = "/tmp/x"
+            "#,
+            "t.toml",
+        )
+        .unwrap();
+        let cli = SendArgs {
+            parallel: Some("3".into()),
+            size: Some("1500".into()),
+            ..Default::default()
+        };
+        let s = merge(cli, f.clone()).unwrap();
+        assert_eq!(s.connections, 3, "CLI overrides file");
+        assert_eq!(s.size, 1500, "CLI overrides file");
+        assert_eq!(s.stop, Stop::Duration(Duration::from_secs(2)));
+        assert_eq!(s.rate, Some(1_000_000_000));
+        assert!(s.nodelay);
+        assert_eq!(s.dst.len(), 2);
+        assert_eq!(s.neigh.len(), 1);
+        assert_eq!(s.payload, Payload::File("/tmp/x".into()));
+        // Bare numbers in TOML work too.
+        let f2 = FileConfig::parse("size = 4096\ntime = 3\nsndbuf = 65536", "t").unwrap();
+        let s2 = merge(base(), f2).unwrap();
+        assert_eq!(s2.size, 4096);
+        assert_eq!(s2.stop, Stop::Duration(Duration::from_secs(3)));
+        assert_eq!(s2.sndbuf, 65536);
+        assert!(s2.echo().contains("sndbuf 64KiB"), "{}", s2.echo());
+    }
+
+    #[test]
+    fn errors_name_the_flag() {
+        let cases: Vec<(SendArgs, &str)> = vec![
+            (
+                SendArgs {
+                    ip: Some("1.2.3".into()),
+                    ..base()
+                },
+                "--ip:",
+            ),
+            (
+                SendArgs {
+                    ip: Some("198.18.0.1".into()),
+                    ..base()
+                },
+                "--ip:",
+            ),
+            (SendArgs { ip: None, ..base() }, "--ip is required"),
+            (
+                SendArgs {
+                    gw: Some("x".into()),
+                    ..base()
+                },
+                "--gw:",
+            ),
+            (
+                SendArgs {
+                    gw: Some("198.19.0.1".into()),
+                    ..base()
+                },
+                "--gw:",
+            ),
+            (
+                SendArgs {
+                    dst: vec!["198.19.0.2".into()],
+                    ..base()
+                },
+                "--dst:",
+            ),
+            (
+                SendArgs {
+                    dst: vec![],
+                    ..base()
+                },
+                "--dst is required",
+            ),
+            (
+                SendArgs {
+                    neigh: vec!["1.2.3.4".into()],
+                    ..base()
+                },
+                "--neigh:",
+            ),
+            (
+                SendArgs {
+                    size: Some("12Q".into()),
+                    ..base()
+                },
+                "--size:",
+            ),
+            (
+                SendArgs {
+                    rate: Some("fast".into()),
+                    ..base()
+                },
+                "--rate:",
+            ),
+            (
+                SendArgs {
+                    time: Some("10x".into()),
+                    ..base()
+                },
+                "-t:",
+            ),
+            (
+                SendArgs {
+                    bytes: Some("1Zb".into()),
+                    ..base()
+                },
+                "-n:",
+            ),
+            (
+                SendArgs {
+                    time: Some("1s".into()),
+                    bytes: Some("1".into()),
+                    ..base()
+                },
+                "-t and -n",
+            ),
+            (
+                SendArgs {
+                    parallel: Some("0".into()),
+                    ..base()
+                },
+                "-P:",
+            ),
+            (
+                SendArgs {
+                    cc: Some("bogus".into()),
+                    ..base()
+                },
+                "--cc: unknown congestion control 'bogus' (known: cubic, reno)",
+            ),
+            (
+                SendArgs {
+                    mss: Some("20".into()),
+                    ..base()
+                },
+                "--mss:",
+            ),
+            (
+                SendArgs {
+                    latency: true,
+                    ..base()
+                },
+                "--latency needs --msg-rate",
+            ),
+            (
+                SendArgs {
+                    msg_rate: Some("10".into()),
+                    ..base()
+                },
+                "--msg-rate only",
+            ),
+            (
+                SendArgs {
+                    dpdk: None,
+                    ..base()
+                },
+                "--dpdk is required",
+            ),
+            (SendArgs { gw: None, ..base() }, "no route to 198.19.0.2"),
+        ];
+        for (args, want) in cases {
+            let e = merge(args, FileConfig::default()).unwrap_err();
+            assert!(e.starts_with(want), "want {want:?}, got {e:?}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn cc_names_and_pacing() {
+        for cc in linerate::Cc::names() {
+            let a = SendArgs {
+                cc: Some(cc.to_string()),
+                ..base()
+            };
+            assert_eq!(merge(a, FileConfig::default()).unwrap().cc, *cc);
+        }
+        let s = merge(
+            SendArgs {
+                no_pacing: true,
+                ..base()
+            },
+            FileConfig::default(),
+        )
+        .unwrap();
+        assert!(!s.pacing);
+        assert!(s.echo().contains("pacing off"), "{}", s.echo());
+        let f = FileConfig::parse("pacing = false\ncc = \"reno\"", "t").unwrap();
+        let s = merge(base(), f).unwrap();
+        assert!(!s.pacing);
+        assert_eq!(s.cc, "reno");
+    }
+
+    #[test]
+    fn latency_mode_implies_nodelay() {
+        let s = merge(
+            SendArgs {
+                latency: true,
+                msg_rate: Some("10k".into()),
+                size: Some("64".into()),
+                ..base()
+            },
+            FileConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(s.latency, Some(10_000));
+        assert!(s.nodelay);
+    }
+
+    #[test]
+    fn ack_peer_needs_one_on_link_destination() {
+        let ok = SendArgs {
+            gw: None,
+            dst: vec!["198.18.0.2:5201".into(), "198.18.0.2:5202".into()],
+            ack_peer: true,
+            ..base()
+        };
+        let s = merge(ok.clone(), FileConfig::default()).unwrap();
+        assert!(s.ack_peer);
+        assert!(
+            s.echo().contains("in-process receiver at 198.18.0.2"),
+            "{}",
+            s.echo()
+        );
+        let f = FileConfig::parse("ack-peer = true", "t").unwrap();
+        let s = merge(
+            SendArgs {
+                ack_peer: false,
+                ..ok.clone()
+            },
+            f,
+        )
+        .unwrap();
+        assert!(s.ack_peer, "from the file");
+        assert!(!merge(base(), FileConfig::default()).unwrap().ack_peer);
+        for (dst, want) in [
+            (
+                vec!["198.19.0.2:5201"],
+                "--ack-peer: --dst 198.19.0.2 must be",
+            ),
+            (
+                vec!["198.18.0.1:5201"],
+                "--ack-peer: --dst 198.18.0.1 must be",
+            ),
+            (
+                vec!["198.18.0.2:5201", "198.18.0.3:5201"],
+                "--ack-peer: every --dst must use one address",
+            ),
+        ] {
+            let e = merge(
+                SendArgs {
+                    dst: dst.into_iter().map(String::from).collect(),
+                    gw: Some("198.18.0.254".into()),
+                    ..ok.clone()
+                },
+                FileConfig::default(),
+            )
+            .unwrap_err();
+            assert!(e.starts_with(want), "want {want:?}, got {e:?}");
+            assert!(!e.contains('\n'));
+        }
+    }
+}

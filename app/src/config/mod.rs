@@ -1,0 +1,15 @@
+//! `linerate send` settings: the command line ([`cli`], clap), the `--config` TOML file
+//! ([`mod@file`]), and their merge (command-line flags override file values) into validated
+//! [`Settings`] ([`settings`]). The merge is [`merge`](merge::merge), with the addresses and
+//! routes in [`network`] and the flag-over-file lookup of one value in [`value`].
+mod cli;
+mod file;
+mod merge;
+mod network;
+mod settings;
+mod value;
+
+pub use cli::SendArgs;
+pub use file::FileConfig;
+pub use merge::merge;
+pub use settings::{Payload, Settings, Stop};

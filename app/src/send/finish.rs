@@ -1,0 +1,331 @@
+//! What a run leaves behind: the [`Report`] built from the loop's final state, the
+//! HdrHistogram log, and the exit status.
+//!
+//! The report types and their printing live in [`crate::report`]; building one reads the
+//! send loop's own state (its connections, the stack, the port), so it lives here and
+//! `crate::report` stays free of the send loop.
+use super::conn::Conn;
+use super::run_loop::{Ended, Run};
+use super::SendError;
+use crate::config::{Payload, Settings, Stop};
+use crate::latency::{Hists, Percentiles};
+use crate::report::{
+    ConnReport, Connections, Latency, MinMedMax, PortReport, Report, ReportSettings, Retransmits,
+    Segments, StackReport, SCHEMA,
+};
+use linerate::dpdk::{Port, PortStats};
+use linerate::{Device, NeighStats, RxDrops, Stack, StackStats, TcpCounters, TcpError};
+use std::collections::BTreeMap;
+
+/// The report of a run that ended as `end` says and has been closed.
+pub(super) fn build_report<D: Device>(run: &Run<D>, end: &Ended) -> Report {
+    let s = run.tx.s;
+    let secs = (end.t_end.saturating_sub(run.t_start)) as f64 / 1e9;
+    let st = run.tx.stack.stats();
+    let bytes_acked: u64 = end.acked.iter().sum();
+    let per_conn: Vec<ConnReport> = (run.conns.iter().zip(&end.acked).enumerate())
+        .map(|(i, (c, &acked))| conn_report(i, c, acked, run.t_start, end.t_end))
+        .collect();
+    let rates: Vec<f64> = (run.conns.iter().zip(&per_conn))
+        .filter(|(c, _)| c.established)
+        .map(|(_, r)| r.gbps)
+        .collect();
+    Report {
+        schema: SCHEMA,
+        version: env!("CARGO_PKG_VERSION"),
+        ended_by: end.by.to_string(),
+        settings: report_settings(s),
+        duration_s: secs,
+        goodput_gbps: if secs > 0.0 {
+            bytes_acked as f64 * 8.0 / secs / 1e9
+        } else {
+            0.0
+        },
+        data_mpps: if secs > 0.0 {
+            end.data_segs as f64 / secs / 1e6
+        } else {
+            0.0
+        },
+        ns_per_segment: (end.data_segs > 0).then(|| secs * 1e9 / end.data_segs as f64),
+        bytes_acked,
+        bytes_sent: st.tcp.bytes_sent,
+        segments: segments(&st),
+        retransmits: retransmits(&st.tcp),
+        connections: tally(s, &run.conns),
+        per_connection_gbps: MinMedMax::of(&rates),
+        per_connection: per_conn,
+        latency: latency(&run.tx.hists, &run.conns),
+        port: port_report(run.port, &run.port_before),
+        stack: stack_report(&run.tx.stack, &st),
+    }
+}
+
+fn report_settings(s: &Settings) -> ReportSettings {
+    ReportSettings {
+        port: s.port.clone(),
+        ip: s.ip.to_string(),
+        gw: s.gw.map(|g| g.to_string()),
+        dst: s.dst.iter().map(|d| d.to_string()).collect(),
+        connections: s.connections,
+        duration_s: match s.stop {
+            Stop::Duration(d) => Some(d.as_secs_f64()),
+            _ => None,
+        },
+        bytes_per_connection: match s.stop {
+            Stop::BytesPerConn(n) => Some(n),
+            _ => None,
+        },
+        size: s.size,
+        payload: match &s.payload {
+            Payload::Random { seed } => format!("random:{seed}"),
+            Payload::File(p) => format!("file:{}", p.display()),
+        },
+        rate_bps: s.rate,
+        latency_msg_rate: s.latency,
+        nodelay: s.nodelay,
+        mss: s.mss,
+        cc: s.cc.clone(),
+        sndbuf: s.sndbuf,
+        mbufs: s.mbufs,
+        ack_peer: s.ack_peer,
+    }
+}
+
+/// Connection `i`: `acked` is its count at the end of the sending phase, and its rate runs
+/// to when it finished -n (or to the end).
+fn conn_report(i: usize, c: &Conn, acked: u64, t_start: u64, t_end: u64) -> ConnReport {
+    let end = c.done_at.unwrap_or(t_end).max(t_start + 1);
+    ConnReport {
+        id: i as u32,
+        dst: c.dst.to_string(),
+        state: c
+            .state()
+            .map_or_else(|| "NONE".into(), |x| x.name().to_string()),
+        error: c.error_text(),
+        bytes_acked: acked,
+        gbps: acked as f64 * 8.0 / ((end - t_start) as f64 / 1e9) / 1e9,
+        retrans_segs: c.info.map_or(0, |i| i.counters.retrans_segs),
+        srtt_us: c.info.map_or(0, |i| i.srtt_us),
+    }
+}
+
+/// How the connections fared: each is counted once by its error (or as not established),
+/// and as failed or completed.
+fn tally(s: &Settings, conns: &[Conn]) -> Connections {
+    let mut cs = Connections {
+        requested: s.connections,
+        ..Default::default()
+    };
+    for c in conns {
+        cs.established += c.established as u32;
+        count_error(&mut cs, c);
+        let failed = c.failed() || !c.established;
+        cs.errors += failed as u32;
+        let completed = !failed
+            && match s.stop {
+                Stop::BytesPerConn(n) => c.acked >= n,
+                Stop::Duration(_) => true,
+            };
+        cs.completed += completed as u32;
+    }
+    cs
+}
+
+fn count_error(cs: &mut Connections, c: &Conn) {
+    if c.connect_error.is_some() {
+        cs.connect_failed += 1;
+        return;
+    }
+    match c.error {
+        Some(TcpError::Refused) => cs.refused += 1,
+        Some(TcpError::Reset) => cs.reset += 1,
+        Some(TcpError::TimedOut) => cs.timed_out += 1,
+        Some(TcpError::HostUnreachable) => cs.unreachable += 1,
+        Some(TcpError::Aborted) | None => {
+            if !c.established {
+                cs.not_established += 1;
+            }
+        }
+    }
+}
+
+fn segments(st: &StackStats) -> Segments {
+    Segments {
+        data_out: st.tcp.data_segs_out,
+        out: st.tcp.segs_out,
+        in_: st.tcp.segs_in,
+        tx_frames: st.dev.tx_frames,
+        rx_frames: st.dev.rx_frames,
+    }
+}
+
+fn retransmits(t: &TcpCounters) -> Retransmits {
+    Retransmits {
+        segments: t.retrans_segs,
+        bytes: t.bytes_retrans,
+        fast: t.fast_retrans,
+        rto: t.rtos,
+        tlp: t.tlps,
+        spurious: t.spurious_retrans,
+        spurious_rto: t.spurious_rtos,
+        rack_lost: t.rack_lost,
+        sack_reneging: t.sack_reneges,
+        recoveries: t.sack_recoveries,
+        undos: t.undos,
+        ts_undos: t.ts_undos,
+    }
+}
+
+fn latency(hists: &Hists, conns: &[Conn]) -> Latency {
+    Latency {
+        send: Percentiles::of(&hists.send),
+        ack_rtt: Percentiles::of(&hists.ack_rtt),
+        send_corrected: Percentiles::of(&hists.send_corrected),
+        ack_rtt_corrected: Percentiles::of(&hists.ack_rtt_corrected),
+        unsampled: conns.iter().map(|c| c.tracker.unsampled).sum(),
+    }
+}
+
+/// The port's counters over the run (since `before`), and its non-zero xstats.
+fn port_report(port: &Port, before: &PortStats) -> PortReport {
+    let ps = port.stats().unwrap_or_default();
+    let xstats: BTreeMap<String, u64> = port
+        .xstats()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, v)| *v != 0)
+        .collect();
+    PortReport {
+        name: port.name().to_string(),
+        driver: port.driver().to_string(),
+        ipackets: ps.ipackets.saturating_sub(before.ipackets),
+        opackets: ps.opackets.saturating_sub(before.opackets),
+        ibytes: ps.ibytes.saturating_sub(before.ibytes),
+        obytes: ps.obytes.saturating_sub(before.obytes),
+        imissed: ps.imissed.saturating_sub(before.imissed),
+        ierrors: ps.ierrors.saturating_sub(before.ierrors),
+        oerrors: ps.oerrors.saturating_sub(before.oerrors),
+        rx_nombuf: ps.rx_nombuf.saturating_sub(before.rx_nombuf),
+        xstats,
+    }
+}
+
+fn stack_report<D: Device>(stack: &Stack<D>, st: &StackStats) -> StackReport {
+    StackReport {
+        drops: drop_counts(&st.drops),
+        drops_total: st.drops.total(),
+        rst_sent: st.drops.rst_sent,
+        neigh: neigh_counts(&st.neigh),
+        tx_partial: st.dev.tx_partial,
+        would_block: st.tcp.would_block,
+        partial_writes: st.tcp.partial_writes,
+        alloc_failures: st.tcp.alloc_failures,
+        pool_size: stack.pool().size(),
+        pool_in_use: stack.pool().in_use(),
+    }
+}
+
+fn drop_counts(d: &RxDrops) -> BTreeMap<String, u64> {
+    [
+        ("malformed", d.malformed),
+        ("bad_ip_checksum", d.bad_ip_checksum),
+        ("bad_tcp_checksum", d.bad_tcp_checksum),
+        ("not_for_us", d.not_for_us),
+        ("fragments", d.fragments),
+        ("unsupported", d.unsupported),
+        ("out_of_window", d.out_of_window),
+        ("bad_rst", d.bad_rst),
+        ("bad_syn", d.bad_syn),
+        ("bad_ack", d.bad_ack),
+        ("no_ack", d.no_ack),
+        ("paws", d.paws),
+        ("no_conn", d.no_conn),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+fn neigh_counts(n: &NeighStats) -> BTreeMap<String, u64> {
+    [
+        ("requests_sent", n.requests_sent),
+        ("replies_sent", n.replies_sent),
+        ("replies_received", n.replies_received),
+        ("resolved", n.resolved),
+        ("failed", n.failed),
+        ("pending_dropped", n.pending_dropped),
+        ("ignored", n.ignored),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// The exit status: a failure when no connection could be used, naming the first error.
+pub(super) fn status(report: &Report, conns: &[Conn]) -> Result<(), SendError> {
+    if report.connections.errors != report.connections.requested {
+        return Ok(());
+    }
+    let first = conns.iter().find_map(Conn::error_text).unwrap_or_else(|| {
+        "no connection was established (no SYN-ACK from the destination)".into()
+    });
+    Err(SendError::Fail(format!(
+        "all {} connections failed: {first}",
+        report.connections.requested
+    )))
+}
+
+/// Writes the histograms as an HdrHistogram interval log (V2 + deflate, values in ns), one
+/// tagged interval per histogram.
+pub(super) fn write_hist_log(path: &std::path::Path, h: &Hists, secs: f64) -> Result<(), String> {
+    use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+    use hdrhistogram::serialization::V2DeflateSerializer;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| e.to_string())?);
+    let mut ser = V2DeflateSerializer::new();
+    let mut w = IntervalLogWriterBuilder::new()
+        .add_comment("linerate send latency histograms; values in nanoseconds")
+        .with_start_time(std::time::SystemTime::now())
+        .begin_log_with(&mut f, &mut ser)
+        .map_err(|e| e.to_string())?;
+    let dur = std::time::Duration::from_secs_f64(secs.max(0.0));
+    for (tag, hist) in [
+        ("send", &h.send),
+        ("ack_rtt", &h.ack_rtt),
+        ("send_corrected", &h.send_corrected),
+        ("ack_rtt_corrected", &h.ack_rtt_corrected),
+    ] {
+        if hist.is_empty() {
+            continue;
+        }
+        w.write_histogram(hist, std::time::Duration::ZERO, dur, Tag::new(tag))
+            .map_err(|e| e.to_string())?;
+    }
+    drop(w);
+    use std::io::Write;
+    f.flush().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hist_log_round_trips() {
+        let mut h = Hists::default();
+        for v in [1_000u64, 2_000, 3_000] {
+            h.send.record(v).unwrap();
+        }
+        let dir = std::env::temp_dir().join(format!("lr-hist-{}", std::process::id()));
+        write_hist_log(&dir, &h, 1.0).unwrap();
+        let text = std::fs::read(&dir).unwrap();
+        let _ = std::fs::remove_file(&dir);
+        let mut n = 0;
+        for e in hdrhistogram::serialization::interval_log::IntervalLogIterator::new(&text) {
+            if let Ok(hdrhistogram::serialization::interval_log::LogEntry::Interval(i)) = e {
+                assert_eq!(i.tag().unwrap().as_str(), "send");
+                n += 1;
+            }
+        }
+        assert_eq!(n, 1);
+    }
+}

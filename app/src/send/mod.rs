@@ -1,0 +1,219 @@
+//! `linerate send`: the load generator. One stack on queue pair 0 of one port, on the calling
+//! core; `-P` connections spread round-robin over the `--dst`s; bulk or fixed-rate latency
+//! mode; a progress line a second; a final report (text or JSON).
+//!
+//! This file sets up (settings, payload, EAL, port, stack) and runs the phases in order; the
+//! loop itself is in [`run_loop`], what the run leaves behind (report, histogram log, exit
+//! status) in [`finish`].
+mod bucket;
+mod conn;
+mod finish;
+mod run_loop;
+mod sigint;
+
+use crate::config::{self, FileConfig, Payload, SendArgs, Settings};
+use crate::payload::random_payload;
+use linerate::dpdk::{Eal, Mempool, Port, PortConfig, MBUF_DEFAULT_DATAROOM};
+use linerate::pcap::{PcapDevice, PcapWriter};
+use linerate::peer::AckPeer;
+use linerate::{Cc, Device, DpdkDevice, Stack, StackConfig, TcpConfig, TscClock};
+use run_loop::{Run, Sender};
+use std::sync::Arc;
+
+/// How `send` failed: usage errors exit 2, run-time errors 1.
+#[derive(Debug)]
+pub enum SendError {
+    Usage(String),
+    Fail(String),
+}
+
+impl From<linerate::dpdk::DpdkError> for SendError {
+    fn from(e: linerate::dpdk::DpdkError) -> Self {
+        SendError::Fail(e.to_string())
+    }
+}
+
+const NS: u64 = 1_000_000_000;
+
+/// DPDK as a run holds it. Fields drop in declaration order: the port, its mempool, then our
+/// EAL handle (every DPDK object holds a clone, so the EAL is cleaned up after the last).
+struct Dpdk {
+    port: Port,
+    pool: Arc<Mempool>,
+    /// Held to keep the EAL up for the run.
+    _eal: Eal,
+}
+
+/// Entry point of `linerate send`.
+pub fn run(args: SendArgs) -> Result<(), SendError> {
+    let mut s = settings(args)?;
+    let payload = load_payload(&s)?;
+    if !s.quiet {
+        eprintln!("{}", s.echo());
+    }
+    sigint::install();
+
+    let dpdk = open_port(&mut s)?;
+    let dev = DpdkDevice::new(dpdk.port.queue(0)?)?;
+    if s.ack_peer {
+        // The in-process receiver answers ARP, SYN, data and FIN for the first --dst address
+        // (config::merge checked that every --dst uses it and that it is on-link).
+        let peer_ip = *s.dst[0].ip();
+        let dev = AckPeer::new(dev, dpdk.pool.clone(), s.ip.addr, peer_ip);
+        drive(s, payload, dpdk, dev)
+    } else {
+        drive(s, payload, dpdk, dev)
+    }
+}
+
+/// The command line merged over the `--config` file.
+fn settings(args: SendArgs) -> Result<Settings, SendError> {
+    let file = match &args.config {
+        Some(p) => FileConfig::load(p).map_err(SendError::Usage)?,
+        None => FileConfig::default(),
+    };
+    config::merge(args, file).map_err(SendError::Usage)
+}
+
+fn load_payload(s: &Settings) -> Result<Vec<u8>, SendError> {
+    match &s.payload {
+        Payload::Random { seed } => Ok(random_payload(
+            *seed,
+            (s.size as usize).clamp(4 << 20, 64 << 20),
+        )),
+        Payload::File(p) => {
+            let b = std::fs::read(p).map_err(|e| {
+                SendError::Usage(format!("--payload-file: cannot read {}: {e}", p.display()))
+            })?;
+            if b.is_empty() {
+                return Err(SendError::Usage(format!(
+                    "--payload-file: {} is empty",
+                    p.display()
+                )));
+            }
+            Ok(b)
+        }
+    }
+}
+
+/// Starts the EAL and opens the port with a mempool sized by the settings; `s.port` becomes
+/// the port's name (it may have been given as an id or PCI address).
+fn open_port(s: &mut Settings) -> Result<Dpdk, SendError> {
+    let mut eal_args = s.eal.clone();
+    if !eal_args.iter().any(|a| a.starts_with("--log-level")) {
+        eal_args.push("--log-level=*:error".into());
+    }
+    let eal = Eal::init(&eal_args)?;
+    let pool = Arc::new(Mempool::new(
+        &eal,
+        "send_pool",
+        s.mbufs,
+        256,
+        MBUF_DEFAULT_DATAROOM,
+        None,
+    )?);
+    let port = Port::open(
+        &eal,
+        &s.port,
+        &PortConfig {
+            rx_desc: s.rx_desc,
+            tx_desc: s.tx_desc,
+            ..Default::default()
+        },
+        pool.clone(),
+    )?;
+    s.port = port.name().to_string();
+    Ok(Dpdk {
+        port,
+        pool,
+        _eal: eal,
+    })
+}
+
+/// Runs the load on `dev` (the port's queue pair, or the in-process ACK peer around it) to the
+/// end, prints the report, and tears DPDK down.
+fn drive<D: Device>(s: Settings, payload: Vec<u8>, dpdk: Dpdk, dev: D) -> Result<(), SendError> {
+    let dev = pcap_tap(&s, dev)?;
+    if !s.quiet {
+        print_port(&dpdk.port, &dev);
+    }
+    let clock = TscClock::new();
+    let tcp = tcp_config(&s);
+    let stack = Stack::new(dev, dpdk.pool.clone(), stack_config(&s, tcp), clock.now());
+    let mut run = Run::connect(Sender::new(&s, &payload, clock, stack), &dpdk.port, tcp)?;
+    let ended = run.send_until_done();
+    run.close(ended.by);
+    finish_pcap(&s, &mut run.tx.stack);
+
+    let report = finish::build_report(&run, &ended);
+    if let Some(p) = &s.hist_out {
+        let secs = ended.t_end.saturating_sub(run.t_start) as f64 / 1e9;
+        if let Err(e) = finish::write_hist_log(p, &run.tx.hists, secs) {
+            eprintln!("linerate: warning: --hist-out {}: {e}", p.display());
+        }
+    }
+    if s.json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{}", report.to_text());
+    }
+    let status = finish::status(&report, &run.conns);
+    // The stack holds mbufs of the pool: it goes before DPDK does.
+    drop(run);
+    drop(dpdk);
+    status
+}
+
+/// `--pcap`: every frame through `dev` is also written to the file (forcing software
+/// checksums); without it the tap passes frames through.
+fn pcap_tap<D: Device>(s: &Settings, dev: D) -> Result<PcapDevice<D>, SendError> {
+    let writer = match &s.pcap {
+        Some(p) => Some(PcapWriter::create(p, s.pcap_count).map_err(|e| {
+            SendError::Usage(format!("--pcap: cannot create {}: {e}", p.display()))
+        })?),
+        None => None,
+    };
+    Ok(PcapDevice::new(dev, writer))
+}
+
+/// Flushes the capture and says how many frames it holds.
+fn finish_pcap<D: Device>(s: &Settings, stack: &mut Stack<PcapDevice<D>>) {
+    let pcap_frames = stack.device_mut().finish();
+    if let (Some(p), false) = (&s.pcap, s.quiet) {
+        match &pcap_frames {
+            Ok(n) => eprintln!("  pcap {}: {n} frames", p.display()),
+            Err(e) => eprintln!("linerate: warning: --pcap {}: {e}", p.display()),
+        }
+    }
+}
+
+fn print_port<D: Device>(port: &Port, dev: &D) {
+    eprintln!(
+        "  port {} driver {} mac {} offloads {}",
+        port.name(),
+        port.driver(),
+        port.mac().map(|m| m.to_string()).unwrap_or_default(),
+        Device::offloads(dev)
+    );
+}
+
+fn tcp_config(s: &Settings) -> TcpConfig {
+    TcpConfig {
+        mss: s.mss,
+        sndbuf: s.sndbuf as u32,
+        nodelay: s.nodelay,
+        cc: Cc::by_name(&s.cc).unwrap_or_default(),
+        pacing: s.pacing,
+        time_wait: 2 * NS,
+        ..TcpConfig::default()
+    }
+}
+
+fn stack_config(s: &Settings, tcp: TcpConfig) -> StackConfig {
+    let mut sc = StackConfig::new(s.ip);
+    sc.gateway = s.gw;
+    sc.static_neigh = s.neigh.clone();
+    sc.tcp = tcp;
+    sc.max_conns = (s.connections as usize).max(1024);
+    sc
+}

@@ -1,0 +1,371 @@
+//! The run loop of `linerate send`, in its phases: open every connection; poll and send until
+//! the stop condition, with a progress line a second; then close and drain.
+use super::bucket::TokenBucket;
+use super::conn::Conn;
+use super::{sigint, SendError, NS};
+use crate::config::{Settings, Stop};
+use crate::latency::{Hists, Schedule};
+use linerate::dpdk::{Port, PortStats};
+use linerate::{ConnId, ConnectError, Device, Stack, State, TcpConfig, TscClock};
+use std::net::SocketAddrV4;
+
+/// Sends per connection per loop pass (fairness between connections).
+const SENDS_PER_PASS: usize = 16;
+
+/// The stack and what every connection's writes share. Kept apart from the connections so
+/// that a pass can borrow one connection and all of this mutably at once.
+pub(super) struct Sender<'a, D: Device> {
+    pub s: &'a Settings,
+    pub clock: TscClock,
+    pub stack: Stack<D>,
+    pub hists: Hists,
+    payload: &'a [u8],
+    /// `--rate`; starts once every connection is opened.
+    bucket: Option<TokenBucket>,
+    /// -n: the bytes each connection sends (no limit with -t).
+    limit: u64,
+}
+
+/// The run from the first connect to the end of the close phase: what the report is built
+/// from.
+pub(super) struct Run<'a, D: Device> {
+    pub tx: Sender<'a, D>,
+    pub conns: Vec<Conn>,
+    pub port: &'a Port,
+    /// The port's counters before the first connect: the report and progress lines show
+    /// deltas.
+    pub port_before: PortStats,
+    /// Time zero of the run: just before the first connect.
+    pub t_start: u64,
+    deadline: Option<u64>,
+    progress: Progress,
+}
+
+/// How the sending phase ended, and its totals at that moment: the report's rates leave out
+/// the close phase.
+pub(super) struct Ended {
+    /// The report's `ended_by`.
+    pub by: &'static str,
+    pub t_end: u64,
+    /// Bytes acked per connection.
+    pub acked: Vec<u64>,
+    pub data_segs: u64,
+}
+
+/// When the next progress line is due, and the sample the previous one was taken from.
+struct Progress {
+    next: u64,
+    at: u64,
+    acked: u64,
+    tx_frames: u64,
+}
+
+impl<'a, D: Device> Sender<'a, D> {
+    pub fn new(s: &'a Settings, payload: &'a [u8], clock: TscClock, stack: Stack<D>) -> Self {
+        Sender {
+            s,
+            clock,
+            stack,
+            hists: Hists::default(),
+            payload,
+            bucket: None,
+            limit: match s.stop {
+                Stop::BytesPerConn(n) => n,
+                Stop::Duration(_) => u64::MAX,
+            },
+        }
+    }
+
+    /// connect() to `dst`. No route is a usage error that ends the run; any other failure
+    /// stays with the connection and shows in the report.
+    fn open(
+        &mut self,
+        dst: SocketAddrV4,
+        tcp: TcpConfig,
+        sched: Option<Schedule>,
+    ) -> Result<Conn, SendError> {
+        let mut c = Conn::new(dst, sched);
+        match self.stack.connect_with(dst, None, tcp) {
+            Ok(id) => {
+                c.id = Some(id);
+                c.info = self.stack.info(id);
+            }
+            Err(e @ ConnectError::NoRoute(_)) => return Err(SendError::Usage(e.to_string())),
+            Err(e) => c.connect_error = Some(e),
+        }
+        Ok(c)
+    }
+
+    /// Polls the stack (RX, timers, TX) at `now`, then takes every connection's new state;
+    /// returns the time after the poll.
+    fn poll_at(&mut self, conns: &mut [Conn], now: u64) -> u64 {
+        self.stack.poll(now);
+        let after = self.clock.now();
+        for c in conns.iter_mut() {
+            c.observe(&self.stack, &mut self.hists, after, self.limit);
+        }
+        after
+    }
+
+    /// One pass over the connections: up to SENDS_PER_PASS writes on each, within `--rate`.
+    fn send_pass(&mut self, conns: &mut [Conn], now: u64) {
+        if let Some(b) = self.bucket.as_mut() {
+            b.refill(now);
+        }
+        for c in conns.iter_mut() {
+            self.send_on(c);
+        }
+    }
+
+    fn send_on(&mut self, c: &mut Conn) {
+        let Some(id) = c.id else { return };
+        if c.close_called || !c.state().is_some_and(|st| st.can_send()) {
+            return;
+        }
+        for _ in 0..SENDS_PER_PASS {
+            if !self.write(c, id) {
+                break;
+            }
+        }
+    }
+
+    /// One send() on `c`; returns whether this pass may write on it again.
+    fn write(&mut self, c: &mut Conn, id: ConnId) -> bool {
+        let remaining = self.limit.saturating_sub(c.queued);
+        if remaining == 0 {
+            // All of -n is queued: the FIN goes after it.
+            let _ = self.stack.close(id);
+            c.close_called = true;
+            return false;
+        }
+        let Some((want, intended)) = c.next_write(self.s.size.min(remaining), &self.clock) else {
+            return false;
+        };
+        // A write stops at the end of the payload buffer; the next one starts over at its
+        // beginning.
+        let plen = self.payload.len() as u64;
+        let pos = c.queued % plen;
+        let Some(len) = self.paced(want.min(plen - pos)) else {
+            return false;
+        };
+        let chunk = &self.payload[pos as usize..(pos + len) as usize];
+        let t0 = self.clock.now();
+        match self.stack.send(id, chunk) {
+            Ok(n) => {
+                self.stack.flush();
+                let t1 = self.clock.now();
+                let n = n as u64;
+                if let Some(b) = self.bucket.as_mut() {
+                    b.take(n);
+                }
+                c.on_sent(&mut self.hists, n, t0, t1, intended);
+                // A short write means the send buffer is full.
+                n >= len
+            }
+            // WouldBlock (the send buffer is full), or a dead connection: observe() reports
+            // its error.
+            Err(_) => false,
+        }
+    }
+
+    /// `len` cut to what `--rate` allows now; `None` when that is less than a segment (wait
+    /// for the bucket rather than send a runt).
+    fn paced(&self, len: u64) -> Option<u64> {
+        let Some(b) = self.bucket.as_ref() else {
+            return Some(len);
+        };
+        let avail = b.available();
+        if avail >= len {
+            Some(len)
+        } else if avail >= self.s.mss as u64 {
+            Some(avail)
+        } else {
+            None
+        }
+    }
+}
+
+impl<'a, D: Device> Run<'a, D> {
+    /// Opens `-P` connections, round-robin over the `--dst`s, and starts the run's clock.
+    pub fn connect(
+        mut tx: Sender<'a, D>,
+        port: &'a Port,
+        tcp: TcpConfig,
+    ) -> Result<Self, SendError> {
+        let s = tx.s;
+        let port_before = port.stats().unwrap_or_default();
+        let t_start = tx.clock.now();
+        let mut conns = Vec::with_capacity(s.connections as usize);
+        for i in 0..s.connections as usize {
+            let sched = s.latency.map(|r| Schedule::new(t_start, r));
+            conns.push(tx.open(s.dst[i % s.dst.len()], tcp, sched)?);
+            // Let the SYNs out in batches instead of queueing thousands behind one poll.
+            if i % 64 == 63 {
+                tx.stack.poll(tx.clock.now());
+            }
+        }
+        // The rate starts now, so that the connects do not bank a burst of tokens.
+        tx.bucket = s.rate.map(|r| TokenBucket::new(r, s.size, tx.clock.now()));
+        Ok(Run {
+            tx,
+            conns,
+            port,
+            port_before,
+            t_start,
+            deadline: match s.stop {
+                Stop::Duration(d) => Some(t_start.saturating_add(d.as_nanos() as u64)),
+                Stop::BytesPerConn(_) => None,
+            },
+            progress: Progress {
+                next: t_start + NS,
+                at: t_start,
+                acked: 0,
+                tx_frames: 0,
+            },
+        })
+    }
+
+    /// The sending phase: poll, send and report progress until the stop condition.
+    pub fn send_until_done(&mut self) -> Ended {
+        let by = loop {
+            let now = self.tx.clock.now();
+            let now = self.tx.poll_at(&mut self.conns, now);
+            if let Some(by) = self.stop_reason(now) {
+                break by;
+            }
+            self.tx.send_pass(&mut self.conns, now);
+            self.tick(now);
+        };
+        Ended {
+            by,
+            t_end: self.tx.clock.now(),
+            acked: self.conns.iter().map(|c| c.acked).collect(),
+            data_segs: self.tx.stack.stats().tcp.data_segs_out,
+        }
+    }
+
+    /// Why the sending phase ends now, if it does.
+    fn stop_reason(&self, now: u64) -> Option<&'static str> {
+        if sigint::interrupted() {
+            return Some("interrupted");
+        }
+        if self.deadline.is_some_and(|d| now >= d) {
+            return Some("duration");
+        }
+        let alive = self
+            .conns
+            .iter()
+            .filter(|c| !c.failed() && c.done_at.is_none())
+            .count();
+        if alive > 0 {
+            return None;
+        }
+        Some(if self.conns.iter().all(|c| c.failed()) {
+            "all_failed"
+        } else {
+            "bytes"
+        })
+    }
+
+    /// A progress line a second (none with --quiet).
+    fn tick(&mut self, now: u64) {
+        if now < self.progress.next {
+            return;
+        }
+        self.progress.next += NS;
+        if !self.tx.s.quiet {
+            self.print_progress(now);
+        }
+    }
+
+    /// Rates since the previous line, and the port's drop counters since the start.
+    fn print_progress(&mut self, now: u64) {
+        let st = self.tx.stack.stats();
+        let acked: u64 = self.conns.iter().map(|c| c.acked).sum();
+        let p = &mut self.progress;
+        let dt = now.saturating_sub(p.at) as f64 / 1e9;
+        let gbps = acked.saturating_sub(p.acked) as f64 * 8.0 / dt / 1e9;
+        let mpps = st.dev.tx_frames.saturating_sub(p.tx_frames) as f64 / dt / 1e6;
+        (p.at, p.acked, p.tx_frames) = (now, acked, st.dev.tx_frames);
+        let ps = self.port.stats().unwrap_or_default();
+        let before = &self.port_before;
+        let est = self
+            .conns
+            .iter()
+            .filter(|c| c.state() == Some(State::Established))
+            .count();
+        eprintln!(
+            "[{:>6.1}s] {:>8.3} Gbit/s {:>7.3} Mpps  conns {}/{}  retrans {}  drops imissed {} oerrors {} rx_nombuf {}",
+            now.saturating_sub(self.t_start) as f64 / 1e9,
+            gbps,
+            mpps,
+            est,
+            self.tx.s.connections,
+            st.tcp.retrans_segs,
+            ps.imissed.saturating_sub(before.imissed),
+            ps.oerrors.saturating_sub(before.oerrors),
+            ps.rx_nombuf.saturating_sub(before.rx_nombuf),
+        );
+    }
+
+    /// The close phase: FIN after the queued data, then wait for the peers' FINs (TIME-WAIT)
+    /// or give up and RST what is left.
+    pub fn close(&mut self, ended_by: &str) {
+        let limit = close_limit(ended_by, self.tx.s.stop);
+        self.close_all();
+        self.drain(limit);
+        for c in &self.conns {
+            if let Some(id) = c.open_id() {
+                let _ = self.tx.stack.abort(id);
+            }
+        }
+        self.tx.stack.poll(self.tx.clock.now());
+    }
+
+    fn close_all(&mut self) {
+        for c in self.conns.iter_mut() {
+            let Some(id) = c.id else { continue };
+            if c.close_called {
+                continue;
+            }
+            match c.state() {
+                // No SYN-ACK yet: nothing to close gracefully.
+                Some(State::SynSent) => {
+                    let _ = self.tx.stack.abort(id);
+                }
+                Some(_) => {
+                    let _ = self.tx.stack.close(id);
+                }
+                None => {}
+            }
+            c.close_called = true;
+        }
+    }
+
+    /// Polls until every connection is closed, `limit` ns pass, or another Ctrl-C comes.
+    fn drain(&mut self, limit: u64) {
+        let t_close = self.tx.clock.now();
+        let start_interrupts = sigint::interrupts();
+        loop {
+            let now = self.tx.clock.now();
+            self.tx.poll_at(&mut self.conns, now);
+            let open = self.conns.iter().any(|c| c.open_id().is_some());
+            if !open
+                || now.saturating_sub(t_close) > limit
+                || sigint::interrupts() > start_interrupts
+            {
+                break;
+            }
+        }
+    }
+}
+
+/// How long the close phase may take: short after Ctrl-C (the user wants out), longest
+/// after -n (the FINs wait behind data still in flight).
+fn close_limit(ended_by: &str, stop: Stop) -> u64 {
+    match (ended_by, stop) {
+        ("interrupted", _) => NS,
+        (_, Stop::BytesPerConn(_)) => 5 * NS,
+        _ => 3 * NS,
+    }
+}
