@@ -26,7 +26,7 @@ pub const MIN_BURST_SEGS: u64 = 4;
 /// Time's worth of data the bucket may hold at the current rate...
 pub const BURST_TIME: Nanos = MS;
 /// ...but no more than this many bytes (beyond the `MIN_BURST_SEGS` floor).
-pub const MAX_BURST: u64 = 64 << 10;
+pub const MAX_BURST_BYTES: u64 = 64 << 10;
 
 /// Pacing rate in bytes per second for a window of `cwnd` bytes (or the bytes in flight,
 /// if more, as during recovery) over `srtt_us`; 0 (no pacing) before the first RTT sample.
@@ -62,7 +62,7 @@ impl Pacer {
     #[inline]
     pub fn burst(rate: u64, mss: u32) -> u64 {
         let time_worth = (rate as u128 * BURST_TIME as u128 / SEC as u128) as u64;
-        (MIN_BURST_SEGS * mss as u64).max(time_worth.min(MAX_BURST))
+        (MIN_BURST_SEGS * mss as u64).max(time_worth.min(MAX_BURST_BYTES))
     }
 
     /// Accrues tokens for the time since the last update at the old rate, then takes the
