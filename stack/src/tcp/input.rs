@@ -452,6 +452,17 @@ fn check_scoreboard(tcb: &Tcb) {
             (tcb.sb.sacked_out, tcb.sb.lost_out, tcb.sb.retrans_out),
             "scoreboard counters drifted"
         );
+        let n = tcb.unsent.min(tcb.queue.len());
+        let flight = tcb.queue.range(..n);
+        let rexmitted = flight.clone().filter(|g| g.retrans > 0).count() as u32;
+        debug_assert_eq!(rexmitted, tcb.sb.rexmitted_segs, "rexmitted_segs drifted");
+        if rexmitted == 0 && n > 1 {
+            // RACK's early stop relies on this (rack::detect_loss).
+            let sorted = flight
+                .zip(tcb.queue.range(1..n))
+                .all(|(a, b)| a.sent_at <= b.sent_at);
+            debug_assert!(sorted, "unretransmitted segments out of send order");
+        }
     }
     #[cfg(not(debug_assertions))]
     let _ = tcb;

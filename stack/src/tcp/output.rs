@@ -220,6 +220,9 @@ pub(crate) fn transmit_skb<D: Device>(
     // Only a frame the device took counts as sent (RACK's xmit_ts, RFC 8985 §6.1).
     seg.sent_at = now;
     if retrans {
+        if seg.retrans == 0 {
+            tcb.sb.rexmitted_segs += 1;
+        }
         seg.retrans = seg.retrans.saturating_add(1);
     }
     scoreboard::on_transmit(tcb, idx, retrans, len, now);

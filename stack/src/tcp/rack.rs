@@ -148,19 +148,28 @@ fn reo_wnd(tcb: &Tcb) -> Nanos {
 
 /// §6.2 step 5: marks lost every segment sent RACK.rtt + reo_wnd before the most recently
 /// delivered one, and arms the reordering timer for the earliest that is not yet overdue.
+///
+/// Linux walks a list sorted by send time and stops at the first segment sent after the
+/// delivered one. Our queue is in sequence order, which is send order too while no segment
+/// in it was retransmitted (`SackState::rexmitted_segs` = 0); then the walk stops there as
+/// well, so an ACK costs the few segments it can mark, not the whole flight.
 pub(crate) fn detect_loss(tcb: &mut Tcb, now: Nanos) {
     if !tcb.rack.valid {
         return;
     }
     let wnd = reo_wnd(tcb);
     let (rx, rs, rrtt) = (tcb.rack.xmit_ts, tcb.rack.end_seq, tcb.rack.rtt);
+    let in_send_order = tcb.sb.rexmitted_segs == 0;
     let mut timeout: Nanos = 0;
     for i in 0..tcb.unsent.min(tcb.queue.len()) {
         let g = &tcb.queue[i];
-        if g.sacked || (g.lost && !g.rexmit) || g.sent_at == 0 {
+        if !sent_after(rx, rs, g.sent_at, g.end()) {
+            if in_send_order {
+                break; // every later segment was sent later still
+            }
             continue;
         }
-        if !sent_after(rx, rs, g.sent_at, g.end()) {
+        if g.sacked || (g.lost && !g.rexmit) || g.sent_at == 0 {
             continue;
         }
         let deadline = g.sent_at + rrtt + wnd;

@@ -56,6 +56,10 @@ pub(crate) struct SackState {
     /// Every hole filled so far in this episode was filled by an original (see
     /// `undo_tsval`); cleared by the first one that may have been a retransmission.
     pub(crate) ts_undo_ok: bool,
+    /// Queue entries that have been transmitted more than once (`Seg::retrans > 0`). While
+    /// there are none, send times rise with sequence along the queue, which lets RACK stop
+    /// at the first segment it does not find overdue (`rack::detect_loss`).
+    pub(crate) rexmitted_segs: u32,
     rexmit_ring: [(u32, u32); REXMIT_RING],
     rexmit_pos: u8,
 }

@@ -50,6 +50,7 @@ pub(crate) fn on_seg_acked(tcb: &mut Tcb, idx: usize) {
     }
     if retrans {
         tcb.sb.note_rexmit_acked(seq, end);
+        tcb.sb.rexmitted_segs = tcb.sb.rexmitted_segs.saturating_sub(1);
     }
 }
 
