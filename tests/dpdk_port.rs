@@ -135,6 +135,31 @@ fn mbuf_clone_is_a_reference_not_a_copy() {
 }
 
 #[test]
+fn free_bulk_drops_one_reference_each() {
+    let eal = eal();
+    let pool = common::pool(&eal, "t_bulk", 64);
+    let base = pool.in_use();
+    let mut v: Vec<Mbuf> = (0..10).map(|_| pool.alloc().unwrap()).collect();
+    // One of them is also held elsewhere (the NIC's reference to a segment in flight).
+    let held = v[3].clone();
+    assert_eq!(pool.in_use(), base + 10);
+    let cap = v.capacity();
+    Mbuf::free_bulk(&mut v);
+    assert!(v.is_empty());
+    assert_eq!(v.capacity(), cap, "the vector keeps its room");
+    assert_eq!(
+        pool.in_use(),
+        base + 1,
+        "the shared one stays until its last reference"
+    );
+    assert_eq!(held.refcnt(), 1);
+    drop(held);
+    assert_eq!(pool.in_use(), base);
+    Mbuf::free_bulk(&mut v); // empty: nothing happens
+    assert_eq!(pool.in_use(), base);
+}
+
+#[test]
 fn pool_exhaustion_is_backpressure_not_a_crash() {
     let eal = eal();
     let pool = common::pool(&eal, "t_small", 16);

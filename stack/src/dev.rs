@@ -22,6 +22,9 @@ pub struct DevStats {
     pub rx_bytes: u64,
 }
 
+/// Acknowledged mbufs collected before they are freed in bulk.
+const FREE_BATCH: usize = 256;
+
 /// Most frames waiting for the NIC; beyond this, senders hold back.
 pub const TX_BACKLOG: usize = 4096;
 
@@ -29,6 +32,8 @@ pub const TX_BACKLOG: usize = 4096;
 pub(crate) struct Dev<D: Device> {
     dev: D,
     txq: Vec<Mbuf>,
+    /// Acknowledged mbufs waiting to go back to the pool in one bulk free.
+    freed: Vec<Mbuf>,
     pub(crate) stats: DevStats,
 }
 
@@ -37,6 +42,7 @@ impl<D: Device> Dev<D> {
         Dev {
             dev,
             txq: Vec::with_capacity(TX_BACKLOG),
+            freed: Vec::with_capacity(FREE_BATCH),
             stats: DevStats::default(),
         }
     }
@@ -78,6 +84,20 @@ impl<D: Device> Dev<D> {
                 break;
             }
         }
+    }
+
+    /// Gives `m` back to its pool, with others in one bulk free (`release` ends the batch).
+    #[inline]
+    pub(crate) fn free_later(&mut self, m: Mbuf) {
+        self.freed.push(m);
+        if self.freed.len() >= FREE_BATCH {
+            Mbuf::free_bulk(&mut self.freed);
+        }
+    }
+
+    /// Frees what `free_later` collected.
+    pub(crate) fn release(&mut self) {
+        Mbuf::free_bulk(&mut self.freed);
     }
 
     /// Frames waiting for the NIC.

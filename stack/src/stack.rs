@@ -182,6 +182,7 @@ impl<D: Device> Stack<D> {
             self.neigh_changed();
         }
         self.ip.dev.flush();
+        self.ip.dev.release();
     }
 
     /// Room in the timer wheel for every connection's few outstanding entries, made at

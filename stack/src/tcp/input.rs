@@ -311,8 +311,10 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
             rack::on_delivered(tcb, sent_at, end, retrans, false, now);
         }
         scoreboard::on_seg_acked(tcb, 0);
-        // Dropping the entry returns the mbuf to the pool (now, or when the NIC is done).
-        tcb.queue.pop_front();
+        // The mbuf goes back to the pool in a bulk free (now, or when the NIC is done).
+        if let Some(done) = tcb.queue.pop_front() {
+            ip.dev.free_later(done.mbuf);
+        }
         tcb.unsent = tcb.unsent.saturating_sub(1);
     }
     if retrans_acked {
