@@ -172,6 +172,7 @@ impl<D: Device> Stack<D> {
             persist_backoff: 0,
             close_at: None,
             wheel_at: None,
+            deferred: false,
             rx: VecDeque::new(),
             ack_now: false,
             segs_unacked: 0,

@@ -92,6 +92,8 @@ pub struct Stack<D: Device> {
     wheel: TimerWheel,
     expired: Vec<u32>,
     rx: Vec<Mbuf>,
+    /// Connections whose output waits for the end of the RX burst (`Tcb::deferred`).
+    touched: Vec<ConnId>,
     failed_neigh: Vec<usize>,
     resolved_neigh: Vec<usize>,
     mac: MacAddr,
@@ -137,6 +139,7 @@ impl<D: Device> Stack<D> {
             by_tuple: HashMap::with_capacity_and_hasher(1024, TupleHasher::new()),
             wheel: TimerWheel::new(cfg.timer_tick, 4096, now),
             expired: Vec::with_capacity(1024),
+            touched: Vec::with_capacity(1024),
             rx: Vec::with_capacity(linerate_dpdk::MAX_BURST * 2),
             failed_neigh: Vec::new(),
             resolved_neigh: Vec::new(),
@@ -158,11 +161,21 @@ impl<D: Device> Stack<D> {
             if self.ip.dev.rx_burst(&mut frames) == 0 {
                 break;
             }
-            for m in frames.drain(..) {
-                self.input_frame(&m);
+            for m in frames.iter() {
+                self.input_frame(m);
             }
+            Mbuf::free_bulk(&mut frames);
         }
         self.rx = frames;
+        // Output runs once per connection a burst of ACKs touched, not once per ACK.
+        let mut touched = std::mem::take(&mut self.touched);
+        for id in touched.drain(..) {
+            if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
+                tcb.deferred = false;
+                self.after_event(id);
+            }
+        }
+        self.touched = touched;
 
         self.wheel.expire(now, &mut self.expired);
         let mut expired = std::mem::take(&mut self.expired);
@@ -315,7 +328,13 @@ impl<D: Device> Stack<D> {
             Some(id) => {
                 if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
                     input::rcv(tcb, &mut self.ip, &seg, now);
-                    self.after_event(id);
+                    if tcb.ack_now || tcb.state == State::Closed {
+                        // An owed ACK goes now (with data if output has some), as before.
+                        self.after_event(id);
+                    } else if !tcb.deferred {
+                        tcb.deferred = true;
+                        self.touched.push(id);
+                    }
                 }
             }
             None => {

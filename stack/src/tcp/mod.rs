@@ -423,6 +423,8 @@ pub(crate) struct Tcb {
     pub(crate) close_at: Option<Nanos>,
     /// Earliest deadline this connection has in the timer wheel.
     pub(crate) wheel_at: Option<Nanos>,
+    /// Input left output and the timer re-arm to the end of the RX burst (`Stack::poll`).
+    pub(crate) deferred: bool,
 
     pub(crate) rx: VecDeque<u8>,
     pub(crate) ack_now: bool,
