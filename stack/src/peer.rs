@@ -4,9 +4,10 @@
 //! per `ack_every` data segments, like a delayed-ACK receiver) and FIN-ACKs on the RX side.
 //! With it the stack's full per-segment cost (copy, transmit, ACK processing, freeing) can be
 //! measured on one core without a network.
-use crate::tcp::header::{finish_checksum, write_ts_option, TcpHdr};
+use crate::tcp::header::{finish_checksum, ts_option_sum, write_ts_option, TcpHdr};
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads};
 use linerate_proto::wire::arp::{self, ArpOp, ArpPacket};
+use linerate_proto::wire::checksum;
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
 use linerate_proto::wire::ipv4::{Ipv4Packet, Protocol};
 use linerate_proto::wire::tcp::{flags, TcpOptions, TcpPacket};
@@ -276,15 +277,16 @@ impl<D: Device> AckPeer<D> {
         } else {
             (self.window >> self.wscale).min(65535)
         };
-        TcpHdr {
+        let th = TcpHdr {
             src_port: c.our_port,
             dst_port: stack_port,
             seq,
             ack: c.rcv_nxt,
             flags: fl,
             window: wnd as u16,
-        }
-        .write(t);
+        };
+        th.write(t);
+        let mut hsum = th.sum(tcp_len);
         if syn {
             // MSS 1460, SACK-permitted, TS, NOP, WS — Linux's SYN-ACK layout.
             t[20..24].copy_from_slice(&[2, 4, 0x05, 0xb4]);
@@ -293,10 +295,12 @@ impl<D: Device> AckPeer<D> {
             t[28..32].copy_from_slice(&1u32.to_be_bytes());
             t[32..36].copy_from_slice(&c.ts_recent.to_be_bytes());
             t[36..40].copy_from_slice(&[1, 3, 3, self.wscale]);
+            hsum += checksum::sum(&t[20..40], 0); // one per connection
         } else if c.ts_on {
             write_ts_option(&mut t[20..], 1, c.ts_recent);
+            hsum += ts_option_sum(1, c.ts_recent);
         }
-        finish_checksum(t, self.peer_ip, self.stack_ip, tcp_len, 0, false);
+        finish_checksum(t, self.peer_ip, self.stack_ip, tcp_len, hsum, 0, false);
         self.stats.acks_sent += 1;
         self.rxq.push_back(m);
     }

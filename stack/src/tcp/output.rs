@@ -3,7 +3,7 @@
 //! resending what the scoreboard marked lost (`tcp_xmit_retransmit_queue`), the tail loss
 //! probe (`tcp_send_loss_probe`), control segments, and copying the app's bytes into the
 //! write queue (`tcp_sendmsg`'s copy). The only TCP module that transmits.
-use super::header::{finish_checksum, write_ts_option, TcpHdr};
+use super::header::{finish_checksum, ts_option_sum, write_ts_option, TcpHdr};
 use super::rack::{self, Probe};
 use super::{scoreboard, seq_gt, seq_lt, Seg, State, Tcb, TcpError};
 use crate::ip::{IpLayer, XmitError, L4};
@@ -136,26 +136,31 @@ fn queue_fin<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>) {
 
 /// Writes our TCP header for `seq`/`fl` into `h` (which is the header's length, options
 /// included), with the timestamps option when on (a SYN's options are the caller's).
+/// Returns the word sum of what it wrote, for the checksum.
 #[inline]
-fn write_header(tcb: &Tcb, h: &mut [u8], seq: u32, fl: u8, now: Nanos) {
+fn write_header(tcb: &Tcb, h: &mut [u8], seq: u32, fl: u8, now: Nanos) -> u32 {
     let ack = if fl & flags::ACK != 0 { tcb.rcv_nxt } else { 0 };
     let wnd = if fl & flags::SYN != 0 {
         tcb.rcv_wnd().min(0xffff)
     } else {
         (tcb.rcv_wnd() >> tcb.rcv_wscale).min(0xffff)
     };
-    TcpHdr {
+    let th = TcpHdr {
         src_port: tcb.local_port,
         dst_port: tcb.remote_port,
         seq,
         ack,
         flags: fl,
         window: wnd as u16,
-    }
-    .write(h);
+    };
+    th.write(h);
+    let mut sum = th.sum(h.len());
     if h.len() > TCP_HEADER_LEN && fl & flags::SYN == 0 {
-        write_ts_option(&mut h[TCP_HEADER_LEN..], tcb.ts_now(now), tcb.ts_recent);
+        let (tsval, tsecr) = (tcb.ts_now(now), tcb.ts_recent);
+        write_ts_option(&mut h[TCP_HEADER_LEN..], tsval, tsecr);
+        sum += ts_option_sum(tsval, tsecr);
     }
+    sum
 }
 
 /// `tcp_transmit_skb`: (re)builds the headers of queue entry `idx` in its headroom and hands
@@ -189,10 +194,11 @@ pub(crate) fn transmit_skb<D: Device>(
         fl |= flags::PSH;
     }
     let mut hdr = [0u8; TCP_HEADER_LEN + TCP_TS_OPTIONS_LEN];
-    write_header(tcb, &mut hdr[..thl], seq, fl, now);
+    let hsum = write_header(tcb, &mut hdr[..thl], seq, fl, now);
     let offload = ip.tcp_csum_offload();
     let (src, dst) = (tcb.local_ip, tcb.remote_ip);
-    finish_checksum(&mut hdr[..thl], src, dst, thl + len as usize, psum, offload);
+    let tcp_len = thl + len as usize;
+    finish_checksum(&mut hdr[..thl], src, dst, tcp_len, hsum, psum, offload);
     let seg = &mut tcb.queue[idx];
     // A frame the NIC still holds is never written (the kernel's skb_still_in_host_queue).
     if !seg.mbuf.is_unique() || !ip.has_room() {
@@ -361,12 +367,13 @@ pub(crate) fn send_control<D: Device>(
     let Some(h) = m.prepend(thl) else {
         return Ok(());
     };
-    write_header(tcb, h, seq, fl, now);
+    let mut hsum = write_header(tcb, h, seq, fl, now);
     if fl & flags::SYN != 0 {
         h[TCP_HEADER_LEN..thl].copy_from_slice(&opts[..optlen]);
+        hsum += checksum::sum(&opts[..optlen], 0); // rare: summing the bytes is fine
     }
     let offload = ip.tcp_csum_offload();
-    finish_checksum(h, tcb.local_ip, tcb.remote_ip, thl, 0, offload);
+    finish_checksum(h, tcb.local_ip, tcb.remote_ip, thl, hsum, 0, offload);
     let l4 = L4 {
         hdr_len: thl as u8,
         csum_offloaded: offload,
@@ -428,16 +435,17 @@ pub(crate) fn send_reset<D: Device>(ip: &mut IpLayer<D>, to: &RstFor, now: Nanos
             flags::RST | flags::ACK,
         )
     };
-    TcpHdr {
+    let th = TcpHdr {
         src_port: to.local.1,
         dst_port: to.remote.1,
         seq,
         ack,
         flags: fl,
         window: 0,
-    }
-    .write(h);
-    finish_checksum(h, to.local.0, to.remote.0, TCP_HEADER_LEN, 0, false);
+    };
+    th.write(h);
+    let hsum = th.sum(TCP_HEADER_LEN);
+    finish_checksum(h, to.local.0, to.remote.0, TCP_HEADER_LEN, hsum, 0, false);
     let l4 = L4 {
         hdr_len: TCP_HEADER_LEN as u8,
         csum_offloaded: false,
