@@ -1,0 +1,214 @@
+//! The two ends of the wire: [`SimDevice`] for the stack (a `Device`) and [`SimPeer`] for
+//! the test.
+
+use super::{Dir, SimWire};
+use linerate_dpdk::Device;
+use linerate_dpdk::{Mbuf, Mempool, Offloads, MAX_BURST};
+use linerate_proto::wire::checksum;
+use linerate_proto::wire::ethernet::{EtherType, MacAddr};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// The stack's end of the wire: a `Device`.
+#[derive(Debug)]
+pub struct SimDevice {
+    wire: Rc<RefCell<SimWire>>,
+    pool: Arc<Mempool>,
+    mac: MacAddr,
+    offloads: Offloads,
+}
+
+impl SimDevice {
+    /// Offloads default to none (checksums in software).
+    pub fn new(wire: Rc<RefCell<SimWire>>, pool: Arc<Mempool>, mac: MacAddr) -> Self {
+        SimDevice {
+            wire,
+            pool,
+            mac,
+            offloads: Offloads::default(),
+        }
+    }
+
+    /// Pretends the NIC offers TX checksum offloads: the device then completes the IPv4 and
+    /// TCP checksums of outgoing frames, as hardware would. (RX offloads are not emulated:
+    /// received mbufs never carry "checksum good" flags.)
+    pub fn with_offloads(mut self, o: Offloads) -> Self {
+        self.offloads = o;
+        self
+    }
+
+    pub fn wire(&self) -> &Rc<RefCell<SimWire>> {
+        &self.wire
+    }
+
+    pub fn pool(&self) -> &Arc<Mempool> {
+        &self.pool
+    }
+}
+
+/// What a NIC with checksum offloads does to an outgoing frame: fills in the IPv4 header
+/// checksum and the full TCP checksum.
+fn complete_checksums(f: &mut [u8], o: Offloads) {
+    if f.len() < 34 || u16::from_be_bytes([f[12], f[13]]) != EtherType::IPV4 {
+        return;
+    }
+    let ihl = ((f[14] & 0x0f) as usize) * 4;
+    let total = u16::from_be_bytes([f[16], f[17]]) as usize;
+    if ihl < 20 || f.len() < 14 + ihl || total < ihl || f.len() < 14 + total {
+        return;
+    }
+    if o.tx_ipv4_cksum {
+        f[24] = 0;
+        f[25] = 0;
+        let c = checksum::checksum(&f[14..14 + ihl]);
+        f[24..26].copy_from_slice(&c.to_be_bytes());
+    }
+    if o.tx_tcp_cksum && f[23] == 6 && total >= ihl + 20 {
+        let src = std::net::Ipv4Addr::new(f[26], f[27], f[28], f[29]);
+        let dst = std::net::Ipv4Addr::new(f[30], f[31], f[32], f[33]);
+        let l4 = 14 + ihl;
+        let len = total - ihl;
+        f[l4 + 16] = 0;
+        f[l4 + 17] = 0;
+        let ph = checksum::pseudo_header_v4(src, dst, 6, len as u16);
+        let c = checksum::fold(checksum::sum(&f[l4..l4 + len], ph));
+        f[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
+    }
+}
+
+impl Device for SimDevice {
+    fn rx_burst(&mut self, out: &mut Vec<Mbuf>) -> usize {
+        let mut w = self.wire.borrow_mut();
+        let mut n = 0;
+        while n < MAX_BURST {
+            let link = &mut w.links[Dir::ToStack as usize];
+            let Some(len) = link.ready.front().map(|f| f.len()) else {
+                break;
+            };
+            let Some(mut m) = self.pool.alloc() else {
+                link.stats.rx_no_mbuf += 1;
+                break;
+            };
+            let Some(f) = link.ready.pop_front() else {
+                break;
+            };
+            match m.append(len) {
+                Some(d) => {
+                    d.copy_from_slice(&f);
+                    link.stats.delivered += 1;
+                    out.push(m);
+                    n += 1;
+                }
+                None => link.stats.rx_oversize += 1,
+            }
+            w.recycle(f);
+        }
+        n
+    }
+
+    fn tx_burst(&mut self, pkts: &mut Vec<Mbuf>) -> usize {
+        let mut w = self.wire.borrow_mut();
+        let ring = w.links[Dir::ToPeer as usize].imp.cfg.tx_ring.max(1);
+        let n = pkts.len().min(ring);
+        if n < pkts.len() {
+            w.links[Dir::ToPeer as usize].stats.tx_partial += 1;
+        }
+        let offl = self.offloads;
+        let mut scratch = w.buf();
+        for m in pkts.drain(..n) {
+            scratch.clear();
+            scratch.extend_from_slice(m.data());
+            drop(m); // the NIC is done with it: back to the pool (or to its other owner)
+            if offl.tx_ipv4_cksum || offl.tx_tcp_cksum {
+                complete_checksums(&mut scratch, offl);
+            }
+            w.send(Dir::ToPeer, &scratch);
+        }
+        w.recycle(scratch);
+        n
+    }
+
+    fn mac(&self) -> MacAddr {
+        self.mac
+    }
+
+    fn offloads(&self) -> Offloads {
+        self.offloads
+    }
+}
+
+/// The far end of the wire, for tests: raw Ethernet frames in and out.
+#[derive(Debug, Clone)]
+pub struct SimPeer {
+    wire: Rc<RefCell<SimWire>>,
+}
+
+impl SimPeer {
+    pub fn new(wire: Rc<RefCell<SimWire>>) -> Self {
+        SimPeer { wire }
+    }
+
+    pub fn wire(&self) -> &Rc<RefCell<SimWire>> {
+        &self.wire
+    }
+
+    /// Sends a frame towards the stack (through the impairments).
+    pub fn send(&self, frame: &[u8]) {
+        self.wire.borrow_mut().send(Dir::ToStack, frame);
+    }
+
+    /// The next frame the stack sent that has arrived.
+    pub fn recv(&self) -> Option<Vec<u8>> {
+        self.wire.borrow_mut().recv(Dir::ToPeer)
+    }
+
+    /// Like `recv`, copying into `out` and keeping the wire's buffer for reuse.
+    pub fn recv_into(&self, out: &mut Vec<u8>) -> bool {
+        self.wire.borrow_mut().recv_into(Dir::ToPeer, out)
+    }
+
+    /// Gives a buffer from `recv` back for reuse.
+    pub fn recycle(&self, b: Vec<u8>) {
+        self.wire.borrow_mut().recycle(b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sim_offload_emulation_fills_checksums() {
+        // Ethernet + IPv4 + TCP(20) + 3 bytes payload with zeroed checksums.
+        let mut f = vec![0u8; 14 + 20 + 23];
+        f[12] = 0x08;
+        f[14] = 0x45;
+        f[16..18].copy_from_slice(&43u16.to_be_bytes());
+        f[22] = 64;
+        f[23] = 6;
+        f[26..30].copy_from_slice(&[198, 18, 0, 1]);
+        f[30..34].copy_from_slice(&[198, 18, 0, 2]);
+        f[34 + 12] = 5 << 4;
+        f[54..57].copy_from_slice(b"abc");
+        complete_checksums(
+            &mut f,
+            Offloads {
+                tx_ipv4_cksum: true,
+                tx_tcp_cksum: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            checksum::checksum(&f[14..34]),
+            0,
+            "IPv4 header sums to zero"
+        );
+        let ph = checksum::pseudo_header_v4([198, 18, 0, 1].into(), [198, 18, 0, 2].into(), 6, 23);
+        assert_eq!(
+            checksum::fold(checksum::sum(&f[34..], ph)),
+            0,
+            "TCP segment sums to zero"
+        );
+    }
+}
