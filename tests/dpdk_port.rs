@@ -135,6 +135,22 @@ fn mbuf_clone_is_a_reference_not_a_copy() {
 }
 
 #[test]
+fn tsc_clock_counts_nanoseconds() {
+    let _eal = eal();
+    let clock = linerate::TscClock::new();
+    let (t0, w0) = (clock.now(), std::time::Instant::now());
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let (t1, w1) = (clock.now(), w0.elapsed());
+    let tsc_ns = t1 - t0;
+    let wall_ns = w1.as_nanos() as u64;
+    // Units, not speed: the TSC reading must agree with the wall clock to a few percent.
+    assert!(
+        tsc_ns * 100 >= wall_ns * 95 && tsc_ns * 100 <= wall_ns * 105,
+        "TSC says {tsc_ns} ns where the wall clock says {wall_ns} ns"
+    );
+}
+
+#[test]
 fn free_bulk_drops_one_reference_each() {
     let eal = eal();
     let pool = common::pool(&eal, "t_bulk", 64);
