@@ -18,7 +18,7 @@ pub struct DevStats {
     pub tx_partial: u64,
     /// Frames received.
     pub rx_frames: u64,
-    /// Bytes received (not counted yet: 0).
+    /// Bytes of those frames.
     pub rx_bytes: u64,
 }
 
@@ -107,8 +107,10 @@ impl<D: Device> Dev<D> {
 
     #[inline]
     pub(crate) fn rx_burst(&mut self, out: &mut Vec<Mbuf>) -> usize {
+        let before = out.len();
         let n = self.dev.rx_burst(out);
         self.stats.rx_frames += n as u64;
+        self.stats.rx_bytes += out[before..].iter().map(|m| m.len() as u64).sum::<u64>();
         n
     }
 

@@ -3,8 +3,9 @@
 //! simulation can drive it with a virtual clock.
 //!
 //! RX goes up from here: `dev` rx_burst → Ethernet demux → `neigh` (ARP) or `ip::input` →
-//! the connection table → `tcp::input`. After each event a connection gets one
-//! `after_event`: output may send, an owed ACK goes, and its timer is re-armed.
+//! the connection table → `tcp::input`. After input, a timer or an app call a connection
+//! gets one `after_event`: output may send, an owed ACK goes, and its timer is re-armed.
+//! Pure ACKs leave it to the end of the RX burst, so a burst of them runs output once.
 use crate::dev::{Dev, DevStats};
 use crate::ip::{self, IpLayer, RxDrops};
 use crate::neigh::{NeighConfig, NeighStats, NeighTable};

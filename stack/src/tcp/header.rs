@@ -105,15 +105,15 @@ mod tests {
     #[test]
     fn header_bytes_and_checksum() {
         let mut h = [0xeeu8; 32];
-        TcpHdr {
+        let th = TcpHdr {
             src_port: 0x1234,
             dst_port: 5201,
             seq: 0x0102_0304,
             ack: 0x0a0b_0c0d,
             flags: 0x18,
             window: 0xfffe,
-        }
-        .write(&mut h);
+        };
+        th.write(&mut h);
         write_ts_option(&mut h[20..], 7, 9);
         assert_eq!(
             h[..20],
@@ -130,18 +130,7 @@ mod tests {
         let hdr_sum = checksum::sum(&seg[..32], 0);
         assert_eq!(
             checksum::fold(hdr_sum),
-            checksum::fold(
-                TcpHdr {
-                    src_port: 0x1234,
-                    dst_port: 5201,
-                    seq: 0x0102_0304,
-                    ack: 0x0a0b_0c0d,
-                    flags: 0x18,
-                    window: 0xfffe,
-                }
-                .sum(32)
-                    + ts_option_sum(7, 9)
-            ),
+            checksum::fold(th.sum(32) + ts_option_sum(7, 9)),
             "the sum from the fields is the sum of the bytes"
         );
         finish_checksum(
