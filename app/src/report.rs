@@ -55,6 +55,9 @@ pub struct ReportSettings {
     pub mbufs: u32,
     /// `--ack-peer`: an in-process receiver answered instead of the network.
     pub ack_peer: bool,
+    /// `--ack-peer-offloads`: the peer presented emulated checksum offload (an emulation:
+    /// label any figure from it so).
+    pub ack_peer_offloads: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
@@ -357,6 +360,7 @@ pub(crate) mod tests {
                 sndbuf: 4 << 20,
                 mbufs: 8191,
                 ack_peer: false,
+                ack_peer_offloads: false,
             },
             duration_s: 1.0,
             goodput_gbps: 0.000016,

@@ -318,6 +318,47 @@ fn ack_peer_errors_are_one_line() {
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
 }
 
+/// `--ack-peer-offloads`: the peer presents checksum offload, the stack leaves the checksums
+/// to the "NIC" (nobody computes them: an emulation), and the report says so.
+#[test]
+fn ack_peer_offloads_run_is_labelled() {
+    one_line_error(
+        &[
+            "send",
+            "--dpdk",
+            NULL_EAL,
+            "--ip",
+            "198.18.0.1/24",
+            "--dst",
+            "198.18.0.2:5201",
+            "--ack-peer-offloads",
+        ],
+        "--ack-peer-offloads needs --ack-peer",
+    );
+    let o = linerate(&[
+        "send",
+        "--dpdk",
+        NULL_EAL,
+        "--ip",
+        "198.18.0.1/24",
+        "--dst",
+        "198.18.0.2:5201",
+        "--ack-peer",
+        "--ack-peer-offloads",
+        "-t",
+        "300ms",
+        "--json",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert_eq!(v["settings"]["ack_peer_offloads"], true, "{out}");
+    assert_eq!(v["connections"]["errors"], 0, "{out}");
+    assert!(v["segments"]["data_out"].as_u64().unwrap() > 100, "{out}");
+    assert_eq!(v["retransmits"]["segments"], 0, "{out}");
+}
+
 #[test]
 fn ksend_argument_errors_are_one_line() {
     for (args, want) in [

@@ -90,6 +90,11 @@ pub struct SendArgs {
     /// --vdev=net_null0 (the --dst address must be on --ip's subnet)
     #[arg(long)]
     pub ack_peer: bool,
+    /// With --ack-peer: present the port to the stack as doing IPv4 and TCP checksums in
+    /// hardware (emulated: nothing computes them, the peer does not read them), to measure the
+    /// stack's offload path on a device without offloads
+    #[arg(long)]
+    pub ack_peer_offloads: bool,
     /// EAL arguments after `--`
     #[arg(last = true, allow_hyphen_values = true, hide = true)]
     pub eal: Vec<String>,

@@ -77,6 +77,8 @@ pub struct FileConfig {
     pub mbufs: Option<Num>,
     #[serde(alias = "ack_peer")]
     pub ack_peer: Option<bool>,
+    #[serde(alias = "ack_peer_offloads")]
+    pub ack_peer_offloads: Option<bool>,
 }
 
 impl FileConfig {

@@ -58,6 +58,7 @@ pub fn merge(cli: SendArgs, file: FileConfig) -> Result<Settings, String> {
         rx_desc: RX_DESC,
         tx_desc: TX_DESC,
         ack_peer: net.ack_peer,
+        ack_peer_offloads: net.ack_peer_offloads,
     })
 }
 

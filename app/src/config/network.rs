@@ -13,6 +13,7 @@ pub(super) struct Network {
     pub neigh: Vec<(Ipv4Addr, MacAddr)>,
     pub dst: Vec<SocketAddrV4>,
     pub ack_peer: bool,
+    pub ack_peer_offloads: bool,
 }
 
 pub(super) fn network(cli: &SendArgs, file: &FileConfig) -> Result<Network, String> {
@@ -36,6 +37,14 @@ pub(super) fn network(cli: &SendArgs, file: &FileConfig) -> Result<Network, Stri
     if ack_peer {
         check_ack_peer(ip, &dst)?;
     }
+    let ack_peer_offloads = cli.ack_peer_offloads || file.ack_peer_offloads.unwrap_or(false);
+    if ack_peer_offloads && !ack_peer {
+        return Err(
+            "--ack-peer-offloads needs --ack-peer (it changes what the in-process \
+             receiver presents to the stack)"
+                .into(),
+        );
+    }
     check_routes(ip, gw, &dst)?;
     Ok(Network {
         ip,
@@ -43,6 +52,7 @@ pub(super) fn network(cli: &SendArgs, file: &FileConfig) -> Result<Network, Stri
         neigh,
         dst,
         ack_peer,
+        ack_peer_offloads,
     })
 }
 

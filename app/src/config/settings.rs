@@ -54,6 +54,8 @@ pub struct Settings {
     /// `--ack-peer`: an in-process receiver on `dst[0]`'s address answers instead of the
     /// network.
     pub ack_peer: bool,
+    /// `--ack-peer-offloads`: the peer presents emulated IPv4/TCP checksum offload.
+    pub ack_peer_offloads: bool,
 }
 
 pub const DEFAULT_SIZE: u64 = 128 << 10;
@@ -146,6 +148,13 @@ impl Settings {
                 "ack-peer",
                 format!("in-process receiver at {peer} answers (no network)"),
             ));
+            if self.ack_peer_offloads {
+                v.push((
+                    "offloads",
+                    "IPv4/TCP checksum offload EMULATED by the ack peer (nothing computes them)"
+                        .into(),
+                ));
+            }
         }
         v.push((
             "rate",

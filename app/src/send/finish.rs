@@ -88,6 +88,7 @@ fn report_settings(s: &Settings) -> ReportSettings {
         sndbuf: s.sndbuf,
         mbufs: s.mbufs,
         ack_peer: s.ack_peer,
+        ack_peer_offloads: s.ack_peer_offloads,
     }
 }
 

@@ -59,7 +59,10 @@ pub fn run(args: SendArgs) -> Result<(), SendError> {
         // The in-process receiver answers ARP, SYN, data and FIN for the first --dst address
         // (config::merge checked that every --dst uses it and that it is on-link).
         let peer_ip = *s.dst[0].ip();
-        let dev = AckPeer::new(dev, dpdk.pool.clone(), s.ip.addr, peer_ip);
+        let mut dev = AckPeer::new(dev, dpdk.pool.clone(), s.ip.addr, peer_ip);
+        if s.ack_peer_offloads {
+            dev = dev.emulate_offloads();
+        }
         drive(s, payload, dpdk, dev)
     } else {
         drive(s, payload, dpdk, dev)

@@ -179,7 +179,8 @@ pub(crate) fn transmit_skb<D: Device>(
         TCP_HEADER_LEN
     };
     let last = idx + 1 == tcb.queue.len();
-    if seq_lt(tcb.queue[idx].seq, tcb.snd_una) && !trim_head(tcb, idx) {
+    let offload = ip.tcp_csum_offload();
+    if seq_lt(tcb.queue[idx].seq, tcb.snd_una) && !trim_head(tcb, idx, offload) {
         return false;
     }
     let (seq, len, fin, psum) = {
@@ -195,7 +196,6 @@ pub(crate) fn transmit_skb<D: Device>(
     }
     let mut hdr = [0u8; TCP_HEADER_LEN + TCP_TS_OPTIONS_LEN];
     let hsum = write_header(tcb, &mut hdr[..thl], seq, fl, now);
-    let offload = ip.tcp_csum_offload();
     let (src, dst) = (tcb.local_ip, tcb.remote_ip);
     let tcp_len = thl + len as usize;
     finish_checksum(&mut hdr[..thl], src, dst, tcp_len, hsum, psum, offload);
@@ -313,8 +313,9 @@ pub(crate) fn send_loss_probe<D: Device>(
 /// `tcp_trim_head`: drops the acknowledged front of a partly acknowledged segment before it
 /// is retransmitted, so the retransmission starts at `snd_una` (a receiver may reject a
 /// segment that begins below its window even when its FIN is new). Recomputes the payload's
-/// partial checksum. False while the NIC still holds the previous transmission.
-fn trim_head(tcb: &mut Tcb, idx: usize) -> bool {
+/// partial checksum unless the NIC does checksums. False while the NIC still holds the
+/// previous transmission.
+fn trim_head(tcb: &mut Tcb, idx: usize, csum_offload: bool) -> bool {
     let una = tcb.snd_una;
     let seg = &mut tcb.queue[idx];
     let cut = una.wrapping_sub(seg.seq).min(seg.len);
@@ -335,7 +336,9 @@ fn trim_head(tcb: &mut Tcb, idx: usize) -> bool {
     let seg = &mut tcb.queue[idx];
     seg.seq = seg.seq.wrapping_add(cut);
     seg.len -= cut;
-    seg.csum = checksum::sum(seg.mbuf.data(), 0);
+    if !csum_offload {
+        seg.csum = checksum::sum(seg.mbuf.data(), 0);
+    }
     true
 }
 
@@ -455,10 +458,13 @@ pub(crate) fn send_reset<D: Device>(ip: &mut IpLayer<D>, to: &RstFor, now: Nanos
 
 /// `tcp_sendmsg`'s copy: `data` goes into the tail segment up to the size goal, then into
 /// new mbufs, with the payload's checksum partial sum computed on the way (the kernel's
-/// csum-and-copy) so that transmitting only sums the header. Returns the bytes taken; stops
+/// csum-and-copy; skipped when the NIC does TCP checksums) so that transmitting only sums
+/// the header. Returns the bytes taken; stops
 /// at the send-buffer limit or when the pool's share for data is used up.
 pub(crate) fn copy_to_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, data: &[u8]) -> usize {
     let goal = tcb.mss as usize;
+    // The NIC sums the payload itself: no partial sum to keep.
+    let csum_offload = ip.tcp_csum_offload();
     let mut done = 0;
     while done < data.len() {
         let room = tcb.cfg.sndbuf.saturating_sub(tcb.queued_bytes()) as usize;
@@ -492,12 +498,15 @@ pub(crate) fn copy_to_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, data:
         let chunk = &data[done..done + n];
         let Some(dst) = seg.mbuf.append(n) else { break };
         dst.copy_from_slice(chunk);
-        let mut s = checksum::sum(chunk, 0);
-        if seg.len & 1 == 1 {
-            // A piece starting at an odd offset contributes its bytes swapped (RFC 1071 §2(B)).
-            s = (s as u16).swap_bytes() as u32;
+        if !csum_offload {
+            let mut s = checksum::sum(chunk, 0);
+            if seg.len & 1 == 1 {
+                // A piece starting at an odd offset contributes its bytes swapped (RFC 1071
+                // §2(B)).
+                s = (s as u16).swap_bytes() as u32;
+            }
+            seg.csum = checksum::add(seg.csum, s);
         }
-        seg.csum = checksum::add(seg.csum, s);
         seg.len += n as u32;
         tcb.write_seq = tcb.write_seq.wrapping_add(n as u32);
         done += n;
