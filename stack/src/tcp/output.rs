@@ -459,8 +459,8 @@ pub(crate) fn send_reset<D: Device>(ip: &mut IpLayer<D>, to: &RstFor, now: Nanos
 /// `tcp_sendmsg`'s copy: `data` goes into the tail segment up to the size goal, then into
 /// new mbufs, with the payload's checksum partial sum computed on the way (the kernel's
 /// csum-and-copy; skipped when the NIC does TCP checksums) so that transmitting only sums
-/// the header. Returns the bytes taken; stops
-/// at the send-buffer limit or when the pool's share for data is used up.
+/// the header. Returns the bytes taken; stops at the send-buffer limit or when the pool's
+/// share for data is used up.
 pub(crate) fn copy_to_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, data: &[u8]) -> usize {
     let goal = tcb.mss as usize;
     // The NIC sums the payload itself: no partial sum to keep.

@@ -137,6 +137,7 @@ pub(crate) fn on_rto(tcb: &mut Tcb) {
 
 /// Recomputes the byte counters from the queue (debug builds check them against the
 /// incremental ones).
+#[cfg(debug_assertions)]
 pub(crate) fn recount(tcb: &Tcb) -> (u32, u32, u32) {
     let (mut s, mut l, mut r) = (0, 0, 0);
     for g in tcb.queue.range(..tcb.unsent.min(tcb.queue.len())) {
