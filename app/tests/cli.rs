@@ -257,11 +257,9 @@ fn net_null_run_prints_a_json_report() {
     assert!(v["stack"]["neigh"].is_object());
 }
 
-/// `--ack-peer` on net_null: the in-process receiver answers, so the run needs no network and
-/// reports data segments, Mpps and ns/segment.
-#[test]
-fn ack_peer_run_on_net_null_reports_the_rate() {
-    let o = linerate(&[
+/// A 300 ms `--ack-peer` run on net_null with a JSON report, plus `extra`.
+fn ack_peer_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
         "send",
         "--dpdk",
         NULL_EAL,
@@ -272,12 +270,18 @@ fn ack_peer_run_on_net_null_reports_the_rate() {
         "--ack-peer",
         "-t",
         "300ms",
-        "--size",
-        "1448",
-        "--nodelay",
         "--json",
         "--quiet",
-    ]);
+    ];
+    a.extend_from_slice(extra);
+    a
+}
+
+/// `--ack-peer` on net_null: the in-process receiver answers, so the run needs no network and
+/// reports data segments, Mpps and ns/segment.
+#[test]
+fn ack_peer_run_on_net_null_reports_the_rate() {
+    let o = linerate(&ack_peer_args(&["--size", "1448", "--nodelay"]));
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
@@ -335,21 +339,7 @@ fn ack_peer_offloads_run_is_labelled() {
         ],
         "--ack-peer-offloads needs --ack-peer",
     );
-    let o = linerate(&[
-        "send",
-        "--dpdk",
-        NULL_EAL,
-        "--ip",
-        "198.18.0.1/24",
-        "--dst",
-        "198.18.0.2:5201",
-        "--ack-peer",
-        "--ack-peer-offloads",
-        "-t",
-        "300ms",
-        "--json",
-        "--quiet",
-    ]);
+    let o = linerate(&ack_peer_args(&["--ack-peer-offloads"]));
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");

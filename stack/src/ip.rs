@@ -234,8 +234,9 @@ impl<D: Device> IpLayer<D> {
 
     /// `ip_queue_xmit` for a segment TCP keeps for retransmission: writes the IPv4 and
     /// Ethernet headers into `m`'s headroom and hands the device a reference (refcount + 1),
-    /// the seed's `skb_clone`. Needs a resolved next hop and a unique `m`; on failure `m`
-    /// holds what it held before.
+    /// the seed's `skb_clone`. Needs a resolved next hop, a unique `m` and room in the device:
+    /// the caller checks the last two before it writes its own header into `m` (so they are
+    /// not paid twice per segment). On failure `m` holds what it held before.
     #[inline]
     pub(crate) fn queue_xmit_ref(
         &mut self,
@@ -243,9 +244,10 @@ impl<D: Device> IpLayer<D> {
         d: &mut Dst,
         l4: L4,
     ) -> Result<(), XmitError> {
-        if !m.is_unique() || !self.dev.has_room() {
-            return Err(XmitError::Busy);
-        }
+        debug_assert!(
+            m.is_unique() && self.dev.has_room(),
+            "checked by the caller"
+        );
         let l4_len = m.len();
         d.ip_id = d.ip_id.wrapping_add(1);
         if !push_header(m, d.src, d.dst, d.ip_id, &self.offloads, l4)
