@@ -39,16 +39,16 @@ pub use linerate_proto::wire::ethernet::MacAddr;
 pub use linerate_proto::wire::ipv4::Ipv4Cidr;
 pub use linerate_stack::{
     ConnId, ConnectError, DevStats, IoError, NeighConfig, NeighState, NeighStats, NeighTable,
-    Neighbour, RxDrops, Stack, StackConfig, StackStats, State, TcpConfig, TcpCounters, TcpError,
-    TcpInfo, TX_BACKLOG,
+    Neighbour, RegionId, RxDrops, Stack, StackConfig, StackStats, State, TcpConfig, TcpCounters,
+    TcpError, TcpInfo, TX_BACKLOG,
 };
 
 /// DPDK through its safe wrapper: EAL, hugepage mempools, mbufs, ports and queue pairs.
 pub mod dpdk {
     pub use linerate_dpdk::{
         find_port, lcore_id, port_names, rdtsc, tsc_hz, DpdkError, Eal, LinkStatus, Mbuf, Mempool,
-        Offloads, Port, PortConfig, PortStats, QueuePair, TxOffload, MAX_BURST,
-        MBUF_DEFAULT_DATAROOM, MBUF_HEADROOM,
+        Offloads, Port, PortConfig, PortStats, QueuePair, TxOffload, TxRegion, MAX_BURST,
+        MAX_VIEW_LEN, MBUF_DEFAULT_DATAROOM, MBUF_HEADROOM,
     };
 }
 

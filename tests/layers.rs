@@ -9,6 +9,7 @@ use std::path::Path;
 /// Each module's rank: a module may use only modules of a lower rank.
 const RANKS: &[(&str, u32)] = &[
     ("dev", 0),
+    ("region", 0),
     ("neigh", 1),
     ("ip", 2),
     ("tcp", 3),

@@ -18,6 +18,69 @@ uint16_t lr_pktmbuf_headroom(const struct rte_mbuf *m) { return rte_pktmbuf_head
 uint16_t lr_pktmbuf_tailroom(const struct rte_mbuf *m) { return rte_pktmbuf_tailroom(m); }
 int lr_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail) { return rte_pktmbuf_chain(head, tail); }
 
+/* The region's bookkeeping: the shared info first, so the free callback's opaque pointer
+ * is the whole struct. */
+struct lr_region {
+    struct rte_mbuf_ext_shared_info shinfo;
+    void *base;
+};
+
+static void lr_region_free(void *addr, void *opaque)
+{
+    struct lr_region *r = opaque;
+    (void)addr;
+    rte_free(r->base);
+    rte_free(r);
+}
+
+struct rte_mbuf_ext_shared_info *lr_region_new(size_t len, int socket, void **base)
+{
+    struct lr_region *r = rte_zmalloc_socket("lr_region", sizeof(*r), RTE_CACHE_LINE_SIZE, socket);
+    if (r == NULL)
+        return NULL;
+    r->base = rte_zmalloc_socket("lr_region_data", len, RTE_CACHE_LINE_SIZE, socket);
+    if (r->base == NULL) {
+        rte_free(r);
+        return NULL;
+    }
+    r->shinfo.free_cb = lr_region_free;
+    r->shinfo.fcb_opaque = r;
+    rte_mbuf_ext_refcnt_set(&r->shinfo, 1);
+    *base = r->base;
+    return &r->shinfo;
+}
+
+void lr_region_put(struct rte_mbuf_ext_shared_info *shinfo)
+{
+    if (rte_mbuf_ext_refcnt_update(shinfo, -1) == 0)
+        shinfo->free_cb(NULL, shinfo->fcb_opaque);
+}
+
+uint16_t lr_region_refcnt(const struct rte_mbuf_ext_shared_info *shinfo)
+{
+    return rte_mbuf_ext_refcnt_read(shinfo);
+}
+
+uint64_t lr_virt2iova(const void *addr) { return rte_malloc_virt2iova(addr); }
+
+struct rte_mbuf *lr_pktmbuf_ext_view(struct rte_mempool *mp,
+                                     struct rte_mbuf_ext_shared_info *shinfo, void *addr,
+                                     uint64_t iova, uint16_t len)
+{
+    struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+    if (m == NULL)
+        return NULL;
+    rte_mbuf_ext_refcnt_update(shinfo, 1);
+    rte_pktmbuf_attach_extbuf(m, addr, iova, len, shinfo);
+    m->data_len = len;
+    m->pkt_len = len;
+    return m;
+}
+
+uint32_t lr_pktmbuf_pkt_len(const struct rte_mbuf *m) { return m->pkt_len; }
+uint16_t lr_pktmbuf_nb_segs(const struct rte_mbuf *m) { return m->nb_segs; }
+const struct rte_mbuf *lr_pktmbuf_next(const struct rte_mbuf *m) { return m->next; }
+
 uint16_t lr_mbuf_refcnt_read(const struct rte_mbuf *m) { return rte_mbuf_refcnt_read(m); }
 uint16_t lr_mbuf_refcnt_update(struct rte_mbuf *m, int16_t value) { return rte_mbuf_refcnt_update(m, value); }
 
@@ -31,6 +94,7 @@ void lr_mbuf_set_tx_offload(struct rte_mbuf *m, uint64_t ol_flags, uint8_t l2_le
     m->tso_segsz = tso_segsz;
 }
 uint64_t lr_mbuf_ol_flags(const struct rte_mbuf *m) { return m->ol_flags; }
+uint16_t lr_mbuf_tso_segsz(const struct rte_mbuf *m) { return m->tso_segsz; }
 
 uint16_t lr_eth_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
 {

@@ -16,6 +16,7 @@
 #include <rte_ethdev.h>
 #include <rte_ring.h>
 #include <rte_log.h>
+#include <rte_malloc.h>
 
 /* mbuf allocation */
 struct rte_mbuf *lr_pktmbuf_alloc(struct rte_mempool *mp);
@@ -41,6 +42,7 @@ uint16_t lr_mbuf_refcnt_update(struct rte_mbuf *m, int16_t value);
 void lr_mbuf_set_tx_offload(struct rte_mbuf *m, uint64_t ol_flags, uint8_t l2_len,
                             uint16_t l3_len, uint8_t l4_len, uint16_t tso_segsz);
 uint64_t lr_mbuf_ol_flags(const struct rte_mbuf *m);
+uint16_t lr_mbuf_tso_segsz(const struct rte_mbuf *m);
 
 /* burst I/O */
 uint16_t lr_eth_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
@@ -51,6 +53,22 @@ int lr_errno(void);
 unsigned lr_lcore_id(void);
 uint64_t lr_rdtsc(void);
 uint64_t lr_tsc_hz(void);
+
+/* Zero-copy TX regions: hugepage memory that mbufs attach to as external buffers. The
+ * region's shared info (at the front of its struct) counts the region's own reference plus
+ * one per attached mbuf; the last put frees the memory if the region owns it. */
+struct rte_mbuf_ext_shared_info *lr_region_new(size_t len, int socket, void **base);
+void lr_region_put(struct rte_mbuf_ext_shared_info *shinfo);
+uint16_t lr_region_refcnt(const struct rte_mbuf_ext_shared_info *shinfo);
+uint64_t lr_virt2iova(const void *addr);
+/* A fresh mbuf from `mp` whose data is [addr, addr + len) of the region: no copy. */
+struct rte_mbuf *lr_pktmbuf_ext_view(struct rte_mempool *mp,
+                                     struct rte_mbuf_ext_shared_info *shinfo, void *addr,
+                                     uint64_t iova, uint16_t len);
+/* Chained packets: total length and segment count of the head. */
+uint32_t lr_pktmbuf_pkt_len(const struct rte_mbuf *m);
+uint16_t lr_pktmbuf_nb_segs(const struct rte_mbuf *m);
+const struct rte_mbuf *lr_pktmbuf_next(const struct rte_mbuf *m);
 
 /* mempool occupancy */
 unsigned lr_mempool_in_use(const struct rte_mempool *mp);

@@ -1,6 +1,7 @@
 use std::ptr::NonNull;
 
-/// An owning handle to one `rte_mbuf` (one segment; linerate does not chain).
+/// An owning handle to one `rte_mbuf`: a packet's first segment, which may chain others
+/// (a header mbuf in front of zero-copy payload views, see [`Mbuf::chain`]).
 ///
 /// Dropping it frees it (returns it to its pool once the last reference goes). `clone` takes a
 /// *reference* (refcount + 1) to the same buffer and never copies data: this is how the NIC
@@ -145,7 +146,7 @@ impl Mbuf {
     /// Grows the data by `len` bytes at the end (into tailroom) and returns them.
     #[inline]
     pub fn append(&mut self, len: usize) -> Option<&mut [u8]> {
-        if len > self.tailroom() || !self.is_unique() {
+        if len > self.tailroom() || !self.is_unique() || self.nb_segs() != 1 {
             return None;
         }
         // SAFETY: unique handle, len <= tailroom, so the bytes stay inside the buffer.
@@ -180,7 +181,7 @@ impl Mbuf {
     /// Removes `len` bytes from the end. False if fewer bytes are there or not unique.
     #[inline]
     pub fn trim(&mut self, len: usize) -> bool {
-        if len > self.len() || !self.is_unique() {
+        if len > self.len() || !self.is_unique() || self.nb_segs() != 1 {
             return false;
         }
         // SAFETY: unique handle, len <= data_len.
@@ -224,6 +225,16 @@ impl Mbuf {
         true
     }
 
+    /// TX: the TSO segment size set by [`Mbuf::set_tx_offload`] (0: not a TSO frame).
+    #[inline]
+    pub fn tso_segsz(&self) -> u16 {
+        if self.raw().ol_flags & linerate_dpdk_sys::LR_MBUF_F_TX_TCP_SEG == 0 {
+            return 0;
+        }
+        // SAFETY: reads the tx_offload bitfield through the shim's accessor.
+        unsafe { linerate_dpdk_sys::lr_mbuf_tso_segsz(self.ptr.as_ptr()) }
+    }
+
     /// RX: true when the NIC checked the IPv4 and L4 checksums and found them good.
     #[inline]
     pub fn rx_cksum_good(&self) -> bool {
@@ -242,6 +253,65 @@ impl Mbuf {
             == linerate_dpdk_sys::LR_MBUF_F_RX_IP_CKSUM_BAD
             || f & linerate_dpdk_sys::LR_MBUF_F_RX_L4_CKSUM_MASK
                 == linerate_dpdk_sys::LR_MBUF_F_RX_L4_CKSUM_BAD
+    }
+
+    /// Bytes of the whole packet, every chained segment included.
+    #[inline]
+    pub fn pkt_len(&self) -> usize {
+        self.raw().pkt_len as usize
+    }
+
+    /// Segments in the packet (1 unless chained).
+    #[inline]
+    pub fn nb_segs(&self) -> usize {
+        self.raw().nb_segs as usize
+    }
+
+    /// The data of each segment, in order: the frame as the NIC reads it.
+    pub fn segments(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut cur: *const linerate_dpdk_sys::rte_mbuf = self.ptr.as_ptr();
+        std::iter::from_fn(move || {
+            if cur.is_null() {
+                return None;
+            }
+            // SAFETY: `cur` is this packet's head or a segment chained to it; the chain is
+            // owned by this handle and lives as long as the borrow of `self`. Segments are
+            // written only through the unique head handle, which `&self` excludes.
+            unsafe {
+                let m = &*cur;
+                cur = m.next;
+                Some(std::slice::from_raw_parts(
+                    (m.buf_addr as *const u8).add(m.data_off as usize),
+                    m.data_len as usize,
+                ))
+            }
+        })
+    }
+
+    /// Appends the whole packet's bytes, every segment, to `out`.
+    pub fn copy_to(&self, out: &mut Vec<u8>) {
+        for s in self.segments() {
+            out.extend_from_slice(s);
+        }
+    }
+
+    /// Chains `tail` (a packet of one or more segments) after this packet's last segment:
+    /// `rte_pktmbuf_chain`. Gives `tail` back when this handle is shared or the chain would
+    /// exceed DPDK's segment limit.
+    #[inline]
+    pub fn chain(&mut self, tail: Mbuf) -> Result<(), Mbuf> {
+        if !self.is_unique() {
+            return Err(tail);
+        }
+        // SAFETY: both are live packets; this handle is the only reference to the head. On
+        // success the head owns `tail`'s reference (freed with the chain), so forget it here.
+        let rc =
+            unsafe { linerate_dpdk_sys::lr_pktmbuf_chain(self.ptr.as_ptr(), tail.ptr.as_ptr()) };
+        if rc != 0 {
+            return Err(tail);
+        }
+        std::mem::forget(tail);
+        Ok(())
     }
 
     /// Identity of the underlying buffer (for tests and debugging).

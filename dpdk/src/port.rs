@@ -259,7 +259,10 @@ impl Port {
             tx_ipv4_cksum: has(txcapa, linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_IPV4_CKSUM),
             tx_tcp_cksum: has(txcapa, linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_TCP_CKSUM),
             tx_tso: cfg.tso && has(txcapa, linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_TCP_TSO),
-            tx_multi_seg: has(txcapa, linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_MULTI_SEGS),
+            // net_null never reads a frame and frees whole chains, so chained frames are
+            // safe on it although 22.11 does not list the capability.
+            tx_multi_seg: has(txcapa, linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_MULTI_SEGS)
+                || (cfg.offloads && driver == "net_null"),
             rx_ipv4_cksum: has(rxcapa, linerate_dpdk_sys::LR_ETH_RX_OFFLOAD_IPV4_CKSUM),
             rx_tcp_cksum: has(rxcapa, linerate_dpdk_sys::LR_ETH_RX_OFFLOAD_TCP_CKSUM),
         };
@@ -276,7 +279,7 @@ impl Port {
             offloads.tx_tso,
             linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_TCP_TSO,
         ) | bit(
-            offloads.tx_multi_seg,
+            offloads.tx_multi_seg && txcapa & linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_MULTI_SEGS != 0,
             linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_MULTI_SEGS,
         );
         conf.rxmode.offloads = bit(

@@ -7,6 +7,7 @@
 //! header, `neigh` writes the Ethernet header, and `dev` batches the frame for the NIC.
 use crate::dev::Dev;
 use crate::neigh::NeighTable;
+use crate::region::Regions;
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads, TxOffload};
 use linerate_proto::route::RouteTable;
 use linerate_proto::timer::Nanos;
@@ -109,6 +110,8 @@ pub(crate) struct IpLayer<D: Device> {
     pub(crate) addr: Ipv4Cidr,
     pub(crate) offloads: Offloads,
     pub(crate) drops: RxDrops,
+    /// Registered zero-copy payload regions.
+    pub(crate) regions: Regions,
     /// Mbufs the send path leaves in the pool for RX descriptors and control frames.
     pool_reserve: u32,
     /// Send-path allocations allowed before the pool is looked at again (counting a pool's
@@ -134,6 +137,7 @@ impl<D: Device> IpLayer<D> {
             addr,
             offloads,
             drops: RxDrops::default(),
+            regions: Regions::default(),
             pool_reserve,
             pool_budget: 0,
         }
@@ -159,6 +163,26 @@ impl<D: Device> IpLayer<D> {
         }
         self.pool_budget -= 1;
         self.pool.alloc()
+    }
+
+    /// A frame of `len` bytes at `off` of region `r`: a header mbuf (headers go into its
+    /// headroom) chained to a view of the payload, no copy; on a port without multi-segment
+    /// TX, the payload copied in after the headers. `None` when the pool is dry.
+    #[inline]
+    pub(crate) fn alloc_region_frame(&self, r: u16, off: u32, len: u32) -> Option<Mbuf> {
+        let mut h = self.pool.alloc()?;
+        if len == 0 {
+            return Some(h);
+        }
+        if !self.offloads.tx_multi_seg {
+            // The port takes single-segment frames only: copy at the device boundary.
+            let b = self.regions.bytes(r, off, len)?;
+            h.append(b.len())?.copy_from_slice(b);
+            return Some(h);
+        }
+        let v = self.regions.view(&self.pool, r, off, len)?;
+        h.chain(v).ok()?;
+        Some(h)
     }
 
     /// True when the NIC completes TCP checksums (TCP then writes the pseudo-header sum).
@@ -311,7 +335,7 @@ fn push_header(
     offloads: &Offloads,
     l4: L4,
 ) -> bool {
-    let total = m.len() + IPV4_HEADER_LEN;
+    let total = m.pkt_len() + IPV4_HEADER_LEN;
     let Some(h) = m.prepend(IPV4_HEADER_LEN) else {
         return false;
     };

@@ -13,6 +13,7 @@
 mod dev;
 mod ip;
 mod neigh;
+mod region;
 mod socket;
 mod stack;
 mod tcp;
@@ -25,6 +26,7 @@ pub mod peer;
 pub use dev::{DevStats, TX_BACKLOG};
 pub use ip::RxDrops;
 pub use neigh::{NeighConfig, NeighState, NeighStats, NeighTable, Neighbour};
+pub use region::RegionId;
 pub use socket::{ConnectError, IoError};
 pub use stack::{Stack, StackConfig, StackStats};
 pub use tcp::{ConnId, State, TcpConfig, TcpCounters, TcpError, TcpInfo};

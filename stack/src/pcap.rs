@@ -126,7 +126,7 @@ impl<D: Device> Device for PcapDevice<D> {
         let start = out.len();
         let n = self.inner.rx_burst(out);
         if self.writer.as_ref().is_some_and(|w| !w.is_full()) {
-            let copies: Vec<Vec<u8>> = out[start..].iter().map(|m| m.data().to_vec()).collect();
+            let copies: Vec<Vec<u8>> = out[start..].iter().map(frame_bytes).collect();
             for f in &copies {
                 self.record(f);
             }
@@ -138,7 +138,7 @@ impl<D: Device> Device for PcapDevice<D> {
         // Copy before handing over: after tx_burst the NIC owns the frames.
         let recording = self.writer.as_ref().is_some_and(|w| !w.is_full());
         let copies: Vec<Vec<u8>> = if recording {
-            pkts.iter().map(|m| m.data().to_vec()).collect()
+            pkts.iter().map(frame_bytes).collect()
         } else {
             Vec::new()
         };
@@ -161,4 +161,11 @@ impl<D: Device> Device for PcapDevice<D> {
             self.inner.offloads()
         }
     }
+}
+
+/// The whole frame, every chained segment.
+fn frame_bytes(m: &Mbuf) -> Vec<u8> {
+    let mut v = Vec::with_capacity(m.pkt_len());
+    m.copy_to(&mut v);
+    v
 }

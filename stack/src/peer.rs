@@ -11,6 +11,7 @@ use linerate_proto::wire::checksum;
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
 use linerate_proto::wire::ipv4::{Ipv4Packet, Protocol};
 use linerate_proto::wire::tcp::{flags, TcpOptions, TcpPacket};
+use linerate_proto::wire::IPV4_HEADER_LEN;
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -52,6 +53,8 @@ enum Seen {
         dport: u16,
         seq: u32,
         len: u32,
+        /// MSS segments the frame stands for (more than one for a TSO frame).
+        segs: u32,
         fl: u8,
         tsval: Option<u32>,
     },
@@ -113,8 +116,20 @@ impl<D: Device> AckPeer<D> {
         let mut o = self.inner.offloads();
         o.tx_ipv4_cksum = true;
         o.tx_tcp_cksum = true;
+        o.tx_multi_seg = true;
         self.offloads = Some(o);
         self
+    }
+
+    /// As [`AckPeer::emulate_offloads`], and TSO too: the stack hands over frames of up to
+    /// 64 KiB with `tso_segsz` set, and the peer counts each as the MSS segments a NIC would
+    /// cut it into (one ACK per frame, as a GRO receiver gives). An emulation, labelled so.
+    pub fn emulate_tso(self) -> Self {
+        let mut p = self.emulate_offloads();
+        if let Some(o) = p.offloads.as_mut() {
+            o.tx_tso = true;
+        }
+        p
     }
 
     /// The wrapped device.
@@ -122,8 +137,10 @@ impl<D: Device> AckPeer<D> {
         &self.inner
     }
 
-    fn note(&self, frame: &[u8]) -> Option<Seen> {
-        let eth = EthernetFrame::new_checked(frame).ok()?;
+    /// What frame `m` is. Headers are in its first segment; the payload may be chained
+    /// after them (zero-copy frames) and, as a TSO frame, span several segments' worth.
+    fn note(&self, m: &Mbuf) -> Option<Seen> {
+        let eth = EthernetFrame::new_checked(m.data()).ok()?;
         match eth.ethertype() {
             EtherType::ARP => {
                 let a = ArpPacket::new_checked(eth.payload()).ok()?;
@@ -135,20 +152,36 @@ impl<D: Device> AckPeer<D> {
                 })
             }
             EtherType::IPV4 => {
-                let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+                // Only the header must be in the first segment; the total length covers the
+                // chained payload too.
+                let l3 = eth.payload();
+                if l3.len() < IPV4_HEADER_LEN {
+                    return None;
+                }
+                let ip = Ipv4Packet::new_unchecked(l3);
+                let ihl = ip.header_len();
+                if ihl < IPV4_HEADER_LEN || ihl > l3.len() {
+                    return None;
+                }
                 if ip.dst() != self.peer_ip || ip.protocol() != Protocol::TCP {
                     return None;
                 }
-                let t = TcpPacket::new_checked(ip.payload()).ok()?;
+                let t = TcpPacket::new_checked(&l3[ihl..]).ok()?;
                 let tsval = TcpOptions::parse_fast(t.options())
                     .ok()
                     .and_then(|o| o.timestamps)
                     .map(|(v, _)| v);
+                let len = (ip.total_len() as usize)
+                    .checked_sub(ihl + t.header_len())?
+                    .min(m.pkt_len()) as u32;
+                let segsz = m.tso_segsz() as u32;
+                let segs = if segsz > 0 { len.div_ceil(segsz) } else { 1 };
                 Some(Seen::Tcp {
                     sport: t.src_port(),
                     dport: t.dst_port(),
                     seq: t.seq_number(),
-                    len: t.payload().len() as u32,
+                    len,
+                    segs,
                     fl: t.flags(),
                     tsval,
                 })
@@ -167,9 +200,10 @@ impl<D: Device> AckPeer<D> {
                     dport,
                     seq,
                     len,
+                    segs,
                     fl,
                     tsval,
-                } => self.tcp(sport, dport, seq, len, fl, tsval),
+                } => self.tcp(sport, dport, seq, (len, segs), fl, tsval),
             }
         }
         self.seen = seen;
@@ -188,7 +222,15 @@ impl<D: Device> AckPeer<D> {
         }
     }
 
-    fn tcp(&mut self, sport: u16, dport: u16, seq: u32, len: u32, fl: u8, tsval: Option<u32>) {
+    fn tcp(
+        &mut self,
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        (len, segs): (u32, u32),
+        fl: u8,
+        tsval: Option<u32>,
+    ) {
         let key = (sport, dport);
         let pos = self.conns.iter().position(|(k, _)| *k == key);
         if fl & flags::RST != 0 {
@@ -224,9 +266,9 @@ impl<D: Device> AckPeer<D> {
         if len > 0 {
             if seq == c.rcv_nxt {
                 c.rcv_nxt = c.rcv_nxt.wrapping_add(len);
-                self.stats.data_segs += 1;
+                self.stats.data_segs += segs as u64;
                 self.stats.data_bytes += len as u64;
-                c.pending_segs += 1;
+                c.pending_segs += segs;
                 ack_now = c.pending_segs >= self.ack_every || fl & flags::PSH != 0;
             } else {
                 self.stats.out_of_order += 1;
@@ -336,7 +378,7 @@ impl<D: Device> Device for AckPeer<D> {
         let k = pkts.len().min(MAX);
         let mut notes: [Option<Seen>; MAX] = [None; MAX];
         for (i, m) in pkts.iter().take(k).enumerate() {
-            notes[i] = self.note(m.data());
+            notes[i] = self.note(m);
         }
         let n = if pkts.len() > MAX {
             let mut rest = pkts.split_off(MAX);

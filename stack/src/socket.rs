@@ -1,9 +1,10 @@
 //! The app's side of a connection (`tcp_sendmsg`, `tcp_recvmsg`, `connect`, `shutdown`,
 //! `close`): non-blocking calls on the stack of the calling core.
+use crate::region::RegionId;
 use crate::stack::Stack;
 use crate::tcp::output;
 use crate::tcp::{wscale_for, ConnId, State, Tcb, TcpConfig, TcpCounters, TcpError, TcpInfo};
-use linerate_dpdk::Device;
+use linerate_dpdk::{Device, TxRegion};
 use linerate_proto::cc::CcState;
 use linerate_proto::pacing::Pacer;
 use linerate_proto::timer::RttEstimator;
@@ -11,6 +12,7 @@ use linerate_proto::wire::tcp::flags;
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
 
 /// Why `connect` refused at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +59,8 @@ pub enum IoError {
     Shutdown,
     /// The connection failed.
     Conn(TcpError),
+    /// `send_region` named a region this stack did not register, or a range outside it.
+    BadRegion,
 }
 
 impl std::fmt::Display for IoError {
@@ -66,6 +70,9 @@ impl std::fmt::Display for IoError {
             IoError::NotConnected => f.write_str("not connected"),
             IoError::Shutdown => f.write_str("connection shut down for writing"),
             IoError::Conn(e) => e.fmt(f),
+            IoError::BadRegion => {
+                f.write_str("unknown region, or a range outside it (register_region first)")
+            }
         }
     }
 }
@@ -227,8 +234,47 @@ impl<D: Device> Stack<D> {
     /// returns how much that was. `WouldBlock` when none; a partial count is counted in
     /// `partial_writes`. Bytes taken are never dropped.
     pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, IoError> {
-        let tcb = self
-            .conns
+        let tcb = Self::sendable(&mut self.conns, id)?;
+        let n = output::copy_to_queue(tcb, &mut self.ip, data);
+        self.after_send(id, n, data.len())
+    }
+
+    /// Registers a zero-copy payload region with this stack, for [`Stack::send_region`]. Its
+    /// bytes must not change from now on (the `Arc` keeps `TxRegion::fill` out). Unless the
+    /// port does TCP checksums, this reads the region once to build its checksum table (an
+    /// eighth of its size). `None` when 65 536 regions are registered already.
+    pub fn register_region(&mut self, region: Arc<TxRegion>) -> Option<RegionId> {
+        let offload = self.ip.tcp_csum_offload();
+        self.ip.regions.register(region, offload)
+    }
+
+    /// `send` without a copy: queues `len` bytes at `off` of registered region `r`. Segments
+    /// point into the region and each transmission is a header mbuf chained to a view of
+    /// it. Returns the bytes taken (the send buffer may take fewer), like `send`.
+    pub fn send_region(
+        &mut self,
+        id: ConnId,
+        r: RegionId,
+        off: usize,
+        len: usize,
+    ) -> Result<usize, IoError> {
+        let fits = self
+            .ip
+            .regions
+            .len(r)
+            .is_some_and(|n| off.checked_add(len).is_some_and(|end| end <= n));
+        if !fits {
+            return Err(IoError::BadRegion);
+        }
+        let tcb = Self::sendable(&mut self.conns, id)?;
+        let (off, len) = (off as u32, len.min(u32::MAX as usize) as u32);
+        let n = output::region_to_queue(tcb, &self.ip, r, off, len) as usize;
+        self.after_send(id, n, len as usize)
+    }
+
+    /// The connection `id` if it may queue data now.
+    fn sendable(conns: &mut [Option<Tcb>], id: ConnId) -> Result<&mut Tcb, IoError> {
+        let tcb = conns
             .get_mut(id as usize)
             .and_then(|c| c.as_mut())
             .ok_or(IoError::NotConnected)?;
@@ -245,12 +291,19 @@ impl<D: Device> Stack<D> {
                 IoError::Shutdown
             });
         }
-        let n = output::copy_to_queue(tcb, &mut self.ip, data);
-        if n == 0 && !data.is_empty() {
+        Ok(tcb)
+    }
+
+    /// Counts a short or empty write of `n` of `want` bytes and lets output run.
+    fn after_send(&mut self, id: ConnId, n: usize, want: usize) -> Result<usize, IoError> {
+        let Some(Some(tcb)) = self.conns.get_mut(id as usize) else {
+            return Err(IoError::NotConnected);
+        };
+        if n == 0 && want > 0 {
             tcb.counters.would_block += 1;
             return Err(IoError::WouldBlock);
         }
-        if n < data.len() {
+        if n < want {
             tcb.counters.partial_writes += 1;
         }
         self.after_event(id);

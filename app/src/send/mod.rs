@@ -13,10 +13,10 @@ mod sigint;
 
 use crate::config::{self, FileConfig, Payload, SendArgs, Settings};
 use crate::payload::random_payload;
-use linerate::dpdk::{Eal, Mempool, Port, PortConfig, MBUF_DEFAULT_DATAROOM};
+use linerate::dpdk::{Eal, Mempool, Port, PortConfig, TxRegion, MBUF_DEFAULT_DATAROOM};
 use linerate::pcap::{PcapDevice, PcapWriter};
 use linerate::peer::AckPeer;
-use linerate::{Cc, Device, DpdkDevice, Stack, StackConfig, TcpConfig, TscClock};
+use linerate::{Cc, Device, DpdkDevice, RegionId, Stack, StackConfig, TcpConfig, TscClock};
 use run_loop::{Run, Sender};
 use std::sync::Arc;
 
@@ -40,8 +40,8 @@ const NS: u64 = 1_000_000_000;
 struct Dpdk {
     port: Port,
     pool: Arc<Mempool>,
-    /// Held to keep the EAL up for the run.
-    _eal: Eal,
+    /// Keeps the EAL up for the run (and allocates the payload region).
+    eal: Eal,
 }
 
 /// Entry point of `linerate send`.
@@ -126,11 +126,7 @@ fn open_port(s: &mut Settings) -> Result<Dpdk, SendError> {
         pool.clone(),
     )?;
     s.port = port.name().to_string();
-    Ok(Dpdk {
-        port,
-        pool,
-        _eal: eal,
-    })
+    Ok(Dpdk { port, pool, eal })
 }
 
 /// Runs the load on `dev` (the port's queue pair, or the in-process ACK peer around it) to the
@@ -142,8 +138,10 @@ fn drive<D: Device>(s: Settings, payload: Vec<u8>, dpdk: Dpdk, dev: D) -> Result
     }
     let clock = TscClock::new();
     let tcp = tcp_config(&s);
-    let stack = Stack::new(dev, dpdk.pool.clone(), stack_config(&s, tcp), clock.now());
-    let mut run = Run::connect(Sender::new(&s, &payload, clock, stack), &dpdk.port, tcp)?;
+    let mut stack = Stack::new(dev, dpdk.pool.clone(), stack_config(&s, tcp), clock.now());
+    let region = payload_region(&dpdk, &payload, &mut stack)?;
+    let sender = Sender::new(&s, &payload, region, clock, stack);
+    let mut run = Run::connect(sender, &dpdk.port, tcp)?;
     let ended = run.send_until_done();
     run.close(ended.by);
     finish_pcap(&s, &mut run.tx.stack);
@@ -165,6 +163,25 @@ fn drive<D: Device>(s: Settings, payload: Vec<u8>, dpdk: Dpdk, dev: D) -> Result
     drop(run);
     drop(dpdk);
     status
+}
+
+/// The payload laid out once in hugepage memory and registered with the stack: connections
+/// send references to it, never copies.
+fn payload_region<D: Device>(
+    dpdk: &Dpdk,
+    payload: &[u8],
+    stack: &mut Stack<D>,
+) -> Result<RegionId, SendError> {
+    let mut r = TxRegion::new(&dpdk.eal, payload.len(), None).map_err(|e| {
+        SendError::Usage(format!(
+            "payload: {e} (the {} MiB payload lives in hugepages)",
+            payload.len() >> 20
+        ))
+    })?;
+    r.fill(|b| b.copy_from_slice(payload));
+    stack
+        .register_region(Arc::new(r))
+        .ok_or_else(|| SendError::Usage("payload: the stack has no room for a region".into()))
 }
 
 /// `--pcap`: every frame through `dev` is also written to the file (forcing software

@@ -6,7 +6,7 @@ use super::{sigint, SendError, NS};
 use crate::config::{Settings, Stop};
 use crate::latency::{Hists, Schedule};
 use linerate::dpdk::{Port, PortStats};
-use linerate::{ConnId, ConnectError, Device, Stack, State, TcpConfig, TscClock};
+use linerate::{ConnId, ConnectError, Device, RegionId, Stack, State, TcpConfig, TscClock};
 use std::net::SocketAddrV4;
 
 /// Sends per connection per loop pass (fairness between connections).
@@ -20,6 +20,8 @@ pub(super) struct Sender<'a, D: Device> {
     pub stack: Stack<D>,
     pub hists: Hists,
     payload: &'a [u8],
+    /// The payload as a registered region: what `send_region` references.
+    region: RegionId,
     /// `--rate`; starts once every connection is opened.
     bucket: Option<TokenBucket>,
     /// -n: the bytes each connection sends (no limit with -t).
@@ -61,13 +63,20 @@ struct Progress {
 }
 
 impl<'a, D: Device> Sender<'a, D> {
-    pub fn new(s: &'a Settings, payload: &'a [u8], clock: TscClock, stack: Stack<D>) -> Self {
+    pub fn new(
+        s: &'a Settings,
+        payload: &'a [u8],
+        region: RegionId,
+        clock: TscClock,
+        stack: Stack<D>,
+    ) -> Self {
         Sender {
             s,
             clock,
             stack,
             hists: Hists::default(),
             payload,
+            region,
             bucket: None,
             limit: match s.stop {
                 Stop::BytesPerConn(n) => n,
@@ -148,9 +157,11 @@ impl<'a, D: Device> Sender<'a, D> {
         let Some(len) = self.paced(want.min(plen - pos)) else {
             return false;
         };
-        let chunk = &self.payload[pos as usize..(pos + len) as usize];
         let t0 = self.clock.now();
-        match self.stack.send(id, chunk) {
+        match self
+            .stack
+            .send_region(id, self.region, pos as usize, len as usize)
+        {
             Ok(n) => {
                 self.stack.flush();
                 let t1 = self.clock.now();

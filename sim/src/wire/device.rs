@@ -118,7 +118,7 @@ impl Device for SimDevice {
         let mut scratch = w.buf();
         for m in pkts.drain(..n) {
             scratch.clear();
-            scratch.extend_from_slice(m.data());
+            m.copy_to(&mut scratch);
             drop(m); // the NIC is done with it: back to the pool (or to its other owner)
             if offl.tx_ipv4_cksum || offl.tx_tcp_cksum {
                 complete_checksums(&mut scratch, offl);

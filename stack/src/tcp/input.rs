@@ -3,7 +3,7 @@
 //! duplicate ACKs and fast retransmit, window updates, in-order data, RST and FIN.
 use super::output::{self, RstFor};
 use super::scoreboard::{self, DUP_THRESH};
-use super::{rack, sack, seq_ge, seq_gt, seq_le, seq_lt, State, Tcb, TcpError};
+use super::{rack, sack, seq_ge, seq_gt, seq_le, seq_lt, Payload, Seg, State, Tcb, TcpError};
 use crate::ip::IpLayer;
 use linerate_dpdk::Device;
 use linerate_proto::cc::{CcState, CongestionControl};
@@ -312,8 +312,12 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
         }
         scoreboard::on_seg_acked(tcb, 0);
         // The mbuf goes back to the pool in a bulk free (now, or when the NIC is done).
-        if let Some(done) = tcb.queue.pop_front() {
-            ip.dev.free_later(done.mbuf);
+        if let Some(Seg {
+            data: Payload::Copied(m),
+            ..
+        }) = tcb.queue.pop_front()
+        {
+            ip.dev.free_later(m);
         }
         tcb.unsent = tcb.unsent.saturating_sub(1);
     }

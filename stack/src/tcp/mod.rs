@@ -310,17 +310,27 @@ pub struct TcpInfo {
     pub pacing_rate: u64,
 }
 
-/// One segment on the write/retransmit queue. Its payload lives in `mbuf` after `hdr` bytes
-/// of headers left there by the last transmission.
+/// Where a queued segment's payload lives.
+#[derive(Debug)]
+pub(crate) enum Payload {
+    /// Copied in by `send`: the bytes are in this mbuf, after `Seg::hdr` bytes of headers
+    /// left there by the last transmission. A FIN without data has an empty one.
+    Copied(Mbuf),
+    /// Zero-copy (`send_region`): `Seg::len` bytes at `off` of a registered region. Each
+    /// transmission is a header mbuf chained to a fresh view of those bytes.
+    Region { region: u16, off: u32 },
+}
+
+/// One segment on the write/retransmit queue.
 #[derive(Debug)]
 pub(crate) struct Seg {
-    pub(crate) mbuf: Mbuf,
+    pub(crate) data: Payload,
     pub(crate) seq: u32,
     pub(crate) len: u32,
-    /// Header bytes pushed in front of the payload by the last transmission.
+    /// Header bytes pushed in front of a copied payload by the last transmission.
     pub(crate) hdr: u16,
-    /// Internet-checksum partial sum of the payload, kept while copying it in (the kernel's
-    /// csum-and-copy), so transmitting only sums the header.
+    /// Internet-checksum partial sum of the payload: kept while copying it in (the kernel's
+    /// csum-and-copy) or read from the region's table, so transmitting only sums the header.
     pub(crate) csum: u32,
     pub(crate) fin: bool,
     pub(crate) sent_at: Nanos,
@@ -334,10 +344,10 @@ pub(crate) struct Seg {
 }
 
 impl Seg {
-    /// An empty segment at `seq` in mbuf `m`, carrying FIN or not.
-    pub(crate) fn new(mbuf: Mbuf, seq: u32, fin: bool) -> Self {
+    /// An empty segment at `seq` with payload `data`, carrying FIN or not.
+    pub(crate) fn new(data: Payload, seq: u32, fin: bool) -> Self {
         Seg {
-            mbuf,
+            data,
             seq,
             len: 0,
             hdr: 0,

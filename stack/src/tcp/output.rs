@@ -5,8 +5,9 @@
 //! write queue (`tcp_sendmsg`'s copy). The only TCP module that transmits.
 use super::header::{finish_checksum, ts_option_sum, write_ts_option, TcpHdr};
 use super::rack::{self, Probe};
-use super::{scoreboard, seq_gt, seq_lt, Seg, State, Tcb, TcpError};
+use super::{scoreboard, seq_gt, seq_lt, Payload, Seg, State, Tcb, TcpError};
 use crate::ip::{IpLayer, XmitError, L4};
+use crate::region::{RegionId, Regions};
 use linerate_dpdk::Device;
 use linerate_proto::timer::Nanos;
 use linerate_proto::wire::checksum;
@@ -129,7 +130,8 @@ fn queue_fin<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>) {
         }
     }
     let Some(m) = ip.alloc() else { return }; // retried on the next call
-    tcb.queue.push_back(Seg::new(m, tcb.write_seq, true));
+    tcb.queue
+        .push_back(Seg::new(Payload::Copied(m), tcb.write_seq, true));
     tcb.write_seq = tcb.write_seq.wrapping_add(1);
     tcb.fin_queued = true;
 }
@@ -180,7 +182,7 @@ pub(crate) fn transmit_skb<D: Device>(
     };
     let last = idx + 1 == tcb.queue.len();
     let offload = ip.tcp_csum_offload();
-    if seq_lt(tcb.queue[idx].seq, tcb.snd_una) && !trim_head(tcb, idx, offload) {
+    if seq_lt(tcb.queue[idx].seq, tcb.snd_una) && !trim_head(tcb, idx, &ip.regions, offload) {
         return false;
     }
     let (seq, len, fin, psum) = {
@@ -199,29 +201,51 @@ pub(crate) fn transmit_skb<D: Device>(
     let (src, dst) = (tcb.local_ip, tcb.remote_ip);
     let tcp_len = thl + len as usize;
     finish_checksum(&mut hdr[..thl], src, dst, tcp_len, hsum, psum, offload);
-    let seg = &mut tcb.queue[idx];
-    // A frame the NIC still holds is never written (the kernel's skb_still_in_host_queue).
-    if !seg.mbuf.is_unique() || !ip.has_room() {
-        return false;
-    }
-    if seg.hdr > 0 {
-        seg.mbuf.adj(seg.hdr as usize);
-        seg.hdr = 0;
-    }
-    let Some(h) = seg.mbuf.prepend(thl) else {
-        return false;
-    };
-    h.copy_from_slice(&hdr[..thl]);
     let l4 = L4 {
         hdr_len: thl as u8,
         csum_offloaded: offload,
     };
-    // The IP layer hands the NIC a reference; the original stays for retransmission.
-    if ip.queue_xmit_ref(&mut seg.mbuf, &mut tcb.dst, l4).is_err() {
-        seg.mbuf.adj(thl); // the segment stays a clean payload
-        return false;
+    let seg = &mut tcb.queue[idx];
+    match seg.data {
+        Payload::Copied(ref mut m) => {
+            // A frame the NIC still holds is never written (the kernel's
+            // skb_still_in_host_queue).
+            if !m.is_unique() || !ip.has_room() {
+                return false;
+            }
+            if seg.hdr > 0 {
+                m.adj(seg.hdr as usize);
+                seg.hdr = 0;
+            }
+            let Some(h) = m.prepend(thl) else {
+                return false;
+            };
+            h.copy_from_slice(&hdr[..thl]);
+            // The IP layer hands the NIC a reference; the original stays for retransmission.
+            if ip.queue_xmit_ref(m, &mut tcb.dst, l4).is_err() {
+                m.adj(thl); // the segment stays a clean payload
+                return false;
+            }
+            seg.hdr = (m.len() - len as usize) as u16;
+        }
+        Payload::Region { region, off } => {
+            // A header mbuf chained to a view of the region: the queue keeps no mbuf.
+            if !ip.has_room() {
+                return false;
+            }
+            let Some(mut m) = ip.alloc_region_frame(region, off, len) else {
+                tcb.counters.alloc_failures += 1;
+                return false;
+            };
+            let Some(h) = m.prepend(thl) else {
+                return false;
+            };
+            h.copy_from_slice(&hdr[..thl]);
+            if ip.queue_xmit(m, &mut tcb.dst, None, l4, now).is_err() {
+                return false;
+            }
+        }
     }
-    seg.hdr = (seg.mbuf.len() - len as usize) as u16;
     let retrans = seq_lt(seq, tcb.snd_max);
     // Only a frame the device took counts as sent (RACK's xmit_ts, RFC 8985 §6.1).
     seg.sent_at = now;
@@ -315,29 +339,37 @@ pub(crate) fn send_loss_probe<D: Device>(
 /// segment that begins below its window even when its FIN is new). Recomputes the payload's
 /// partial checksum unless the NIC does checksums. False while the NIC still holds the
 /// previous transmission.
-fn trim_head(tcb: &mut Tcb, idx: usize, csum_offload: bool) -> bool {
+fn trim_head(tcb: &mut Tcb, idx: usize, regions: &Regions, csum_offload: bool) -> bool {
     let una = tcb.snd_una;
     let seg = &mut tcb.queue[idx];
     let cut = una.wrapping_sub(seg.seq).min(seg.len);
     if cut == 0 {
         return true;
     }
-    if !seg.mbuf.is_unique() {
-        return false;
-    }
-    if seg.hdr > 0 {
-        seg.mbuf.adj(seg.hdr as usize);
-        seg.hdr = 0;
-    }
-    if !seg.mbuf.adj(cut as usize) {
-        return false;
+    match seg.data {
+        Payload::Copied(ref mut m) => {
+            if !m.is_unique() {
+                return false;
+            }
+            if seg.hdr > 0 {
+                m.adj(seg.hdr as usize);
+                seg.hdr = 0;
+            }
+            if !m.adj(cut as usize) {
+                return false;
+            }
+        }
+        Payload::Region { ref mut off, .. } => *off += cut,
     }
     scoreboard::on_trim(tcb, idx, cut);
     let seg = &mut tcb.queue[idx];
     seg.seq = seg.seq.wrapping_add(cut);
     seg.len -= cut;
     if !csum_offload {
-        seg.csum = checksum::sum(seg.mbuf.data(), 0);
+        seg.csum = match seg.data {
+            Payload::Copied(ref m) => checksum::sum(m.data(), 0),
+            Payload::Region { region, off } => regions.sum(region, off, seg.len),
+        };
     }
     true
 }
@@ -472,10 +504,12 @@ pub(crate) fn copy_to_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, data:
             break;
         }
         let can_append = tcb.unsent < tcb.queue.len()
-            && tcb
-                .queue
-                .back()
-                .is_some_and(|s| !s.fin && (s.len as usize) < goal && s.hdr == 0);
+            && tcb.queue.back().is_some_and(|s| {
+                matches!(s.data, Payload::Copied(_))
+                    && !s.fin
+                    && (s.len as usize) < goal
+                    && s.hdr == 0
+            });
         if !can_append {
             // Mbufs stay back for RX and control frames (`IpLayer::alloc_send`): a send
             // buffer that drained the pool would deadlock instead of pushing back.
@@ -483,20 +517,24 @@ pub(crate) fn copy_to_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, data:
                 tcb.counters.alloc_failures += 1;
                 break;
             };
-            tcb.queue.push_back(Seg::new(m, tcb.write_seq, false));
+            tcb.queue
+                .push_back(Seg::new(Payload::Copied(m), tcb.write_seq, false));
         }
         let Some(seg) = tcb.queue.back_mut() else {
+            break;
+        };
+        let Payload::Copied(ref mut m) = seg.data else {
             break;
         };
         let n = (goal - seg.len as usize)
             .min(data.len() - done)
             .min(room)
-            .min(seg.mbuf.tailroom());
+            .min(m.tailroom());
         if n == 0 {
             break;
         }
         let chunk = &data[done..done + n];
-        let Some(dst) = seg.mbuf.append(n) else { break };
+        let Some(dst) = m.append(n) else { break };
         dst.copy_from_slice(chunk);
         if !csum_offload {
             let mut s = checksum::sum(chunk, 0);
@@ -509,6 +547,68 @@ pub(crate) fn copy_to_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, data:
         }
         seg.len += n as u32;
         tcb.write_seq = tcb.write_seq.wrapping_add(n as u32);
+        done += n;
+    }
+    done
+}
+
+/// `tcp_sendmsg` with zero copy (the kernel's MSG_ZEROCOPY frags): queues segments that
+/// point at `len` bytes at `off` of registered region `r`, up to the size goal each, with
+/// their checksums read from the region's table. Returns the bytes taken; stops at the
+/// send-buffer limit. Nothing is allocated from the pool: frames take their mbufs when they
+/// leave.
+pub(crate) fn region_to_queue<D: Device>(
+    tcb: &mut Tcb,
+    ip: &IpLayer<D>,
+    r: RegionId,
+    off: u32,
+    len: u32,
+) -> u32 {
+    let goal = tcb.mss;
+    let csum_offload = ip.tcp_csum_offload();
+    let room = tcb.cfg.sndbuf.saturating_sub(tcb.queued_bytes());
+    let len = len.min(room);
+    let mut done = 0;
+    while done < len {
+        let at = off + done;
+        // Extend an unsent tail segment that ends where this piece starts.
+        let tail = (tcb.unsent < tcb.queue.len())
+            .then(|| tcb.queue.back_mut())
+            .flatten()
+            .filter(|s| {
+                !s.fin
+                    && s.len < goal
+                    && matches!(s.data, Payload::Region { region, off }
+                        if region == r.0 && off + s.len == at)
+            });
+        let n = match tail {
+            Some(seg) => {
+                let n = (goal - seg.len).min(len - done);
+                seg.len += n;
+                if let (false, Payload::Region { region, off }) = (csum_offload, &seg.data) {
+                    seg.csum = ip.regions.sum(*region, *off, seg.len);
+                }
+                n
+            }
+            None => {
+                let n = goal.min(len - done);
+                let mut seg = Seg::new(
+                    Payload::Region {
+                        region: r.0,
+                        off: at,
+                    },
+                    tcb.write_seq,
+                    false,
+                );
+                seg.len = n;
+                if !csum_offload {
+                    seg.csum = ip.regions.sum(r.0, at, n);
+                }
+                tcb.queue.push_back(seg);
+                n
+            }
+        };
+        tcb.write_seq = tcb.write_seq.wrapping_add(n);
         done += n;
     }
     done

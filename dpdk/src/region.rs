@@ -1,0 +1,128 @@
+//! Zero-copy TX regions: hugepage memory whose bytes frames carry without being copied.
+//!
+//! A [`TxRegion`] is one `rte_malloc` block with an `rte_mbuf_ext_shared_info`. A
+//! [`TxRegion::view`] is a fresh mbuf from a pool attached to a byte range of the region as
+//! an external buffer (`rte_pktmbuf_attach_extbuf`): the NIC reads the region's bytes in
+//! place. The shared info counts the region's own handle plus one per live view, so the
+//! memory outlives both the handle and every frame still in a TX ring.
+use super::{DpdkError, Eal, Mbuf, Mempool, Result};
+use std::ptr::NonNull;
+
+/// Most bytes one view may cover (an mbuf's `buf_len` is 16 bits).
+pub const MAX_VIEW_LEN: usize = u16::MAX as usize;
+
+/// A block of hugepage memory that frames reference instead of copying (see the module doc).
+pub struct TxRegion {
+    shinfo: NonNull<linerate_dpdk_sys::rte_mbuf_ext_shared_info>,
+    base: NonNull<u8>,
+    len: usize,
+    iova: u64,
+    _eal: Eal,
+}
+
+// SAFETY: the region's bytes are only written through `&mut self` while no view exists
+// (`fill` checks), views are created and freed with atomic refcount updates, and the memory is
+// freed only when the last reference (handle or view) goes.
+unsafe impl Send for TxRegion {}
+// SAFETY: `&TxRegion` gives read access to immutable bytes and creates views (atomic refcount).
+unsafe impl Sync for TxRegion {}
+
+impl TxRegion {
+    /// `len` bytes of zeroed hugepage memory on NUMA `socket` (`None`: any).
+    pub fn new(eal: &Eal, len: usize, socket: Option<i32>) -> Result<TxRegion> {
+        if len == 0 {
+            return Err(DpdkError::InvalidArg(
+                "a TX region needs at least 1 byte".into(),
+            ));
+        }
+        let mut base: *mut std::ffi::c_void = std::ptr::null_mut();
+        // SAFETY: EAL is up (`eal` exists); `base` is a valid out-pointer.
+        let sh = unsafe { linerate_dpdk_sys::lr_region_new(len, socket.unwrap_or(-1), &mut base) };
+        let (Some(shinfo), Some(base)) = (NonNull::new(sh), NonNull::new(base.cast::<u8>())) else {
+            return Err(DpdkError::InvalidArg(format!(
+                "out of hugepage memory for a {len}-byte TX region: reserve more (scripts/setup.sh) or use a smaller payload"
+            )));
+        };
+        // SAFETY: `base` is the start of a live rte_malloc block.
+        let iova = unsafe { linerate_dpdk_sys::lr_virt2iova(base.as_ptr().cast()) };
+        Ok(TxRegion {
+            shinfo,
+            base,
+            len,
+            iova,
+            _eal: eal.clone(),
+        })
+    }
+
+    /// Bytes in the region.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True for an empty region (never: `new` refuses those).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The region's bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: [base, base + len) is a live allocation owned (in part) by this handle, and
+        // it is written only through `fill`, which needs `&mut self` and no views.
+        unsafe { std::slice::from_raw_parts(self.base.as_ptr(), self.len) }
+    }
+
+    /// Live views of the region (frames in flight or queued).
+    pub fn views(&self) -> usize {
+        // SAFETY: the shared info lives as long as any reference, this handle included.
+        unsafe { linerate_dpdk_sys::lr_region_refcnt(self.shinfo.as_ptr()) as usize - 1 }
+    }
+
+    /// Writes the region's bytes with `f`; `None` while views exist (a NIC may be reading).
+    pub fn fill<R>(&mut self, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
+        if self.views() != 0 {
+            return None;
+        }
+        // SAFETY: `&mut self` and no views: nobody else can read or write these bytes.
+        let s = unsafe { std::slice::from_raw_parts_mut(self.base.as_ptr(), self.len) };
+        Some(f(s))
+    }
+
+    /// An mbuf from `pool` whose data is `len` bytes of the region at `off`, not copied.
+    /// `None` when the pool is empty, or the range is outside the region or longer than
+    /// [`MAX_VIEW_LEN`].
+    #[inline]
+    pub fn view(&self, pool: &Mempool, off: usize, len: usize) -> Option<Mbuf> {
+        if len == 0 || len > MAX_VIEW_LEN || off.checked_add(len)? > self.len {
+            return None;
+        }
+        // SAFETY: the range lies inside the region (checked above); the shim takes a
+        // reference on the shared info for the new mbuf, so the memory lives until the mbuf
+        // is freed.
+        let m = unsafe {
+            linerate_dpdk_sys::lr_pktmbuf_ext_view(
+                pool.as_ptr(),
+                self.shinfo.as_ptr(),
+                self.base.as_ptr().add(off).cast(),
+                self.iova + off as u64,
+                len as u16,
+            )
+        };
+        NonNull::new(m).map(Mbuf::from_nonnull)
+    }
+}
+
+impl Drop for TxRegion {
+    fn drop(&mut self) {
+        // SAFETY: this handle owns one reference; the last one frees the memory.
+        unsafe { linerate_dpdk_sys::lr_region_put(self.shinfo.as_ptr()) }
+    }
+}
+
+impl std::fmt::Debug for TxRegion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TxRegion")
+            .field("len", &self.len)
+            .field("views", &self.views())
+            .finish()
+    }
+}

@@ -1,0 +1,65 @@
+//! Zero-copy payload: registered hugepage regions that queued segments point into instead of
+//! holding copies (the kernel's page frags of an skb), each with the partial checksums that
+//! give a segment's checksum without reading its bytes.
+use linerate_dpdk::{Mbuf, Mempool, TxRegion};
+use linerate_proto::wire::checksum::PrefixSums;
+use std::sync::Arc;
+
+/// A payload region registered with a stack (`Stack::register_region`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RegionId(pub(crate) u16);
+
+struct Region {
+    buf: Arc<TxRegion>,
+    /// `None` when the NIC does TCP checksums (no sums needed).
+    sums: Option<PrefixSums>,
+}
+
+/// The stack's registered regions. A region is never unregistered while the stack lives:
+/// queued segments and frames in the TX ring point into it.
+#[derive(Default)]
+pub(crate) struct Regions {
+    v: Vec<Region>,
+}
+
+impl Regions {
+    /// Registers `buf`, building its checksum table unless `csum_offload`. `None` when 65 536
+    /// regions are registered already.
+    pub(crate) fn register(&mut self, buf: Arc<TxRegion>, csum_offload: bool) -> Option<RegionId> {
+        let id = u16::try_from(self.v.len()).ok()?;
+        let sums = (!csum_offload).then(|| PrefixSums::new(buf.as_slice()));
+        self.v.push(Region { buf, sums });
+        Some(RegionId(id))
+    }
+
+    /// Bytes in region `id`, or `None` for an id this stack did not give out.
+    pub(crate) fn len(&self, id: RegionId) -> Option<usize> {
+        self.v.get(id.0 as usize).map(|r| r.buf.len())
+    }
+
+    /// The partial checksum of `len` bytes at `off` in region `r` (0 without a table).
+    #[inline]
+    pub(crate) fn sum(&self, r: u16, off: u32, len: u32) -> u32 {
+        match self.v.get(r as usize) {
+            Some(Region { buf, sums: Some(s) }) => {
+                s.range(buf.as_slice(), off as usize, (off + len) as usize)
+            }
+            _ => 0,
+        }
+    }
+
+    /// The bytes of `len` at `off` of region `r`.
+    pub(crate) fn bytes(&self, r: u16, off: u32, len: u32) -> Option<&[u8]> {
+        let (a, b) = (off as usize, off as usize + len as usize);
+        self.v.get(r as usize)?.buf.as_slice().get(a..b)
+    }
+
+    /// An mbuf from `pool` over `len` bytes at `off` of region `r` (no copy).
+    #[inline]
+    pub(crate) fn view(&self, pool: &Mempool, r: u16, off: u32, len: u32) -> Option<Mbuf> {
+        self.v
+            .get(r as usize)?
+            .buf
+            .view(pool, off as usize, len as usize)
+    }
+}
