@@ -11,6 +11,7 @@ const RANKS: &[(&str, u32)] = &[
     ("dev", 0),
     ("region", 0),
     ("neigh", 1),
+    ("gso", 1),
     ("ip", 2),
     ("tcp", 3),
     ("tcp::header", 4),

@@ -74,11 +74,17 @@ impl<D: Device> Dev<D> {
         // pair caps it at MAX_BURST), so no split and no allocation here.
         while !self.txq.is_empty() {
             let before = self.txq.len();
-            let bytes_before: usize = self.txq.iter().map(|m| m.len()).sum();
+            // Byte counts of the frames a burst can take, from the front: the device takes
+            // at most MAX_BURST, and they are gone from the vector afterwards.
+            let mut upto = [0u64; MAX_BURST + 1];
+            let mut acc = 0;
+            for (i, m) in self.txq.iter().take(MAX_BURST).enumerate() {
+                acc += m.pkt_len() as u64;
+                upto[i + 1] = acc;
+            }
             let n = self.dev.tx_burst(&mut self.txq);
             self.stats.tx_frames += n as u64;
-            self.stats.tx_bytes +=
-                (bytes_before - self.txq.iter().map(|m| m.len()).sum::<usize>()) as u64;
+            self.stats.tx_bytes += upto[n.min(MAX_BURST)];
             if n == 0 || (n < MAX_BURST && n < before) {
                 self.stats.tx_partial += 1;
                 break;
@@ -110,7 +116,10 @@ impl<D: Device> Dev<D> {
         let before = out.len();
         let n = self.dev.rx_burst(out);
         self.stats.rx_frames += n as u64;
-        self.stats.rx_bytes += out[before..].iter().map(|m| m.len() as u64).sum::<u64>();
+        self.stats.rx_bytes += out[before..]
+            .iter()
+            .map(|m| m.pkt_len() as u64)
+            .sum::<u64>();
         n
     }
 

@@ -6,6 +6,7 @@
 //! `queue_xmit` a segment whose TCP header is written. This layer then writes the IPv4
 //! header, `neigh` writes the Ethernet header, and `dev` batches the frame for the NIC.
 use crate::dev::Dev;
+use crate::gso::{self, Template, UnitPayload};
 use crate::neigh::NeighTable;
 use crate::region::Regions;
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads, TxOffload};
@@ -92,6 +93,26 @@ pub(crate) enum XmitError {
     Unreachable,
 }
 
+/// A TSO unit as TCP hands it to [`IpLayer::queue_xmit_unit`]: segments back to back in a
+/// payload region, under one TCP header.
+pub(crate) struct Unit<'a> {
+    /// TCP header of the first segment: checksum zero, flags of a segment before the last.
+    pub(crate) tcp: &'a [u8],
+    /// Its word sum with the sequence number counted as zero.
+    pub(crate) tcp_sum: u32,
+    pub(crate) seq: u32,
+    /// Flags of the last segment only (PSH, FIN).
+    pub(crate) last_flags: u8,
+    pub(crate) region: u16,
+    pub(crate) off: u32,
+    /// Each segment's payload length and partial sum.
+    pub(crate) segs: &'a [(u32, u32)],
+    /// Segment size for hardware TSO (every segment but the last is this long).
+    pub(crate) mss: u16,
+    /// The TCP checksum is the NIC's.
+    pub(crate) csum_offloaded: bool,
+}
+
 /// What the IPv4 layer needs to know of the L4 segment it carries.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct L4 {
@@ -166,23 +187,69 @@ impl<D: Device> IpLayer<D> {
     }
 
     /// A frame of `len` bytes at `off` of region `r`: a header mbuf (headers go into its
-    /// headroom) chained to a view of the payload, no copy; on a port without multi-segment
-    /// TX, the payload copied in after the headers. `None` when the pool is dry.
+    /// headroom) chained to a view of the payload, no copy (`gso::alloc_frame`).
     #[inline]
     pub(crate) fn alloc_region_frame(&self, r: u16, off: u32, len: u32) -> Option<Mbuf> {
-        let mut h = self.pool.alloc()?;
-        if len == 0 {
-            return Some(h);
-        }
-        if !self.offloads.tx_multi_seg {
-            // The port takes single-segment frames only: copy at the device boundary.
-            let b = self.regions.bytes(r, off, len)?;
-            h.append(b.len())?.copy_from_slice(b);
-            return Some(h);
-        }
-        let v = self.regions.view(&self.pool, r, off, len)?;
-        h.chain(v).ok()?;
-        Some(h)
+        let multi = self.offloads.tx_multi_seg;
+        gso::alloc_frame(&self.pool, &self.regions, multi, r, off, len)
+    }
+
+    /// True when the port cuts TSO frames itself (and takes chained mbufs).
+    #[inline]
+    pub(crate) fn tso(&self) -> bool {
+        self.offloads.tx_tso && self.offloads.tx_multi_seg
+    }
+
+    /// `ip_queue_xmit` for a TSO unit (`tcp` is the TCP header of its first segment, see
+    /// [`Unit`]): the IPv4 and Ethernet headers join it in one template, and the unit leaves
+    /// as one hardware TSO frame or as segments cut in software (`gso`). Needs a resolved
+    /// next hop. Returns how many of its segments left, from the front.
+    pub(crate) fn queue_xmit_unit(&mut self, d: &mut Dst, u: &Unit) -> usize {
+        let Some(hh) = self.neigh.hh(d.neigh) else {
+            return 0;
+        };
+        let thl = u.tcp.len();
+        let mut buf = [0u8; ETH_HEADER_LEN + IPV4_HEADER_LEN + 60];
+        let hl = ETH_HEADER_LEN + IPV4_HEADER_LEN + thl;
+        buf[..ETH_HEADER_LEN].copy_from_slice(hh);
+        let h = &mut buf[ETH_HEADER_LEN..];
+        h[0] = 0x45;
+        h[6] = 0x40;
+        h[8] = DEFAULT_TTL;
+        h[9] = Protocol::TCP;
+        h[12..16].copy_from_slice(&d.src.octets());
+        h[16..20].copy_from_slice(&d.dst.octets());
+        h[IPV4_HEADER_LEN..IPV4_HEADER_LEN + thl].copy_from_slice(u.tcp);
+        let t = Template {
+            hdr: &buf[..hl],
+            ip_sum: header_sum(0, 0, d.src, d.dst),
+            tcp_sum: u.tcp_sum,
+            src: d.src,
+            dst: d.dst,
+            ip_csum_offload: self.offloads.tx_ipv4_cksum,
+            tcp_csum_offload: u.csum_offloaded,
+        };
+        let p = UnitPayload {
+            region: u.region,
+            off: u.off,
+            segs: u.segs,
+            seq: u.seq,
+            ip_id: d.ip_id.wrapping_add(1),
+            last_flags: u.last_flags,
+        };
+        let n = if self.tso() && u.segs.len() > 1 {
+            let ok = gso::tso(&t, &p, u.mss, &self.pool, &self.regions, &mut self.dev);
+            if ok {
+                u.segs.len()
+            } else {
+                0
+            }
+        } else {
+            let multi = self.offloads.tx_multi_seg;
+            gso::segment(&t, &p, &self.pool, &self.regions, multi, &mut self.dev)
+        };
+        d.ip_id = d.ip_id.wrapping_add(n as u16);
+        n
     }
 
     /// True when the NIC completes TCP checksums (TCP then writes the pseudo-header sum).

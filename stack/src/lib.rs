@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod dev;
+mod gso;
 mod ip;
 mod neigh;
 mod region;

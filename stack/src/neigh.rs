@@ -239,6 +239,17 @@ impl NeighTable {
         }
     }
 
+    /// The cached Ethernet header of entry `idx` while it is usable (`neigh_hh_output`'s).
+    #[inline]
+    pub(crate) fn hh(&self, idx: usize) -> Option<&[u8; ETH_HEADER_LEN]> {
+        let e = self.entries.get(idx)?;
+        matches!(
+            e.state,
+            NeighState::Reachable | NeighState::Stale | NeighState::Permanent
+        )
+        .then_some(&e.hh)
+    }
+
     /// Prepends the cached Ethernet header to an IPv4 frame. False if unresolved or no
     /// headroom.
     #[inline]

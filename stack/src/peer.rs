@@ -11,7 +11,7 @@ use linerate_proto::wire::checksum;
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
 use linerate_proto::wire::ipv4::{Ipv4Packet, Protocol};
 use linerate_proto::wire::tcp::{flags, TcpOptions, TcpPacket};
-use linerate_proto::wire::IPV4_HEADER_LEN;
+use linerate_proto::wire::{ETH_HEADER_LEN, IPV4_HEADER_LEN, TCP_HEADER_LEN};
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -78,6 +78,8 @@ pub struct AckPeer<D: Device> {
     pub ack_every: u32,
     /// Connections by (stack port, peer port): a short list, scanned (few connections).
     conns: Vec<((u16, u16), PeerConn)>,
+    /// Each connection's pure-ACK frame (by stack port, peer port) and its partial sum.
+    ack_tmpl: Vec<((u16, u16), [u8; ACK_FRAME_LEN], u32)>,
     seen: Vec<Seen>,
     rxq: VecDeque<Mbuf>,
     /// Offloads presented to the stack instead of the inner device's (`emulate_offloads`).
@@ -101,6 +103,7 @@ impl<D: Device> AckPeer<D> {
             wscale: 9,
             ack_every: 2,
             conns: Vec::with_capacity(64),
+            ack_tmpl: Vec::with_capacity(64),
             seen: Vec::with_capacity(4096),
             rxq: VecDeque::with_capacity(4096),
             offloads: None,
@@ -294,11 +297,34 @@ impl<D: Device> AckPeer<D> {
         self.conns[i].1 = c;
     }
 
-    /// Writes one segment from the peer to the stack into an mbuf on the RX queue.
+    /// Writes one segment from the peer to the stack into an mbuf on the RX queue. Pure ACKs
+    /// (the bulk of the work) copy the connection's prebuilt frame and patch it.
     fn emit(&mut self, stack_port: u16, c: PeerConn, seq: u32, fl: u8, syn: bool) {
         let Some(mut m) = self.pool.alloc() else {
             return;
         };
+        if fl == flags::ACK && c.ts_on {
+            if let Some(t) = self
+                .ack_tmpl
+                .iter()
+                .find(|t| t.0 == (stack_port, c.our_port))
+            {
+                let Some(b) = m.append(ACK_FRAME_LEN) else {
+                    return;
+                };
+                b.copy_from_slice(&t.1);
+                let tcp = &mut b[ETH_HEADER_LEN + IPV4_HEADER_LEN..];
+                tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+                tcp[8..12].copy_from_slice(&c.rcv_nxt.to_be_bytes());
+                write_ts_option(&mut tcp[TCP_HEADER_LEN..], 1, c.ts_recent);
+                let w = |x: u32| (x >> 16) + (x & 0xffff);
+                let sum = t.2 + w(seq) + w(c.rcv_nxt) + w(c.ts_recent);
+                tcp[16..18].copy_from_slice(&checksum::fold(sum).to_be_bytes());
+                self.stats.acks_sent += 1;
+                self.rxq.push_back(m);
+                return;
+            }
+        }
         let opt_len = if syn {
             20
         } else if c.ts_on {
@@ -306,9 +332,41 @@ impl<D: Device> AckPeer<D> {
         } else {
             0
         };
-        let tcp_len = 20 + opt_len;
-        let total = 14 + 20 + tcp_len;
+        let total = ETH_HEADER_LEN + IPV4_HEADER_LEN + TCP_HEADER_LEN + opt_len;
         let Some(b) = m.append(total) else { return };
+        self.build(b, stack_port, c, seq, fl, syn);
+        if syn && c.ts_on {
+            self.note_ack_template(stack_port, c);
+        }
+        self.stats.acks_sent += 1;
+        self.rxq.push_back(m);
+    }
+
+    /// Keeps the pure-ACK frame of the connection on `stack_port` with sequence, ACK and
+    /// timestamps zero, and the sum of everything else (pseudo-header included).
+    fn note_ack_template(&mut self, stack_port: u16, c: PeerConn) {
+        let mut f = [0u8; ACK_FRAME_LEN];
+        let z = PeerConn {
+            rcv_nxt: 0,
+            ts_recent: 0,
+            ..c
+        };
+        self.build(&mut f, stack_port, z, 0, flags::ACK, false);
+        let tcp = &mut f[ETH_HEADER_LEN + IPV4_HEADER_LEN..];
+        tcp[16..18].copy_from_slice(&[0, 0]);
+        // Sequence, ACK and the echoed timestamp are zero here (TSval is always 1): emit adds
+        // their words.
+        let tcp_len = tcp.len() as u16;
+        let ph = checksum::pseudo_header_v4(self.peer_ip, self.stack_ip, Protocol::TCP, tcp_len);
+        let sum = checksum::sum(tcp, ph);
+        let key = (stack_port, c.our_port);
+        self.ack_tmpl.retain(|t| t.0 != key);
+        self.ack_tmpl.push((key, f, sum));
+    }
+
+    /// Writes the peer's segment into `b` (exactly the frame's length).
+    fn build(&self, b: &mut [u8], stack_port: u16, c: PeerConn, seq: u32, fl: u8, syn: bool) {
+        let tcp_len = b.len() - ETH_HEADER_LEN - IPV4_HEADER_LEN;
         b.fill(0); // recycled mbufs hold old bytes
         b[0..6].copy_from_slice(&self.stack_mac.0);
         b[6..12].copy_from_slice(&self.peer_mac.0);
@@ -358,10 +416,11 @@ impl<D: Device> AckPeer<D> {
             hsum += ts_option_sum(1, c.ts_recent);
         }
         finish_checksum(t, self.peer_ip, self.stack_ip, tcp_len, hsum, 0, false);
-        self.stats.acks_sent += 1;
-        self.rxq.push_back(m);
     }
 }
+
+/// A pure ACK with timestamps: Ethernet, IPv4, TCP and its 12 bytes of options.
+const ACK_FRAME_LEN: usize = ETH_HEADER_LEN + IPV4_HEADER_LEN + TCP_HEADER_LEN + 12;
 
 impl<D: Device> Device for AckPeer<D> {
     fn rx_burst(&mut self, out: &mut Vec<Mbuf>) -> usize {

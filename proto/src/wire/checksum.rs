@@ -109,16 +109,16 @@ pub fn update32(old_csum: u16, old: u32, new: u32) -> u16 {
 }
 
 /// Bytes between two entries of a [`PrefixSums`] table.
-const PREFIX_STEP: usize = 32;
+const PREFIX_STEP: usize = 4;
 
 /// Running partial sums of a long byte string that does not change (zero-copy payload), one
-/// per 32 bytes, so that the sum of any range of it costs two table reads and at most 62
-/// bytes summed: a segment's checksum without a pass over its payload. The table is an
-/// eighth of the string's size.
+/// per 4 bytes, so that the sum of any range of it costs two table reads and at most 6 bytes
+/// summed: a segment's checksum without a pass over its payload. Segments of a multiple of
+/// 4 bytes (1448 and 1460 are) read no payload at all. The table is as large as the string.
 #[derive(Debug, Clone, Default)]
 pub struct PrefixSums {
-    /// `at[i]`: the sum of the first `32·i` bytes, with [`sum`]'s folded block sums added
-    /// modulo 2³² (exact for any range up to 2 MiB, so differences need no carry handling).
+    /// `at[i]`: the sum of the first `4·i` bytes, with [`sum`]'s folded block sums added
+    /// modulo 2³² (exact for any range up to 256 KiB, so differences need no carry handling).
     at: Vec<u32>,
 }
 
@@ -136,11 +136,11 @@ impl PrefixSums {
     }
 
     /// The partial sum of `data[a..b]` as [`sum`] would give it (as if the range started a
-    /// segment). `data` must be the bytes the table was built from; ranges over 2 MiB or
+    /// segment). `data` must be the bytes the table was built from; ranges over 256 KiB or
     /// outside `data` give 0 (callers keep to segments of at most 64 KiB).
     #[inline]
     pub fn range(&self, data: &[u8], a: usize, b: usize) -> u32 {
-        if a >= b || b > data.len() || b - a > 2 << 20 {
+        if a >= b || b > data.len() || b - a > 256 << 10 {
             return 0;
         }
         let (ia, ib) = (a.div_ceil(PREFIX_STEP), b / PREFIX_STEP);

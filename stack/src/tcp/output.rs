@@ -6,7 +6,7 @@
 use super::header::{finish_checksum, ts_option_sum, write_ts_option, TcpHdr};
 use super::rack::{self, Probe};
 use super::{scoreboard, seq_gt, seq_lt, Payload, Seg, State, Tcb, TcpError};
-use crate::ip::{IpLayer, XmitError, L4};
+use crate::ip::{IpLayer, Unit, XmitError, L4};
 use crate::region::{RegionId, Regions};
 use linerate_dpdk::Device;
 use linerate_proto::timer::Nanos;
@@ -59,53 +59,173 @@ pub(crate) fn write_xmit<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nan
         if !ip.has_room() {
             break;
         }
-        let (seq, len, fin) = {
-            let s = &tcb.queue[tcb.unsent];
-            (s.seq, s.len, s.fin)
+        let k = sendable_segs(tcb, now);
+        if k == 0 {
+            break;
+        }
+        let first = tcb.unsent;
+        let sent = if k == 1 {
+            transmit_skb(tcb, first, ip, now) as usize
+        } else {
+            transmit_unit(tcb, first, k, ip, now)
         };
-        let flight = tcb.in_flight();
+        for _ in 0..sent {
+            if pacing {
+                let len = tcb.queue[tcb.unsent].len;
+                tcb.pacer.on_sent(len);
+            }
+            event_new_data_sent(tcb);
+        }
+        if sent > 0 && tcb.rto_at.is_none() {
+            tcb.rto_at = Some(now + tcb.rtt.current());
+        }
+        if sent < k {
+            break;
+        }
+    }
+}
+
+/// Most segments in one TSO unit.
+const MAX_UNIT_SEGS: usize = 64;
+/// Most payload bytes in one TSO unit: what fits an IPv4 total length under the largest
+/// TCP header (the kernel's `GSO_LEGACY_MAX_SIZE` less headers).
+const MAX_UNIT_BYTES: u32 = 65_535 - IPV4_HEADER_LEN as u32 - 60;
+
+/// How many segments from `unsent` may leave now as one unit (0: none): the congestion
+/// window against RFC 6675's pipe, the peer's receive window, Nagle and the pacing gate,
+/// each applied to every segment in turn exactly as if they left one by one
+/// (`tcp_write_xmit`'s checks with `tcp_tso_segs`' grouping). Only zero-copy segments that
+/// are new data, back to back in one region and full-sized but for the last, group (what
+/// one TSO frame can carry); any other segment goes alone. Sets the reason it stopped
+/// (`cwnd_limited`, the persist timer, `pace_at`) when the first segment may not go.
+fn sendable_segs(tcb: &mut Tcb, now: Nanos) -> usize {
+    let first = tcb.unsent;
+    let (pipe0, flight0) = (tcb.pipe(), tcb.in_flight());
+    let wnd_end = tcb.snd_una.wrapping_add(tcb.snd_wnd);
+    let groups = matches!(tcb.queue[first].data, Payload::Region { .. })
+        && !seq_lt(tcb.queue[first].seq, tcb.snd_max);
+    let max = if groups { MAX_UNIT_SEGS } else { 1 };
+    let (mut k, mut total) = (0usize, 0u32);
+    while k < max && first + k < tcb.queue.len() {
+        let s = &tcb.queue[first + k];
+        let (seq, len, fin) = (s.seq, s.len, s.fin);
+        if k > 0 {
+            let p = &tcb.queue[first + k - 1];
+            let joins = match (&p.data, &s.data) {
+                (Payload::Region { region: a, off: o }, Payload::Region { region: b, off }) => {
+                    a == b && o + p.len == *off
+                }
+                _ => false,
+            };
+            if !joins || p.fin || p.len != tcb.mss || total + len > MAX_UNIT_BYTES {
+                break;
+            }
+        }
         // Congestion window (RFC 5681) against RFC 6675's pipe (in flight less SACKed and
         // lost bytes): always allow one segment when nothing is in the network.
-        let pipe = tcb.pipe();
+        let pipe = pipe0 + total;
         if pipe > 0 && pipe.saturating_add(len) > tcb.ccs.cwnd {
             tcb.cwnd_limited = true;
             break;
         }
         // Receive window (RFC 9293 §3.8.6): the whole segment must fit.
-        let wnd_end = tcb.snd_una.wrapping_add(tcb.snd_wnd);
         if seq_gt(seq.wrapping_add(len), wnd_end) {
-            if flight == 0 && tcb.persist_at.is_none() {
+            if k == 0 && flight0 == 0 && tcb.persist_at.is_none() {
                 // Zero (or too small) window with nothing in flight: probe it (§3.8.6.1).
                 tcb.persist_at = Some(now + tcb.rtt.current());
             }
             break;
         }
         // Nagle (RFC 896): hold a short segment while data is unacknowledged.
-        let last = tcb.unsent + 1 == tcb.queue.len();
+        let flight = flight0 + total;
+        let last = first + k + 1 == tcb.queue.len();
         if len < tcb.mss && !fin && !tcb.cfg.nodelay && flight > 0 && last {
             break;
         }
         // Pacing gate: when it closes, the timer wheel wakes us at `pace_at`. In slow start
         // the window may double within an RTT while the gate spreads it, so a sender using
         // half of it or more still counts as window-limited (RFC 7661 §4.3's rationale).
-        if pacing && !tcb.pacer.may_send(len) {
-            tcb.pace_at = Some(now + tcb.pacer.wait(len).max(1));
-            if tcb.ccs.in_slow_start() && 2 * flight as u64 >= tcb.ccs.cwnd as u64 {
-                tcb.cwnd_limited = true;
+        if tcb.cfg.pacing && !tcb.pacer.may_send(total + len) {
+            if k == 0 {
+                tcb.pace_at = Some(now + tcb.pacer.wait(len).max(1));
+                if tcb.ccs.in_slow_start() && 2 * flight as u64 >= tcb.ccs.cwnd as u64 {
+                    tcb.cwnd_limited = true;
+                }
             }
             break;
         }
-        if !transmit_skb(tcb, tcb.unsent, ip, now) {
-            break;
-        }
-        if pacing {
-            tcb.pacer.on_sent(len);
-        }
-        event_new_data_sent(tcb);
-        if tcb.rto_at.is_none() {
-            tcb.rto_at = Some(now + tcb.rtt.current());
-        }
+        total += len;
+        k += 1;
     }
+    k
+}
+
+/// `tcp_transmit_skb` for a TSO unit: the `k` zero-copy segments from `first` under one
+/// TCP header, handed to the IP layer as one unit (`IpLayer::queue_xmit_unit`), which sends
+/// it as a hardware TSO frame or cuts it in software. Every segment is marked sent exactly
+/// as `transmit_skb` marks one. Returns how many segments left, from the front.
+fn transmit_unit<D: Device>(
+    tcb: &mut Tcb,
+    first: usize,
+    k: usize,
+    ip: &mut IpLayer<D>,
+    now: Nanos,
+) -> usize {
+    let Payload::Region { region, off } = tcb.queue[first].data else {
+        return 0;
+    };
+    let thl = if tcb.ts_on {
+        TCP_HEADER_LEN + TCP_TS_OPTIONS_LEN
+    } else {
+        TCP_HEADER_LEN
+    };
+    let mut segs = [(0u32, 0u32); MAX_UNIT_SEGS];
+    for (i, d) in segs.iter_mut().enumerate().take(k) {
+        let s = &tcb.queue[first + i];
+        *d = (s.len, s.csum);
+    }
+    let seq = tcb.queue[first].seq;
+    let end = &tcb.queue[first + k - 1];
+    let mut last_flags = 0;
+    if end.fin {
+        last_flags |= flags::FIN;
+    }
+    if first + k == tcb.queue.len() && end.len > 0 {
+        last_flags |= flags::PSH;
+    }
+    let mut hdr = [0u8; TCP_HEADER_LEN + TCP_TS_OPTIONS_LEN];
+    let hsum = write_header(tcb, &mut hdr[..thl], seq, flags::ACK, now);
+    let unit = Unit {
+        tcp: &hdr[..thl],
+        // The sum without the sequence number: each segment adds its own.
+        tcp_sum: hsum - ((seq >> 16) + (seq & 0xffff)),
+        seq,
+        last_flags,
+        region,
+        off,
+        segs: &segs[..k],
+        mss: tcb.mss.min(u16::MAX as u32) as u16,
+        csum_offloaded: ip.tcp_csum_offload(),
+    };
+    let n = ip.queue_xmit_unit(&mut tcb.dst, &unit);
+    for idx in first..first + n {
+        let len = tcb.queue[idx].len;
+        tcb.queue[idx].sent_at = now;
+        scoreboard::on_transmit(tcb, idx, false, len, now);
+        let c = &mut tcb.counters;
+        c.segs_out += 1;
+        c.data_segs_out += (len > 0) as u64;
+        c.bytes_sent += len as u64;
+    }
+    if n > 0 {
+        // RFC 8985 §7.2: (re)arm the tail loss probe after new data.
+        let extra = tcb.queue[first + n - 1].end().wrapping_sub(tcb.snd_max);
+        rack::schedule_tlp(tcb, now, extra);
+        tcb.ack_now = false;
+        tcb.delack_at = None;
+        tcb.segs_unacked = 0;
+    }
+    n
 }
 
 /// The segment at `unsent` left for the first time (`tcp_event_new_data_sent`).

@@ -1,0 +1,201 @@
+//! `skb_gso_segment` and `tcp_gso_segment`, at the device boundary: a TSO unit (one header
+//! for up to 64 KiB of payload) leaves either as one frame the NIC cuts (hardware TSO) or
+//! as one frame per segment cut here (software segmentation). Each software frame is a small
+//! header mbuf, the unit's header template copied in with its lengths, IPv4 ID, sequence
+//! number, flags and checksums patched, chained to a view of its slice of the payload. The
+//! checksums come from the sums kept per segment, never from a pass over the payload.
+use crate::dev::Dev;
+use crate::region::Regions;
+use linerate_dpdk::{Device, Mbuf, Mempool, TxOffload};
+use linerate_proto::wire::checksum;
+use linerate_proto::wire::ipv4::Protocol;
+use linerate_proto::wire::{ETH_HEADER_LEN, IPV4_HEADER_LEN};
+use std::net::Ipv4Addr;
+
+/// Field offsets in a frame that starts with Ethernet + IPv4 (no options) + TCP.
+const IP_LEN: usize = ETH_HEADER_LEN + 2;
+const IP_ID: usize = ETH_HEADER_LEN + 4;
+const IP_CSUM: usize = ETH_HEADER_LEN + 10;
+const L4: usize = ETH_HEADER_LEN + IPV4_HEADER_LEN;
+const TCP_SEQ: usize = L4 + 4;
+const TCP_FLAGS: usize = L4 + 13;
+const TCP_CSUM: usize = L4 + 16;
+
+/// The headers every frame of a unit shares, and their sums.
+pub(crate) struct Template<'a> {
+    /// Ethernet + IPv4 + TCP header of the unit's first segment: IPv4 total length, ID and
+    /// both checksums zero; TCP flags those of a segment before the last.
+    pub(crate) hdr: &'a [u8],
+    /// Word sum of the IPv4 header as it is in `hdr`.
+    pub(crate) ip_sum: u32,
+    /// Word sum of the TCP header in `hdr` with its sequence number counted as zero.
+    pub(crate) tcp_sum: u32,
+    pub(crate) src: Ipv4Addr,
+    pub(crate) dst: Ipv4Addr,
+    /// The NIC fills in IPv4 header checksums.
+    pub(crate) ip_csum_offload: bool,
+    /// The NIC fills in TCP checksums (the header then carries the pseudo-header sum).
+    pub(crate) tcp_csum_offload: bool,
+}
+
+/// A unit's payload: `segs` (each segment's length and payload partial sum), back to back
+/// from `off` of region `region`.
+pub(crate) struct UnitPayload<'a> {
+    pub(crate) region: u16,
+    pub(crate) off: u32,
+    pub(crate) segs: &'a [(u32, u32)],
+    /// Sequence number and IPv4 ID of the first segment.
+    pub(crate) seq: u32,
+    pub(crate) ip_id: u16,
+    /// Flags only the last segment carries (PSH, FIN).
+    pub(crate) last_flags: u8,
+}
+
+/// The mbufs a frame needs for `len` payload bytes at `off` of region `r`: a header mbuf
+/// chained to a view of the bytes, or with them copied in on a port without multi-segment
+/// TX. `None` when the pool is dry.
+#[inline]
+pub(crate) fn alloc_frame(
+    pool: &Mempool,
+    regions: &Regions,
+    multi_seg: bool,
+    r: u16,
+    off: u32,
+    len: u32,
+) -> Option<Mbuf> {
+    let mut h = pool.alloc()?;
+    if len == 0 {
+        return Some(h);
+    }
+    if !multi_seg {
+        let b = regions.bytes(r, off, len)?;
+        h.append(b.len())?.copy_from_slice(b);
+        return Some(h);
+    }
+    let v = regions.view(pool, r, off, len)?;
+    h.chain(v).ok()?;
+    Some(h)
+}
+
+/// Software segmentation: one frame per segment of `p`, handed to `dev`. Returns how many
+/// went (fewer than all when the pool or the device ran out: the rest stay unsent).
+pub(crate) fn segment<D: Device>(
+    t: &Template,
+    p: &UnitPayload,
+    pool: &Mempool,
+    regions: &Regions,
+    multi_seg: bool,
+    dev: &mut Dev<D>,
+) -> usize {
+    let mut off = p.off;
+    let mut seq = p.seq;
+    for (i, &(len, psum)) in p.segs.iter().enumerate() {
+        if !dev.has_room() {
+            return i;
+        }
+        let Some(mut m) = alloc_frame(pool, regions, multi_seg, p.region, off, len) else {
+            return i;
+        };
+        let last = i + 1 == p.segs.len();
+        let ip_id = p.ip_id.wrapping_add(i as u16);
+        let extra = if last { p.last_flags } else { 0 };
+        if !write_headers(&mut m, t, len, seq, ip_id, extra, psum) {
+            return i;
+        }
+        if dev.xmit(m).is_err() {
+            return i;
+        }
+        off += len;
+        seq = seq.wrapping_add(len);
+    }
+    p.segs.len()
+}
+
+/// Hardware TSO: the whole unit as one frame with `tso_segsz = mss`; the NIC cuts it and
+/// writes each segment's lengths, IDs, sequence numbers and checksums. The TCP checksum
+/// field holds the pseudo-header sum without the length, as DPDK's TSO contract asks.
+pub(crate) fn tso<D: Device>(
+    t: &Template,
+    p: &UnitPayload,
+    mss: u16,
+    pool: &Mempool,
+    regions: &Regions,
+    dev: &mut Dev<D>,
+) -> bool {
+    let total: u32 = p.segs.iter().map(|s| s.0).sum();
+    if !dev.has_room() {
+        return false;
+    }
+    let Some(mut m) = alloc_frame(pool, regions, true, p.region, p.off, total) else {
+        return false;
+    };
+    let hl = t.hdr.len();
+    let Some(h) = m.prepend(hl) else {
+        return false;
+    };
+    h.copy_from_slice(t.hdr);
+    let ip_total = (hl - ETH_HEADER_LEN) as u32 + total;
+    h[IP_LEN..IP_LEN + 2].copy_from_slice(&(ip_total.min(0xffff) as u16).to_be_bytes());
+    h[IP_ID..IP_ID + 2].copy_from_slice(&p.ip_id.to_be_bytes());
+    h[TCP_FLAGS] |= p.last_flags;
+    let ph = checksum::pseudo_header_v4(t.src, t.dst, Protocol::TCP, 0);
+    h[TCP_CSUM..TCP_CSUM + 2].copy_from_slice(&(!checksum::fold(ph)).to_be_bytes());
+    m.set_tx_offload(TxOffload {
+        ip_cksum: true,
+        tcp_cksum: true,
+        tso_segsz: mss,
+        l2_len: ETH_HEADER_LEN as u8,
+        l3_len: IPV4_HEADER_LEN as u16,
+        l4_len: (hl - L4) as u8,
+    });
+    dev.xmit(m).is_ok()
+}
+
+/// Copies the template in front of the payload already in `m` and patches one segment's
+/// fields. False without headroom.
+#[inline]
+fn write_headers(
+    m: &mut Mbuf,
+    t: &Template,
+    len: u32,
+    seq: u32,
+    ip_id: u16,
+    extra_flags: u8,
+    psum: u32,
+) -> bool {
+    let hl = t.hdr.len();
+    let thl = (hl - L4) as u32;
+    let Some(h) = m.prepend(hl) else {
+        return false;
+    };
+    h.copy_from_slice(t.hdr);
+    let ip_total = IPV4_HEADER_LEN as u32 + thl + len;
+    h[IP_LEN..IP_LEN + 2].copy_from_slice(&(ip_total as u16).to_be_bytes());
+    h[IP_ID..IP_ID + 2].copy_from_slice(&ip_id.to_be_bytes());
+    if !t.ip_csum_offload {
+        let c = checksum::fold(t.ip_sum + ip_total + ip_id as u32);
+        h[IP_CSUM..IP_CSUM + 2].copy_from_slice(&c.to_be_bytes());
+    }
+    h[TCP_SEQ..TCP_SEQ + 4].copy_from_slice(&seq.to_be_bytes());
+    h[TCP_FLAGS] |= extra_flags;
+    let ph = checksum::pseudo_header_v4(t.src, t.dst, Protocol::TCP, (thl + len) as u16);
+    let c = if t.tcp_csum_offload {
+        !checksum::fold(ph)
+    } else {
+        // Flags are the low byte of their word, and `extra_flags` adds bits not yet set.
+        let words = (seq >> 16) + (seq & 0xffff);
+        checksum::fold(ph + t.tcp_sum + words + extra_flags as u32 + psum)
+    };
+    h[TCP_CSUM..TCP_CSUM + 2].copy_from_slice(&c.to_be_bytes());
+    if t.ip_csum_offload || t.tcp_csum_offload {
+        m.set_tx_offload(TxOffload {
+            ip_cksum: t.ip_csum_offload,
+            tcp_cksum: t.tcp_csum_offload,
+            tso_segsz: 0,
+            l2_len: ETH_HEADER_LEN as u8,
+            l3_len: IPV4_HEADER_LEN as u16,
+            l4_len: thl as u8,
+        });
+    }
+    true
+}
