@@ -77,6 +77,38 @@ struct rte_mbuf *lr_pktmbuf_ext_view(struct rte_mempool *mp,
     return m;
 }
 
+unsigned lr_pktmbuf_ext_frames(struct rte_mempool *mp, struct rte_mbuf_ext_shared_info *shinfo,
+                               char *addr, uint64_t iova, const uint32_t *lens, unsigned n,
+                               struct rte_mbuf **out)
+{
+    struct rte_mbuf *views[64];
+    uint64_t off = 0;
+    unsigned i;
+
+    if (n == 0 || n > 64)
+        return 0;
+    if (rte_pktmbuf_alloc_bulk(mp, out, n) != 0)
+        return 0;
+    if (rte_pktmbuf_alloc_bulk(mp, views, n) != 0) {
+        rte_pktmbuf_free_bulk(out, n);
+        return 0;
+    }
+    rte_mbuf_ext_refcnt_update(shinfo, (int16_t)n);
+    for (i = 0; i < n; i++) {
+        struct rte_mbuf *v = views[i], *h = out[i];
+        uint16_t len = (uint16_t)lens[i];
+
+        rte_pktmbuf_attach_extbuf(v, addr + off, iova + off, len, shinfo);
+        v->data_len = len;
+        v->pkt_len = len;
+        h->next = v;
+        h->nb_segs = 2;
+        h->pkt_len = len;
+        off += len;
+    }
+    return n;
+}
+
 uint32_t lr_pktmbuf_pkt_len(const struct rte_mbuf *m) { return m->pkt_len; }
 uint16_t lr_pktmbuf_nb_segs(const struct rte_mbuf *m) { return m->nb_segs; }
 const struct rte_mbuf *lr_pktmbuf_next(const struct rte_mbuf *m) { return m->next; }

@@ -65,6 +65,12 @@ uint64_t lr_virt2iova(const void *addr);
 struct rte_mbuf *lr_pktmbuf_ext_view(struct rte_mempool *mp,
                                      struct rte_mbuf_ext_shared_info *shinfo, void *addr,
                                      uint64_t iova, uint16_t len);
+/* `n` (at most 64) frames of a TSO unit cut in software: each a fresh header mbuf chained
+ * to a view of the next lens[i] bytes from addr, the region referenced n times at once.
+ * 2n mbufs come from `mp` in bulk. Returns n, or 0 (nothing allocated) if `mp` runs short. */
+unsigned lr_pktmbuf_ext_frames(struct rte_mempool *mp, struct rte_mbuf_ext_shared_info *shinfo,
+                               char *addr, uint64_t iova, const uint32_t *lens, unsigned n,
+                               struct rte_mbuf **out);
 /* Chained packets: total length and segment count of the head. */
 uint32_t lr_pktmbuf_pkt_len(const struct rte_mbuf *m);
 uint16_t lr_pktmbuf_nb_segs(const struct rte_mbuf *m);

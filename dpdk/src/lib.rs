@@ -27,7 +27,7 @@ pub use mempool::Mempool;
 pub use port::{
     find_port, port_names, LinkStatus, Offloads, Port, PortConfig, PortStats, QueuePair, MAX_BURST,
 };
-pub use region::{TxRegion, MAX_VIEW_LEN};
+pub use region::{TxRegion, MAX_FRAMES, MAX_VIEW_LEN};
 
 /// DPDK's headroom in front of packet data in every mbuf (RTE_PKTMBUF_HEADROOM).
 pub const MBUF_HEADROOM: u16 = linerate_dpdk_sys::LR_RTE_PKTMBUF_HEADROOM as u16;

@@ -109,7 +109,49 @@ impl TxRegion {
         };
         NonNull::new(m).map(Mbuf::from_nonnull)
     }
+
+    /// Frames for consecutive slices of the region: for each of `lens`, a fresh header mbuf
+    /// (empty, headers go into its headroom) chained to a view of the next that many bytes
+    /// from `off`, appended to `out`. All mbufs come from `pool` in two bulk allocations and
+    /// the region is referenced once for all (what software segmentation needs per unit).
+    /// False, with nothing allocated, when the pool runs short, `lens` has more than
+    /// [`MAX_FRAMES`] entries, or the slices leave the region.
+    pub fn frames(&self, pool: &Mempool, off: usize, lens: &[u32], out: &mut Vec<Mbuf>) -> bool {
+        let n = lens.len();
+        if n == 0 || n > MAX_FRAMES || lens.iter().any(|&l| l as usize > MAX_VIEW_LEN) {
+            return false;
+        }
+        let total: usize = lens.iter().map(|&l| l as usize).sum();
+        if off.checked_add(total).is_none_or(|end| end > self.len) {
+            return false;
+        }
+        out.reserve(n);
+        // SAFETY: the slices lie inside the region (checked above) and `out` has room for `n`
+        // more pointers; the shim writes exactly `n` owned mbuf pointers on success (each
+        // holding its view's region reference) and none on failure, so `set_len` covers only
+        // initialised handles. `Mbuf` is repr(transparent) over the pointer.
+        unsafe {
+            let dst = out.as_mut_ptr().add(out.len()).cast();
+            let got = linerate_dpdk_sys::lr_pktmbuf_ext_frames(
+                pool.as_ptr(),
+                self.shinfo.as_ptr(),
+                self.base.as_ptr().add(off).cast(),
+                self.iova + off as u64,
+                lens.as_ptr(),
+                n as u32,
+                dst,
+            );
+            if got as usize != n {
+                return false;
+            }
+            out.set_len(out.len() + n);
+        }
+        true
+    }
 }
+
+/// Most frames one [`TxRegion::frames`] call builds.
+pub const MAX_FRAMES: usize = 64;
 
 impl Drop for TxRegion {
     fn drop(&mut self) {

@@ -12,6 +12,9 @@ use linerate_proto::wire::ipv4::Protocol;
 use linerate_proto::wire::{ETH_HEADER_LEN, IPV4_HEADER_LEN};
 use std::net::Ipv4Addr;
 
+/// Most segments in one unit (what one bulk frame allocation builds).
+pub(crate) const MAX_UNIT_SEGS: usize = linerate_dpdk::MAX_FRAMES;
+
 /// Field offsets in a frame that starts with Ethernet + IPv4 (no options) + TCP.
 const IP_LEN: usize = ETH_HEADER_LEN + 2;
 const IP_ID: usize = ETH_HEADER_LEN + 4;
@@ -77,8 +80,10 @@ pub(crate) fn alloc_frame(
     Some(h)
 }
 
-/// Software segmentation: one frame per segment of `p`, handed to `dev`. Returns how many
-/// went (fewer than all when the pool or the device ran out: the rest stay unsent).
+/// Software segmentation: one frame per segment of `p`, handed to `dev`. On a port that
+/// takes chained mbufs, every frame's mbufs come in one bulk call (`scratch` holds them
+/// meanwhile). Returns how many went (fewer than all when the pool or the device ran out:
+/// the rest stay unsent).
 pub(crate) fn segment<D: Device>(
     t: &Template,
     p: &UnitPayload,
@@ -86,17 +91,33 @@ pub(crate) fn segment<D: Device>(
     regions: &Regions,
     multi_seg: bool,
     dev: &mut Dev<D>,
+    scratch: &mut Vec<Mbuf>,
 ) -> usize {
+    let n = p.segs.len().min(MAX_UNIT_SEGS);
+    let mut lens = [0u32; MAX_UNIT_SEGS];
+    for (l, s) in lens.iter_mut().zip(p.segs) {
+        *l = s.0;
+    }
+    scratch.clear();
+    let bulk = multi_seg
+        && lens[..n].iter().all(|&l| l > 0)
+        && regions.frames(pool, p.region, p.off, &lens[..n], scratch);
     let mut off = p.off;
     let mut seq = p.seq;
-    for (i, &(len, psum)) in p.segs.iter().enumerate() {
+    let mut frames = scratch.drain(..);
+    for (i, &(len, psum)) in p.segs[..n].iter().enumerate() {
         if !dev.has_room() {
             return i;
         }
-        let Some(mut m) = alloc_frame(pool, regions, multi_seg, p.region, off, len) else {
+        let m = if bulk {
+            frames.next()
+        } else {
+            alloc_frame(pool, regions, multi_seg, p.region, off, len)
+        };
+        let Some(mut m) = m else {
             return i;
         };
-        let last = i + 1 == p.segs.len();
+        let last = i + 1 == n;
         let ip_id = p.ip_id.wrapping_add(i as u16);
         let extra = if last { p.last_flags } else { 0 };
         if !write_headers(&mut m, t, len, seq, ip_id, extra, psum) {
@@ -108,7 +129,7 @@ pub(crate) fn segment<D: Device>(
         off += len;
         seq = seq.wrapping_add(len);
     }
-    p.segs.len()
+    n
 }
 
 /// Hardware TSO: the whole unit as one frame with `tso_segsz = mss`; the NIC cuts it and
@@ -137,7 +158,7 @@ pub(crate) fn tso<D: Device>(
     let ip_total = (hl - ETH_HEADER_LEN) as u32 + total;
     h[IP_LEN..IP_LEN + 2].copy_from_slice(&(ip_total.min(0xffff) as u16).to_be_bytes());
     h[IP_ID..IP_ID + 2].copy_from_slice(&p.ip_id.to_be_bytes());
-    h[TCP_FLAGS] |= p.last_flags;
+    h[TCP_FLAGS] = t.hdr[TCP_FLAGS] | p.last_flags;
     let ph = checksum::pseudo_header_v4(t.src, t.dst, Protocol::TCP, 0);
     h[TCP_CSUM..TCP_CSUM + 2].copy_from_slice(&(!checksum::fold(ph)).to_be_bytes());
     m.set_tx_offload(TxOffload {
@@ -177,7 +198,9 @@ fn write_headers(
         h[IP_CSUM..IP_CSUM + 2].copy_from_slice(&c.to_be_bytes());
     }
     h[TCP_SEQ..TCP_SEQ + 4].copy_from_slice(&seq.to_be_bytes());
-    h[TCP_FLAGS] |= extra_flags;
+    // From the template, not `|=` on the copy: reading a byte just stored by the wide copy
+    // stalls on store-to-load forwarding (it cost half of this function).
+    h[TCP_FLAGS] = t.hdr[TCP_FLAGS] | extra_flags;
     let ph = checksum::pseudo_header_v4(t.src, t.dst, Protocol::TCP, (thl + len) as u16);
     let c = if t.tcp_csum_offload {
         !checksum::fold(ph)

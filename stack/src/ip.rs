@@ -6,6 +6,7 @@
 //! `queue_xmit` a segment whose TCP header is written. This layer then writes the IPv4
 //! header, `neigh` writes the Ethernet header, and `dev` batches the frame for the NIC.
 use crate::dev::Dev;
+pub(crate) use crate::gso::MAX_UNIT_SEGS;
 use crate::gso::{self, Template, UnitPayload};
 use crate::neigh::NeighTable;
 use crate::region::Regions;
@@ -133,6 +134,8 @@ pub(crate) struct IpLayer<D: Device> {
     pub(crate) drops: RxDrops,
     /// Registered zero-copy payload regions.
     pub(crate) regions: Regions,
+    /// Frames of the unit being cut (`gso::segment`'s scratch, kept to avoid allocating).
+    frames: Vec<Mbuf>,
     /// Mbufs the send path leaves in the pool for RX descriptors and control frames.
     pool_reserve: u32,
     /// Send-path allocations allowed before the pool is looked at again (counting a pool's
@@ -159,6 +162,7 @@ impl<D: Device> IpLayer<D> {
             offloads,
             drops: RxDrops::default(),
             regions: Regions::default(),
+            frames: Vec::with_capacity(gso::MAX_UNIT_SEGS),
             pool_reserve,
             pool_budget: 0,
         }
@@ -246,7 +250,8 @@ impl<D: Device> IpLayer<D> {
             }
         } else {
             let multi = self.offloads.tx_multi_seg;
-            gso::segment(&t, &p, &self.pool, &self.regions, multi, &mut self.dev)
+            let (pool, regions, dev) = (&self.pool, &self.regions, &mut self.dev);
+            gso::segment(&t, &p, pool, regions, multi, dev, &mut self.frames)
         };
         d.ip_id = d.ip_id.wrapping_add(n as u16);
         n

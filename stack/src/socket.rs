@@ -268,7 +268,7 @@ impl<D: Device> Stack<D> {
         }
         let tcb = Self::sendable(&mut self.conns, id)?;
         let (off, len) = (off as u32, len.min(u32::MAX as usize) as u32);
-        let n = output::region_to_queue(tcb, &self.ip, r, off, len) as usize;
+        let n = output::region_to_queue(tcb, &mut self.ip, r, off, len) as usize;
         self.after_send(id, n, len as usize)
     }
 

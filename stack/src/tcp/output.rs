@@ -6,7 +6,7 @@
 use super::header::{finish_checksum, ts_option_sum, write_ts_option, TcpHdr};
 use super::rack::{self, Probe};
 use super::{scoreboard, seq_gt, seq_lt, Payload, Seg, State, Tcb, TcpError};
-use crate::ip::{IpLayer, Unit, XmitError, L4};
+use crate::ip::{IpLayer, Unit, XmitError, L4, MAX_UNIT_SEGS};
 use crate::region::{RegionId, Regions};
 use linerate_dpdk::Device;
 use linerate_proto::timer::Nanos;
@@ -85,8 +85,6 @@ pub(crate) fn write_xmit<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nan
     }
 }
 
-/// Most segments in one TSO unit.
-const MAX_UNIT_SEGS: usize = 64;
 /// Most payload bytes in one TSO unit: what fits an IPv4 total length under the largest
 /// TCP header (the kernel's `GSO_LEGACY_MAX_SIZE` less headers).
 const MAX_UNIT_BYTES: u32 = 65_535 - IPV4_HEADER_LEN as u32 - 60;
@@ -302,7 +300,7 @@ pub(crate) fn transmit_skb<D: Device>(
     };
     let last = idx + 1 == tcb.queue.len();
     let offload = ip.tcp_csum_offload();
-    if seq_lt(tcb.queue[idx].seq, tcb.snd_una) && !trim_head(tcb, idx, &ip.regions, offload) {
+    if seq_lt(tcb.queue[idx].seq, tcb.snd_una) && !trim_head(tcb, idx, &mut ip.regions, offload) {
         return false;
     }
     let (seq, len, fin, psum) = {
@@ -459,7 +457,7 @@ pub(crate) fn send_loss_probe<D: Device>(
 /// segment that begins below its window even when its FIN is new). Recomputes the payload's
 /// partial checksum unless the NIC does checksums. False while the NIC still holds the
 /// previous transmission.
-fn trim_head(tcb: &mut Tcb, idx: usize, regions: &Regions, csum_offload: bool) -> bool {
+fn trim_head(tcb: &mut Tcb, idx: usize, regions: &mut Regions, csum_offload: bool) -> bool {
     let una = tcb.snd_una;
     let seg = &mut tcb.queue[idx];
     let cut = una.wrapping_sub(seg.seq).min(seg.len);
@@ -679,7 +677,7 @@ pub(crate) fn copy_to_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, data:
 /// leave.
 pub(crate) fn region_to_queue<D: Device>(
     tcb: &mut Tcb,
-    ip: &IpLayer<D>,
+    ip: &mut IpLayer<D>,
     r: RegionId,
     off: u32,
     len: u32,
