@@ -127,6 +127,11 @@ void lr_mbuf_set_tx_offload(struct rte_mbuf *m, uint64_t ol_flags, uint8_t l2_le
 }
 uint64_t lr_mbuf_ol_flags(const struct rte_mbuf *m) { return m->ol_flags; }
 uint16_t lr_mbuf_tso_segsz(const struct rte_mbuf *m) { return m->tso_segsz; }
+/* l2_len | l3_len << 8 | l4_len << 16 (each fits 8 bits for IPv4/TCP). */
+uint32_t lr_mbuf_tx_lens(const struct rte_mbuf *m)
+{
+    return (uint32_t)m->l2_len | (uint32_t)m->l3_len << 8 | (uint32_t)m->l4_len << 16;
+}
 
 uint16_t lr_eth_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
 {

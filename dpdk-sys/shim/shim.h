@@ -43,6 +43,7 @@ void lr_mbuf_set_tx_offload(struct rte_mbuf *m, uint64_t ol_flags, uint8_t l2_le
                             uint16_t l3_len, uint8_t l4_len, uint16_t tso_segsz);
 uint64_t lr_mbuf_ol_flags(const struct rte_mbuf *m);
 uint16_t lr_mbuf_tso_segsz(const struct rte_mbuf *m);
+uint32_t lr_mbuf_tx_lens(const struct rte_mbuf *m);
 
 /* burst I/O */
 uint16_t lr_eth_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
@@ -90,6 +91,7 @@ static const uint64_t LR_MBUF_F_TX_IPV4 = RTE_MBUF_F_TX_IPV4;
 static const uint64_t LR_MBUF_F_TX_IP_CKSUM = RTE_MBUF_F_TX_IP_CKSUM;
 static const uint64_t LR_MBUF_F_TX_TCP_CKSUM = RTE_MBUF_F_TX_TCP_CKSUM;
 static const uint64_t LR_MBUF_F_TX_TCP_SEG = RTE_MBUF_F_TX_TCP_SEG;
+static const uint64_t LR_MBUF_F_TX_L4_MASK = RTE_MBUF_F_TX_L4_MASK;
 static const uint64_t LR_MBUF_F_RX_IP_CKSUM_MASK = RTE_MBUF_F_RX_IP_CKSUM_MASK;
 static const uint64_t LR_MBUF_F_RX_IP_CKSUM_BAD = RTE_MBUF_F_RX_IP_CKSUM_BAD;
 static const uint64_t LR_MBUF_F_RX_IP_CKSUM_GOOD = RTE_MBUF_F_RX_IP_CKSUM_GOOD;

@@ -225,6 +225,23 @@ impl Mbuf {
         true
     }
 
+    /// TX: the offload requests [`Mbuf::set_tx_offload`] left on this mbuf (what a NIC reads).
+    pub fn tx_offload(&self) -> TxOffload {
+        let f = self.raw().ol_flags;
+        // SAFETY: reads the tx_offload bitfields through the shim's accessor.
+        let lens = unsafe { linerate_dpdk_sys::lr_mbuf_tx_lens(self.ptr.as_ptr()) };
+        let l4 = f & linerate_dpdk_sys::LR_MBUF_F_TX_L4_MASK;
+        TxOffload {
+            ip_cksum: f & linerate_dpdk_sys::LR_MBUF_F_TX_IP_CKSUM != 0,
+            tcp_cksum: l4 == linerate_dpdk_sys::LR_MBUF_F_TX_TCP_CKSUM
+                || f & linerate_dpdk_sys::LR_MBUF_F_TX_TCP_SEG != 0,
+            tso_segsz: self.tso_segsz(),
+            l2_len: lens as u8,
+            l3_len: (lens >> 8) as u8 as u16,
+            l4_len: (lens >> 16) as u8,
+        }
+    }
+
     /// TX: the TSO segment size set by [`Mbuf::set_tx_offload`] (0: not a TSO frame).
     #[inline]
     pub fn tso_segsz(&self) -> u16 {

@@ -7,7 +7,7 @@
 //! A test hook decides per data segment whether it is delivered, dropped or held back.
 use crate::harness::{sha256, PEER_IP, PEER_MAC, PORT, STACK_IP, STACK_MAC};
 use crate::wire::{Dir, LinkStats, SimConfig, SimDevice, SimPeer, SimWire};
-use linerate_dpdk::Mempool;
+use linerate_dpdk::{Eal, Mempool, Offloads, TxRegion};
 use linerate_proto::timer::{Nanos, MS, SEC};
 use linerate_proto::wire::checksum;
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame};
@@ -44,6 +44,8 @@ pub struct PeerStats {
     pub hook_dropped: u64,
     pub hook_held: u64,
     pub reneged: u64,
+    /// Frames with a wrong IPv4 or TCP checksum (dropped).
+    pub bad_csum: u64,
 }
 
 pub struct SackPeer {
@@ -156,13 +158,21 @@ impl SackPeer {
         let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
             return;
         };
-        if !ip.verify_checksum() || ip.protocol() != Protocol::TCP || ip.dst() != PEER_IP {
+        if !ip.verify_checksum() {
+            self.stats.bad_csum += 1;
+            return;
+        }
+        if ip.protocol() != Protocol::TCP || ip.dst() != PEER_IP {
             return;
         }
         let Ok(t) = TcpPacket::new_checked(ip.payload()) else {
             return;
         };
-        if !t.verify_checksum(ip.src(), ip.dst()) || t.dst_port() != PORT {
+        if !t.verify_checksum(ip.src(), ip.dst()) {
+            self.stats.bad_csum += 1;
+            return;
+        }
+        if t.dst_port() != PORT {
             return;
         }
         let Ok(opts) = TcpOptions::parse(t.options()) else {
@@ -428,6 +438,8 @@ pub struct SackSim {
     pub pool: Arc<Mempool>,
     pub now: Nanos,
     pub pool_base: u32,
+    /// `Some`: send through a registered region (`zero_copy`).
+    zero_copy: Option<Eal>,
 }
 
 /// What a transfer against the SACK peer saw.
@@ -452,11 +464,23 @@ impl SackSim {
         to_stack: SimConfig,
         cfg: StackConfig,
     ) -> Self {
+        Self::with_offloads(pool, to_peer, to_stack, cfg, Offloads::default())
+    }
+
+    /// `with_config` on a simulated NIC that offers `offloads` (checksums, TSO,
+    /// multi-segment TX), completing and cutting frames as hardware would.
+    pub fn with_offloads(
+        pool: Arc<Mempool>,
+        to_peer: SimConfig,
+        to_stack: SimConfig,
+        cfg: StackConfig,
+        offloads: Offloads,
+    ) -> Self {
         let pool_base = pool.in_use();
         let now = SEC;
         let (wire, dev, peer) = SimWire::pair(to_peer, to_stack, pool.clone(), STACK_MAC);
         wire.borrow_mut().set_now(now);
-        let stack = Stack::new(dev, pool.clone(), cfg, now);
+        let stack = Stack::new(dev.with_offloads(offloads), pool.clone(), cfg, now);
         SackSim {
             wire,
             stack,
@@ -464,7 +488,15 @@ impl SackSim {
             pool,
             now,
             pool_base,
+            zero_copy: None,
         }
+    }
+
+    /// Transfers send their data with zero copy: laid out in a hugepage region registered
+    /// with the stack, queued with `send_region`.
+    pub fn zero_copy(mut self, eal: &Eal) -> Self {
+        self.zero_copy = Some(eal.clone());
+        self
     }
 
     pub fn tick(&mut self) {
@@ -508,6 +540,11 @@ impl SackSim {
             .stack
             .connect(SocketAddrV4::new(PEER_IP, PORT), None)
             .expect("connect");
+        let region = self.zero_copy.as_ref().map(|eal| {
+            let mut r = TxRegion::new(eal, data.len().max(1), None).expect("TX region");
+            r.fill(|b| b[..data.len()].copy_from_slice(data));
+            self.stack.register_region(Arc::new(r)).expect("register")
+        });
         let mut off = 0;
         let mut closed = false;
         let mut info = self.stack.info(id).unwrap();
@@ -521,7 +558,11 @@ impl SackSim {
                 info = i;
             }
             while off < data.len() {
-                match self.stack.send(id, &data[off..]) {
+                let sent = match region {
+                    Some(r) => self.stack.send_region(id, r, off, data.len() - off),
+                    None => self.stack.send(id, &data[off..]),
+                };
+                match sent {
                     Ok(n) => off += n,
                     Err(IoError::WouldBlock) => break,
                     Err(e) => panic!("{what}: send failed at {off}: {e:?}"),

@@ -20,6 +20,12 @@ pub struct DevStats {
     pub rx_frames: u64,
     /// Bytes of those frames.
     pub rx_bytes: u64,
+    /// TSO units cut into frames in software (`gso`).
+    pub gso_units: u64,
+    /// Frames of those units.
+    pub gso_frames: u64,
+    /// TSO frames handed to the NIC to cut.
+    pub tso_frames: u64,
 }
 
 /// Acknowledged mbufs collected before they are freed in bulk.

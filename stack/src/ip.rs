@@ -243,6 +243,7 @@ impl<D: Device> IpLayer<D> {
         };
         let n = if self.tso() && u.segs.len() > 1 {
             let ok = gso::tso(&t, &p, u.mss, &self.pool, &self.regions, &mut self.dev);
+            self.dev.stats.tso_frames += ok as u64;
             if ok {
                 u.segs.len()
             } else {
@@ -251,7 +252,10 @@ impl<D: Device> IpLayer<D> {
         } else {
             let multi = self.offloads.tx_multi_seg;
             let (pool, regions, dev) = (&self.pool, &self.regions, &mut self.dev);
-            gso::segment(&t, &p, pool, regions, multi, dev, &mut self.frames)
+            let n = gso::segment(&t, &p, pool, regions, multi, dev, &mut self.frames);
+            self.dev.stats.gso_units += 1;
+            self.dev.stats.gso_frames += n as u64;
+            n
         };
         d.ip_id = d.ip_id.wrapping_add(n as u16);
         n

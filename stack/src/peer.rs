@@ -261,7 +261,9 @@ impl<D: Device> AckPeer<D> {
             return;
         }
         let Some(i) = pos else { return };
-        let mut c = self.conns[i].1;
+        // In place: copying the entry out and back stalled on store forwarding, per segment.
+        let every = self.ack_every;
+        let c = &mut self.conns[i].1;
         if let Some(v) = tsval {
             c.ts_recent = v;
         }
@@ -269,10 +271,10 @@ impl<D: Device> AckPeer<D> {
         if len > 0 {
             if seq == c.rcv_nxt {
                 c.rcv_nxt = c.rcv_nxt.wrapping_add(len);
+                c.pending_segs += segs;
+                ack_now = c.pending_segs >= every || fl & flags::PSH != 0;
                 self.stats.data_segs += segs as u64;
                 self.stats.data_bytes += len as u64;
-                c.pending_segs += segs;
-                ack_now = c.pending_segs >= self.ack_every || fl & flags::PSH != 0;
             } else {
                 self.stats.out_of_order += 1;
                 ack_now = true;
@@ -285,46 +287,51 @@ impl<D: Device> AckPeer<D> {
             c.snd_nxt = c.snd_nxt.wrapping_add(1);
             c.fin_acked = true;
             c.pending_segs = 0;
-            self.conns[i].1 = c;
+            let c = *c;
             self.emit(sport, c, s, flags::FIN | flags::ACK, false);
             return;
         }
         if ack_now {
             c.pending_segs = 0;
-            let s = c.snd_nxt;
-            self.emit(sport, c, s, flags::ACK, false);
+            let (s, our_port, ack, ts) = (c.snd_nxt, c.our_port, c.rcv_nxt, c.ts_recent);
+            if !(c.ts_on && self.emit_ack(sport, our_port, s, ack, ts)) {
+                let c = self.conns[i].1;
+                self.emit(sport, c, s, flags::ACK, false);
+            }
         }
-        self.conns[i].1 = c;
     }
 
-    /// Writes one segment from the peer to the stack into an mbuf on the RX queue. Pure ACKs
-    /// (the bulk of the work) copy the connection's prebuilt frame and patch it.
+    /// A pure ACK with timestamps from the connection's prebuilt frame, patched. False when
+    /// there is no frame for it (or no mbuf).
+    fn emit_ack(&mut self, stack_port: u16, our_port: u16, seq: u32, ack: u32, ts: u32) -> bool {
+        let Some(t) = self.ack_tmpl.iter().find(|t| t.0 == (stack_port, our_port)) else {
+            return false;
+        };
+        let Some(mut m) = self.pool.alloc() else {
+            return false;
+        };
+        let Some(b) = m.append(ACK_FRAME_LEN) else {
+            return false;
+        };
+        b.copy_from_slice(&t.1);
+        let tcp = &mut b[ETH_HEADER_LEN + IPV4_HEADER_LEN..];
+        tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+        tcp[8..12].copy_from_slice(&ack.to_be_bytes());
+        write_ts_option(&mut tcp[TCP_HEADER_LEN..], 1, ts);
+        let w = |x: u32| (x >> 16) + (x & 0xffff);
+        let sum = t.2 + w(seq) + w(ack) + w(ts);
+        tcp[16..18].copy_from_slice(&checksum::fold(sum).to_be_bytes());
+        self.stats.acks_sent += 1;
+        self.rxq.push_back(m);
+        true
+    }
+
+    /// Writes one segment from the peer to the stack into an mbuf on the RX queue (pure ACKs
+    /// go through `emit_ack` once the connection has its prebuilt frame).
     fn emit(&mut self, stack_port: u16, c: PeerConn, seq: u32, fl: u8, syn: bool) {
         let Some(mut m) = self.pool.alloc() else {
             return;
         };
-        if fl == flags::ACK && c.ts_on {
-            if let Some(t) = self
-                .ack_tmpl
-                .iter()
-                .find(|t| t.0 == (stack_port, c.our_port))
-            {
-                let Some(b) = m.append(ACK_FRAME_LEN) else {
-                    return;
-                };
-                b.copy_from_slice(&t.1);
-                let tcp = &mut b[ETH_HEADER_LEN + IPV4_HEADER_LEN..];
-                tcp[4..8].copy_from_slice(&seq.to_be_bytes());
-                tcp[8..12].copy_from_slice(&c.rcv_nxt.to_be_bytes());
-                write_ts_option(&mut tcp[TCP_HEADER_LEN..], 1, c.ts_recent);
-                let w = |x: u32| (x >> 16) + (x & 0xffff);
-                let sum = t.2 + w(seq) + w(c.rcv_nxt) + w(c.ts_recent);
-                tcp[16..18].copy_from_slice(&checksum::fold(sum).to_be_bytes());
-                self.stats.acks_sent += 1;
-                self.rxq.push_back(m);
-                return;
-            }
-        }
         let opt_len = if syn {
             20
         } else if c.ts_on {

@@ -30,8 +30,9 @@ impl SimDevice {
         }
     }
 
-    /// Pretends the NIC offers TX checksum offloads: the device then completes the IPv4 and
-    /// TCP checksums of outgoing frames, as hardware would. (RX offloads are not emulated:
+    /// Pretends the NIC offers TX checksum offloads (and TSO, with `tx_tso`): the device then
+    /// completes the IPv4 and TCP checksums of outgoing frames and cuts TSO frames, as
+    /// hardware would. (RX offloads are not emulated:
     /// received mbufs never carry "checksum good" flags.)
     pub fn with_offloads(mut self, o: Offloads) -> Self {
         self.offloads = o;
@@ -48,7 +49,9 @@ impl SimDevice {
 }
 
 /// What a NIC with checksum offloads does to an outgoing frame: fills in the IPv4 header
-/// checksum and the full TCP checksum.
+/// checksum, and the TCP checksum by summing the TCP bytes with the checksum field as the
+/// stack seeded it (the pseudo-header sum, DPDK's contract). A wrong seed gives a wrong
+/// checksum, which the peer rejects.
 fn complete_checksums(f: &mut [u8], o: Offloads) {
     if f.len() < 34 || u16::from_be_bytes([f[12], f[13]]) != EtherType::IPV4 {
         return;
@@ -65,15 +68,54 @@ fn complete_checksums(f: &mut [u8], o: Offloads) {
         f[24..26].copy_from_slice(&c.to_be_bytes());
     }
     if o.tx_tcp_cksum && f[23] == 6 && total >= ihl + 20 {
-        let src = std::net::Ipv4Addr::new(f[26], f[27], f[28], f[29]);
-        let dst = std::net::Ipv4Addr::new(f[30], f[31], f[32], f[33]);
         let l4 = 14 + ihl;
         let len = total - ihl;
-        f[l4 + 16] = 0;
-        f[l4 + 17] = 0;
-        let ph = checksum::pseudo_header_v4(src, dst, 6, len as u16);
-        let c = checksum::fold(checksum::sum(&f[l4..l4 + len], ph));
+        let c = checksum::fold(checksum::sum(&f[l4..l4 + len], 0));
         f[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
+    }
+}
+
+/// What a NIC with TSO does to a frame with `tso_segsz` set: cuts its TCP payload into
+/// `segsz` pieces, each under a copy of the headers with its own IPv4 total length and ID
+/// (counting up), sequence number, and FIN/PSH only on the last; the checksum seed (the
+/// pseudo-header sum without the length) gets each segment's length added before the
+/// checksums are completed as [`complete_checksums`] does.
+fn tso_segments(f: &[u8], segsz: usize, o: Offloads, mut out: impl FnMut(&[u8])) {
+    if f.len() < 34 || segsz == 0 {
+        return;
+    }
+    let ihl = ((f[14] & 0x0f) as usize) * 4;
+    if f.len() < 14 + ihl + 20 {
+        return;
+    }
+    let l4 = 14 + ihl;
+    let thl = ((f[l4 + 12] >> 4) as usize) * 4;
+    let hl = l4 + thl;
+    if thl < 20 || f.len() < hl {
+        return;
+    }
+    let id0 = u16::from_be_bytes([f[18], f[19]]);
+    let seq0 = u32::from_be_bytes([f[l4 + 4], f[l4 + 5], f[l4 + 6], f[l4 + 7]]);
+    let seed = u16::from_be_bytes([f[l4 + 16], f[l4 + 17]]) as u32;
+    let payload = &f[hl..];
+    let n = payload.len().div_ceil(segsz);
+    let mut seg = Vec::with_capacity(hl + segsz);
+    for (i, chunk) in payload.chunks(segsz).enumerate() {
+        seg.clear();
+        seg.extend_from_slice(&f[..hl]);
+        seg.extend_from_slice(chunk);
+        let total = (ihl + thl + chunk.len()) as u16;
+        seg[16..18].copy_from_slice(&total.to_be_bytes());
+        seg[18..20].copy_from_slice(&id0.wrapping_add(i as u16).to_be_bytes());
+        let seq = seq0.wrapping_add((i * segsz) as u32);
+        seg[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
+        if i + 1 < n {
+            seg[l4 + 13] &= !0x09; // FIN and PSH belong to the last segment
+        }
+        let with_len = !checksum::fold(seed + (thl + chunk.len()) as u32);
+        seg[l4 + 16..l4 + 18].copy_from_slice(&with_len.to_be_bytes());
+        complete_checksums(&mut seg, o);
+        out(&seg);
     }
 }
 
@@ -119,9 +161,20 @@ impl Device for SimDevice {
         for m in pkts.drain(..n) {
             scratch.clear();
             m.copy_to(&mut scratch);
+            // A NIC acts on what each mbuf asks for, within what the port has enabled.
+            let req = m.tx_offload();
             drop(m); // the NIC is done with it: back to the pool (or to its other owner)
-            if offl.tx_ipv4_cksum || offl.tx_tcp_cksum {
-                complete_checksums(&mut scratch, offl);
+            let mut o = offl;
+            o.tx_ipv4_cksum &= req.ip_cksum;
+            o.tx_tcp_cksum &= req.tcp_cksum;
+            if req.tso_segsz > 0 && offl.tx_tso {
+                w.links[Dir::ToPeer as usize].stats.tso_frames += 1;
+                let segsz = req.tso_segsz as usize;
+                tso_segments(&scratch, segsz, o, |seg| w.send(Dir::ToPeer, seg));
+                continue;
+            }
+            if o.tx_ipv4_cksum || o.tx_tcp_cksum {
+                complete_checksums(&mut scratch, o);
             }
             w.send(Dir::ToPeer, &scratch);
         }

@@ -48,6 +48,8 @@ pub struct LinkStats {
     pub rx_oversize: u64,
     /// `tx_burst` calls that took fewer frames than offered (ring full).
     pub tx_partial: u64,
+    /// TSO frames the device cut into segments (`SimDevice::with_offloads` with `tx_tso`).
+    pub tso_frames: u64,
 }
 
 #[derive(Debug)]
