@@ -58,6 +58,10 @@ pub struct ReportSettings {
     /// `--ack-peer-offloads`: the peer presented emulated checksum offload (an emulation:
     /// label any figure from it so).
     pub ack_peer_offloads: bool,
+    /// `--ack-peer-tso`: the peer presented emulated TSO as well (label figures so).
+    pub ack_peer_tso: bool,
+    /// `--copy`: the payload was copied per write instead of referenced (zero copy).
+    pub copy: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
@@ -190,6 +194,9 @@ pub struct StackReport {
     pub rst_sent: u64,
     pub neigh: BTreeMap<String, u64>,
     pub tx_partial: u64,
+    pub gso_units: u64,
+    pub gso_frames: u64,
+    pub tso_frames: u64,
     pub would_block: u64,
     pub partial_writes: u64,
     pub alloc_failures: u64,
@@ -361,6 +368,8 @@ pub(crate) mod tests {
                 mbufs: 8191,
                 ack_peer: false,
                 ack_peer_offloads: false,
+                ack_peer_tso: false,
+                copy: false,
             },
             duration_s: 1.0,
             goodput_gbps: 0.000016,

@@ -80,17 +80,17 @@ impl<D: Device> Dev<D> {
         // pair caps it at MAX_BURST), so no split and no allocation here.
         while !self.txq.is_empty() {
             let before = self.txq.len();
-            // Byte counts of the frames a burst can take, from the front: the device takes
-            // at most MAX_BURST, and they are gone from the vector afterwards.
-            let mut upto = [0u64; MAX_BURST + 1];
-            let mut acc = 0;
-            for (i, m) in self.txq.iter().take(MAX_BURST).enumerate() {
-                acc += m.pkt_len() as u64;
-                upto[i + 1] = acc;
-            }
+            // Bytes of the frames a burst can take (the device takes at most MAX_BURST from
+            // the front); those it leaves are still at the front afterwards.
+            let k = before.min(MAX_BURST);
+            let offered: usize = self.txq[..k].iter().map(|m| m.pkt_len()).sum();
             let n = self.dev.tx_burst(&mut self.txq);
+            let left: usize = self.txq[..k.saturating_sub(n)]
+                .iter()
+                .map(|m| m.pkt_len())
+                .sum();
             self.stats.tx_frames += n as u64;
-            self.stats.tx_bytes += upto[n.min(MAX_BURST)];
+            self.stats.tx_bytes += (offered - left) as u64;
             if n == 0 || (n < MAX_BURST && n < before) {
                 self.stats.tx_partial += 1;
                 break;

@@ -54,9 +54,14 @@ pub(crate) struct UnitPayload<'a> {
     pub(crate) last_flags: u8,
 }
 
+/// Payloads up to this long are copied in after the headers rather than referenced: a view
+/// costs a second mbuf and two reference-count updates, more than copying a few cache lines
+/// (drivers' "copybreak"; the kernel, too, copies small MSG_ZEROCOPY sends).
+const COPY_BREAK: u32 = 256;
+
 /// The mbufs a frame needs for `len` payload bytes at `off` of region `r`: a header mbuf
-/// chained to a view of the bytes, or with them copied in on a port without multi-segment
-/// TX. `None` when the pool is dry.
+/// chained to a view of the bytes, or with them copied in when they are few or the port
+/// lacks multi-segment TX. `None` when the pool is dry.
 #[inline]
 pub(crate) fn alloc_frame(
     pool: &Mempool,
@@ -70,7 +75,7 @@ pub(crate) fn alloc_frame(
     if len == 0 {
         return Some(h);
     }
-    if !multi_seg {
+    if !multi_seg || len <= COPY_BREAK {
         let b = regions.bytes(r, off, len)?;
         h.append(b.len())?.copy_from_slice(b);
         return Some(h);

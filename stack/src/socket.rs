@@ -14,6 +14,9 @@ use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
+/// `send_region` copies writes up to this long rather than referencing them.
+const COPY_BREAK: usize = 256;
+
 /// Why `connect` refused at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectError {
@@ -250,7 +253,8 @@ impl<D: Device> Stack<D> {
 
     /// `send` without a copy: queues `len` bytes at `off` of registered region `r`. Segments
     /// point into the region and each transmission is a header mbuf chained to a view of
-    /// it. Returns the bytes taken (the send buffer may take fewer), like `send`.
+    /// it; writes of up to 256 bytes are copied instead (cheaper). Returns the bytes taken
+    /// (the send buffer may take fewer), like `send`.
     pub fn send_region(
         &mut self,
         id: ConnId,
@@ -267,6 +271,20 @@ impl<D: Device> Stack<D> {
             return Err(IoError::BadRegion);
         }
         let tcb = Self::sendable(&mut self.conns, id)?;
+        if len <= COPY_BREAK {
+            // A reference costs more than copying a few cache lines: small writes are copied
+            // (as the kernel falls back to copying small MSG_ZEROCOPY sends).
+            let mut small = [0u8; COPY_BREAK];
+            let k = match self.ip.regions.bytes(r.0, off as u32, len as u32) {
+                Some(b) => {
+                    small[..b.len()].copy_from_slice(b);
+                    b.len()
+                }
+                None => 0,
+            };
+            let n = output::copy_to_queue(tcb, &mut self.ip, &small[..k]);
+            return self.after_send(id, n, len);
+        }
         let (off, len) = (off as u32, len.min(u32::MAX as usize) as u32);
         let n = output::region_to_queue(tcb, &mut self.ip, r, off, len) as usize;
         self.after_send(id, n, len as usize)
@@ -306,7 +324,14 @@ impl<D: Device> Stack<D> {
         if n < want {
             tcb.counters.partial_writes += 1;
         }
-        self.after_event(id);
+        // The kernel's autocork: while frames wait for the NIC, output waits for the next
+        // flush or poll, so that the writes made by then leave together (as TSO units);
+        // with nothing waiting, it runs now.
+        if self.ip.dev.backlog() > 0 {
+            self.defer(id);
+        } else {
+            self.after_event(id);
+        }
         Ok(n)
     }
 

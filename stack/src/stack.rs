@@ -93,7 +93,8 @@ pub struct Stack<D: Device> {
     wheel: TimerWheel,
     expired: Vec<u32>,
     rx: Vec<Mbuf>,
-    /// Connections whose output waits for the end of the RX burst (`Tcb::deferred`).
+    /// Connections whose output waits for the end of the RX burst or the app's flush
+    /// (`Tcb::deferred`).
     touched: Vec<ConnId>,
     failed_neigh: Vec<usize>,
     resolved_neigh: Vec<usize>,
@@ -168,15 +169,7 @@ impl<D: Device> Stack<D> {
             Mbuf::free_bulk(&mut frames);
         }
         self.rx = frames;
-        // Output runs once per connection a burst of ACKs touched, not once per ACK.
-        let mut touched = std::mem::take(&mut self.touched);
-        for id in touched.drain(..) {
-            if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
-                tcb.deferred = false;
-                self.after_event(id);
-            }
-        }
-        self.touched = touched;
+        self.run_deferred();
 
         self.wheel.expire(now, &mut self.expired);
         let mut expired = std::mem::take(&mut self.expired);
@@ -205,9 +198,36 @@ impl<D: Device> Stack<D> {
         self.wheel.reserve(8 * self.conns.len() + 1024);
     }
 
-    /// Pushes out whatever is queued for the NIC now (`poll` does this too).
+    /// Runs output for the connections that sends and ACKs touched since the last call,
+    /// then pushes out whatever is queued for the NIC (`poll` does this too). While frames
+    /// wait for the NIC, a `send` leaves its output to this call (the kernel's autocork), so
+    /// that a batch of writes leaves as TSO units: call it after a batch of sends.
     pub fn flush(&mut self) {
+        self.run_deferred();
         self.ip.dev.flush();
+    }
+
+    /// Leaves connection `id`'s output (and timer re-arm) to the next `run_deferred`.
+    pub(crate) fn defer(&mut self, id: ConnId) {
+        if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
+            if !tcb.deferred {
+                tcb.deferred = true;
+                self.touched.push(id);
+            }
+        }
+    }
+
+    /// Output once per connection a burst of ACKs or a batch of sends touched, not once per
+    /// ACK or per send.
+    fn run_deferred(&mut self) {
+        let mut touched = std::mem::take(&mut self.touched);
+        for id in touched.drain(..) {
+            if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
+                tcb.deferred = false;
+                self.after_event(id);
+            }
+        }
+        self.touched = touched;
     }
 
     /// ARP finished for some next hops: wake or fail the connections behind them.
@@ -332,9 +352,8 @@ impl<D: Device> Stack<D> {
                     if tcb.ack_now || tcb.state == State::Closed {
                         // An owed ACK goes now (with data if output has some), as before.
                         self.after_event(id);
-                    } else if !tcb.deferred {
-                        tcb.deferred = true;
-                        self.touched.push(id);
+                    } else {
+                        self.defer(id);
                     }
                 }
             }

@@ -45,6 +45,10 @@ pub struct SendArgs {
     /// Disable Nagle (send partial segments at once)
     #[arg(long)]
     pub nodelay: bool,
+    /// Copy the payload into the stack on every write (the `send` API) instead of sending
+    /// references to it from hugepage memory (`send_region`, the default)
+    #[arg(long)]
+    pub copy: bool,
     /// MSS to advertise and send with, e.g. 1460
     #[arg(long)]
     pub mss: Option<String>,
@@ -95,6 +99,11 @@ pub struct SendArgs {
     /// stack's offload path on a device without offloads
     #[arg(long)]
     pub ack_peer_offloads: bool,
+    /// With --ack-peer: present the port as TSO- and checksum-capable (emulated: the stack
+    /// hands over frames of up to 64 KiB and the peer counts each as the MSS segments a NIC
+    /// would cut it into), to measure the stack's TSO path on a device without TSO
+    #[arg(long)]
+    pub ack_peer_tso: bool,
     /// EAL arguments after `--`
     #[arg(last = true, allow_hyphen_values = true, hide = true)]
     pub eal: Vec<String>,

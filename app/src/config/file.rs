@@ -79,6 +79,9 @@ pub struct FileConfig {
     pub ack_peer: Option<bool>,
     #[serde(alias = "ack_peer_offloads")]
     pub ack_peer_offloads: Option<bool>,
+    #[serde(alias = "ack_peer_tso")]
+    pub ack_peer_tso: Option<bool>,
+    pub copy: Option<bool>,
 }
 
 impl FileConfig {

@@ -59,6 +59,8 @@ pub fn merge(cli: SendArgs, file: FileConfig) -> Result<Settings, String> {
         tx_desc: TX_DESC,
         ack_peer: net.ack_peer,
         ack_peer_offloads: net.ack_peer_offloads,
+        ack_peer_tso: net.ack_peer_tso,
+        copy: cli.copy || file.copy.unwrap_or(false),
     })
 }
 

@@ -14,6 +14,7 @@ pub(super) struct Network {
     pub dst: Vec<SocketAddrV4>,
     pub ack_peer: bool,
     pub ack_peer_offloads: bool,
+    pub ack_peer_tso: bool,
 }
 
 pub(super) fn network(cli: &SendArgs, file: &FileConfig) -> Result<Network, String> {
@@ -37,7 +38,17 @@ pub(super) fn network(cli: &SendArgs, file: &FileConfig) -> Result<Network, Stri
     if ack_peer {
         check_ack_peer(ip, &dst)?;
     }
-    let ack_peer_offloads = cli.ack_peer_offloads || file.ack_peer_offloads.unwrap_or(false);
+    let ack_peer_tso = cli.ack_peer_tso || file.ack_peer_tso.unwrap_or(false);
+    if ack_peer_tso && !ack_peer {
+        return Err(
+            "--ack-peer-tso needs --ack-peer (it changes what the in-process receiver \
+             presents to the stack)"
+                .into(),
+        );
+    }
+    // TSO needs checksum offload: it implies it.
+    let ack_peer_offloads =
+        ack_peer_tso || cli.ack_peer_offloads || file.ack_peer_offloads.unwrap_or(false);
     if ack_peer_offloads && !ack_peer {
         return Err(
             "--ack-peer-offloads needs --ack-peer (it changes what the in-process \
@@ -53,6 +64,7 @@ pub(super) fn network(cli: &SendArgs, file: &FileConfig) -> Result<Network, Stri
         dst,
         ack_peer,
         ack_peer_offloads,
+        ack_peer_tso,
     })
 }
 

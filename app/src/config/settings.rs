@@ -56,6 +56,10 @@ pub struct Settings {
     pub ack_peer: bool,
     /// `--ack-peer-offloads`: the peer presents emulated IPv4/TCP checksum offload.
     pub ack_peer_offloads: bool,
+    /// `--ack-peer-tso`: the ACK peer also presents TSO (emulated).
+    pub ack_peer_tso: bool,
+    /// `--copy`: writes copy the payload (`send`) instead of referencing it (`send_region`).
+    pub copy: bool,
 }
 
 pub const DEFAULT_SIZE: u64 = 128 << 10;
@@ -148,7 +152,14 @@ impl Settings {
                 "ack-peer",
                 format!("in-process receiver at {peer} answers (no network)"),
             ));
-            if self.ack_peer_offloads {
+            if self.ack_peer_tso {
+                v.push((
+                    "offloads",
+                    "TSO and IPv4/TCP checksum offload EMULATED by the ack peer (nothing cuts \
+                     frames or computes checksums)"
+                        .into(),
+                ));
+            } else if self.ack_peer_offloads {
                 v.push((
                     "offloads",
                     "IPv4/TCP checksum offload EMULATED by the ack peer (nothing computes them)"

@@ -89,6 +89,8 @@ fn report_settings(s: &Settings) -> ReportSettings {
         mbufs: s.mbufs,
         ack_peer: s.ack_peer,
         ack_peer_offloads: s.ack_peer_offloads,
+        ack_peer_tso: s.ack_peer_tso,
+        copy: s.copy,
     }
 }
 
@@ -218,6 +220,9 @@ fn stack_report<D: Device>(stack: &Stack<D>, st: &StackStats) -> StackReport {
         rst_sent: st.drops.rst_sent,
         neigh: neigh_counts(&st.neigh),
         tx_partial: st.dev.tx_partial,
+        gso_units: st.dev.gso_units,
+        gso_frames: st.dev.gso_frames,
+        tso_frames: st.dev.tso_frames,
         would_block: st.tcp.would_block,
         partial_writes: st.tcp.partial_writes,
         alloc_failures: st.tcp.alloc_failures,

@@ -60,7 +60,9 @@ pub fn run(args: SendArgs) -> Result<(), SendError> {
         // (config::merge checked that every --dst uses it and that it is on-link).
         let peer_ip = *s.dst[0].ip();
         let mut dev = AckPeer::new(dev, dpdk.pool.clone(), s.ip.addr, peer_ip);
-        if s.ack_peer_offloads {
+        if s.ack_peer_tso {
+            dev = dev.emulate_tso();
+        } else if s.ack_peer_offloads {
             dev = dev.emulate_offloads();
         }
         drive(s, payload, dpdk, dev)

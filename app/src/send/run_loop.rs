@@ -124,6 +124,8 @@ impl<'a, D: Device> Sender<'a, D> {
         for c in conns.iter_mut() {
             self.send_on(c);
         }
+        // Bulk: one flush for the pass, so that the writes of a pass leave as TSO units.
+        self.stack.flush();
     }
 
     fn send_on(&mut self, c: &mut Conn) {
@@ -158,12 +160,19 @@ impl<'a, D: Device> Sender<'a, D> {
             return false;
         };
         let t0 = self.clock.now();
-        match self
-            .stack
-            .send_region(id, self.region, pos as usize, len as usize)
-        {
+        let sent = if self.s.copy {
+            let chunk = &self.payload[pos as usize..(pos + len) as usize];
+            self.stack.send(id, chunk)
+        } else {
+            self.stack
+                .send_region(id, self.region, pos as usize, len as usize)
+        };
+        match sent {
             Ok(n) => {
-                self.stack.flush();
+                if self.s.latency.is_some() {
+                    // Latency mode times send() → frame accepted by the NIC: flush each one.
+                    self.stack.flush();
+                }
                 let t1 = self.clock.now();
                 let n = n as u64;
                 if let Some(b) = self.bucket.as_mut() {

@@ -433,7 +433,8 @@ pub(crate) struct Tcb {
     pub(crate) close_at: Option<Nanos>,
     /// Earliest deadline this connection has in the timer wheel.
     pub(crate) wheel_at: Option<Nanos>,
-    /// Input left output and the timer re-arm to the end of the RX burst (`Stack::poll`).
+    /// Output and the timer re-arm wait for the end of the RX burst or the app's flush
+    /// (`Stack::run_deferred`).
     pub(crate) deferred: bool,
 
     pub(crate) rx: VecDeque<u8>,
