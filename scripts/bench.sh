@@ -271,32 +271,47 @@ START=$(date +%s)
 # ---------------------------------------------------------------------------------------------
 # 1. Stack cost.
 
-# Bulk sends with zero copy (the default): TSO units cut in software into MSS frames.
-measure cost-linerate "$BIN" send --dpdk "$NULL_EAL" --ip 198.18.0.1/24 --dst 198.18.0.2:5201 \
-    --ack-peer -P 1 -t "${T}s" --json --quiet
-# The same, copying the payload into the stack on every write (`send`).
-measure cost-linerate-copy "$BIN" send --dpdk "$NULL_EAL" --ip 198.18.0.1/24 \
-    --dst 198.18.0.2:5201 --ack-peer -P 1 -t "${T}s" --copy --json --quiet
-# Small sends: one MSS per write, Nagle off.
-measure cost-linerate-small "$BIN" send --dpdk "$NULL_EAL" --ip 198.18.0.1/24 \
-    --dst 198.18.0.2:5201 --ack-peer -P 1 -t "${T}s" --size 1448 --nodelay --json --quiet
-# The ACK peer presenting IPv4/TCP checksum offload, then TSO as well: the stack leaves the
-# checksums (and the cutting) to the "NIC", which on net_null does nothing (emulated offload,
-# labelled so).
-measure cost-linerate-offl "$BIN" send --dpdk "$NULL_EAL" --ip 198.18.0.1/24 \
-    --dst 198.18.0.2:5201 --ack-peer --ack-peer-offloads -P 1 -t "${T}s" --json --quiet
-measure cost-linerate-tso "$BIN" send --dpdk "$NULL_EAL" --ip 198.18.0.1/24 \
-    --dst 198.18.0.2:5201 --ack-peer --ack-peer-tso -P 1 -t "${T}s" --json --quiet
-# testpmd: main lcore 0 + one forwarding lcore; it forwards until SIGINT, printing stats each
-# second; timeout's exit status (124) is the normal end.
-TP_SECS=$((T + 3))
-OK_RC=124 measure cost-testpmd timeout -s INT "$TP_SECS" dpdk-testpmd -l 0-1 --no-pci "${MEM[@]}" \
-    --no-telemetry --vdev=net_null0 -- --forward-mode=txonly --txpkts=1514 --nb-cores=1 \
-    --stats-period 1
-LR_MPPS=$(jget "$LOGS/cost-linerate.out" .data_mpps)
-LR_NS=$(jget "$LOGS/cost-linerate.out" .ns_per_segment)
-LR_COST_GBPS=$(jget "$LOGS/cost-linerate.out" .goodput_gbps)
-TP_PPS=$(testpmd_pps "$LOGS/cost-testpmd.out")
+# Every row runs COST_ROUNDS times, interleaved with testpmd (linerate rows, testpmd, again),
+# CT seconds each; the tables show medians, so a noisy minute moves one sample, not a row.
+COST_ROUNDS=3
+CT=$(( T / COST_ROUNDS > 5 ? T / COST_ROUNDS : 5 ))
+TP_SECS=$((CT + 3))
+for r in $(seq "$COST_ROUNDS"); do
+    # Bulk sends with zero copy (the default): TSO units cut in software into MSS frames.
+    measure "cost-linerate-r$r" "$BIN" send --dpdk "$NULL_EAL" --ip 198.18.0.1/24 \
+        --dst 198.18.0.2:5201 --ack-peer -P 1 -t "${CT}s" --json --quiet
+    # The same, copying the payload into the stack on every write (`send`).
+    measure "cost-linerate-copy-r$r" "$BIN" send --dpdk "$NULL_EAL" --ip 198.18.0.1/24 \
+        --dst 198.18.0.2:5201 --ack-peer -P 1 -t "${CT}s" --copy --json --quiet
+    # Small sends: one MSS per write, Nagle off.
+    measure "cost-linerate-small-r$r" "$BIN" send --dpdk "$NULL_EAL" --ip 198.18.0.1/24 \
+        --dst 198.18.0.2:5201 --ack-peer -P 1 -t "${CT}s" --size 1448 --nodelay --json --quiet
+    # The ACK peer presenting IPv4/TCP checksum offload, then TSO as well: the stack leaves
+    # the checksums (and the cutting) to the "NIC", which on net_null does nothing (emulated
+    # offload, labelled so).
+    measure "cost-linerate-offl-r$r" "$BIN" send --dpdk "$NULL_EAL" --ip 198.18.0.1/24 \
+        --dst 198.18.0.2:5201 --ack-peer --ack-peer-offloads -P 1 -t "${CT}s" --json --quiet
+    measure "cost-linerate-tso-r$r" "$BIN" send --dpdk "$NULL_EAL" --ip 198.18.0.1/24 \
+        --dst 198.18.0.2:5201 --ack-peer --ack-peer-tso -P 1 -t "${CT}s" --json --quiet
+    # testpmd: main lcore 0 + one forwarding lcore; it forwards until SIGINT, printing stats
+    # each second; timeout's exit status (124) is the normal end.
+    OK_RC=124 measure "cost-testpmd-r$r" timeout -s INT "$TP_SECS" dpdk-testpmd -l 0-1 --no-pci \
+        "${MEM[@]}" --no-telemetry --vdev=net_null0 -- --forward-mode=txonly --txpkts=1514 \
+        --nb-cores=1 --stats-period 1
+done
+# The median over the rounds of field $2 of row $1.
+cost_med() {
+    local r v=()
+    for r in $(seq "$COST_ROUNDS"); do v+=("$(jget "$LOGS/$1-r$r.out" "$2")"); done
+    median "${v[@]}"
+}
+LR_MPPS=$(cost_med cost-linerate .data_mpps)
+LR_NS=$(cost_med cost-linerate .ns_per_segment)
+LR_COST_GBPS=$(cost_med cost-linerate .goodput_gbps)
+TP_SAMPLES=()
+for r in $(seq "$COST_ROUNDS"); do TP_SAMPLES+=("$(testpmd_pps "$LOGS/cost-testpmd-r$r.out")"); done
+TP_PPS=$(median "${TP_SAMPLES[@]}")
+[ "$TP_PPS" = n/a ] && TP_PPS=
 if [ -n "$TP_PPS" ]; then
     TP_MPPS=$(awk -v p="$TP_PPS" 'BEGIN { printf "%.3f\n", p / 1e6 }')
     TP_NS=$(awk -v p="$TP_PPS" 'BEGIN { printf "%.1f\n", 1e9 / p }')
@@ -305,26 +320,26 @@ else
     TP_MPPS=n/a; TP_NS=n/a; TP_GBPS=n/a
 fi
 COST_RATIO=$(ratio "$LR_MPPS" "$TP_MPPS")
-LRO_MPPS=$(jget "$LOGS/cost-linerate-offl.out" .data_mpps)
-LRO_NS=$(jget "$LOGS/cost-linerate-offl.out" .ns_per_segment)
-LRO_GBPS=$(jget "$LOGS/cost-linerate-offl.out" .goodput_gbps)
+LRO_MPPS=$(cost_med cost-linerate-offl .data_mpps)
+LRO_NS=$(cost_med cost-linerate-offl .ns_per_segment)
+LRO_GBPS=$(cost_med cost-linerate-offl .goodput_gbps)
 COST_RATIO_OFFL=$(ratio "$LRO_MPPS" "$TP_MPPS")
-LRC_MPPS=$(jget "$LOGS/cost-linerate-copy.out" .data_mpps)
-LRC_NS=$(jget "$LOGS/cost-linerate-copy.out" .ns_per_segment)
-LRC_GBPS=$(jget "$LOGS/cost-linerate-copy.out" .goodput_gbps)
-LRS_MPPS=$(jget "$LOGS/cost-linerate-small.out" .data_mpps)
-LRS_NS=$(jget "$LOGS/cost-linerate-small.out" .ns_per_segment)
-LRS_GBPS=$(jget "$LOGS/cost-linerate-small.out" .goodput_gbps)
-LRT_MPPS=$(jget "$LOGS/cost-linerate-tso.out" .data_mpps)
-LRT_NS=$(jget "$LOGS/cost-linerate-tso.out" .ns_per_segment)
-LRT_GBPS=$(jget "$LOGS/cost-linerate-tso.out" .goodput_gbps)
+LRC_MPPS=$(cost_med cost-linerate-copy .data_mpps)
+LRC_NS=$(cost_med cost-linerate-copy .ns_per_segment)
+LRC_GBPS=$(cost_med cost-linerate-copy .goodput_gbps)
+LRS_MPPS=$(cost_med cost-linerate-small .data_mpps)
+LRS_NS=$(cost_med cost-linerate-small .ns_per_segment)
+LRS_GBPS=$(cost_med cost-linerate-small .goodput_gbps)
+LRT_MPPS=$(cost_med cost-linerate-tso .data_mpps)
+LRT_NS=$(cost_med cost-linerate-tso .ns_per_segment)
+LRT_GBPS=$(cost_med cost-linerate-tso .goodput_gbps)
 
 # ---------------------------------------------------------------------------------------------
 # 2. Goodput to the kernel.
 
 # The path's ceiling for any DPDK app: testpmd txonly through the same port, router and sink
 # (1514-byte UDP frames to the sink, which drops them), frames per second.
-OK_RC=124 measure afp-testpmd ip netns exec lr-gen timeout -s INT "$TP_SECS" dpdk-testpmd -l 0-1 \
+OK_RC=124 measure afp-testpmd ip netns exec lr-gen timeout -s INT "$((T + 3))" dpdk-testpmd -l 0-1 \
     --no-pci "${MEM[@]}" --no-telemetry --vdev=net_af_packet0,iface=lr-gen0,framecnt=4096 -- \
     --forward-mode=txonly --txpkts=1514 --nb-cores=1 --stats-period 1 \
     --tx-ip=198.18.0.1,198.19.0.2 --eth-peer=0,02:00:c6:12:00:fe
@@ -515,12 +530,15 @@ TMP_OUT=$(mktemp)
     echo "computes and cuts nothing: these are the stack's cost on such a NIC, not a measurement of"
     echo "one (the simulation tests check the frames such a NIC would send)."
     echo
-    echo "- linerate: \`$(cmd_of cost-linerate)\`"
-    echo "- linerate, copy: \`$(cmd_of cost-linerate-copy)\`"
-    echo "- linerate, small sends: \`$(cmd_of cost-linerate-small)\`"
-    echo "- linerate, emulated checksum offload: \`$(cmd_of cost-linerate-offl)\`"
-    echo "- linerate, emulated TSO: \`$(cmd_of cost-linerate-tso)\`"
-    echo "- testpmd (median of its per-second Tx-pps, first second skipped): \`$(cmd_of cost-testpmd)\`"
+    echo "- linerate: \`$(cmd_of cost-linerate-r1)\`"
+    echo "- linerate, copy: \`$(cmd_of cost-linerate-copy-r1)\`"
+    echo "- linerate, small sends: \`$(cmd_of cost-linerate-small-r1)\`"
+    echo "- linerate, emulated checksum offload: \`$(cmd_of cost-linerate-offl-r1)\`"
+    echo "- linerate, emulated TSO: \`$(cmd_of cost-linerate-tso-r1)\`"
+    echo "- testpmd (median of its per-second Tx-pps, first second skipped): \`$(cmd_of cost-testpmd-r1)\`"
+    echo
+    echo "Each row is the median of $COST_ROUNDS runs of $CT s, interleaved round by round with testpmd"
+    echo "(whose figure is the median of its $COST_ROUNDS runs' medians)."
     echo
 
     echo "## 2. Goodput to the kernel"
