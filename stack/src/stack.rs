@@ -90,6 +90,9 @@ pub struct Stack<D: Device> {
     pub(crate) conns: Vec<Option<Tcb>>,
     pub(crate) free: Vec<ConnId>,
     pub(crate) by_tuple: HashMap<(Ipv4Addr, u16, u16), ConnId, TupleHasher>,
+    /// The last 4-tuple found in `by_tuple` (the kernel's early demux: a burst of ACKs is
+    /// mostly one connection's); cleared when that entry goes.
+    demux_cache: Option<((Ipv4Addr, u16, u16), ConnId)>,
     wheel: TimerWheel,
     expired: Vec<u32>,
     rx: Vec<Mbuf>,
@@ -139,6 +142,7 @@ impl<D: Device> Stack<D> {
             conns: Vec::new(),
             free: Vec::new(),
             by_tuple: HashMap::with_capacity_and_hasher(1024, TupleHasher::new()),
+            demux_cache: None,
             wheel: TimerWheel::new(cfg.timer_tick, 4096, now),
             expired: Vec::with_capacity(1024),
             touched: Vec::with_capacity(1024),
@@ -272,6 +276,9 @@ impl<D: Device> Stack<D> {
                 self.retired_errors += tcb.error.is_some_and(|e| e != TcpError::Aborted) as u64;
                 let key = (tcb.remote_ip, tcb.remote_port, tcb.local_port);
                 self.by_tuple.remove(&key);
+                if self.demux_cache.is_some_and(|(k, _)| k == key) {
+                    self.demux_cache = None;
+                }
                 self.conns[id as usize] = None;
                 self.free.push(id);
             }
@@ -341,11 +348,18 @@ impl<D: Device> Stack<D> {
             opts,
             payload: t.payload(),
         };
-        match self
-            .by_tuple
-            .get(&(src, t.src_port(), t.dst_port()))
-            .copied()
-        {
+        let key = (src, t.src_port(), t.dst_port());
+        let id = match self.demux_cache {
+            Some((k, id)) if k == key => Some(id),
+            _ => {
+                let found = self.by_tuple.get(&key).copied();
+                if let Some(id) = found {
+                    self.demux_cache = Some((key, id));
+                }
+                found
+            }
+        };
+        match id {
             Some(id) => {
                 if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
                     input::rcv(tcb, &mut self.ip, &seg, now);

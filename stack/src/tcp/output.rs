@@ -69,12 +69,9 @@ pub(crate) fn write_xmit<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nan
         } else {
             transmit_unit(tcb, first, k, ip, now)
         };
-        for _ in 0..sent {
-            if pacing {
-                let len = tcb.queue[tcb.unsent].len;
-                tcb.pacer.on_sent(len);
-            }
-            event_new_data_sent(tcb);
+        let bytes = events_new_data_sent(tcb, sent);
+        if pacing {
+            tcb.pacer.on_sent(bytes);
         }
         if sent > 0 && tcb.rto_at.is_none() {
             tcb.rto_at = Some(now + tcb.rtt.current());
@@ -100,62 +97,86 @@ fn sendable_segs(tcb: &mut Tcb, now: Nanos) -> usize {
     let first = tcb.unsent;
     let (pipe0, flight0) = (tcb.pipe(), tcb.in_flight());
     let wnd_end = tcb.snd_una.wrapping_add(tcb.snd_wnd);
-    let groups = matches!(tcb.queue[first].data, Payload::Region { .. })
-        && !seq_lt(tcb.queue[first].seq, tcb.snd_max);
-    let max = if groups { MAX_UNIT_SEGS } else { 1 };
+    let (cwnd, mss, nodelay, pacing) = (tcb.ccs.cwnd, tcb.mss, tcb.cfg.nodelay, tcb.cfg.pacing);
+    let qlen = tcb.queue.len();
     let (mut k, mut total) = (0usize, 0u32);
-    while k < max && first + k < tcb.queue.len() {
-        let s = &tcb.queue[first + k];
+    // Where the previous segment's payload ends, if the next one may join its unit.
+    let mut joins_at: Option<(u16, u32)> = None;
+    let mut stop = None;
+    // One pass over the deque's range (indexing a VecDeque per segment re-wraps each time).
+    for s in tcb.queue.range(first..) {
         let (seq, len, fin) = (s.seq, s.len, s.fin);
         if k > 0 {
-            let p = &tcb.queue[first + k - 1];
-            let joins = match (&p.data, &s.data) {
-                (Payload::Region { region: a, off: o }, Payload::Region { region: b, off }) => {
-                    a == b && o + p.len == *off
-                }
-                _ => false,
+            let joins = match s.data {
+                Payload::Region { region, off } => joins_at == Some((region, off)),
+                Payload::Copied(_) => false,
             };
-            if !joins || p.fin || p.len != tcb.mss || total + len > MAX_UNIT_BYTES {
+            if !joins || total + len > MAX_UNIT_BYTES || k == MAX_UNIT_SEGS {
                 break;
             }
         }
         // Congestion window (RFC 5681) against RFC 6675's pipe (in flight less SACKed and
         // lost bytes): always allow one segment when nothing is in the network.
         let pipe = pipe0 + total;
-        if pipe > 0 && pipe.saturating_add(len) > tcb.ccs.cwnd {
-            tcb.cwnd_limited = true;
+        if pipe > 0 && pipe.saturating_add(len) > cwnd {
+            stop = Some(Stop::Cwnd);
             break;
         }
         // Receive window (RFC 9293 §3.8.6): the whole segment must fit.
         if seq_gt(seq.wrapping_add(len), wnd_end) {
-            if k == 0 && flight0 == 0 && tcb.persist_at.is_none() {
-                // Zero (or too small) window with nothing in flight: probe it (§3.8.6.1).
-                tcb.persist_at = Some(now + tcb.rtt.current());
-            }
+            stop = Some(Stop::Rwnd);
             break;
         }
         // Nagle (RFC 896): hold a short segment while data is unacknowledged.
         let flight = flight0 + total;
-        let last = first + k + 1 == tcb.queue.len();
-        if len < tcb.mss && !fin && !tcb.cfg.nodelay && flight > 0 && last {
+        let last = first + k + 1 == qlen;
+        if len < mss && !fin && !nodelay && flight > 0 && last {
             break;
         }
-        // Pacing gate: when it closes, the timer wheel wakes us at `pace_at`. In slow start
-        // the window may double within an RTT while the gate spreads it, so a sender using
-        // half of it or more still counts as window-limited (RFC 7661 §4.3's rationale).
-        if tcb.cfg.pacing && !tcb.pacer.may_send(total + len) {
-            if k == 0 {
-                tcb.pace_at = Some(now + tcb.pacer.wait(len).max(1));
-                if tcb.ccs.in_slow_start() && 2 * flight as u64 >= tcb.ccs.cwnd as u64 {
-                    tcb.cwnd_limited = true;
-                }
-            }
+        if pacing && !tcb.pacer.may_send(total + len) {
+            stop = Some(Stop::Pacing(len, flight));
             break;
         }
         total += len;
         k += 1;
+        // Only zero-copy segments of new data, full-sized but the last, group (what one TSO
+        // frame can carry).
+        joins_at = match s.data {
+            Payload::Region { region, off } if !fin && len == mss && !seq_lt(seq, tcb.snd_max) => {
+                Some((region, off + len))
+            }
+            _ => None,
+        };
+        if joins_at.is_none() {
+            break;
+        }
+    }
+    match stop {
+        Some(Stop::Cwnd) => tcb.cwnd_limited = true,
+        Some(Stop::Rwnd) if k == 0 && flight0 == 0 && tcb.persist_at.is_none() => {
+            // Zero (or too small) window with nothing in flight: probe it (§3.8.6.1).
+            tcb.persist_at = Some(now + tcb.rtt.current());
+        }
+        // Pacing gate: when it closes, the timer wheel wakes us at `pace_at`. In slow start
+        // the window may double within an RTT while the gate spreads it, so a sender using
+        // half of it or more still counts as window-limited (RFC 7661 §4.3's rationale).
+        Some(Stop::Pacing(len, flight)) if k == 0 => {
+            tcb.pace_at = Some(now + tcb.pacer.wait(len).max(1));
+            if tcb.ccs.in_slow_start() && 2 * flight as u64 >= tcb.ccs.cwnd as u64 {
+                tcb.cwnd_limited = true;
+            }
+        }
+        _ => {}
     }
     k
+}
+
+/// Why `sendable_segs` stopped before the end of the queue.
+enum Stop {
+    Cwnd,
+    Rwnd,
+    /// The pacing gate, at a segment of this length with this much in flight.
+    Pacing(u32, u32),
 }
 
 /// `tcp_transmit_skb` for a TSO unit: the `k` zero-copy segments from `first` under one
@@ -178,8 +199,7 @@ fn transmit_unit<D: Device>(
         TCP_HEADER_LEN
     };
     let mut segs = [(0u32, 0u32); MAX_UNIT_SEGS];
-    for (i, d) in segs.iter_mut().enumerate().take(k) {
-        let s = &tcb.queue[first + i];
+    for (d, s) in segs.iter_mut().zip(tcb.queue.range(first..first + k)) {
         *d = (s.len, s.csum);
     }
     let seq = tcb.queue[first].seq;
@@ -206,15 +226,19 @@ fn transmit_unit<D: Device>(
         csum_offloaded: ip.tcp_csum_offload(),
     };
     let n = ip.queue_xmit_unit(&mut tcb.dst, &unit);
-    for idx in first..first + n {
-        let len = tcb.queue[idx].len;
-        tcb.queue[idx].sent_at = now;
-        scoreboard::on_transmit(tcb, idx, false, len, now);
-        let c = &mut tcb.counters;
-        c.segs_out += 1;
-        c.data_segs_out += (len > 0) as u64;
-        c.bytes_sent += len as u64;
+    // New data only: what `scoreboard::on_transmit` does for it is PRR's count.
+    let mut bytes = 0u64;
+    for s in tcb.queue.range_mut(first..first + n) {
+        s.sent_at = now;
+        bytes += s.len as u64;
     }
+    if tcb.in_recovery {
+        tcb.sb.prr_out = tcb.sb.prr_out.saturating_add(bytes as u32);
+    }
+    let c = &mut tcb.counters;
+    c.segs_out += n as u64;
+    c.data_segs_out += n as u64;
+    c.bytes_sent += bytes;
     if n > 0 {
         // RFC 8985 §7.2: (re)arm the tail loss probe after new data.
         let extra = tcb.queue[first + n - 1].end().wrapping_sub(tcb.snd_max);
@@ -229,12 +253,25 @@ fn transmit_unit<D: Device>(
 /// The segment at `unsent` left for the first time (`tcp_event_new_data_sent`).
 #[inline]
 fn event_new_data_sent(tcb: &mut Tcb) {
-    let end = tcb.queue[tcb.unsent].end();
+    events_new_data_sent(tcb, 1);
+}
+
+/// The `n` segments from `unsent` left for the first time; returns their payload bytes.
+#[inline]
+fn events_new_data_sent(tcb: &mut Tcb, n: usize) -> u32 {
+    if n == 0 {
+        return 0;
+    }
+    let first = tcb.unsent;
+    let (s0, end) = (tcb.queue[first].seq, tcb.queue[first + n - 1].end());
+    // Payload bytes: the span less a FIN's one (only the last can carry it).
+    let bytes = end.wrapping_sub(s0) - tcb.queue[first + n - 1].fin as u32;
     tcb.snd_nxt = end;
     if seq_gt(end, tcb.snd_max) {
         tcb.snd_max = end;
     }
-    tcb.unsent += 1;
+    tcb.unsent += n;
+    bytes
 }
 
 /// Puts FIN on the last unsent segment, or on a new empty one.
