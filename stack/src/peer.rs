@@ -442,9 +442,15 @@ impl<D: Device> Device for AckPeer<D> {
         // hands the rest over again later.
         const MAX: usize = 64;
         let k = pkts.len().min(MAX);
-        let mut notes: [Option<Seen>; MAX] = [None; MAX];
+        // Notes go straight onto `seen`; `noted` marks the frames that gave one, so that the
+        // notes of frames the device did not take can be dropped again.
+        let base = self.seen.len();
+        let mut noted = 0u64;
         for (i, m) in pkts.iter().take(k).enumerate() {
-            notes[i] = self.note(m);
+            if let Some(s) = self.note(m) {
+                self.seen.push(s);
+                noted |= 1 << i;
+            }
         }
         let n = if pkts.len() > MAX {
             let mut rest = pkts.split_off(MAX);
@@ -454,7 +460,8 @@ impl<D: Device> Device for AckPeer<D> {
         } else {
             self.inner.tx_burst(pkts)
         };
-        self.seen.extend(notes[..n].iter().flatten().copied());
+        let taken = if n >= MAX { noted } else { noted & ((1u64 << n) - 1) };
+        self.seen.truncate(base + taken.count_ones() as usize);
         n
     }
 

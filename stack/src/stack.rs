@@ -336,18 +336,18 @@ impl<D: Device> Stack<D> {
             self.ip.drops.bad_tcp_checksum += 1;
             return;
         }
-        let Ok(opts) = TcpOptions::parse_fast(t.options()) else {
-            self.ip.drops.malformed += 1;
-            return;
-        };
-        let seg = SegIn {
+        let mut seg = SegIn {
             seq: t.seq_number(),
             ack: t.ack_number(),
             flags: t.flags(),
             wnd: t.window_len(),
-            opts,
+            opts: TcpOptions::default(),
             payload: t.payload(),
         };
+        if TcpOptions::parse_fast_into(t.options(), &mut seg.opts).is_err() {
+            self.ip.drops.malformed += 1;
+            return;
+        }
         let key = (src, t.src_port(), t.dst_port());
         let id = match self.demux_cache {
             Some((k, id)) if k == key => Some(id),

@@ -291,6 +291,27 @@ impl TcpOptions {
         }
     }
 
+    /// [`TcpOptions::parse_fast`] into `out`, which should hold the defaults: the hot path
+    /// then moves no large value through a `Result` (that copy stalled on store
+    /// forwarding). On an error `out` may be partly written.
+    #[inline]
+    pub fn parse_fast_into(opts: &[u8], out: &mut TcpOptions) -> Result<()> {
+        match opts {
+            [] => Ok(()),
+            [1, 1, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3] => {
+                out.timestamps = Some((
+                    u32::from_be_bytes([*v0, *v1, *v2, *v3]),
+                    u32::from_be_bytes([*e0, *e1, *e2, *e3]),
+                ));
+                Ok(())
+            }
+            _ => {
+                *out = TcpOptions::parse(opts)?;
+                Ok(())
+            }
+        }
+    }
+
     /// Parse an options area. Any malformed option fails the whole parse.
     pub fn parse(opts: &[u8]) -> Result<TcpOptions> {
         let mut out = TcpOptions::default();
@@ -340,6 +361,14 @@ mod fast_parse_tests {
         let sack = [1u8, 1, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2];
         assert_eq!(TcpOptions::parse_fast(&sack), TcpOptions::parse(&sack));
         assert!(TcpOptions::parse_fast(&[2, 9, 0, 0]).is_err());
+        // In place: the same answers.
+        for o in [&ts[..], &[], &sack[..]] {
+            let mut out = TcpOptions::default();
+            TcpOptions::parse_fast_into(o, &mut out).unwrap();
+            assert_eq!(Ok(out), TcpOptions::parse(o));
+        }
+        let mut out = TcpOptions::default();
+        assert!(TcpOptions::parse_fast_into(&[2, 9, 0, 0], &mut out).is_err());
     }
 }
 
