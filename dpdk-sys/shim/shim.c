@@ -77,7 +77,8 @@ struct rte_mbuf *lr_pktmbuf_ext_view(struct rte_mempool *mp,
     return m;
 }
 
-unsigned lr_pktmbuf_ext_frames(struct rte_mempool *mp, struct rte_mbuf_ext_shared_info *shinfo,
+unsigned lr_pktmbuf_ext_frames(struct rte_mempool *mp, struct rte_mempool *vp,
+                               struct rte_mbuf_ext_shared_info *shinfo,
                                char *addr, uint64_t iova, const uint32_t *lens, unsigned n,
                                struct rte_mbuf **out)
 {
@@ -89,7 +90,7 @@ unsigned lr_pktmbuf_ext_frames(struct rte_mempool *mp, struct rte_mbuf_ext_share
         return 0;
     if (rte_pktmbuf_alloc_bulk(mp, out, n) != 0)
         return 0;
-    if (rte_pktmbuf_alloc_bulk(mp, views, n) != 0) {
+    if (rte_pktmbuf_alloc_bulk(vp, views, n) != 0) {
         rte_pktmbuf_free_bulk(out, n);
         return 0;
     }

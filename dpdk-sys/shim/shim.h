@@ -69,7 +69,8 @@ struct rte_mbuf *lr_pktmbuf_ext_view(struct rte_mempool *mp,
 /* `n` (at most 64) frames of a TSO unit cut in software: each a fresh header mbuf chained
  * to a view of the next lens[i] bytes from addr, the region referenced n times at once.
  * 2n mbufs come from `mp` in bulk. Returns n, or 0 (nothing allocated) if `mp` runs short. */
-unsigned lr_pktmbuf_ext_frames(struct rte_mempool *mp, struct rte_mbuf_ext_shared_info *shinfo,
+unsigned lr_pktmbuf_ext_frames(struct rte_mempool *mp, struct rte_mempool *vp,
+                               struct rte_mbuf_ext_shared_info *shinfo,
                                char *addr, uint64_t iova, const uint32_t *lens, unsigned n,
                                struct rte_mbuf **out);
 /* Chained packets: total length and segment count of the head. */

@@ -8,6 +8,12 @@
 use super::{DpdkError, Eal, Mbuf, Mempool, Result};
 use std::ptr::NonNull;
 
+/// Views one region can have live at once (frames in TX queues and rings): its view pool.
+const VIEW_POOL: u32 = 16_383;
+
+/// Numbers the regions' view pools (DPDK pool names are process-wide).
+static REGION_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 /// Most bytes one view may cover (an mbuf's `buf_len` is 16 bits).
 pub const MAX_VIEW_LEN: usize = u16::MAX as usize;
 
@@ -17,6 +23,10 @@ pub struct TxRegion {
     base: NonNull<u8>,
     len: usize,
     iova: u64,
+    /// Mbufs without a data room of their own, for views (compact: two cache lines each).
+    views: Mempool,
+    /// Mbufs with only a headroom, for the headers in front of views (`frames`).
+    heads: Mempool,
     _eal: Eal,
 }
 
@@ -45,11 +55,28 @@ impl TxRegion {
         };
         // SAFETY: `base` is the start of a live rte_malloc block.
         let iova = unsafe { linerate_dpdk_sys::lr_virt2iova(base.as_ptr().cast()) };
+        let n = REGION_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let pools = Mempool::new(eal, &format!("lr_views_{n}"), VIEW_POOL, 256, 0, socket)
+            .and_then(|v| {
+                let room = crate::MBUF_HEADROOM;
+                let h = Mempool::new(eal, &format!("lr_heads_{n}"), VIEW_POOL, 256, room, socket)?;
+                Ok((v, h))
+            });
+        let (views, heads) = match pools {
+            Ok(p) => p,
+            Err(e) => {
+                // SAFETY: this handle owns the only reference; no view exists yet.
+                unsafe { linerate_dpdk_sys::lr_region_put(shinfo.as_ptr()) };
+                return Err(e);
+            }
+        };
         Ok(TxRegion {
             shinfo,
             base,
             len,
             iova,
+            views,
+            heads,
             _eal: eal.clone(),
         })
     }
@@ -87,11 +114,11 @@ impl TxRegion {
         Some(f(s))
     }
 
-    /// An mbuf from `pool` whose data is `len` bytes of the region at `off`, not copied.
-    /// `None` when the pool is empty, or the range is outside the region or longer than
-    /// [`MAX_VIEW_LEN`].
+    /// An mbuf (from the region's own pool of data-less mbufs) whose data is `len` bytes of
+    /// the region at `off`, not copied. `None` when that pool is empty, or the range is
+    /// outside the region or longer than [`MAX_VIEW_LEN`].
     #[inline]
-    pub fn view(&self, pool: &Mempool, off: usize, len: usize) -> Option<Mbuf> {
+    pub fn view(&self, off: usize, len: usize) -> Option<Mbuf> {
         if len == 0 || len > MAX_VIEW_LEN || off.checked_add(len)? > self.len {
             return None;
         }
@@ -100,7 +127,7 @@ impl TxRegion {
         // is freed.
         let m = unsafe {
             linerate_dpdk_sys::lr_pktmbuf_ext_view(
-                pool.as_ptr(),
+                self.views.as_ptr(),
                 self.shinfo.as_ptr(),
                 self.base.as_ptr().add(off).cast(),
                 self.iova + off as u64,
@@ -111,12 +138,14 @@ impl TxRegion {
     }
 
     /// Frames for consecutive slices of the region: for each of `lens`, a fresh header mbuf
-    /// (empty, headers go into its headroom) chained to a view of the next that many bytes
-    /// from `off`, appended to `out`. All mbufs come from `pool` in two bulk allocations and
-    /// the region is referenced once for all (what software segmentation needs per unit).
-    /// False, with nothing allocated, when the pool runs short, `lens` has more than
-    /// [`MAX_FRAMES`] entries, or the slices leave the region.
-    pub fn frames(&self, pool: &Mempool, off: usize, lens: &[u32], out: &mut Vec<Mbuf>) -> bool {
+    /// (empty, with the 128-byte headroom for headers and no more) chained to a view of the
+    /// next that many bytes from `off`, appended to `out`. Headers and views come from the
+    /// region's own compact pools, each in one bulk allocation (so frames never eat into the
+    /// pool that refills RX), and the region is referenced once for all: what software
+    /// segmentation needs per unit. False, with nothing allocated, when those pools run
+    /// short (frames still in TX rings: backpressure), `lens` has more than [`MAX_FRAMES`]
+    /// entries, or the slices leave the region.
+    pub fn frames(&self, off: usize, lens: &[u32], out: &mut Vec<Mbuf>) -> bool {
         let n = lens.len();
         if n == 0 || n > MAX_FRAMES || lens.iter().any(|&l| l as usize > MAX_VIEW_LEN) {
             return false;
@@ -133,7 +162,8 @@ impl TxRegion {
         unsafe {
             let dst = out.as_mut_ptr().add(out.len()).cast();
             let got = linerate_dpdk_sys::lr_pktmbuf_ext_frames(
-                pool.as_ptr(),
+                self.heads.as_ptr(),
+                self.views.as_ptr(),
                 self.shinfo.as_ptr(),
                 self.base.as_ptr().add(off).cast(),
                 self.iova + off as u64,

@@ -80,7 +80,7 @@ pub(crate) fn alloc_frame(
         h.append(b.len())?.copy_from_slice(b);
         return Some(h);
     }
-    let v = regions.view(pool, r, off, len)?;
+    let v = regions.view(r, off, len)?;
     h.chain(v).ok()?;
     Some(h)
 }
@@ -106,7 +106,7 @@ pub(crate) fn segment<D: Device>(
     scratch.clear();
     let bulk = multi_seg
         && lens[..n].iter().all(|&l| l > 0)
-        && regions.frames(pool, p.region, p.off, &lens[..n], scratch);
+        && regions.frames(p.region, p.off, &lens[..n], scratch);
     let mut off = p.off;
     let mut seq = p.seq;
     let mut frames = scratch.drain(..);

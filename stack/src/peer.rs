@@ -460,7 +460,11 @@ impl<D: Device> Device for AckPeer<D> {
         } else {
             self.inner.tx_burst(pkts)
         };
-        let taken = if n >= MAX { noted } else { noted & ((1u64 << n) - 1) };
+        let taken = if n >= MAX {
+            noted
+        } else {
+            noted & ((1u64 << n) - 1)
+        };
         self.seen.truncate(base + taken.count_ones() as usize);
         n
     }

@@ -1,7 +1,7 @@
 //! Zero-copy payload: registered hugepage regions that queued segments point into instead of
 //! holding copies (the kernel's page frags of an skb), each with the partial checksums that
 //! give a segment's checksum without reading its bytes.
-use linerate_dpdk::{Mbuf, Mempool, TxRegion};
+use linerate_dpdk::{Mbuf, TxRegion};
 use linerate_proto::wire::checksum::PrefixSums;
 use std::sync::Arc;
 
@@ -85,25 +85,15 @@ impl Regions {
     /// (`TxRegion::frames`), appended to `out`. False, with none built, when the pool runs
     /// short.
     #[inline]
-    pub(crate) fn frames(
-        &self,
-        pool: &Mempool,
-        r: u16,
-        off: u32,
-        lens: &[u32],
-        out: &mut Vec<Mbuf>,
-    ) -> bool {
+    pub(crate) fn frames(&self, r: u16, off: u32, lens: &[u32], out: &mut Vec<Mbuf>) -> bool {
         self.v
             .get(r as usize)
-            .is_some_and(|g| g.buf.frames(pool, off as usize, lens, out))
+            .is_some_and(|g| g.buf.frames(off as usize, lens, out))
     }
 
-    /// An mbuf from `pool` over `len` bytes at `off` of region `r` (no copy).
+    /// An mbuf over `len` bytes at `off` of region `r` (no copy).
     #[inline]
-    pub(crate) fn view(&self, pool: &Mempool, r: u16, off: u32, len: u32) -> Option<Mbuf> {
-        self.v
-            .get(r as usize)?
-            .buf
-            .view(pool, off as usize, len as usize)
+    pub(crate) fn view(&self, r: u16, off: u32, len: u32) -> Option<Mbuf> {
+        self.v.get(r as usize)?.buf.view(off as usize, len as usize)
     }
 }
