@@ -8,9 +8,7 @@ use crate::dev::Dev;
 use crate::region::Regions;
 use linerate_dpdk::{Device, Mbuf, Mempool, TxOffload};
 use linerate_proto::wire::checksum;
-use linerate_proto::wire::ipv4::Protocol;
 use linerate_proto::wire::{ETH_HEADER_LEN, IPV4_HEADER_LEN};
-use std::net::Ipv4Addr;
 
 /// Most segments in one unit (what one bulk frame allocation builds).
 pub(crate) const MAX_UNIT_SEGS: usize = linerate_dpdk::MAX_FRAMES;
@@ -33,8 +31,8 @@ pub(crate) struct Template<'a> {
     pub(crate) ip_sum: u32,
     /// Word sum of the TCP header in `hdr` with its sequence number counted as zero.
     pub(crate) tcp_sum: u32,
-    pub(crate) src: Ipv4Addr,
-    pub(crate) dst: Ipv4Addr,
+    /// The pseudo-header's sum without the length (each frame adds its own).
+    pub(crate) ph0: u32,
     /// The NIC fills in IPv4 header checksums.
     pub(crate) ip_csum_offload: bool,
     /// The NIC fills in TCP checksums (the header then carries the pseudo-header sum).
@@ -164,8 +162,7 @@ pub(crate) fn tso<D: Device>(
     h[IP_LEN..IP_LEN + 2].copy_from_slice(&(ip_total.min(0xffff) as u16).to_be_bytes());
     h[IP_ID..IP_ID + 2].copy_from_slice(&p.ip_id.to_be_bytes());
     h[TCP_FLAGS] = t.hdr[TCP_FLAGS] | p.last_flags;
-    let ph = checksum::pseudo_header_v4(t.src, t.dst, Protocol::TCP, 0);
-    h[TCP_CSUM..TCP_CSUM + 2].copy_from_slice(&(!checksum::fold(ph)).to_be_bytes());
+    h[TCP_CSUM..TCP_CSUM + 2].copy_from_slice(&(!checksum::fold(t.ph0)).to_be_bytes());
     m.set_tx_offload(TxOffload {
         ip_cksum: true,
         tcp_cksum: true,
@@ -206,7 +203,7 @@ fn write_headers(
     // From the template, not `|=` on the copy: reading a byte just stored by the wide copy
     // stalls on store-to-load forwarding (it cost half of this function).
     h[TCP_FLAGS] = t.hdr[TCP_FLAGS] | extra_flags;
-    let ph = checksum::pseudo_header_v4(t.src, t.dst, Protocol::TCP, (thl + len) as u16);
+    let ph = t.ph0 + thl + len;
     let c = if t.tcp_csum_offload {
         !checksum::fold(ph)
     } else {

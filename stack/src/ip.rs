@@ -228,8 +228,7 @@ impl<D: Device> IpLayer<D> {
             hdr: &buf[..hl],
             ip_sum: header_sum(0, 0, d.src, d.dst),
             tcp_sum: u.tcp_sum,
-            src: d.src,
-            dst: d.dst,
+            ph0: checksum::pseudo_header_v4(d.src, d.dst, Protocol::TCP, 0),
             ip_csum_offload: self.offloads.tx_ipv4_cksum,
             tcp_csum_offload: u.csum_offloaded,
         };
