@@ -148,3 +148,21 @@ fn hardware_tso_with_checksum_offload_recovers_losses_inside_units() {
         "SACK inside units: {t:?}"
     );
 }
+
+#[test]
+fn hardware_tso_keeps_to_the_drivers_segment_limit() {
+    // A driver that takes at most 3 segments per TSO packet: a 64 KiB unit needs a header and
+    // four payload views of at most 16 383 bytes, so such units are cut in software instead.
+    let o = Offloads {
+        tx_ipv4_cksum: true,
+        tx_tcp_cksum: true,
+        tx_tso: true,
+        tx_multi_seg: true,
+        tx_seg_max: 3,
+        ..Default::default()
+    };
+    let t = runs("units_seglim", 60..64, 512 << 10, lossy(0.0, 0.0), o);
+    assert_eq!(t.bad_csum, 0, "{t:?}");
+    assert!(t.gso_units > 0 && t.gso_frames > 2 * t.gso_units, "{t:?}");
+    assert_eq!(t.nic_tso_frames, t.tso_frames, "{t:?}");
+}

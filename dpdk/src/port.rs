@@ -59,6 +59,9 @@ pub struct Offloads {
     pub rx_ipv4_cksum: bool,
     /// The NIC checks TCP checksums on RX (see [`Mbuf::rx_cksum_good`]).
     pub rx_tcp_cksum: bool,
+    /// Most mbuf segments the NIC takes in one TSO packet (`tx_desc_lim.nb_seg_max`; 0: the
+    /// driver gives no limit).
+    pub tx_seg_max: u16,
 }
 
 impl std::fmt::Display for Offloads {
@@ -255,7 +258,7 @@ impl Port {
         let txcapa = info.tx_offload_capa;
         let rxcapa = info.rx_offload_capa;
         let has = |capa: u64, bit: u64| cfg.offloads && capa & bit != 0;
-        let offloads = Offloads {
+        let mut offloads = Offloads {
             tx_ipv4_cksum: has(txcapa, linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_IPV4_CKSUM),
             tx_tcp_cksum: has(txcapa, linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_TCP_CKSUM),
             tx_tso: cfg.tso && has(txcapa, linerate_dpdk_sys::LR_ETH_TX_OFFLOAD_TCP_TSO),
@@ -265,7 +268,14 @@ impl Port {
                 || (cfg.offloads && driver == "net_null"),
             rx_ipv4_cksum: has(rxcapa, linerate_dpdk_sys::LR_ETH_RX_OFFLOAD_IPV4_CKSUM),
             rx_tcp_cksum: has(rxcapa, linerate_dpdk_sys::LR_ETH_RX_OFFLOAD_TCP_CKSUM),
+            tx_seg_max: info.tx_desc_lim.nb_seg_max,
         };
+        // A chained frame is two segments (header, payload view): a driver that takes fewer
+        // per MTU-sized packet gets flat frames.
+        let mtu_segs = info.tx_desc_lim.nb_mtu_seg_max;
+        if mtu_segs == 1 || offloads.tx_seg_max == 1 {
+            offloads.tx_multi_seg = false;
+        }
         let bit = |on: bool, b: u64| if on { b } else { 0 };
         // SAFETY: a zeroed rte_eth_conf is DPDK's documented default configuration.
         let mut conf: linerate_dpdk_sys::rte_eth_conf = unsafe { std::mem::zeroed() };

@@ -13,6 +13,9 @@ use linerate_proto::wire::{ETH_HEADER_LEN, IPV4_HEADER_LEN};
 /// Most segments in one unit (what one bulk frame allocation builds).
 pub(crate) const MAX_UNIT_SEGS: usize = linerate_dpdk::MAX_FRAMES;
 
+/// Most payload bytes in one view of a hardware TSO frame (i40e's limit per descriptor).
+pub(crate) const TSO_VIEW_MAX: u32 = 16_383;
+
 /// Field offsets in a frame that starts with Ethernet + IPv4 (no options) + TCP.
 const IP_LEN: usize = ETH_HEADER_LEN + 2;
 const IP_ID: usize = ETH_HEADER_LEN + 4;
@@ -150,9 +153,22 @@ pub(crate) fn tso<D: Device>(
     if !dev.has_room() {
         return false;
     }
-    let Some(mut m) = alloc_frame(pool, regions, true, p.region, p.off, total) else {
+    // The payload as views of at most TSO_VIEW_MAX bytes each: NICs limit the bytes one
+    // descriptor carries (i40e: 16 383), and a view is one descriptor.
+    let Some(mut m) = pool.alloc() else {
         return false;
     };
+    let mut at = 0;
+    while at < total {
+        let len = (total - at).min(TSO_VIEW_MAX);
+        let Some(v) = regions.view(p.region, p.off + at, len) else {
+            return false;
+        };
+        if m.chain(v).is_err() {
+            return false;
+        }
+        at += len;
+    }
     let hl = t.hdr.len();
     let Some(h) = m.prepend(hl) else {
         return false;

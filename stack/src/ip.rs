@@ -240,7 +240,11 @@ impl<D: Device> IpLayer<D> {
             ip_id: d.ip_id.wrapping_add(1),
             last_flags: u.last_flags,
         };
-        let n = if self.tso() && u.segs.len() > 1 {
+        // Hardware TSO when the port has it and takes the frame's segments (header + views).
+        let bytes: u32 = u.segs.iter().map(|s| s.0).sum();
+        let views = bytes.div_ceil(gso::TSO_VIEW_MAX) as u16;
+        let max = self.offloads.tx_seg_max;
+        let n = if self.tso() && u.segs.len() > 1 && (max == 0 || views < max) {
             let ok = gso::tso(&t, &p, u.mss, &self.pool, &self.regions, &mut self.dev);
             self.dev.stats.tso_frames += ok as u64;
             if ok {
