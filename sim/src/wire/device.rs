@@ -233,7 +233,8 @@ mod tests {
 
     #[test]
     fn sim_offload_emulation_fills_checksums() {
-        // Ethernet + IPv4 + TCP(20) + 3 bytes payload with zeroed checksums.
+        // Ethernet + IPv4 + TCP(20) + 3 bytes payload; the TCP checksum field seeded with the
+        // pseudo-header sum, as DPDK's offload contract asks of the stack.
         let mut f = vec![0u8; 14 + 20 + 23];
         f[12] = 0x08;
         f[14] = 0x45;
@@ -244,6 +245,8 @@ mod tests {
         f[30..34].copy_from_slice(&[198, 18, 0, 2]);
         f[34 + 12] = 5 << 4;
         f[54..57].copy_from_slice(b"abc");
+        let ph = checksum::pseudo_header_v4([198, 18, 0, 1].into(), [198, 18, 0, 2].into(), 6, 23);
+        f[34 + 16..34 + 18].copy_from_slice(&(!checksum::fold(ph)).to_be_bytes());
         complete_checksums(
             &mut f,
             Offloads {
@@ -257,11 +260,76 @@ mod tests {
             0,
             "IPv4 header sums to zero"
         );
-        let ph = checksum::pseudo_header_v4([198, 18, 0, 1].into(), [198, 18, 0, 2].into(), 6, 23);
         assert_eq!(
             checksum::fold(checksum::sum(&f[34..], ph)),
             0,
             "TCP segment sums to zero"
         );
+        // A wrong seed (here: none) gives a wrong checksum, as on a real NIC.
+        f[34 + 16..34 + 18].copy_from_slice(&[0, 0]);
+        complete_checksums(
+            &mut f,
+            Offloads {
+                tx_tcp_cksum: true,
+                ..Default::default()
+            },
+        );
+        assert_ne!(checksum::fold(checksum::sum(&f[34..], ph)), 0);
+    }
+
+    #[test]
+    fn sim_tso_emulation_cuts_frames() {
+        // One TSO frame: 10 bytes of payload cut at 4, seeded with the pseudo-header sum
+        // without length; FIN|PSH|ACK must stay on the last piece only.
+        let mut f = vec![0u8; 14 + 20 + 20 + 10];
+        f[12] = 0x08;
+        f[14] = 0x45;
+        f[16..18].copy_from_slice(&50u16.to_be_bytes());
+        f[18..20].copy_from_slice(&7u16.to_be_bytes());
+        f[22] = 64;
+        f[23] = 6;
+        f[26..30].copy_from_slice(&[198, 18, 0, 1]);
+        f[30..34].copy_from_slice(&[198, 18, 0, 2]);
+        f[34 + 4..34 + 8].copy_from_slice(&1000u32.to_be_bytes());
+        f[34 + 12] = 5 << 4;
+        f[34 + 13] = 0x19;
+        let (src, dst) = ([198, 18, 0, 1].into(), [198, 18, 0, 2].into());
+        let ph0 = checksum::pseudo_header_v4(src, dst, 6, 0);
+        f[34 + 16..34 + 18].copy_from_slice(&(!checksum::fold(ph0)).to_be_bytes());
+        f[54..64].copy_from_slice(b"0123456789");
+        let o = Offloads {
+            tx_ipv4_cksum: true,
+            tx_tcp_cksum: true,
+            tx_tso: true,
+            ..Default::default()
+        };
+        let mut segs = Vec::new();
+        tso_segments(&f, 4, o, |s| segs.push(s.to_vec()));
+        assert_eq!(segs.len(), 3);
+        for (i, s) in segs.iter().enumerate() {
+            let len = s.len() - 54;
+            assert_eq!(&s[54..], &b"0123456789"[i * 4..i * 4 + len]);
+            assert_eq!(u16::from_be_bytes([s[16], s[17]]) as usize, 40 + len);
+            assert_eq!(
+                u16::from_be_bytes([s[18], s[19]]),
+                7 + i as u16,
+                "IDs count up"
+            );
+            let seq = u32::from_be_bytes([s[38], s[39], s[40], s[41]]);
+            assert_eq!(seq, 1000 + 4 * i as u32);
+            let fl = s[34 + 13];
+            assert_eq!(
+                fl,
+                if i == 2 { 0x19 } else { 0x10 },
+                "FIN and PSH on the last"
+            );
+            assert_eq!(checksum::checksum(&s[14..34]), 0);
+            let ph = checksum::pseudo_header_v4(src, dst, 6, (20 + len) as u16);
+            assert_eq!(
+                checksum::fold(checksum::sum(&s[34..], ph)),
+                0,
+                "segment {i}"
+            );
+        }
     }
 }
