@@ -274,15 +274,12 @@ impl<D: Device> Stack<D> {
         if len <= COPY_BREAK {
             // A reference costs more than copying a few cache lines: small writes are copied
             // (as the kernel falls back to copying small MSG_ZEROCOPY sends).
-            let mut small = [0u8; COPY_BREAK];
-            let k = match self.ip.regions.bytes(r.0, off as u32, len as u32) {
-                Some(b) => {
-                    small[..b.len()].copy_from_slice(b);
-                    b.len()
-                }
-                None => 0,
-            };
-            let n = output::copy_to_queue(tcb, &mut self.ip, &small[..k]);
+            // The table moves out for the call (three words, no allocation) so that the
+            // bytes can be read straight from the region while the IP layer is borrowed.
+            let regions = std::mem::take(&mut self.ip.regions);
+            let b = regions.bytes(r.0, off as u32, len as u32).unwrap_or(&[]);
+            let n = output::copy_to_queue(tcb, &mut self.ip, b);
+            self.ip.regions = regions;
             return self.after_send(id, n, len);
         }
         let (off, len) = (off as u32, len.min(u32::MAX as usize) as u32);

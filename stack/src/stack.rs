@@ -224,6 +224,9 @@ impl<D: Device> Stack<D> {
     /// Output once per connection a burst of ACKs or a batch of sends touched, not once per
     /// ACK or per send.
     fn run_deferred(&mut self) {
+        if self.touched.is_empty() {
+            return;
+        }
         let mut touched = std::mem::take(&mut self.touched);
         for id in touched.drain(..) {
             if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
