@@ -31,9 +31,10 @@ pub(crate) struct Regions {
 
 impl Regions {
     /// Registers `buf`, building its checksum table unless `csum_offload`. `None` when 65 536
-    /// regions are registered already.
+    /// regions are registered already, or `buf` is too large for 32-bit offsets.
     pub(crate) fn register(&mut self, buf: Arc<TxRegion>, csum_offload: bool) -> Option<RegionId> {
         let id = u16::try_from(self.v.len()).ok()?;
+        u32::try_from(buf.len()).ok()?;
         let sums = (!csum_offload).then(|| PrefixSums::new(buf.as_slice()));
         self.v.push(Region {
             buf,

@@ -244,8 +244,9 @@ impl<D: Device> Stack<D> {
 
     /// Registers a zero-copy payload region with this stack, for [`Stack::send_region`]. Its
     /// bytes must not change from now on (the `Arc` keeps `TxRegion::fill` out). Unless the
-    /// port does TCP checksums, this reads the region once to build its checksum table (an
-    /// eighth of its size). `None` when 65 536 regions are registered already.
+    /// port does TCP checksums, this reads the region once to build its checksum table (as
+    /// large as the region). `None` when 65 536 regions are registered already, or the region
+    /// is 4 GiB or larger (offsets are 32-bit).
     pub fn register_region(&mut self, region: Arc<TxRegion>) -> Option<RegionId> {
         let offload = self.ip.tcp_csum_offload();
         self.ip.regions.register(region, offload)
