@@ -42,12 +42,13 @@ pub(crate) struct Template<'a> {
     pub(crate) tcp_csum_offload: bool,
 }
 
-/// A unit's payload: `segs` (each segment's length and payload partial sum), back to back
-/// from `off` of region `region`.
+/// A unit's payload: segments of `lens` bytes (with payload partial sums `sums`), back to
+/// back from `off` of region `region`.
 pub(crate) struct UnitPayload<'a> {
     pub(crate) region: u16,
     pub(crate) off: u32,
-    pub(crate) segs: &'a [(u32, u32)],
+    pub(crate) lens: &'a [u32],
+    pub(crate) sums: &'a [u32],
     /// Sequence number and IPv4 ID of the first segment.
     pub(crate) seq: u32,
     pub(crate) ip_id: u16,
@@ -99,19 +100,14 @@ pub(crate) fn segment<D: Device>(
     dev: &mut Dev<D>,
     scratch: &mut Vec<Mbuf>,
 ) -> usize {
-    let n = p.segs.len().min(MAX_UNIT_SEGS);
-    let mut lens = [0u32; MAX_UNIT_SEGS];
-    for (l, s) in lens.iter_mut().zip(p.segs) {
-        *l = s.0;
-    }
+    let n = p.lens.len().min(MAX_UNIT_SEGS);
     scratch.clear();
-    let bulk = multi_seg
-        && lens[..n].iter().all(|&l| l > 0)
-        && regions.frames(p.region, p.off, &lens[..n], scratch);
+    // Units hold zero-copy segments, never empty ones: every length gets a view.
+    let bulk = multi_seg && regions.frames(p.region, p.off, &p.lens[..n], scratch);
     let mut off = p.off;
     let mut seq = p.seq;
     let mut frames = scratch.drain(..);
-    for (i, &(len, psum)) in p.segs[..n].iter().enumerate() {
+    for (i, (&len, &psum)) in p.lens[..n].iter().zip(p.sums).enumerate() {
         if !dev.has_room() {
             return i;
         }
@@ -149,7 +145,7 @@ pub(crate) fn tso<D: Device>(
     regions: &Regions,
     dev: &mut Dev<D>,
 ) -> bool {
-    let total: u32 = p.segs.iter().map(|s| s.0).sum();
+    let total: u32 = p.lens.iter().sum();
     if !dev.has_room() {
         return false;
     }

@@ -106,8 +106,10 @@ pub(crate) struct Unit<'a> {
     pub(crate) last_flags: u8,
     pub(crate) region: u16,
     pub(crate) off: u32,
-    /// Each segment's payload length and partial sum.
-    pub(crate) segs: &'a [(u32, u32)],
+    /// Each segment's payload length.
+    pub(crate) lens: &'a [u32],
+    /// Each segment's payload partial sum.
+    pub(crate) sums: &'a [u32],
     /// Segment size for hardware TSO (every segment but the last is this long).
     pub(crate) mss: u16,
     /// The TCP checksum is the NIC's.
@@ -235,20 +237,23 @@ impl<D: Device> IpLayer<D> {
         let p = UnitPayload {
             region: u.region,
             off: u.off,
-            segs: u.segs,
+            lens: u.lens,
+            sums: u.sums,
             seq: u.seq,
             ip_id: d.ip_id.wrapping_add(1),
             last_flags: u.last_flags,
         };
         // Hardware TSO when the port has it and takes the frame's segments (header + views).
-        let bytes: u32 = u.segs.iter().map(|s| s.0).sum();
-        let views = bytes.div_ceil(gso::TSO_VIEW_MAX) as u16;
         let max = self.offloads.tx_seg_max;
-        let n = if self.tso() && u.segs.len() > 1 && (max == 0 || views < max) {
+        let fits = |lens: &[u32]| {
+            let views = lens.iter().sum::<u32>().div_ceil(gso::TSO_VIEW_MAX);
+            max == 0 || views < max as u32
+        };
+        let n = if self.tso() && u.lens.len() > 1 && fits(u.lens) {
             let ok = gso::tso(&t, &p, u.mss, &self.pool, &self.regions, &mut self.dev);
             self.dev.stats.tso_frames += ok as u64;
             if ok {
-                u.segs.len()
+                u.lens.len()
             } else {
                 0
             }

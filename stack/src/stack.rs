@@ -234,6 +234,9 @@ impl<D: Device> Stack<D> {
                 self.after_event(id);
             }
         }
+        // The emptied vector (with its capacity) goes back; anything deferred meanwhile
+        // stays queued rather than being dropped with the other one.
+        touched.append(&mut self.touched);
         self.touched = touched;
     }
 

@@ -198,9 +198,9 @@ fn transmit_unit<D: Device>(
     } else {
         TCP_HEADER_LEN
     };
-    let mut segs = [(0u32, 0u32); MAX_UNIT_SEGS];
-    for (d, s) in segs.iter_mut().zip(tcb.queue.range(first..first + k)) {
-        *d = (s.len, s.csum);
+    let (mut lens, mut sums) = ([0u32; MAX_UNIT_SEGS], [0u32; MAX_UNIT_SEGS]);
+    for (i, s) in tcb.queue.range(first..first + k).enumerate() {
+        (lens[i], sums[i]) = (s.len, s.csum);
     }
     let seq = tcb.queue[first].seq;
     let end = &tcb.queue[first + k - 1];
@@ -221,7 +221,8 @@ fn transmit_unit<D: Device>(
         last_flags,
         region,
         off,
-        segs: &segs[..k],
+        lens: &lens[..k],
+        sums: &sums[..k],
         mss: tcb.mss.min(u16::MAX as u32) as u16,
         csum_offloaded: ip.tcp_csum_offload(),
     };
@@ -719,52 +720,38 @@ pub(crate) fn region_to_queue<D: Device>(
     off: u32,
     len: u32,
 ) -> u32 {
-    let goal = tcb.mss;
-    let csum_offload = ip.tcp_csum_offload();
-    let room = tcb.cfg.sndbuf.saturating_sub(tcb.queued_bytes());
-    let len = len.min(room);
+    let (goal, csum_offload) = (tcb.mss, ip.tcp_csum_offload());
+    let len = len.min(tcb.cfg.sndbuf.saturating_sub(tcb.queued_bytes()));
     let mut done = 0;
+    // First fill an unsent tail segment that ends where this piece starts; every segment
+    // after it is new.
+    if tcb.unsent < tcb.queue.len() {
+        if let Some(s) = tcb.queue.back_mut() {
+            if let Payload::Region { region, off: at } = s.data {
+                if region == r.0 && !s.fin && s.len < goal && at + s.len == off {
+                    done = (goal - s.len).min(len);
+                    s.len += done;
+                    if !csum_offload {
+                        s.csum = ip.regions.sum(region, at, s.len);
+                    }
+                }
+            }
+        }
+    }
     while done < len {
-        let at = off + done;
-        // Extend an unsent tail segment that ends where this piece starts.
-        let tail = (tcb.unsent < tcb.queue.len())
-            .then(|| tcb.queue.back_mut())
-            .flatten()
-            .filter(|s| {
-                !s.fin
-                    && s.len < goal
-                    && matches!(s.data, Payload::Region { region, off }
-                        if region == r.0 && off + s.len == at)
-            });
-        let n = match tail {
-            Some(seg) => {
-                let n = (goal - seg.len).min(len - done);
-                seg.len += n;
-                if let (false, Payload::Region { region, off }) = (csum_offload, &seg.data) {
-                    seg.csum = ip.regions.sum(*region, *off, seg.len);
-                }
-                n
-            }
-            None => {
-                let n = goal.min(len - done);
-                let mut seg = Seg::new(
-                    Payload::Region {
-                        region: r.0,
-                        off: at,
-                    },
-                    tcb.write_seq,
-                    false,
-                );
-                seg.len = n;
-                if !csum_offload {
-                    seg.csum = ip.regions.sum(r.0, at, n);
-                }
-                tcb.queue.push_back(seg);
-                n
-            }
+        let (at, n) = (off + done, goal.min(len - done));
+        let data = Payload::Region {
+            region: r.0,
+            off: at,
         };
-        tcb.write_seq = tcb.write_seq.wrapping_add(n);
+        let mut seg = Seg::new(data, tcb.write_seq.wrapping_add(done), false);
+        seg.len = n;
+        if !csum_offload {
+            seg.csum = ip.regions.sum(r.0, at, n);
+        }
+        tcb.queue.push_back(seg);
         done += n;
     }
+    tcb.write_seq = tcb.write_seq.wrapping_add(done);
     done
 }
