@@ -72,6 +72,8 @@ pub struct Segments {
     pub in_: u64,
     pub tx_frames: u64,
     pub rx_frames: u64,
+    /// Of `in`: plain ACKs a later ACK in the same RX burst superseded.
+    pub acks_coalesced: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
@@ -232,10 +234,11 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "  segments       {} data out, {} out, {} in ({} frames tx, {} rx)",
+            "  segments       {} data out, {} out, {} in ({} ACKs coalesced; {} frames tx, {} rx)",
             self.segments.data_out,
             self.segments.out,
             self.segments.in_,
+            self.segments.acks_coalesced,
             self.segments.tx_frames,
             self.segments.rx_frames
         );

@@ -9,7 +9,7 @@
 use crate::dev::{Dev, DevStats};
 use crate::ip::{self, IpLayer, RxDrops};
 use crate::neigh::{NeighConfig, NeighStats, NeighTable};
-use crate::tcp::input::{self, SegIn};
+use crate::tcp::input::{self, PlainAck, SegIn};
 use crate::tcp::output::{self, RstFor};
 use crate::tcp::timers;
 use crate::tcp::{ConnId, State, Tcb, TcpConfig, TcpCounters, TcpError};
@@ -93,6 +93,9 @@ pub struct Stack<D: Device> {
     /// The last 4-tuple found in `by_tuple` (the kernel's early demux: a burst of ACKs is
     /// mostly one connection's); cleared when that entry goes.
     demux_cache: Option<((Ipv4Addr, u16, u16), ConnId)>,
+    /// A plain ACK held back until the next frame shows whether a later ACK of the same
+    /// connection supersedes it (`input::plain_ack`); processed by the end of the RX burst.
+    pending_ack: Option<(ConnId, PlainAck)>,
     wheel: TimerWheel,
     expired: Vec<u32>,
     rx: Vec<Mbuf>,
@@ -143,6 +146,7 @@ impl<D: Device> Stack<D> {
             free: Vec::new(),
             by_tuple: HashMap::with_capacity_and_hasher(1024, TupleHasher::new()),
             demux_cache: None,
+            pending_ack: None,
             wheel: TimerWheel::new(cfg.timer_tick, 4096, now),
             expired: Vec::with_capacity(1024),
             touched: Vec::with_capacity(1024),
@@ -170,6 +174,7 @@ impl<D: Device> Stack<D> {
             for m in frames.iter() {
                 self.input_frame(m);
             }
+            self.rcv_pending_ack();
             Mbuf::free_bulk(&mut frames);
         }
         self.rx = frames;
@@ -367,14 +372,25 @@ impl<D: Device> Stack<D> {
         };
         match id {
             Some(id) => {
-                if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
-                    input::rcv(tcb, &mut self.ip, &seg, now);
-                    if tcb.ack_now || tcb.state == State::Closed {
-                        // An owed ACK goes now (with data if output has some), as before.
-                        self.after_event(id);
-                    } else {
-                        self.defer(id);
+                let Some(Some(tcb)) = self.conns.get_mut(id as usize) else {
+                    return;
+                };
+                if let Some((pid, older)) = &self.pending_ack {
+                    if *pid == id && older.superseded_by(tcb, &seg) {
+                        tcb.counters.segs_in += 1;
+                        tcb.counters.acks_coalesced += 1;
+                        self.pending_ack = Some((id, PlainAck::of(&seg)));
+                        return;
                     }
+                    self.rcv_pending_ack();
+                }
+                let Some(Some(tcb)) = self.conns.get(id as usize) else {
+                    return;
+                };
+                if input::plain_ack(tcb, &seg) {
+                    self.pending_ack = Some((id, PlainAck::of(&seg)));
+                } else {
+                    self.rcv(id, &seg);
                 }
             }
             None => {
@@ -392,6 +408,28 @@ impl<D: Device> Stack<D> {
                         self.ip.drops.rst_sent += 1;
                     }
                 }
+            }
+        }
+    }
+
+    /// Processes the held-back plain ACK, if any.
+    fn rcv_pending_ack(&mut self) {
+        if let Some((id, ack)) = self.pending_ack.take() {
+            self.rcv(id, &ack.seg());
+        }
+    }
+
+    /// `tcp::input` for connection `id`; output runs now if an ACK is owed, else at the end
+    /// of the burst.
+    fn rcv(&mut self, id: ConnId, seg: &SegIn) {
+        let now = self.now;
+        if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
+            input::rcv(tcb, &mut self.ip, seg, now);
+            if tcb.ack_now || tcb.state == State::Closed {
+                // An owed ACK goes now (with data if output has some), as before.
+                self.after_event(id);
+            } else {
+                self.defer(id);
             }
         }
     }

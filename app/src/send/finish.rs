@@ -159,6 +159,7 @@ fn segments(st: &StackStats) -> Segments {
         in_: st.tcp.segs_in,
         tx_frames: st.dev.tx_frames,
         rx_frames: st.dev.rx_frames,
+        acks_coalesced: st.tcp.acks_coalesced,
     }
 }
 

@@ -113,6 +113,82 @@ pub(crate) fn rcv<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, no
     rcv_data(tcb, seg, now);
 }
 
+/// Whether `seg` is a plain ACK of new data that a later one from the same RX burst may
+/// stand in for: the connection is established with a clean scoreboard (no SACKed, lost or
+/// retransmitted segment, no recovery, RTO episode or tail probe), and the segment is a bare
+/// ACK at `rcv_nxt`, no SACK blocks, no payload, a fresh timestamp. For such a run of ACKs,
+/// processing the last one ends where processing each would, but for the RTT samples in
+/// between and congestion control seeing the run as one stretch ACK (FreeBSD's LRO ACK
+/// compression makes the same trade).
+pub(crate) fn plain_ack(tcb: &Tcb, seg: &SegIn) -> bool {
+    let sb = &tcb.sb;
+    tcb.state == State::Established
+        && seg.flags == flags::ACK
+        && seg.payload.is_empty()
+        && seg.opts.sack_len == 0
+        && seg.seq == tcb.rcv_nxt
+        && seq_gt(seg.ack, tcb.snd_una)
+        && seq_le(seg.ack, tcb.snd_max)
+        && (!tcb.ts_on
+            || seg
+                .opts
+                .timestamps
+                .is_some_and(|(v, _)| seq_ge(v, tcb.ts_recent)))
+        && !tcb.in_recovery
+        && !sb.in_loss
+        && sb.sacked_out == 0
+        && sb.lost_out == 0
+        && sb.retrans_out == 0
+        && sb.rto_tsval.is_none()
+        && tcb.rack.tlp_end_seq.is_none()
+}
+
+/// A plain ACK held back (`plain_ack`): all it carries, free of the frame.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PlainAck {
+    seq: u32,
+    ack: u32,
+    wnd: u16,
+    timestamps: Option<(u32, u32)>,
+}
+
+impl PlainAck {
+    pub(crate) fn of(seg: &SegIn) -> Self {
+        PlainAck {
+            seq: seg.seq,
+            ack: seg.ack,
+            wnd: seg.wnd,
+            timestamps: seg.opts.timestamps,
+        }
+    }
+
+    /// The segment again, for `rcv`.
+    pub(crate) fn seg(&self) -> SegIn<'static> {
+        SegIn {
+            seq: self.seq,
+            ack: self.ack,
+            flags: flags::ACK,
+            wnd: self.wnd,
+            opts: TcpOptions {
+                timestamps: self.timestamps,
+                ..TcpOptions::default()
+            },
+            payload: &[],
+        }
+    }
+
+    /// Whether plain ACK `newer`, received after this one, makes it redundant: it
+    /// acknowledges more, and nothing between them reordered.
+    pub(crate) fn superseded_by(&self, tcb: &Tcb, newer: &SegIn) -> bool {
+        let ts_order = match (self.timestamps, newer.opts.timestamps) {
+            (Some((a, _)), Some((b, _))) => seq_ge(b, a),
+            (None, None) => true,
+            _ => false,
+        };
+        plain_ack(tcb, newer) && newer.seq == self.seq && seq_gt(newer.ack, self.ack) && ts_order
+    }
+}
+
 /// A duplicate ACK overtaken by a later one (its TSval is older than `ts_recent`) is not an
 /// old duplicate from a previous incarnation: it is accepted, so that its SACK and DSACK
 /// blocks count (Linux's `tcp_disordered_ack`). It must be a pure ACK at `rcv_nxt` for

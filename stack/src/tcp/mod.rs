@@ -188,6 +188,9 @@ pub struct TcpCounters {
     pub segs_out: u64,
     /// Segments received.
     pub segs_in: u64,
+    /// Of `segs_in`: plain ACKs that a later ACK in the same RX burst superseded, so that
+    /// only the later one was processed.
+    pub acks_coalesced: u64,
     /// Segments with payload sent.
     pub data_segs_out: u64,
     /// Segments retransmitted.
@@ -243,6 +246,7 @@ impl TcpCounters {
         self.bytes_received += o.bytes_received;
         self.segs_out += o.segs_out;
         self.segs_in += o.segs_in;
+        self.acks_coalesced += o.acks_coalesced;
         self.data_segs_out += o.data_segs_out;
         self.retrans_segs += o.retrans_segs;
         self.fast_retrans += o.fast_retrans;
