@@ -82,6 +82,9 @@ pub struct AckPeer<D: Device> {
     ack_tmpl: Vec<((u16, u16), [u8; ACK_FRAME_LEN], u32)>,
     seen: Vec<Seen>,
     rxq: VecDeque<Mbuf>,
+    /// Mbufs taken in bulk for the ACKs of one `process` call; what is left goes back at its
+    /// end, so the pool's figures never count the peer holding any.
+    spare: Vec<Mbuf>,
     /// Offloads presented to the stack instead of the inner device's (`emulate_offloads`).
     offloads: Option<Offloads>,
     /// Counters.
@@ -106,6 +109,7 @@ impl<D: Device> AckPeer<D> {
             ack_tmpl: Vec::with_capacity(64),
             seen: Vec::with_capacity(4096),
             rxq: VecDeque::with_capacity(4096),
+            spare: Vec::with_capacity(SPARE_BATCH),
             offloads: None,
             stats: PeerStats::default(),
         }
@@ -170,10 +174,16 @@ impl<D: Device> AckPeer<D> {
                     return None;
                 }
                 let t = TcpPacket::new_checked(&l3[ihl..]).ok()?;
-                let tsval = TcpOptions::parse_fast(t.options())
-                    .ok()
-                    .and_then(|o| o.timestamps)
-                    .map(|(v, _)| v);
+                // The usual NOP, NOP, timestamps read in place; anything else parsed.
+                let tsval = match t.options() {
+                    [1, 1, 8, 10, v @ ..] if v.len() == 8 => {
+                        Some(u32::from_be_bytes([v[0], v[1], v[2], v[3]]))
+                    }
+                    o => TcpOptions::parse(o)
+                        .ok()
+                        .and_then(|o| o.timestamps)
+                        .map(|(v, _)| v),
+                };
                 let len = (ip.total_len() as usize)
                     .checked_sub(ihl + t.header_len())?
                     .min(m.pkt_len()) as u32;
@@ -211,10 +221,19 @@ impl<D: Device> AckPeer<D> {
         }
         self.seen = seen;
         self.seen.clear();
+        Mbuf::free_bulk(&mut self.spare);
+    }
+
+    /// An mbuf for a frame to the stack, from a bulk allocation (one call per few ACKs).
+    fn alloc(&mut self) -> Option<Mbuf> {
+        if self.spare.is_empty() && !self.pool.alloc_bulk(&mut self.spare, SPARE_BATCH) {
+            return self.pool.alloc();
+        }
+        self.spare.pop()
     }
 
     fn arp_reply(&mut self, mac: MacAddr, ip: Ipv4Addr) {
-        let Some(mut m) = self.pool.alloc() else {
+        let Some(mut m) = self.alloc() else {
             return;
         };
         let Some(b) = m.append(arp::FRAME_LEN) else {
@@ -304,12 +323,17 @@ impl<D: Device> AckPeer<D> {
     /// A pure ACK with timestamps from the connection's prebuilt frame, patched. False when
     /// there is no frame for it (or no mbuf).
     fn emit_ack(&mut self, stack_port: u16, our_port: u16, seq: u32, ack: u32, ts: u32) -> bool {
-        let Some(t) = self.ack_tmpl.iter().find(|t| t.0 == (stack_port, our_port)) else {
+        let Some(i) = self
+            .ack_tmpl
+            .iter()
+            .position(|t| t.0 == (stack_port, our_port))
+        else {
             return false;
         };
-        let Some(mut m) = self.pool.alloc() else {
+        let Some(mut m) = self.alloc() else {
             return false;
         };
+        let t = &self.ack_tmpl[i];
         let Some(b) = m.append(ACK_FRAME_LEN) else {
             return false;
         };
@@ -329,7 +353,7 @@ impl<D: Device> AckPeer<D> {
     /// Writes one segment from the peer to the stack into an mbuf on the RX queue (pure ACKs
     /// go through `emit_ack` once the connection has its prebuilt frame).
     fn emit(&mut self, stack_port: u16, c: PeerConn, seq: u32, fl: u8, syn: bool) {
-        let Some(mut m) = self.pool.alloc() else {
+        let Some(mut m) = self.alloc() else {
             return;
         };
         let opt_len = if syn {
@@ -427,6 +451,9 @@ impl<D: Device> AckPeer<D> {
 }
 
 /// A pure ACK with timestamps: Ethernet, IPv4, TCP and its 12 bytes of options.
+/// Mbufs per bulk allocation of ACK frames.
+const SPARE_BATCH: usize = 8;
+
 const ACK_FRAME_LEN: usize = ETH_HEADER_LEN + IPV4_HEADER_LEN + TCP_HEADER_LEN + 12;
 
 impl<D: Device> Device for AckPeer<D> {

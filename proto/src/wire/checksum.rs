@@ -49,14 +49,15 @@ pub fn sum(data: &[u8], initial: u32) -> u32 {
     u32::from(fold_to_u16(u64::from(folded) + u64::from(initial)))
 }
 
+/// Two end-around-carry additions (halves of 64 bits, then of 32): an add and an add of
+/// the carry each, where masking and shifting took five dependent rounds.
 #[inline]
-fn fold_to_u16(mut acc: u64) -> u16 {
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc as u16
+fn fold_to_u16(acc: u64) -> u16 {
+    let (s, c) = (acc as u32).overflowing_add((acc >> 32) as u32);
+    // After a carry out, s ≤ 2^32 − 2, so adding it back cannot carry again.
+    let s = s + c as u32;
+    let (t, c) = (s as u16).overflowing_add((s >> 16) as u16);
+    t + c as u16
 }
 
 /// Fold an accumulated sum to 16 bits and complement it: the value to store
@@ -182,6 +183,36 @@ mod tests {
             s = (s & 0xffff) + (s >> 16);
         }
         s
+    }
+
+    /// The fold against one end-around carry at a time, 16 bits per round, on the values
+    /// where carries chain (all ones, a carry out of each half) and on random ones.
+    #[test]
+    fn fold_matches_reference() {
+        fn reference(mut acc: u64) -> u16 {
+            while acc > 0xffff {
+                acc = (acc & 0xffff) + (acc >> 16);
+            }
+            acc as u16
+        }
+        let mut edge = vec![
+            0,
+            1,
+            0xffff,
+            0x1_0000,
+            0xffff_ffff,
+            0x1_0000_0000,
+            0xffff_ffff_ffff_ffff,
+            0xffff_ffff_0000_0001,
+            0x0000_ffff_ffff_0001,
+            0x8000_0000_8000_0000,
+            0xfffe_ffff_ffff_ffff,
+        ];
+        let mut rng = XorShift(0x5eed_f01d);
+        edge.extend((0..10_000).map(|_| rng.next_u64()));
+        for v in edge {
+            assert_eq!(fold_to_u16(v), reference(v), "{v:#x}");
+        }
     }
 
     #[test]
