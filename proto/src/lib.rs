@@ -7,6 +7,8 @@
 //! - [`timer`]: the per-core hashed timer wheel and the RFC 6298 RTO estimator.
 //! - [`cc`]: congestion control (Reno, CUBIC, HyStart++).
 //! - [`pacing`]: the pacing rate and the token bucket.
+//! - [`rss`]: the Toeplitz hash, the RETA, and picking source ports whose inbound frames
+//!   RSS puts on a given queue.
 //!
 //! It builds and tests with plain `cargo test`, on any machine: no libdpdk, no root.
 #![forbid(unsafe_code)]
@@ -15,6 +17,7 @@
 pub mod cc;
 pub mod pacing;
 pub mod route;
+pub mod rss;
 pub mod seq;
 pub mod timer;
 pub mod wire;
