@@ -54,6 +54,14 @@ pub mod dpdk {
 
 /// The in-process ACK peer: a [`Device`] wrapper that answers like a TCP receiver, so the
 /// stack's own per-segment cost can be measured on `net_null` (feature `ack-peer`).
+/// Several per-core stacks on one port: each worker's slice of the ephemeral ports, RSS
+/// steering of source ports (Toeplitz, RETA), and the lockless mesh that redirects a frame
+/// to its owner when it lands on another worker's queue.
+pub mod steer {
+    pub use linerate_proto::rss::{ipv4_tcp_input, PortPicker, Reta, Toeplitz, RSS_KEY_MS};
+    pub use linerate_stack::steer::{mesh, MeshPort, PortSplit, RssSteering, SteerStats, Steered};
+}
+
 #[cfg(feature = "ack-peer")]
 pub mod peer {
     pub use linerate_stack::peer::{AckPeer, PeerStats};

@@ -17,6 +17,7 @@ mod neigh;
 mod region;
 mod socket;
 mod stack;
+pub mod steer;
 mod tcp;
 
 #[cfg(feature = "pcap")]

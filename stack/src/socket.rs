@@ -7,6 +7,7 @@ use crate::tcp::{wscale_for, ConnId, State, Tcb, TcpConfig, TcpCounters, TcpErro
 use linerate_dpdk::{Device, TxRegion};
 use linerate_proto::cc::CcState;
 use linerate_proto::pacing::Pacer;
+use linerate_proto::rss::PortPicker;
 use linerate_proto::timer::RttEstimator;
 use linerate_proto::wire::tcp::flags;
 use std::collections::VecDeque;
@@ -215,6 +216,16 @@ impl<D: Device> Stack<D> {
 
     fn ephemeral_port(&mut self, rip: Ipv4Addr, rport: u16) -> Option<u16> {
         let (lo, hi) = self.cfg.ephemeral;
+        if let Some(rss) = &self.cfg.rss {
+            let remote = SocketAddrV4::new(rip, rport);
+            let picker = PortPicker::new(&rss.toeplitz, self.cfg.ip.addr, remote);
+            let by_tuple = &self.by_tuple;
+            let taken = |p| by_tuple.contains_key(&(rip, rport, p));
+            if let Some(p) = picker.find(&rss.reta, rss.queue, (lo, hi), self.next_port, taken) {
+                self.next_port = if p >= hi { lo } else { p + 1 };
+                return Some(p);
+            }
+        }
         let span = (hi as u32).saturating_sub(lo as u32) + 1;
         for _ in 0..span {
             let p = self.next_port;
@@ -452,6 +463,14 @@ impl<D: Device> Stack<D> {
             .get(id as usize)
             .and_then(|c| c.as_ref())
             .map(|t| t.info())
+    }
+
+    /// The local (source) port of connection `id`.
+    pub fn local_port(&self, id: ConnId) -> Option<u16> {
+        self.conns
+            .get(id as usize)
+            .and_then(|c| c.as_ref())
+            .map(|t| t.local_port)
     }
 
     /// Ids of all connections the stack holds.

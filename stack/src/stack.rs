@@ -9,6 +9,7 @@
 use crate::dev::{Dev, DevStats};
 use crate::ip::{self, IpLayer, RxDrops};
 use crate::neigh::{NeighConfig, NeighStats, NeighTable};
+use crate::steer::RssSteering;
 use crate::tcp::input::{self, PlainAck, SegIn};
 use crate::tcp::output::{self, RstFor};
 use crate::tcp::timers;
@@ -40,8 +41,13 @@ pub struct StackConfig {
     pub neigh: NeighConfig,
     /// Most connections open at once.
     pub max_conns: usize,
-    /// Ephemeral source ports (inclusive); split this between cores.
+    /// Ephemeral source ports (inclusive); split this between cores
+    /// ([`crate::steer::PortSplit`]).
     pub ephemeral: (u16, u16),
+    /// With several stacks on one port: pick source ports whose inbound frames the NIC's RSS
+    /// puts on this stack's queue (a port in the range that does is always preferred; when
+    /// none is free, any free port, and the software redirect carries its frames).
+    pub rss: Option<RssSteering>,
     /// Timer wheel granularity.
     pub timer_tick: Nanos,
     /// Mbufs `send` must leave in the pool: enough to refill the RX ring and send ACKs, ARP
@@ -61,6 +67,7 @@ impl StackConfig {
             neigh: NeighConfig::default(),
             max_conns: 65_536,
             ephemeral: (32768, 60999),
+            rss: None,
             timer_tick: MS,
             pool_reserve: 2048,
         }

@@ -25,9 +25,11 @@ use std::sync::Arc;
 
 mod device;
 mod impair;
+mod multiq;
 
 pub use device::{SimDevice, SimPeer};
 pub use impair::{Copy, Fate, Impairer, SimConfig, SimRng};
+pub use multiq::{SimMultiQueue, SimQueue};
 
 /// Counters of one direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
