@@ -65,6 +65,7 @@ fn main() {
         .allowlist_function("rte_(eal|eth|pktmbuf|mempool|lcore|socket|ring|strerror|get_tsc).*")
         .allowlist_function("lr_.*")
         .allowlist_function("rte_thread_(register|unregister)")
+        .allowlist_function("rte_get_(main|next)_lcore")
         .allowlist_function("rte_dev_(probe|remove)")
         .allowlist_function("rte_openlog_stream")
         .allowlist_type("rte_(mbuf|mempool|eth_.*|ether_addr)")

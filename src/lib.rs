@@ -46,14 +46,12 @@ pub use linerate_stack::{
 /// DPDK through its safe wrapper: EAL, hugepage mempools, mbufs, ports and queue pairs.
 pub mod dpdk {
     pub use linerate_dpdk::{
-        find_port, lcore_id, port_names, rdtsc, tsc_hz, DpdkError, Eal, LinkStatus, Mbuf, Mempool,
-        Offloads, Port, PortConfig, PortStats, QueuePair, TxOffload, TxRegion, MAX_BURST,
-        MAX_VIEW_LEN, MBUF_DEFAULT_DATAROOM, MBUF_HEADROOM,
+        find_port, lcore_id, port_names, rdtsc, tsc_hz, DpdkError, Eal, LcoreError, LinkStatus,
+        Mbuf, Mempool, Offloads, Port, PortConfig, PortStats, QueuePair, RssInfo, TxOffload,
+        TxRegion, MAX_BURST, MAX_VIEW_LEN, MBUF_DEFAULT_DATAROOM, MBUF_HEADROOM,
     };
 }
 
-/// The in-process ACK peer: a [`Device`] wrapper that answers like a TCP receiver, so the
-/// stack's own per-segment cost can be measured on `net_null` (feature `ack-peer`).
 /// Several per-core stacks on one port: each worker's slice of the ephemeral ports, RSS
 /// steering of source ports (Toeplitz, RETA), and the lockless mesh that redirects a frame
 /// to its owner when it lands on another worker's queue.
@@ -62,6 +60,8 @@ pub mod steer {
     pub use linerate_stack::steer::{mesh, MeshPort, PortSplit, RssSteering, SteerStats, Steered};
 }
 
+/// The in-process ACK peer: a [`Device`] wrapper that answers like a TCP receiver, so the
+/// stack's own per-segment cost can be measured on `net_null` (feature `ack-peer`).
 #[cfg(feature = "ack-peer")]
 pub mod peer {
     pub use linerate_stack::peer::{AckPeer, PeerStats};

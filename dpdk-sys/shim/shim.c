@@ -128,6 +128,7 @@ void lr_mbuf_set_tx_offload(struct rte_mbuf *m, uint64_t ol_flags, uint8_t l2_le
 }
 uint64_t lr_mbuf_ol_flags(const struct rte_mbuf *m) { return m->ol_flags; }
 uint16_t lr_mbuf_tso_segsz(const struct rte_mbuf *m) { return m->tso_segsz; }
+uint32_t lr_mbuf_rss_hash(const struct rte_mbuf *m) { return m->hash.rss; }
 /* l2_len | l3_len << 8 | l4_len << 16 (each fits 8 bits for IPv4/TCP). */
 uint32_t lr_mbuf_tx_lens(const struct rte_mbuf *m)
 {

@@ -44,6 +44,8 @@ void lr_mbuf_set_tx_offload(struct rte_mbuf *m, uint64_t ol_flags, uint8_t l2_le
 uint64_t lr_mbuf_ol_flags(const struct rte_mbuf *m);
 uint16_t lr_mbuf_tso_segsz(const struct rte_mbuf *m);
 uint32_t lr_mbuf_tx_lens(const struct rte_mbuf *m);
+/* RX: the NIC's RSS hash (`hash.rss`, a union member); valid when RTE_MBUF_F_RX_RSS_HASH is set. */
+uint32_t lr_mbuf_rss_hash(const struct rte_mbuf *m);
 
 /* burst I/O */
 uint16_t lr_eth_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
@@ -87,6 +89,8 @@ unsigned lr_mempool_avail(const struct rte_mempool *mp);
 enum {
     LR_RTE_PKTMBUF_HEADROOM = RTE_PKTMBUF_HEADROOM,
     LR_RTE_MBUF_DEFAULT_BUF_SIZE = RTE_MBUF_DEFAULT_BUF_SIZE,
+    LR_ETH_RETA_GROUP_SIZE = RTE_ETH_RETA_GROUP_SIZE,
+    LR_RTE_MAX_LCORE = RTE_MAX_LCORE,
 };
 static const uint64_t LR_MBUF_F_TX_IPV4 = RTE_MBUF_F_TX_IPV4;
 static const uint64_t LR_MBUF_F_TX_IP_CKSUM = RTE_MBUF_F_TX_IP_CKSUM;
@@ -107,6 +111,10 @@ static const uint64_t LR_ETH_TX_OFFLOAD_MBUF_FAST_FREE = RTE_ETH_TX_OFFLOAD_MBUF
 static const uint64_t LR_ETH_RX_OFFLOAD_IPV4_CKSUM = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 static const uint64_t LR_ETH_RX_OFFLOAD_TCP_CKSUM = RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
 static const uint32_t LR_ETH_LINK_UP = RTE_ETH_LINK_UP;
+static const uint64_t LR_MBUF_F_RX_RSS_HASH = RTE_MBUF_F_RX_RSS_HASH;
+static const uint64_t LR_ETH_RX_OFFLOAD_RSS_HASH = RTE_ETH_RX_OFFLOAD_RSS_HASH;
+static const uint64_t LR_ETH_RSS_IPV4 = RTE_ETH_RSS_IPV4;
+static const uint64_t LR_ETH_RSS_NONFRAG_IPV4_TCP = RTE_ETH_RSS_NONFRAG_IPV4_TCP;
 
 #endif
 

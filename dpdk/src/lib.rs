@@ -1,6 +1,6 @@
-//! linerate's safe DPDK layer over `linerate-dpdk-sys`: EAL, hugepage mempools, owning
-//! mbufs, ethdev ports and queue pairs, the [`Device`] trait a stack runs on with its DPDK
-//! implementation, and the TSC clock.
+//! linerate's safe DPDK layer over `linerate-dpdk-sys`: EAL and its lcores, hugepage
+//! mempools, owning mbufs, ethdev ports (with RSS) and queue pairs, the [`Device`] trait a
+//! stack runs on with its DPDK implementation, and the TSC clock.
 //!
 //! This is the one crate in linerate whose code is `unsafe`; every other crate forbids it.
 //! Everything it exports is safe to use, and each `unsafe` block states why it holds.
@@ -11,23 +11,29 @@ mod clock;
 mod device;
 mod eal;
 mod error;
+mod lcore;
 mod mbuf;
 mod mempool;
 mod port;
+mod queue;
 mod region;
+mod rss;
 
 pub use clock::TscClock;
 pub use device::{Device, DpdkDevice};
 pub use eal::{tsc_hz, Eal};
 pub use error::DpdkError;
+pub use lcore::LcoreError;
 // Not exported: a glob import of this crate must not shadow `std::result::Result`.
 pub(crate) use error::Result;
 pub use mbuf::{Mbuf, TxOffload};
 pub use mempool::Mempool;
 pub use port::{
-    find_port, port_names, LinkStatus, Offloads, Port, PortConfig, PortStats, QueuePair, MAX_BURST,
+    find_port, port_names, LinkStatus, Offloads, Port, PortConfig, PortStats, MAX_BURST,
 };
+pub use queue::QueuePair;
 pub use region::{TxRegion, MAX_FRAMES, MAX_VIEW_LEN};
+pub use rss::RssInfo;
 
 /// DPDK's headroom in front of packet data in every mbuf (RTE_PKTMBUF_HEADROOM).
 pub const MBUF_HEADROOM: u16 = linerate_dpdk_sys::LR_RTE_PKTMBUF_HEADROOM as u16;

@@ -272,6 +272,18 @@ impl Mbuf {
                 == linerate_dpdk_sys::LR_MBUF_F_RX_L4_CKSUM_BAD
     }
 
+    /// RX: the NIC's RSS hash of the frame, when the NIC delivered one (the port has several
+    /// RX queues and RSS on; see [`crate::Port::rss`]).
+    #[inline]
+    pub fn rss_hash(&self) -> Option<u32> {
+        if self.raw().ol_flags & linerate_dpdk_sys::LR_MBUF_F_RX_RSS_HASH == 0 {
+            return None;
+        }
+        // SAFETY: live mbuf; the shim reads the `hash.rss` union member, which the flag says
+        // the PMD wrote.
+        Some(unsafe { linerate_dpdk_sys::lr_mbuf_rss_hash(self.ptr.as_ptr()) })
+    }
+
     /// Bytes of the whole packet, every chained segment included.
     #[inline]
     pub fn pkt_len(&self) -> usize {

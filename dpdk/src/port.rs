@@ -1,4 +1,5 @@
-use super::{errno, strerror, DpdkError, Eal, Mbuf, Mempool, Result};
+use super::rss::{self, RssInfo};
+use super::{errno, strerror, DpdkError, Eal, Mempool, QueuePair, Result};
 use linerate_proto::wire::ethernet::MacAddr;
 use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +28,9 @@ pub struct PortConfig {
     pub mtu: Option<u16>,
     /// Put the port in promiscuous mode (best effort: a failure is ignored).
     pub promiscuous: bool,
+    /// RSS hash key for a port with several RX queues (e.g. the 40-byte Microsoft key); `None`,
+    /// or a length other than the device's key size, keeps the device's key. See [`Port::rss`].
+    pub rss_key: Option<Vec<u8>>,
 }
 
 impl Default for PortConfig {
@@ -40,6 +44,7 @@ impl Default for PortConfig {
             tso: false,
             mtu: None,
             promiscuous: false,
+            rss_key: None,
         }
     }
 }
@@ -115,14 +120,15 @@ pub struct PortStats {
     pub rx_nombuf: u64,
 }
 
-struct PortInner {
-    id: u16,
+pub(crate) struct PortInner {
+    pub(crate) id: u16,
     name: String,
     driver: String,
     offloads: Offloads,
     rx_queues: u16,
     tx_queues: u16,
-    claimed: AtomicU64,
+    rss: Option<RssInfo>,
+    pub(crate) claimed: AtomicU64,
     // Keeps the RX pool and EAL alive as long as the port can use them.
     _pool: Arc<Mempool>,
     _eal: Eal,
@@ -141,7 +147,7 @@ impl Drop for PortInner {
 /// An ethdev port: configured, started, and its queues handed out one owner each.
 #[derive(Clone)]
 pub struct Port {
-    inner: Arc<PortInner>,
+    pub(crate) inner: Arc<PortInner>,
 }
 
 impl std::fmt::Debug for Port {
@@ -299,6 +305,7 @@ impl Port {
             offloads.rx_tcp_cksum,
             linerate_dpdk_sys::LR_ETH_RX_OFFLOAD_TCP_CKSUM,
         );
+        let rss_req = rss::request(cfg, &info, &mut conf);
         // SAFETY: valid port and configuration.
         let rc = unsafe {
             linerate_dpdk_sys::rte_eth_dev_configure(id, cfg.rx_queues, cfg.tx_queues, &conf)
@@ -306,6 +313,7 @@ impl Port {
         if rc != 0 {
             return Err(port_err(id, "configure", rc));
         }
+        let rss_on = rss::configured(id, rss_req);
         if let Some(mtu) = cfg.mtu {
             // SAFETY: valid configured port.
             let rc = unsafe { linerate_dpdk_sys::rte_eth_dev_set_mtu(id, mtu) };
@@ -361,6 +369,9 @@ impl Port {
         if rc != 0 {
             return Err(port_err(id, "start", rc));
         }
+        let rss = rss_on
+            .then(|| rss::read_back(id, &info, cfg.rx_queues))
+            .flatten();
         Ok(Port {
             inner: Arc::new(PortInner {
                 id,
@@ -369,6 +380,7 @@ impl Port {
                 offloads,
                 rx_queues: cfg.rx_queues,
                 tx_queues: cfg.tx_queues,
+                rss,
                 claimed: AtomicU64::new(0),
                 _pool: pool,
                 _eal: eal.clone(),
@@ -394,6 +406,20 @@ impl Port {
     /// The offloads enabled on the port.
     pub fn offloads(&self) -> Offloads {
         self.inner.offloads
+    }
+
+    /// Number of RX queues.
+    pub fn rx_queues(&self) -> u16 {
+        self.inner.rx_queues
+    }
+
+    /// RSS as read back from the started port: `Some` only with several RX queues on a device
+    /// that hashes IPv4 TCP and reports both its key and its RETA. `None` otherwise (one
+    /// queue; net_af_packet, af_xdp or virtio without RSS; net_tap, which has no RETA;
+    /// net_null, which does not say its key's size; a PMD that refuses a read-back, as mlx5
+    /// and some VFs may): then which queue a flow lands on is not known.
+    pub fn rss(&self) -> Option<&RssInfo> {
+        self.inner.rss.as_ref()
     }
 
     /// The port's MAC address.
@@ -521,82 +547,3 @@ impl Port {
         })
     }
 }
-
-/// The owner of one RX/TX queue pair of a port. Send (moves to its lcore); the burst calls
-/// take `&mut self`, so only one thread at a time uses the queue.
-pub struct QueuePair {
-    port: Port,
-    queue: u16,
-}
-
-impl QueuePair {
-    /// The port the queue pair belongs to.
-    pub fn port(&self) -> &Port {
-        &self.port
-    }
-
-    /// The queue index (the same for the RX and the TX queue).
-    pub fn queue_id(&self) -> u16 {
-        self.queue
-    }
-
-    /// Receives up to `MAX_BURST` frames, appended to `out`. Returns how many.
-    #[inline]
-    pub fn rx_burst(&mut self, out: &mut Vec<Mbuf>) -> usize {
-        out.reserve(MAX_BURST);
-        let len = out.len();
-        // SAFETY: `out` has room for MAX_BURST more `Mbuf`s, which are repr(transparent) over
-        // `*mut rte_mbuf`; DPDK writes `n` owned mbuf pointers there.
-        unsafe {
-            let dst = out.as_mut_ptr().add(len) as *mut *mut linerate_dpdk_sys::rte_mbuf;
-            let n = linerate_dpdk_sys::lr_eth_rx_burst(
-                self.port.inner.id,
-                self.queue,
-                dst,
-                MAX_BURST as u16,
-            ) as usize;
-            out.set_len(len + n);
-            n
-        }
-    }
-
-    /// Hands up to `MAX_BURST` frames from the front of `pkts` to the NIC. The ones it took are removed from the front of
-    /// `pkts`; the rest stay, in order, for the caller to retry. Returns how many were taken.
-    #[inline]
-    pub fn tx_burst(&mut self, pkts: &mut Vec<Mbuf>) -> usize {
-        let len = pkts.len();
-        if len == 0 {
-            return 0;
-        }
-        // One burst per call keeps a stuck NIC's calls bounded; the caller loops.
-        let n = len.min(MAX_BURST) as u16;
-        // SAFETY: the first `n` elements are owned `Mbuf`s (repr(transparent) pointers). DPDK
-        // takes ownership of the first `sent`; we then shift the rest down without dropping
-        // the taken ones, so each mbuf keeps exactly one owner.
-        unsafe {
-            let base = pkts.as_mut_ptr();
-            let sent = linerate_dpdk_sys::lr_eth_tx_burst(
-                self.port.inner.id,
-                self.queue,
-                base as *mut *mut linerate_dpdk_sys::rte_mbuf,
-                n,
-            ) as usize;
-            std::ptr::copy(base.add(sent), base, len - sent);
-            pkts.set_len(len - sent);
-            sent
-        }
-    }
-}
-
-impl Drop for QueuePair {
-    fn drop(&mut self) {
-        self.port
-            .inner
-            .claimed
-            .fetch_and(!(1u64 << self.queue), Ordering::AcqRel);
-    }
-}
-
-// SAFETY: the burst calls take `&mut self`, so the queue is used by one thread at a time; DPDK
-// allows a queue to move between threads as long as calls are not concurrent.
-unsafe impl Send for QueuePair {}
