@@ -28,6 +28,31 @@ pub struct DevStats {
     pub tso_frames: u64,
 }
 
+impl DevStats {
+    /// Adds `o` field by field (totals over several stacks).
+    pub fn add(&mut self, o: &DevStats) {
+        // Destructured, so that a new field cannot be left out of the sum.
+        let DevStats {
+            tx_frames,
+            tx_bytes,
+            tx_partial,
+            rx_frames,
+            rx_bytes,
+            gso_units,
+            gso_frames,
+            tso_frames,
+        } = *o;
+        self.tx_frames += tx_frames;
+        self.tx_bytes += tx_bytes;
+        self.tx_partial += tx_partial;
+        self.rx_frames += rx_frames;
+        self.rx_bytes += rx_bytes;
+        self.gso_units += gso_units;
+        self.gso_frames += gso_frames;
+        self.tso_frames += tso_frames;
+    }
+}
+
 /// Acknowledged mbufs collected before they are freed in bulk.
 const FREE_BATCH: usize = 256;
 

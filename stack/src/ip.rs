@@ -56,6 +56,40 @@ pub struct RxDrops {
 }
 
 impl RxDrops {
+    /// Adds `o` field by field (totals over several stacks).
+    pub fn add(&mut self, o: &RxDrops) {
+        // Destructured, so that a new field cannot be left out of the sum.
+        let RxDrops {
+            malformed,
+            bad_ip_checksum,
+            bad_tcp_checksum,
+            not_for_us,
+            fragments,
+            unsupported,
+            out_of_window,
+            bad_rst,
+            bad_syn,
+            bad_ack,
+            no_ack,
+            paws,
+            no_conn,
+            rst_sent,
+        } = *o;
+        self.malformed += malformed;
+        self.bad_ip_checksum += bad_ip_checksum;
+        self.bad_tcp_checksum += bad_tcp_checksum;
+        self.not_for_us += not_for_us;
+        self.fragments += fragments;
+        self.unsupported += unsupported;
+        self.out_of_window += out_of_window;
+        self.bad_rst += bad_rst;
+        self.bad_syn += bad_syn;
+        self.bad_ack += bad_ack;
+        self.no_ack += no_ack;
+        self.paws += paws;
+        self.no_conn += no_conn;
+        self.rst_sent += rst_sent;
+    }
     /// Every dropped frame (excludes `rst_sent`, which counts replies).
     pub fn total(&self) -> u64 {
         self.malformed

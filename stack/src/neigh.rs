@@ -78,6 +78,29 @@ pub struct NeighStats {
     pub ignored: u64,
 }
 
+impl NeighStats {
+    /// Adds `o` field by field (totals over several stacks).
+    pub fn add(&mut self, o: &NeighStats) {
+        // Destructured, so that a new field cannot be left out of the sum.
+        let NeighStats {
+            requests_sent,
+            replies_sent,
+            replies_received,
+            resolved,
+            failed,
+            pending_dropped,
+            ignored,
+        } = *o;
+        self.requests_sent += requests_sent;
+        self.replies_sent += replies_sent;
+        self.replies_received += replies_received;
+        self.resolved += resolved;
+        self.failed += failed;
+        self.pending_dropped += pending_dropped;
+        self.ignored += ignored;
+    }
+}
+
 #[derive(Debug)]
 /// One next hop.
 pub struct Neighbour {

@@ -91,6 +91,18 @@ pub struct StackStats {
     pub conn_errors: u64,
 }
 
+impl StackStats {
+    /// Adds `o` (another stack's counters): totals over the stacks of several cores.
+    pub fn add(&mut self, o: &StackStats) {
+        self.dev.add(&o.dev);
+        self.drops.add(&o.drops);
+        self.neigh.add(&o.neigh);
+        self.conns_open += o.conns_open;
+        self.tcp.add(&o.tcp);
+        self.conn_errors += o.conn_errors;
+    }
+}
+
 /// A per-core TCP/IP stack on one NIC queue pair: one per lcore.
 pub struct Stack<D: Device> {
     pub(crate) ip: IpLayer<D>,
