@@ -45,7 +45,11 @@ struct rte_mbuf_ext_shared_info *lr_region_new(size_t len, int socket, void **ba
     }
     r->shinfo.free_cb = lr_region_free;
     r->shinfo.fcb_opaque = r;
-    rte_mbuf_ext_refcnt_set(&r->shinfo, 1);
+    /* The handle holds two references: DPDK updates a count that reads 1 with a plain
+     * store (its sole-owner fast path), which loses updates when lcores sharing the region
+     * take and drop views at once. Held at 2 or more while the handle lives, the count is
+     * only ever changed atomically; the handle drops both at the end. */
+    rte_mbuf_ext_refcnt_set(&r->shinfo, 2);
     *base = r->base;
     return &r->shinfo;
 }

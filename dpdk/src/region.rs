@@ -65,8 +65,11 @@ impl TxRegion {
         let (views, heads) = match pools {
             Ok(p) => p,
             Err(e) => {
-                // SAFETY: this handle owns the only reference; no view exists yet.
-                unsafe { linerate_dpdk_sys::lr_region_put(shinfo.as_ptr()) };
+                // SAFETY: this handle owns the only references (HANDLE_REFS); no view exists.
+                unsafe {
+                    linerate_dpdk_sys::lr_region_put(shinfo.as_ptr());
+                    linerate_dpdk_sys::lr_region_put(shinfo.as_ptr());
+                }
                 return Err(e);
             }
         };
@@ -101,7 +104,7 @@ impl TxRegion {
     /// Live views of the region (frames in flight or queued).
     pub fn views(&self) -> usize {
         // SAFETY: the shared info lives as long as any reference, this handle included.
-        unsafe { linerate_dpdk_sys::lr_region_refcnt(self.shinfo.as_ptr()) as usize - 1 }
+        unsafe { linerate_dpdk_sys::lr_region_refcnt(self.shinfo.as_ptr()) as usize - HANDLE_REFS }
     }
 
     /// Writes the region's bytes with `f`; `None` while views exist (a NIC may be reading).
@@ -183,10 +186,16 @@ impl TxRegion {
 /// Most frames one [`TxRegion::frames`] call builds.
 pub const MAX_FRAMES: usize = 64;
 
+/// References the handle holds (see `lr_region_new`: never 1 while lcores share it).
+const HANDLE_REFS: usize = 2;
+
 impl Drop for TxRegion {
     fn drop(&mut self) {
-        // SAFETY: this handle owns one reference; the last one frees the memory.
-        unsafe { linerate_dpdk_sys::lr_region_put(self.shinfo.as_ptr()) }
+        for _ in 0..HANDLE_REFS {
+            // SAFETY: this handle owns HANDLE_REFS references; the last one anywhere frees
+            // the memory.
+            unsafe { linerate_dpdk_sys::lr_region_put(self.shinfo.as_ptr()) }
+        }
     }
 }
 
