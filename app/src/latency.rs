@@ -35,6 +35,17 @@ impl Default for Hists {
     }
 }
 
+impl Hists {
+    /// Adds another worker's samples.
+    pub fn add(&mut self, o: &Hists) {
+        // Same bounds on both sides, so adding cannot fail; a failure would only lose samples.
+        let _ = self.send.add(&o.send);
+        let _ = self.ack_rtt.add(&o.ack_rtt);
+        let _ = self.send_corrected.add(&o.send_corrected);
+        let _ = self.ack_rtt_corrected.add(&o.ack_rtt_corrected);
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     /// Stream offset just past this send's last byte.

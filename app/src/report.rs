@@ -33,6 +33,30 @@ pub struct Report {
     pub latency: Latency,
     pub port: PortReport,
     pub stack: StackReport,
+    /// One entry per per-core stack (schema 1 addition).
+    pub workers: Vec<WorkerReport>,
+}
+
+/// One worker: a per-core stack on its own lcore and queue pair.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct WorkerReport {
+    pub lcore: u32,
+    pub queue: u16,
+    /// Connections it ran.
+    pub connections: u32,
+    pub bytes_acked: u64,
+    /// Its data segments per second over its sending phase, in millions.
+    pub data_mpps: f64,
+    /// Frames that landed on another worker's queue and were passed to this one.
+    pub redirected_in: u64,
+    /// Frames for another worker's connections that landed on this one's queue.
+    pub redirected_out: u64,
+    /// Frames this worker dropped on input (malformed, not ours, out of window, ...).
+    pub drops: u64,
+    /// Frames for another worker dropped because its inbox was full.
+    pub redirect_drops: u64,
+    /// Why the worker did not run, if it did not (its connections count as failed).
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -242,6 +266,19 @@ impl Report {
             self.segments.tx_frames,
             self.segments.rx_frames
         );
+        if self.workers.len() > 1 {
+            for w in &self.workers {
+                let _ = match &w.error {
+                    Some(e) => writeln!(s, "  worker {:<7} lcore {} FAILED: {e}", w.queue, w.lcore),
+                    None => writeln!(
+                        s,
+                        "  worker {:<7} lcore {}, {} conns, {} bytes acked, {:.3} Mpps; redirected {} in, {} out ({} dropped); {} drops",
+                        w.queue, w.lcore, w.connections, w.bytes_acked, w.data_mpps,
+                        w.redirected_in, w.redirected_out, w.redirect_drops, w.drops
+                    ),
+                };
+            }
+        }
         let r = &self.retransmits;
         let _ = writeln!(
             s,
@@ -402,6 +439,26 @@ pub(crate) mod tests {
                 ..Default::default()
             },
             stack: StackReport::default(),
+            workers: vec![
+                WorkerReport {
+                    lcore: 0,
+                    queue: 0,
+                    connections: 1,
+                    bytes_acked: 1000,
+                    data_mpps: 0.25,
+                    redirected_in: 3,
+                    ..Default::default()
+                },
+                WorkerReport {
+                    lcore: 1,
+                    queue: 1,
+                    connections: 1,
+                    bytes_acked: 1000,
+                    data_mpps: 0.25,
+                    redirected_out: 3,
+                    ..Default::default()
+                },
+            ],
         }
     }
 
@@ -427,9 +484,25 @@ pub(crate) mod tests {
             "latency",
             "port",
             "stack",
+            "workers",
         ] {
             assert!(v.get(k).is_some(), "missing {k}");
         }
+        for k in [
+            "lcore",
+            "queue",
+            "connections",
+            "bytes_acked",
+            "data_mpps",
+            "redirected_in",
+            "redirected_out",
+            "drops",
+            "redirect_drops",
+            "error",
+        ] {
+            assert!(v["workers"][0].get(k).is_some(), "missing workers[].{k}");
+        }
+        assert_eq!(v["workers"][1]["redirected_out"], 3);
         assert_eq!(v["segments"]["in"], 0);
         assert_eq!(v["connections"]["errors"], 0);
         assert_eq!(v["per_connection_gbps"]["median"], 2.0);
@@ -453,6 +526,7 @@ pub(crate) mod tests {
             "xstats",
             "stack drops",
             "neighbours",
+            "redirected 3 in",
         ] {
             assert!(t.contains(w), "{w} missing in\n{t}");
         }

@@ -86,6 +86,10 @@ pub struct SendArgs {
     /// No settings echo and no progress lines
     #[arg(long)]
     pub quiet: bool,
+    /// Per-core stacks, one per lcore and queue pair (default: one per lcore in the EAL's -l;
+    /// the main lcore works too). The port needs that many queue pairs (af_packet: qpairs=N)
+    #[arg(long, value_name = "N")]
+    pub workers: Option<String>,
     /// Mbufs in the pool (default: sized from connections × sndbuf)
     #[arg(long, value_name = "N")]
     pub mbufs: Option<String>,

@@ -75,6 +75,7 @@ pub struct FileConfig {
     pub pcap_count: Option<Num>,
     pub quiet: Option<bool>,
     pub mbufs: Option<Num>,
+    pub workers: Option<Num>,
     #[serde(alias = "ack_peer")]
     pub ack_peer: Option<bool>,
     #[serde(alias = "ack_peer_offloads")]

@@ -27,6 +27,7 @@ pub fn merge(cli: SendArgs, file: FileConfig) -> Result<Settings, String> {
     let tcp = tcp_options(&cli, &file, work.latency.is_some())?;
     let out = output(&cli, &file)?;
     let mbufs = mbufs(&cli, &file, work.connections, tcp.sndbuf, tcp.mss)?;
+    let workers = workers(&cli, &file, out.pcap.is_some(), work.connections)?;
     // Checked last: a missing --dpdk should not hide a bad value elsewhere.
     if eal.is_empty() {
         return Err("--dpdk is required: the EAL arguments, e.g. --dpdk \"-l 0 --vdev=net_af_packet0,iface=lr-gen0\"".into());
@@ -55,6 +56,8 @@ pub fn merge(cli: SendArgs, file: FileConfig) -> Result<Settings, String> {
         pcap_count: out.pcap_count,
         quiet: out.quiet,
         mbufs,
+        mbufs_auto: cli.mbufs.is_none() && file.mbufs.is_none(),
+        workers,
         rx_desc: RX_DESC,
         tx_desc: TX_DESC,
         ack_peer: net.ack_peer,
@@ -223,6 +226,35 @@ fn output(cli: &SendArgs, file: &FileConfig) -> Result<Output, String> {
     })
 }
 
+/// --workers: 1 to 64 (a port has at most 64 queue pairs here), at most one per connection;
+/// a capture records one queue, so --pcap takes one worker.
+fn workers(
+    cli: &SendArgs,
+    file: &FileConfig,
+    pcap: bool,
+    connections: u64,
+) -> Result<Option<u32>, String> {
+    let Some(n) = num("--workers", &cli.workers, &file.workers, plain_u64)? else {
+        return Ok(None);
+    };
+    if !(1..=64).contains(&n) {
+        return Err(format!(
+            "--workers: {n} is out of range (1 to 64, one per lcore, e.g. --workers 2)"
+        ));
+    }
+    if n > connections {
+        return Err(format!(
+            "--workers {n} needs at least {n} connections (-P {n}): each worker runs its own"
+        ));
+    }
+    if pcap && n > 1 {
+        return Err(format!(
+            "--pcap records one queue: use --workers 1 with it (got --workers {n})"
+        ));
+    }
+    Ok(Some(n as u32))
+}
+
 /// --mbufs, or enough for every connection's send buffer (see [`mempool_size`]).
 fn mbufs(
     cli: &SendArgs,
@@ -378,6 +410,30 @@ mod tests {
                     ..base()
                 },
                 "--rate:",
+            ),
+            (
+                SendArgs {
+                    workers: Some("0".into()),
+                    ..base()
+                },
+                "--workers: 0 is out of range",
+            ),
+            (
+                SendArgs {
+                    workers: Some("2".into()),
+                    parallel: Some("1".into()),
+                    ..base()
+                },
+                "--workers 2 needs at least 2 connections",
+            ),
+            (
+                SendArgs {
+                    workers: Some("2".into()),
+                    parallel: Some("2".into()),
+                    pcap: Some("x.pcap".into()),
+                    ..base()
+                },
+                "--pcap records one queue",
             ),
             (
                 SendArgs {

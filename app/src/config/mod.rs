@@ -12,4 +12,4 @@ mod value;
 pub use cli::SendArgs;
 pub use file::FileConfig;
 pub use merge::merge;
-pub use settings::{Payload, Settings, Stop};
+pub use settings::{Payload, Settings, Stop, MAX_MBUFS};

@@ -49,6 +49,10 @@ pub struct Settings {
     pub pcap_count: u64,
     pub quiet: bool,
     pub mbufs: u32,
+    /// `--mbufs` was not given: the pool grows with the number of workers.
+    pub mbufs_auto: bool,
+    /// `--workers`: per-core stacks; None = one per EAL lcore.
+    pub workers: Option<u32>,
     pub rx_desc: u16,
     pub tx_desc: u16,
     /// `--ack-peer`: an in-process receiver on `dst[0]`'s address answers instead of the
@@ -122,6 +126,13 @@ impl Settings {
     /// What is sent, how fast, and when the run stops.
     fn echo_workload(&self) -> Vec<EchoLine> {
         let mut v = vec![
+            (
+                "workers",
+                match self.workers {
+                    Some(n) => n.to_string(),
+                    None => "one per lcore in -l".into(),
+                },
+            ),
             ("connections", self.connections.to_string()),
             (
                 "stop",

@@ -5,35 +5,87 @@
 //! send loop's own state (its connections, the stack, the port), so it lives here and
 //! `crate::report` stays free of the send loop.
 use super::conn::Conn;
-use super::run_loop::{Ended, Run};
+use super::run_loop::Ended;
 use super::SendError;
 use crate::config::{Payload, Settings, Stop};
 use crate::latency::{Hists, Percentiles};
 use crate::report::{
     ConnReport, Connections, Latency, MinMedMax, PortReport, Report, ReportSettings, Retransmits,
-    Segments, StackReport, SCHEMA,
+    Segments, StackReport, WorkerReport, SCHEMA,
 };
-use linerate::dpdk::{Port, PortStats};
-use linerate::{Device, NeighStats, RxDrops, Stack, StackStats, TcpCounters, TcpError};
+use linerate::dpdk::{Mempool, Port, PortStats};
+use linerate::steer::SteerStats;
+use linerate::{NeighStats, RxDrops, StackStats, TcpCounters, TcpError};
 use std::collections::BTreeMap;
 
-/// The report of a run that ended as `end` says and has been closed.
-pub(super) fn build_report<D: Device>(run: &Run<D>, end: &Ended) -> Report {
-    let s = run.tx.s;
-    let secs = (end.t_end.saturating_sub(run.t_start)) as f64 / 1e9;
-    let st = run.tx.stack.stats();
-    let bytes_acked: u64 = end.acked.iter().sum();
-    let per_conn: Vec<ConnReport> = (run.conns.iter().zip(&end.acked).enumerate())
-        .map(|(i, (c, &acked))| conn_report(i, c, acked, run.t_start, end.t_end))
+/// One stack's share of a run, once closed: what the report sums and lists.
+pub(super) struct Part {
+    pub lcore: u32,
+    pub queue: u16,
+    /// Each connection's place in the run's list (`-P` order), then the connection.
+    pub conns: Vec<(usize, Conn)>,
+    pub ended: Ended,
+    pub t_start: u64,
+    pub stats: StackStats,
+    pub hists: Hists,
+    pub steer: SteerStats,
+}
+
+/// A worker that did not run, and why.
+pub(super) struct Failed {
+    pub lcore: u32,
+    pub queue: u16,
+    pub error: String,
+}
+
+/// The report of a run over `parts` (one per worker that ran), each ended and closed.
+fn build_report(
+    s: &Settings,
+    port: &Port,
+    port_before: &PortStats,
+    pool: &Mempool,
+    parts: &[Part],
+    failed: &[Failed],
+) -> Report {
+    let t_start = parts.iter().map(|p| p.t_start).min().unwrap_or(0);
+    let t_end = parts.iter().map(|p| p.ended.t_end).max().unwrap_or(t_start);
+    let secs = (t_end.saturating_sub(t_start)) as f64 / 1e9;
+    let mut st = StackStats::default();
+    let mut hists = Hists::default();
+    for p in parts {
+        st.add(&p.stats);
+        hists.add(&p.hists);
+    }
+    let data_segs: u64 = parts.iter().map(|p| p.ended.data_segs).sum();
+    let bytes_acked: u64 = parts.iter().flat_map(|p| &p.ended.acked).sum();
+    // Every connection with its rate over its own worker's sending phase, in -P order.
+    let mut all: Vec<(usize, &Conn, ConnReport)> = parts
+        .iter()
+        .flat_map(|p| {
+            (p.conns.iter().zip(&p.ended.acked)).map(|((i, c), &acked)| {
+                (*i, c, conn_report(*i, c, acked, p.t_start, p.ended.t_end))
+            })
+        })
         .collect();
-    let rates: Vec<f64> = (run.conns.iter().zip(&per_conn))
-        .filter(|(c, _)| c.established)
-        .map(|(_, r)| r.gbps)
+    all.sort_by_key(|(i, _, _)| *i);
+    let rates: Vec<f64> = all
+        .iter()
+        .filter(|(_, c, _)| c.established)
+        .map(|(_, _, r)| r.gbps)
         .collect();
+    let conns: Vec<&Conn> = all.iter().map(|(_, c, _)| *c).collect();
+    let mut workers: Vec<WorkerReport> = parts.iter().map(worker_report).collect();
+    workers.extend(failed.iter().map(|f| WorkerReport {
+        lcore: f.lcore,
+        queue: f.queue,
+        error: Some(f.error.clone()),
+        ..Default::default()
+    }));
+    workers.sort_by_key(|w| w.queue);
     Report {
         schema: SCHEMA,
         version: env!("CARGO_PKG_VERSION"),
-        ended_by: end.by.to_string(),
+        ended_by: ended_by(parts),
         settings: report_settings(s),
         duration_s: secs,
         goodput_gbps: if secs > 0.0 {
@@ -42,22 +94,88 @@ pub(super) fn build_report<D: Device>(run: &Run<D>, end: &Ended) -> Report {
             0.0
         },
         data_mpps: if secs > 0.0 {
-            end.data_segs as f64 / secs / 1e6
+            data_segs as f64 / secs / 1e6
         } else {
             0.0
         },
-        ns_per_segment: (end.data_segs > 0).then(|| secs * 1e9 / end.data_segs as f64),
+        ns_per_segment: (data_segs > 0).then(|| secs * 1e9 / data_segs as f64),
         bytes_acked,
         bytes_sent: st.tcp.bytes_sent,
         segments: segments(&st),
         retransmits: retransmits(&st.tcp),
-        connections: tally(s, &run.conns),
+        connections: tally(s, &conns),
         per_connection_gbps: MinMedMax::of(&rates),
-        per_connection: per_conn,
-        latency: latency(&run.tx.hists, &run.conns),
-        port: port_report(run.port, &run.port_before),
-        stack: stack_report(&run.tx.stack, &st),
+        per_connection: all.into_iter().map(|(_, _, r)| r).collect(),
+        latency: latency(&hists, &conns),
+        port: port_report(port, port_before),
+        stack: stack_report(pool, &st),
+        workers,
     }
+}
+
+/// How the whole run ended: a Ctrl-C or the clock if either ended any worker, "bytes" when
+/// every worker's connections finished -n, "all_failed" only when every worker's failed.
+fn ended_by(parts: &[Part]) -> String {
+    let by = |w: &str| parts.iter().any(|p| p.ended.by == w);
+    let all = |w: &str| !parts.is_empty() && parts.iter().all(|p| p.ended.by == w);
+    if by("interrupted") {
+        "interrupted"
+    } else if by("duration") {
+        "duration"
+    } else if all("all_failed") || parts.is_empty() {
+        "all_failed"
+    } else {
+        "bytes"
+    }
+    .to_string()
+}
+
+fn worker_report(p: &Part) -> WorkerReport {
+    let secs = p.ended.t_end.saturating_sub(p.t_start) as f64 / 1e9;
+    WorkerReport {
+        lcore: p.lcore,
+        queue: p.queue,
+        connections: p.conns.len() as u32,
+        bytes_acked: p.ended.acked.iter().sum(),
+        data_mpps: if secs > 0.0 {
+            p.ended.data_segs as f64 / secs / 1e6
+        } else {
+            0.0
+        },
+        redirected_in: p.steer.redirected_in,
+        redirected_out: p.steer.redirected_out,
+        drops: p.stats.drops.total(),
+        redirect_drops: p.steer.redirect_drops,
+        error: None,
+    }
+}
+
+/// Builds the report over `parts`, writes the histogram log (--hist-out), prints the
+/// report, and gives the exit status.
+pub(super) fn finish(
+    s: &Settings,
+    port: &Port,
+    port_before: &PortStats,
+    pool: &Mempool,
+    parts: &[Part],
+    failed: &[Failed],
+) -> Result<(), SendError> {
+    let report = build_report(s, port, port_before, pool, parts, failed);
+    if let Some(p) = &s.hist_out {
+        let mut hists = Hists::default();
+        for part in parts {
+            hists.add(&part.hists);
+        }
+        if let Err(e) = write_hist_log(p, &hists, report.duration_s) {
+            eprintln!("linerate: warning: --hist-out {}: {e}", p.display());
+        }
+    }
+    if s.json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{}", report.to_text());
+    }
+    status(&report, parts)
 }
 
 fn report_settings(s: &Settings) -> ReportSettings {
@@ -114,11 +232,15 @@ fn conn_report(i: usize, c: &Conn, acked: u64, t_start: u64, t_end: u64) -> Conn
 
 /// How the connections fared: each is counted once by its error (or as not established),
 /// and as failed or completed.
-fn tally(s: &Settings, conns: &[Conn]) -> Connections {
+fn tally(s: &Settings, conns: &[&Conn]) -> Connections {
     let mut cs = Connections {
         requested: s.connections,
         ..Default::default()
     };
+    // Connections of a worker that never ran failed too.
+    let missing = (s.connections as usize).saturating_sub(conns.len()) as u32;
+    cs.errors += missing;
+    cs.not_established += missing;
     for c in conns {
         cs.established += c.established as u32;
         count_error(&mut cs, c);
@@ -180,7 +302,7 @@ fn retransmits(t: &TcpCounters) -> Retransmits {
     }
 }
 
-fn latency(hists: &Hists, conns: &[Conn]) -> Latency {
+fn latency(hists: &Hists, conns: &[&Conn]) -> Latency {
     Latency {
         send: Percentiles::of(&hists.send),
         ack_rtt: Percentiles::of(&hists.ack_rtt),
@@ -214,7 +336,7 @@ fn port_report(port: &Port, before: &PortStats) -> PortReport {
     }
 }
 
-fn stack_report<D: Device>(stack: &Stack<D>, st: &StackStats) -> StackReport {
+fn stack_report(pool: &Mempool, st: &StackStats) -> StackReport {
     StackReport {
         drops: drop_counts(&st.drops),
         drops_total: st.drops.total(),
@@ -227,8 +349,8 @@ fn stack_report<D: Device>(stack: &Stack<D>, st: &StackStats) -> StackReport {
         would_block: st.tcp.would_block,
         partial_writes: st.tcp.partial_writes,
         alloc_failures: st.tcp.alloc_failures,
-        pool_size: stack.pool().size(),
-        pool_in_use: stack.pool().in_use(),
+        pool_size: pool.size(),
+        pool_in_use: pool.in_use(),
     }
 }
 
@@ -269,13 +391,18 @@ fn neigh_counts(n: &NeighStats) -> BTreeMap<String, u64> {
 }
 
 /// The exit status: a failure when no connection could be used, naming the first error.
-pub(super) fn status(report: &Report, conns: &[Conn]) -> Result<(), SendError> {
+fn status(report: &Report, parts: &[Part]) -> Result<(), SendError> {
     if report.connections.errors != report.connections.requested {
         return Ok(());
     }
-    let first = conns.iter().find_map(Conn::error_text).unwrap_or_else(|| {
-        "no connection was established (no SYN-ACK from the destination)".into()
-    });
+    let conns = parts.iter().flat_map(|p| p.conns.iter().map(|(_, c)| c));
+    let first = conns
+        .filter_map(Conn::error_text)
+        .next()
+        .or_else(|| report.workers.iter().find_map(|w| w.error.clone()))
+        .unwrap_or_else(|| {
+            "no connection was established (no SYN-ACK from the destination)".into()
+        });
     Err(SendError::Fail(format!(
         "all {} connections failed: {first}",
         report.connections.requested
@@ -284,7 +411,7 @@ pub(super) fn status(report: &Report, conns: &[Conn]) -> Result<(), SendError> {
 
 /// Writes the histograms as an HdrHistogram interval log (V2 + deflate, values in ns), one
 /// tagged interval per histogram.
-pub(super) fn write_hist_log(path: &std::path::Path, h: &Hists, secs: f64) -> Result<(), String> {
+fn write_hist_log(path: &std::path::Path, h: &Hists, secs: f64) -> Result<(), String> {
     use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
     use hdrhistogram::serialization::V2DeflateSerializer;
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| e.to_string())?);

@@ -1,21 +1,26 @@
-//! `linerate send`: the load generator. One stack on queue pair 0 of one port, on the calling
-//! core; `-P` connections spread round-robin over the `--dst`s; bulk or fixed-rate latency
-//! mode; a progress line a second; a final report (text or JSON).
+//! `linerate send`: the load generator. One stack per worker (an EAL lcore with its own queue
+//! pair of one port; one worker runs on the calling core); `-P` connections spread
+//! round-robin over the `--dst`s and the workers; bulk or fixed-rate latency mode; a progress
+//! line a second; a final report (text or JSON) over all workers.
 //!
 //! This file sets up (settings, payload, EAL, port, stack) and runs the phases in order; the
-//! loop itself is in [`run_loop`], what the run leaves behind (report, histogram log, exit
-//! status) in [`finish`].
+//! loop itself is in [`run_loop`], several workers in [`workers`], what the run leaves behind
+//! (report, histogram log, exit status) in [`finish`].
+mod board;
 mod bucket;
 mod conn;
 mod finish;
 mod run_loop;
 mod sigint;
+mod workers;
 
+use crate::config::MAX_MBUFS;
 use crate::config::{self, FileConfig, Payload, SendArgs, Settings};
 use crate::payload::random_payload;
 use linerate::dpdk::{Eal, Mempool, Port, PortConfig, TxRegion, MBUF_DEFAULT_DATAROOM};
 use linerate::pcap::{PcapDevice, PcapWriter};
 use linerate::peer::AckPeer;
+use linerate::steer::{SteerStats, RSS_KEY_MS};
 use linerate::{Cc, Device, DpdkDevice, RegionId, Stack, StackConfig, TcpConfig, TscClock};
 use run_loop::{Run, Sender};
 use std::sync::Arc;
@@ -42,6 +47,8 @@ struct Dpdk {
     pool: Arc<Mempool>,
     /// Keeps the EAL up for the run (and allocates the payload region).
     eal: Eal,
+    /// The lcores the workers run on, the main lcore first: one queue pair each.
+    lcores: Vec<u32>,
 }
 
 /// Entry point of `linerate send`.
@@ -54,20 +61,30 @@ pub fn run(args: SendArgs) -> Result<(), SendError> {
     sigint::install();
 
     let dpdk = open_port(&mut s)?;
+    if dpdk.lcores.len() > 1 {
+        return workers::run(&s, &payload, dpdk);
+    }
     let dev = DpdkDevice::new(dpdk.port.queue(0)?)?;
     if s.ack_peer {
-        // The in-process receiver answers ARP, SYN, data and FIN for the first --dst address
-        // (config::merge checked that every --dst uses it and that it is on-link).
-        let peer_ip = *s.dst[0].ip();
-        let mut dev = AckPeer::new(dev, dpdk.pool.clone(), s.ip.addr, peer_ip);
-        if s.ack_peer_tso {
-            dev = dev.emulate_tso();
-        } else if s.ack_peer_offloads {
-            dev = dev.emulate_offloads();
-        }
+        let dev = ack_peer(&s, &dpdk, dev);
         drive(s, payload, dpdk, dev)
     } else {
         drive(s, payload, dpdk, dev)
+    }
+}
+
+/// The in-process receiver for --ack-peer around `dev`: it answers ARP, SYN, data and FIN for
+/// the first --dst address (config::merge checked that every --dst uses it and that it is
+/// on-link).
+fn ack_peer<D: Device>(s: &Settings, dpdk: &Dpdk, dev: D) -> AckPeer<D> {
+    let peer_ip = *s.dst[0].ip();
+    let dev = AckPeer::new(dev, dpdk.pool.clone(), s.ip.addr, peer_ip);
+    if s.ack_peer_tso {
+        dev.emulate_tso()
+    } else if s.ack_peer_offloads {
+        dev.emulate_offloads()
+    } else {
+        dev
     }
 }
 
@@ -101,34 +118,71 @@ fn load_payload(s: &Settings) -> Result<Vec<u8>, SendError> {
     }
 }
 
-/// Starts the EAL and opens the port with a mempool sized by the settings; `s.port` becomes
-/// the port's name (it may have been given as an id or PCI address).
+/// Starts the EAL, decides the workers (--workers, else one per lcore, at most one per
+/// connection), and opens the port with a queue pair per worker and a mempool sized by the
+/// settings; `s.port` becomes the port's name (it may have been given as an id or PCI
+/// address).
 fn open_port(s: &mut Settings) -> Result<Dpdk, SendError> {
     let mut eal_args = s.eal.clone();
     if !eal_args.iter().any(|a| a.starts_with("--log-level")) {
         eal_args.push("--log-level=*:error".into());
     }
     let eal = Eal::init(&eal_args)?;
+    let mut lcores = eal.lcores();
+    let n = match s.workers {
+        Some(n) if n as usize > lcores.len() => {
+            return Err(SendError::Usage(format!(
+                "--workers {n} needs {n} lcores, but the EAL has {} ({:?}): widen --dpdk's -l, e.g. -l 0-{}",
+                lcores.len(),
+                lcores,
+                n - 1
+            )))
+        }
+        Some(n) => n as usize,
+        None => lcores.len().min(s.connections as usize),
+    };
+    lcores.truncate(n);
+    // Each further worker has its own RX and TX rings, backlog and reserve, and a pool cache.
+    let per_worker = s.rx_desc as u32 + s.tx_desc as u32 + linerate::TX_BACKLOG as u32 + 2048 + 256;
+    let mbufs = if s.mbufs_auto {
+        (s.mbufs + (n as u32 - 1) * per_worker).min(MAX_MBUFS)
+    } else {
+        s.mbufs
+    };
     let pool = Arc::new(Mempool::new(
         &eal,
         "send_pool",
-        s.mbufs,
+        mbufs,
         256,
         MBUF_DEFAULT_DATAROOM,
         None,
     )?);
-    let port = Port::open(
-        &eal,
-        &s.port,
-        &PortConfig {
-            rx_desc: s.rx_desc,
-            tx_desc: s.tx_desc,
-            ..Default::default()
-        },
-        pool.clone(),
-    )?;
+    let cfg = PortConfig {
+        rx_queues: n as u16,
+        tx_queues: n as u16,
+        rx_desc: s.rx_desc,
+        tx_desc: s.tx_desc,
+        rss_key: (n > 1).then(|| RSS_KEY_MS.to_vec()),
+        ..Default::default()
+    };
+    let port = Port::open(&eal, &s.port, &cfg, pool.clone()).map_err(|e| {
+        let e = e.to_string();
+        if n > 1 && e.contains("queues") {
+            SendError::Usage(format!(
+                "{e}: {n} workers need {n} queue pairs (net_af_packet: add qpairs={n} to its --vdev), or pass --workers 1"
+            ))
+        } else {
+            SendError::Fail(e)
+        }
+    })?;
     s.port = port.name().to_string();
-    Ok(Dpdk { port, pool, eal })
+    s.mbufs = mbufs;
+    Ok(Dpdk {
+        port,
+        pool,
+        eal,
+        lcores,
+    })
 }
 
 /// Runs the load on `dev` (the port's queue pair, or the in-process ACK peer around it) to the
@@ -141,39 +195,25 @@ fn drive<D: Device>(s: Settings, payload: Vec<u8>, dpdk: Dpdk, dev: D) -> Result
     let clock = TscClock::new();
     let tcp = tcp_config(&s);
     let mut stack = Stack::new(dev, dpdk.pool.clone(), stack_config(&s, tcp), clock.now());
-    let region = payload_region(&dpdk, &payload, &mut stack)?;
+    let region = payload_region(&dpdk, &payload)?;
+    let region = register(&mut stack, region)?;
     let sender = Sender::new(&s, &payload, region, clock, stack);
-    let mut run = Run::connect(sender, &dpdk.port, tcp)?;
+    let plan: Vec<usize> = (0..s.connections as usize).collect();
+    let port_before = dpdk.port.stats().unwrap_or_default();
+    let mut run = Run::connect(sender, &dpdk.port, tcp, &plan, None)?;
     let ended = run.send_until_done();
     run.close(ended.by);
     finish_pcap(&s, &mut run.tx.stack);
-
-    let report = finish::build_report(&run, &ended);
-    if let Some(p) = &s.hist_out {
-        let secs = ended.t_end.saturating_sub(run.t_start) as f64 / 1e9;
-        if let Err(e) = finish::write_hist_log(p, &run.tx.hists, secs) {
-            eprintln!("linerate: warning: --hist-out {}: {e}", p.display());
-        }
-    }
-    if s.json {
-        println!("{}", report.to_json());
-    } else {
-        println!("{}", report.to_text());
-    }
-    let status = finish::status(&report, &run.conns);
+    let part = run.into_part(ended, dpdk.lcores[0], SteerStats::default());
+    let result = finish::finish(&s, &dpdk.port, &port_before, &dpdk.pool, &[part], &[]);
     // The stack holds mbufs of the pool: it goes before DPDK does.
-    drop(run);
     drop(dpdk);
-    status
+    result
 }
 
-/// The payload laid out once in hugepage memory and registered with the stack: connections
-/// send references to it, never copies.
-fn payload_region<D: Device>(
-    dpdk: &Dpdk,
-    payload: &[u8],
-    stack: &mut Stack<D>,
-) -> Result<RegionId, SendError> {
+/// The payload laid out once in hugepage memory: connections send references to it, never
+/// copies (every worker registers the same region).
+fn payload_region(dpdk: &Dpdk, payload: &[u8]) -> Result<Arc<TxRegion>, SendError> {
     let mut r = TxRegion::new(&dpdk.eal, payload.len(), None).map_err(|e| {
         SendError::Usage(format!(
             "payload: {e} (the {} MiB payload lives in hugepages)",
@@ -181,8 +221,12 @@ fn payload_region<D: Device>(
         ))
     })?;
     r.fill(|b| b.copy_from_slice(payload));
+    Ok(Arc::new(r))
+}
+
+fn register<D: Device>(stack: &mut Stack<D>, r: Arc<TxRegion>) -> Result<RegionId, SendError> {
     stack
-        .register_region(Arc::new(r))
+        .register_region(r)
         .ok_or_else(|| SendError::Usage("payload: the stack has no room for a region".into()))
 }
 

@@ -1,11 +1,14 @@
 //! The run loop of `linerate send`, in its phases: open every connection; poll and send until
 //! the stop condition, with a progress line a second; then close and drain.
+use super::board::{Board, Totals};
 use super::bucket::TokenBucket;
 use super::conn::Conn;
+use super::finish::Part;
 use super::{sigint, SendError, NS};
 use crate::config::{Settings, Stop};
 use crate::latency::{Hists, Schedule};
 use linerate::dpdk::{Port, PortStats};
+use linerate::steer::SteerStats;
 use linerate::{ConnId, ConnectError, Device, RegionId, Stack, State, TcpConfig, TscClock};
 use std::net::SocketAddrV4;
 
@@ -33,6 +36,10 @@ pub(super) struct Sender<'a, D: Device> {
 pub(super) struct Run<'a, D: Device> {
     pub tx: Sender<'a, D>,
     pub conns: Vec<Conn>,
+    /// Each connection's place in the run's `-P` list (a worker runs a share of them).
+    indices: Vec<usize>,
+    /// With several workers: the progress board and this worker's slot (slot 0 prints).
+    board: Option<(&'a Board, usize)>,
     pub port: &'a Port,
     /// The port's counters before the first connect: the report and progress lines show
     /// deltas.
@@ -56,6 +63,8 @@ pub(super) struct Ended {
 
 /// When the next progress line is due, and the sample the previous one was taken from.
 struct Progress {
+    /// Next publication on the board (a few a second).
+    publish: u64,
     next: u64,
     at: u64,
     acked: u64,
@@ -206,29 +215,39 @@ impl<'a, D: Device> Sender<'a, D> {
 }
 
 impl<'a, D: Device> Run<'a, D> {
-    /// Opens `-P` connections, round-robin over the `--dst`s, and starts the run's clock.
+    /// Opens connections `plan` (places in the `-P` list, round-robin over the `--dst`s) and
+    /// starts the run's clock; `board` is the progress board and this worker's slot when
+    /// there are several workers.
     pub fn connect(
         mut tx: Sender<'a, D>,
         port: &'a Port,
         tcp: TcpConfig,
+        plan: &[usize],
+        board: Option<(&'a Board, usize)>,
     ) -> Result<Self, SendError> {
         let s = tx.s;
         let port_before = port.stats().unwrap_or_default();
         let t_start = tx.clock.now();
-        let mut conns = Vec::with_capacity(s.connections as usize);
-        for i in 0..s.connections as usize {
+        let mut conns = Vec::with_capacity(plan.len());
+        for (k, &i) in plan.iter().enumerate() {
             let sched = s.latency.map(|r| Schedule::new(t_start, r));
             conns.push(tx.open(s.dst[i % s.dst.len()], tcp, sched)?);
             // Let the SYNs out in batches instead of queueing thousands behind one poll.
-            if i % 64 == 63 {
+            if k % 64 == 63 {
                 tx.stack.poll(tx.clock.now());
             }
         }
-        // The rate starts now, so that the connects do not bank a burst of tokens.
-        tx.bucket = s.rate.map(|r| TokenBucket::new(r, s.size, tx.clock.now()));
+        // The rate starts now, so that the connects do not bank a burst of tokens; each
+        // worker takes its share of it.
+        let share = plan.len() as f64 / s.connections.max(1) as f64;
+        tx.bucket = s
+            .rate
+            .map(|r| TokenBucket::new(((r as f64 * share) as u64).max(1), s.size, tx.clock.now()));
         Ok(Run {
             tx,
             conns,
+            indices: plan.to_vec(),
+            board,
             port,
             port_before,
             t_start,
@@ -237,12 +256,27 @@ impl<'a, D: Device> Run<'a, D> {
                 Stop::BytesPerConn(_) => None,
             },
             progress: Progress {
+                publish: t_start + NS / 10,
                 next: t_start + NS,
                 at: t_start,
                 acked: 0,
                 tx_frames: 0,
             },
         })
+    }
+
+    /// The run's share for the report, once ended and closed.
+    pub fn into_part(self, ended: Ended, lcore: u32, steer: SteerStats) -> Part {
+        Part {
+            lcore,
+            queue: self.board.map_or(0, |(_, i)| i as u16),
+            stats: self.tx.stack.stats(),
+            conns: self.indices.into_iter().zip(self.conns).collect(),
+            ended,
+            t_start: self.t_start,
+            hists: self.tx.hists,
+            steer,
+        }
     }
 
     /// The sending phase: poll, send and report progress until the stop condition.
@@ -287,41 +321,64 @@ impl<'a, D: Device> Run<'a, D> {
         })
     }
 
-    /// A progress line a second (none with --quiet).
+    /// Publishes this worker's totals a few times a second; a progress line a second (none
+    /// with --quiet), from the first worker when there are several, summed over all.
     fn tick(&mut self, now: u64) {
+        if now < self.progress.publish {
+            return;
+        }
+        self.progress.publish = now + NS / 10;
+        let mine = self.totals();
+        let totals = match self.board {
+            Some((b, i)) => {
+                b.publish(i, &mine);
+                if i != 0 {
+                    return;
+                }
+                b.sum()
+            }
+            None => mine,
+        };
         if now < self.progress.next {
             return;
         }
         self.progress.next += NS;
         if !self.tx.s.quiet {
-            self.print_progress(now);
+            self.print_progress(now, &totals);
+        }
+    }
+
+    fn totals(&self) -> Totals {
+        let st = self.tx.stack.stats();
+        Totals {
+            acked: self.conns.iter().map(|c| c.acked).sum(),
+            tx_frames: st.dev.tx_frames,
+            established: self
+                .conns
+                .iter()
+                .filter(|c| c.state() == Some(State::Established))
+                .count() as u64,
+            retrans: st.tcp.retrans_segs,
         }
     }
 
     /// Rates since the previous line, and the port's drop counters since the start.
-    fn print_progress(&mut self, now: u64) {
-        let st = self.tx.stack.stats();
-        let acked: u64 = self.conns.iter().map(|c| c.acked).sum();
+    fn print_progress(&mut self, now: u64, t: &Totals) {
         let p = &mut self.progress;
         let dt = now.saturating_sub(p.at) as f64 / 1e9;
-        let gbps = acked.saturating_sub(p.acked) as f64 * 8.0 / dt / 1e9;
-        let mpps = st.dev.tx_frames.saturating_sub(p.tx_frames) as f64 / dt / 1e6;
-        (p.at, p.acked, p.tx_frames) = (now, acked, st.dev.tx_frames);
+        let gbps = t.acked.saturating_sub(p.acked) as f64 * 8.0 / dt / 1e9;
+        let mpps = t.tx_frames.saturating_sub(p.tx_frames) as f64 / dt / 1e6;
+        (p.at, p.acked, p.tx_frames) = (now, t.acked, t.tx_frames);
         let ps = self.port.stats().unwrap_or_default();
         let before = &self.port_before;
-        let est = self
-            .conns
-            .iter()
-            .filter(|c| c.state() == Some(State::Established))
-            .count();
         eprintln!(
             "[{:>6.1}s] {:>8.3} Gbit/s {:>7.3} Mpps  conns {}/{}  retrans {}  drops imissed {} oerrors {} rx_nombuf {}",
             now.saturating_sub(self.t_start) as f64 / 1e9,
             gbps,
             mpps,
-            est,
+            t.established,
             self.tx.s.connections,
-            st.tcp.retrans_segs,
+            t.retrans,
             ps.imissed.saturating_sub(before.imissed),
             ps.oerrors.saturating_sub(before.oerrors),
             ps.rx_nombuf.saturating_sub(before.rx_nombuf),
