@@ -65,17 +65,18 @@ fn run(nic_key: &[u8], stack_key: &[u8], seed: u64, what: &str) -> Outcome {
         .into_iter()
         .enumerate()
         .map(|(i, mp)| {
-            let dev = Steered::new(SimMultiQueue::queue(&nic, i), mp, split);
+            let rss = RssSteering {
+                toeplitz: toeplitz.clone(),
+                reta: reta.clone(),
+                queue: i as u16,
+            };
+            let dev = Steered::new(SimMultiQueue::queue(&nic, i), mp, split).check_rss(rss.clone());
             let mut cfg = StackConfig::new(Ipv4Cidr {
                 addr: STACK_IP,
                 prefix_len: 24,
             });
             cfg.ephemeral = split.range_of(i);
-            cfg.rss = Some(RssSteering {
-                toeplitz: toeplitz.clone(),
-                reta: reta.clone(),
-                queue: i as u16,
-            });
+            cfg.rss = Some(rss);
             cfg.tcp.sndbuf = 256 << 10;
             cfg.tcp.time_wait = 10 * MS;
             cfg.max_conns = 16;
@@ -225,6 +226,7 @@ fn steered_ports_keep_every_connection_on_its_queue() {
             "worker {w}: only ARP is passed on: {s:?}"
         );
         assert_eq!(s.redirect_drops, 0, "worker {w}: {s:?}");
+        assert_eq!(s.syn_acks_misrouted, 0, "worker {w}: {s:?}");
     }
     // Both workers carried their connections' data, and both queues received frames.
     let want = (CONNS_PER_WORKER * LEN) as u64;
@@ -250,6 +252,9 @@ fn wrong_key_is_repaired_by_redirection() {
     let inn: u64 = o.steer.iter().map(|s| s.redirected_in).sum();
     let arp: u64 = o.steer.iter().map(|s| s.arp_shared).sum();
     assert!(out > 20, "frames were redirected: {:?}", o.steer);
+    // The run-time check saw it: SYN-ACKs arrived where the stacks' key did not send them.
+    let misrouted: u64 = o.steer.iter().map(|s| s.syn_acks_misrouted).sum();
+    assert!(misrouted > 0, "{:?}", o.steer);
     assert_eq!(
         inn,
         out + arp,

@@ -55,6 +55,9 @@ pub struct WorkerReport {
     pub drops: u64,
     /// Frames for another worker dropped because its inbox was full.
     pub redirect_drops: u64,
+    /// SYN-ACKs that RSS put on this queue although the key and RETA read back send them
+    /// elsewhere (RSS not steering as configured; the redirect carried them).
+    pub syn_acks_misrouted: u64,
     /// Why the worker did not run, if it did not (its connections count as failed).
     pub error: Option<String>,
 }
@@ -498,6 +501,7 @@ pub(crate) mod tests {
             "redirected_out",
             "drops",
             "redirect_drops",
+            "syn_acks_misrouted",
             "error",
         ] {
             assert!(v["workers"][0].get(k).is_some(), "missing workers[].{k}");

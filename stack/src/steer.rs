@@ -10,10 +10,11 @@
 //! neighbour one worker resolves is resolved for all (each keeps its own table, fed by
 //! these copies); requests stay with the worker that answers them.
 use linerate_dpdk::{Device, Mbuf, Offloads, MAX_BURST};
-use linerate_proto::rss::{Reta, Toeplitz};
+use linerate_proto::rss::{ipv4_tcp_input, Reta, Toeplitz};
 use linerate_proto::wire::arp::{ArpOp, ArpPacket};
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
 use linerate_proto::wire::ipv4::{Ipv4Packet, Protocol};
+use std::net::Ipv4Addr;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 
@@ -125,6 +126,11 @@ pub struct SteerStats {
     pub redirect_drops: u64,
     /// ARP replies copied to the other workers.
     pub arp_shared: u64,
+    /// SYN-ACKs that RSS put on another queue than the key and RETA read back say
+    /// (`Steered::check_rss`): RSS does not steer as configured, the redirect carries it.
+    pub syn_acks_misrouted: u64,
+    /// SYN-ACKs whose hash from the NIC (`Mbuf::rss_hash`) differs from our Toeplitz hash.
+    pub rss_hash_mismatch: u64,
 }
 
 /// Where an inbound frame goes.
@@ -166,12 +172,30 @@ fn dest(frame: &[u8], split: &PortSplit, me: usize) -> Dest {
     }
 }
 
+/// The RSS input of a SYN-ACK (IPv4, TCP with SYN and ACK, no RST or FIN), read straight from
+/// the bytes: cheap enough to ask of every frame.
+fn syn_ack_input(f: &[u8]) -> Option<[u8; 12]> {
+    if f.len() < 14 + 20 + 20 || f[12..14] != [0x08, 0x00] || f[23] != 6 {
+        return None;
+    }
+    let ihl = ((f[14] & 0x0f) as usize) * 4;
+    let l4 = 14 + ihl;
+    let fl = *f.get(l4 + 13)?;
+    if ihl < 20 || fl & 0x12 != 0x12 || fl & 0x05 != 0 {
+        return None;
+    }
+    let ip = |o: usize| Ipv4Addr::new(f[o], f[o + 1], f[o + 2], f[o + 3]);
+    let port = |o: usize| u16::from_be_bytes([f[o], f[o + 1]]);
+    Some(ipv4_tcp_input(ip(26), ip(30), port(l4), port(l4 + 2)))
+}
+
 /// A worker's device: its queue pair, with frames for other workers passed on and frames
 /// other workers passed on to it received first.
 pub struct Steered<D: Device> {
     inner: D,
     mesh: MeshPort,
     split: PortSplit,
+    check: Option<RssSteering>,
     stage: Vec<Mbuf>,
     /// Counters.
     pub stats: SteerStats,
@@ -184,8 +208,30 @@ impl<D: Device> Steered<D> {
             inner,
             mesh,
             split,
+            check: None,
             stage: Vec::with_capacity(MAX_BURST),
             stats: SteerStats::default(),
+        }
+    }
+
+    /// Checks every SYN-ACK against the RSS state connect steers by: that it arrived on
+    /// `rss.queue`, and that the NIC's hash (where the PMD gives one) is ours.
+    pub fn check_rss(mut self, rss: RssSteering) -> Self {
+        self.check = Some(rss);
+        self
+    }
+
+    fn check_syn_ack(&mut self, m: &Mbuf) {
+        let Some(rss) = &self.check else { return };
+        let Some(input) = syn_ack_input(m.data()) else {
+            return;
+        };
+        let h = rss.toeplitz.hash(&input);
+        if rss.reta.queue_of(h) != rss.queue {
+            self.stats.syn_acks_misrouted += 1;
+        }
+        if m.rss_hash().is_some_and(|nic| nic != h) {
+            self.stats.rss_hash_mismatch += 1;
         }
     }
 
@@ -224,6 +270,7 @@ impl<D: Device> Device for Steered<D> {
         self.inner.rx_burst(&mut stage);
         let me = self.mesh.me;
         for m in stage.drain(..) {
+            self.check_syn_ack(&m);
             match dest(m.data(), &self.split, me) {
                 Dest::Here => out.push(m),
                 Dest::Worker(w) => self.pass_on(w, m),
@@ -304,6 +351,30 @@ mod tests {
         udp[23] = 17;
         assert!(matches!(dest(&udp, &s, 0), Dest::Here));
         assert!(matches!(dest(&[0u8; 5], &s, 0), Dest::Here));
+    }
+
+    #[test]
+    fn syn_ack_input_reads_the_tuple_of_syn_acks_only() {
+        let mut f = tcp_frame(40050);
+        f[26..30].copy_from_slice(&[198, 19, 0, 2]);
+        f[30..34].copy_from_slice(&[198, 18, 0, 1]);
+        assert_eq!(syn_ack_input(&f), None, "no flags: not a SYN-ACK");
+        f[34 + 13] = 0x12;
+        let want = ipv4_tcp_input(
+            Ipv4Addr::new(198, 19, 0, 2),
+            Ipv4Addr::new(198, 18, 0, 1),
+            5201,
+            40050,
+        );
+        assert_eq!(syn_ack_input(&f), Some(want));
+        f[34 + 13] = 0x16; // with RST
+        assert_eq!(syn_ack_input(&f), None);
+        f[34 + 13] = 0x10; // a plain ACK
+        assert_eq!(syn_ack_input(&f), None);
+        f[34 + 13] = 0x12;
+        assert_eq!(syn_ack_input(&f[..40]), None, "truncated");
+        f[23] = 17;
+        assert_eq!(syn_ack_input(&f), None, "UDP");
     }
 
     #[test]

@@ -146,6 +146,7 @@ fn worker_report(p: &Part) -> WorkerReport {
         redirected_out: p.steer.redirected_out,
         drops: p.stats.drops.total(),
         redirect_drops: p.steer.redirect_drops,
+        syn_acks_misrouted: p.steer.syn_acks_misrouted,
         error: None,
     }
 }
@@ -161,6 +162,12 @@ pub(super) fn finish(
     failed: &[Failed],
 ) -> Result<(), SendError> {
     let report = build_report(s, port, port_before, pool, parts, failed);
+    let misrouted: u64 = report.workers.iter().map(|w| w.syn_acks_misrouted).sum();
+    if misrouted > 0 {
+        eprintln!(
+            "linerate: warning: RSS put {misrouted} SYN-ACKs on another queue than its key and RETA say: the software redirect carried their connections"
+        );
+    }
     if let Some(p) = &s.hist_out {
         let mut hists = Hists::default();
         for part in parts {

@@ -136,7 +136,10 @@ fn worker(sh: &Shared, i: usize) -> Result<Part, String> {
             reta: reta.clone(),
             queue: i as u16,
         });
-        let dev = Steered::new(dev, mesh, sh.split);
+        let mut dev = Steered::new(dev, mesh, sh.split);
+        if let Some(r) = &rss {
+            dev = dev.check_rss(r.clone());
+        }
         run_worker(sh, &done, i, dev, rss, |d: &Steered<DpdkDevice>| d.stats)
     }
 }
