@@ -244,6 +244,8 @@ for _ in $(seq 50); do grep -q 'Server listening' "$LOGS/iperf3-server.log" && b
 
 if grep -q '^HugePages_Free: *[1-9]' /proc/meminfo; then MEM=(--in-memory); else MEM=(--no-huge --no-shconf -m 1024); fi
 NULL_EAL="-l 0 ${MEM[*]} --no-pci --no-telemetry --vdev=net_null0"
+# Two lcores on net_null (two queue pairs): the per-core stacks' scaling rows.
+NULL_EAL2="-l 0-1 ${MEM[*]} --no-pci --no-telemetry --vdev=net_null0"
 AFP_EAL="-l 0 ${MEM[*]} --no-pci --no-telemetry --vdev=net_af_packet0,iface=lr-gen0,framecnt=4096"
 REL_BIN=target/release/linerate
 
@@ -293,6 +295,12 @@ for r in $(seq "$COST_ROUNDS"); do
         --dst 198.18.0.2:5201 --ack-peer --ack-peer-offloads -P 1 -t "${CT}s" --json --quiet
     measure "cost-linerate-tso-r$r" "$BIN" send --dpdk "$NULL_EAL" --ip 198.18.0.1/24 \
         --dst 198.18.0.2:5201 --ack-peer --ack-peer-tso -P 1 -t "${CT}s" --json --quiet
+    # Per-core stacks: the same two connections on one worker, then on two (one per lcore,
+    # each with its own ACK peer on its own queue).
+    measure "cost-linerate-w1-r$r" "$BIN" send --dpdk "$NULL_EAL2" --ip 198.18.0.1/24 \
+        --dst 198.18.0.2:5201 --ack-peer -P 2 --workers 1 -t "${CT}s" --json --quiet
+    measure "cost-linerate-w2-r$r" "$BIN" send --dpdk "$NULL_EAL2" --ip 198.18.0.1/24 \
+        --dst 198.18.0.2:5201 --ack-peer -P 2 --workers 2 -t "${CT}s" --json --quiet
     # testpmd: main lcore 0 + one forwarding lcore; it forwards until SIGINT, printing stats
     # each second; timeout's exit status (124) is the normal end.
     OK_RC=124 measure "cost-testpmd-r$r" timeout -s INT "$TP_SECS" dpdk-testpmd -l 0-1 --no-pci \
@@ -330,6 +338,9 @@ LRC_GBPS=$(cost_med cost-linerate-copy .goodput_gbps)
 LRS_MPPS=$(cost_med cost-linerate-small .data_mpps)
 LRS_NS=$(cost_med cost-linerate-small .ns_per_segment)
 LRS_GBPS=$(cost_med cost-linerate-small .goodput_gbps)
+LRW1_MPPS=$(cost_med cost-linerate-w1 .data_mpps)
+LRW2_MPPS=$(cost_med cost-linerate-w2 .data_mpps)
+SCALE2=$(ratio "$LRW2_MPPS" "$LRW1_MPPS")
 LRT_MPPS=$(cost_med cost-linerate-tso .data_mpps)
 LRT_NS=$(cost_med cost-linerate-tso .ns_per_segment)
 LRT_GBPS=$(cost_med cost-linerate-tso .goodput_gbps)
@@ -477,6 +488,7 @@ TMP_OUT=$(mktemp)
     echo "| stack cost, EMULATED TSO + checksum offload: ≥ 100 Gbit/s of payload per core | $(fmt "$LRT_GBPS" 1) Gbit/s | $(meets "$LRT_GBPS" '>=' 100) |"
     echo "| small sends (\`--size 1448 --nodelay\`): ≥ 6 Mpps | $(fmt "$LRS_MPPS" 3) Mpps | $(meets "$LRS_MPPS" '>=' 6) |"
     echo "| send latency, stack alone (64-byte messages): p50 ≤ 150 ns (p99 in §3) | $(fmt "$(awk -v v="$LAT_AP_50" 'BEGIN { if (v == "" || v == "n/a") print "n/a"; else printf "%.0f", v * 1000 }')" 0) ns | $(meets "$LAT_AP_50" '<=' 0.150) |"
+    echo "| per-core stacks: 2 lcores ≥ 1.7 × the aggregate data Mpps of 1 lcore (net_null, ACK peer) | $(fmt "$SCALE2" 3) × | $(meets "$SCALE2" '>=' 1.7) |"
     echo "| over af_packet to the kernel sink: frames ≥ 0.9 × testpmd txonly's through the same path | $(fmt "$AFP_RATIO" 3) × | $(meets "$AFP_RATIO" '>=' 0.9) |"
     echo "| goodput ≥ iperf3 kernel→kernel, TSO off, 1 connection | $(fmt "$(ratio "$G1" "$I1OFF")" 3) × | $(meets "$(ratio "$G1" "$I1OFF")" '>=' 1) |"
     echo "| goodput ≥ iperf3 kernel→kernel, TSO off, 8 connections | $(fmt "$(ratio "$G8" "$I8OFF")" 3) × | $(meets "$(ratio "$G8" "$I8OFF")" '>=' 1) |"
@@ -522,6 +534,18 @@ TMP_OUT=$(mktemp)
     echo "| linerate, EMULATED checksum offload | $(fmt "$LRO_MPPS" 3) | $(fmt "$LRO_GBPS" 2) | $(fmt "$LRO_NS" 1) | $(fmt "$COST_RATIO_OFFL" 3) |"
     echo "| linerate, EMULATED TSO + checksum offload (MSS-segment equivalents) | $(fmt "$LRT_MPPS" 3) | **$(fmt "$LRT_GBPS" 1)** | $(fmt "$LRT_NS" 1) | |"
     echo "| dpdk-testpmd txonly (frame Gbit/s) | $(fmt "$TP_MPPS" 3) | $(fmt "$TP_GBPS" 2) | $(fmt "$TP_NS" 1) | 1 |"
+    echo
+    echo "Per-core stacks: two connections on one worker (lcore 0), then one worker per lcore (0 and"
+    echo "1), each with its own queue pair of net_null, its own ACK peer and its own copy of the"
+    echo "payload; aggregate data Mpps (the machine has $(nproc) CPUs)."
+    echo
+    echo "| row | Mpps | × 1 lcore |"
+    echo "| --- | --- | --- |"
+    echo "| 1 worker, 2 connections | $(fmt "$LRW1_MPPS" 3) | 1 |"
+    echo "| 2 workers (lcores 0, 1), 2 connections | $(fmt "$LRW2_MPPS" 3) | **$(fmt "$SCALE2" 3)** |"
+    echo
+    echo "- 1 worker: \`$(cmd_of cost-linerate-w1-r1)\`"
+    echo "- 2 workers: \`$(cmd_of cost-linerate-w2-r1)\`"
     echo
     echo "The EMULATED rows: \`--ack-peer-offloads\` makes the ACK peer present IPv4 and TCP"
     echo "checksum offload, as a ConnectX or E810 does, so the stack leaves the checksums to the NIC;"
