@@ -119,7 +119,7 @@ fn load_payload(s: &Settings) -> Result<Vec<u8>, SendError> {
 }
 
 /// Starts the EAL, decides the workers (--workers, else one per lcore, at most one per
-/// connection), and opens the port with a queue pair per worker and a mempool sized by the
+/// connection; one with --pcap), and opens the port with a queue pair per worker and a mempool sized by the
 /// settings; `s.port` becomes the port's name (it may have been given as an id or PCI
 /// address).
 fn open_port(s: &mut Settings) -> Result<Dpdk, SendError> {
@@ -139,6 +139,9 @@ fn open_port(s: &mut Settings) -> Result<Dpdk, SendError> {
             )))
         }
         Some(n) => n as usize,
+        // A capture records one queue: one worker unless --workers says otherwise (which
+        // config::merge refuses with --pcap).
+        None if s.pcap.is_some() => 1,
         None => lcores.len().min(s.connections as usize),
     };
     lcores.truncate(n);
@@ -212,7 +215,7 @@ fn drive<D: Device>(s: Settings, payload: Vec<u8>, dpdk: Dpdk, dev: D) -> Result
 }
 
 /// The payload laid out once in hugepage memory: connections send references to it, never
-/// copies (every worker registers the same region).
+/// copies (each worker lays its own).
 fn payload_region(dpdk: &Dpdk, payload: &[u8]) -> Result<Arc<TxRegion>, SendError> {
     let mut r = TxRegion::new(&dpdk.eal, payload.len(), None).map_err(|e| {
         SendError::Usage(format!(
