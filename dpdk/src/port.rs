@@ -60,9 +60,9 @@ pub struct Offloads {
     pub tx_tso: bool,
     /// The NIC accepts chained (multi-segment) mbufs on TX.
     pub tx_multi_seg: bool,
-    /// The NIC checks IPv4 header checksums on RX (see [`Mbuf::rx_cksum_good`]).
+    /// The NIC checks IPv4 header checksums on RX (see [`crate::Mbuf::rx_cksum_good`]).
     pub rx_ipv4_cksum: bool,
-    /// The NIC checks TCP checksums on RX (see [`Mbuf::rx_cksum_good`]).
+    /// The NIC checks TCP checksums on RX (see [`crate::Mbuf::rx_cksum_good`]).
     pub rx_tcp_cksum: bool,
     /// Most mbuf segments the NIC takes in one TSO packet (`tx_desc_lim.nb_seg_max`; 0: the
     /// driver gives no limit).
