@@ -53,10 +53,11 @@ pub mod dpdk {
 }
 
 /// Several per-core stacks on one port: each worker's slice of the ephemeral ports, RSS
-/// steering of source ports (Toeplitz, RETA), and the lockless mesh that redirects a frame
-/// to its owner when it lands on another worker's queue.
+/// steering of source ports (Toeplitz, RETA), the lockless mesh that redirects a frame to its
+/// owner when it lands on another worker's queue, and route changes sent to every worker.
 pub mod steer {
     pub use linerate_proto::rss::{ipv4_tcp_input, PortPicker, Reta, Toeplitz, RSS_KEY_MS};
+    pub use linerate_stack::control::{control, Control, ControlPort, Missed, RouteChange};
     pub use linerate_stack::steer::{mesh, MeshPort, PortSplit, RssSteering, SteerStats, Steered};
 }
 

@@ -26,6 +26,7 @@ const RANKS: &[(&str, u32)] = &[
     ("socket", 10),
     ("peer", 11),
     ("pcap", 11),
+    ("control", 11),
 ];
 
 fn rank(m: &str) -> Option<u32> {

@@ -268,3 +268,54 @@ fn wrong_key_is_repaired_by_redirection() {
         o.bytes_acked
     );
 }
+
+#[test]
+fn a_route_change_reaches_every_worker() {
+    use linerate::steer::{control, Missed, RouteChange};
+    use linerate::Route;
+    let eal = common::eal(&[]);
+    let pool = common::pool(&eal, "workers_routes", 8191);
+    let wire = SimWire::new(SimConfig::default(), SimConfig::default());
+    let mut stacks: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            let dev = linerate_sim::SimDevice::new(wire.clone(), pool.clone(), STACK_MAC);
+            let cfg = StackConfig::new(Ipv4Cidr {
+                addr: STACK_IP,
+                prefix_len: 24,
+            });
+            Stack::new(dev, pool.clone(), cfg, SEC)
+        })
+        .collect();
+    let far = "198.20.1.1".parse().unwrap();
+    let gw = "198.18.0.254".parse().unwrap();
+    let (ctl, ports) = control(WORKERS, 1);
+    for st in stacks.iter_mut() {
+        assert_eq!(st.routes_mut().lookup(far), None, "no route yet");
+    }
+    let route = Route {
+        dst: "198.20.0.0/16".parse().unwrap(),
+        gateway: Some(gw),
+    };
+    ctl.broadcast(RouteChange::Add(route))
+        .expect("every inbox has room");
+    // A second change before the workers applied the first: every inbox (depth 1) is full,
+    // so none takes it, and the error names them all.
+    let again = ctl.broadcast(RouteChange::Remove(route.dst));
+    assert_eq!(again, Err(Missed(vec![0, 1])));
+    for (st, p) in stacks.iter_mut().zip(&ports) {
+        assert_eq!(p.apply(st), 1);
+        assert_eq!(st.routes_mut().lookup(far).map(|h| h.addr), Some(gw));
+        assert_eq!(p.apply(st), 0, "nothing left");
+    }
+    ctl.broadcast(RouteChange::Remove(route.dst)).unwrap();
+    for (st, p) in stacks.iter_mut().zip(&ports) {
+        assert_eq!(p.apply(st), 1);
+        assert_eq!(st.routes_mut().lookup(far), None, "removed on every worker");
+    }
+    // Workers that are gone are reported too.
+    drop(ports);
+    assert_eq!(
+        ctl.broadcast(RouteChange::Add(route)),
+        Err(Missed(vec![0, 1]))
+    );
+}
