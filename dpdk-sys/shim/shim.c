@@ -156,6 +156,71 @@ uint64_t lr_tsc_hz(void) { return rte_get_tsc_hz(); }
 unsigned lr_mempool_in_use(const struct rte_mempool *mp) { return rte_mempool_in_use_count(mp); }
 unsigned lr_mempool_avail(const struct rte_mempool *mp) { return rte_mempool_avail_count(mp); }
 
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <rte_flow.h>
+
+/* The PMD's message, if any, for the caller's error line; a failure without an errno is
+ * still a failure. */
+static int lr_flow_fail(int rc, const struct rte_flow_error *e, char *err, size_t errlen)
+{
+    if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s", e->message != NULL ? e->message : "");
+    return rc < 0 ? rc : -EIO;
+}
+
+int lr_flow_tcp_dport_queue(uint16_t port, uint16_t dport, uint16_t mask, uint16_t queue,
+                            struct rte_flow **out, char *err, size_t errlen)
+{
+    const struct rte_flow_attr attr = { .ingress = 1 };
+    const struct rte_flow_item_tcp tcp_spec = {
+        .hdr.dst_port = rte_cpu_to_be_16(dport & mask),
+    };
+    const struct rte_flow_item_tcp tcp_mask = { .hdr.dst_port = rte_cpu_to_be_16(mask) };
+    /* ETH and IPV4 without spec match any frame of their kind, so only the port selects;
+     * TAP and others infer the IP protocol from the TCP item. */
+    const struct rte_flow_item pattern[] = {
+        { .type = RTE_FLOW_ITEM_TYPE_ETH },
+        { .type = RTE_FLOW_ITEM_TYPE_IPV4 },
+        { .type = RTE_FLOW_ITEM_TYPE_TCP, .spec = &tcp_spec, .mask = &tcp_mask },
+        { .type = RTE_FLOW_ITEM_TYPE_END },
+    };
+    const struct rte_flow_action_queue to = { .index = queue };
+    const struct rte_flow_action actions[] = {
+        { .type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &to },
+        { .type = RTE_FLOW_ACTION_TYPE_END },
+    };
+    struct rte_flow_error e;
+    struct rte_flow *f;
+    int rc;
+
+    *out = NULL;
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    /* A PMD may fail without filling the error in: start from "no message". */
+    memset(&e, 0, sizeof(e));
+    rc = rte_flow_validate(port, &attr, pattern, actions, &e);
+    if (rc != 0)
+        return lr_flow_fail(rc, &e, err, errlen);
+    /* Validation does not reserve anything (TAP checks only the pattern's shape there), so
+     * create can still refuse. */
+    memset(&e, 0, sizeof(e));
+    f = rte_flow_create(port, &attr, pattern, actions, &e);
+    if (f == NULL)
+        return lr_flow_fail(-rte_errno, &e, err, errlen);
+    *out = f;
+    return 0;
+}
+
+int lr_flow_destroy(uint16_t port, struct rte_flow *flow)
+{
+    struct rte_flow_error e;
+
+    memset(&e, 0, sizeof(e));
+    return rte_flow_destroy(port, flow, &e);
+}
+
 #include <stddef.h>
 uint64_t lr_layout(int item)
 {

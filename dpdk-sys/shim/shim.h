@@ -80,6 +80,16 @@ uint32_t lr_pktmbuf_pkt_len(const struct rte_mbuf *m);
 uint16_t lr_pktmbuf_nb_segs(const struct rte_mbuf *m);
 const struct rte_mbuf *lr_pktmbuf_next(const struct rte_mbuf *m);
 
+/* rte_flow: one rule steering IPv4 TCP frames whose destination port matches
+ * (dport & mask) to RX queue `queue` (pattern ETH / IPV4 / TCP dst_port under `mask`, action
+ * QUEUE, ingress). Ports and mask in host byte order. Validates, then creates. Returns 0 with
+ * the rule in *out, or a negative errno with rte_flow's message (empty if it gave none) in
+ * `err`. Opaque to Rust: only handed back to lr_flow_destroy. */
+struct rte_flow;
+int lr_flow_tcp_dport_queue(uint16_t port, uint16_t dport, uint16_t mask, uint16_t queue,
+                            struct rte_flow **out, char *err, size_t errlen);
+int lr_flow_destroy(uint16_t port, struct rte_flow *flow);
+
 /* mempool occupancy */
 unsigned lr_mempool_in_use(const struct rte_mempool *mp);
 unsigned lr_mempool_avail(const struct rte_mempool *mp);

@@ -11,6 +11,7 @@ mod clock;
 mod device;
 mod eal;
 mod error;
+mod flow;
 mod lcore;
 mod mbuf;
 mod mempool;
@@ -23,6 +24,7 @@ pub use clock::TscClock;
 pub use device::{Device, DpdkDevice};
 pub use eal::{tsc_hz, Eal};
 pub use error::DpdkError;
+pub use flow::{port_blocks, FlowRules};
 pub use lcore::LcoreError;
 // Not exported: a glob import of this crate must not shadow `std::result::Result`.
 pub(crate) use error::Result;

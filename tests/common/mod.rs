@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod e2e;
+pub mod flow;
 
 #[allow(unused_imports)]
 pub use linerate_sim::eal::{eal, eal_args, hugepages, pool};
