@@ -4,10 +4,11 @@
 //! prints the progress lines, summed over every worker; the report sums them too and lists
 //! each in `workers`.
 //!
-//! ACKs find their worker in one of two ways. When the port takes our RSS key and RETA and
+//! ACKs find their worker in one of three ways. When the port takes our RSS key and RETA and
 //! reads them back, each connection picks a source port whose ACKs RSS puts on its worker's
-//! queue. Otherwise (af_packet's fanout, virtio, ...) or when that turns out wrong, a frame
-//! that lands on another worker's queue is passed to its owner over a lockless channel,
+//! queue. Otherwise rte_flow rules put each worker's port range on its queue, where the PMD
+//! takes them. Otherwise (af_packet's fanout, virtio, ...) or when either turns out wrong, a
+//! frame that lands on another worker's queue is passed to its owner over a lockless channel,
 //! counted as redirected. With --ack-peer, every worker's receiver answers on its own queue.
 use super::board::Board;
 use super::finish::{self, Failed, Part};
@@ -52,18 +53,33 @@ pub(super) fn run(s: &Settings, payload: &[u8], dpdk: Dpdk) -> Result<(), SendEr
             Reta::from_entries(i.reta.clone())?,
         ))
     });
+    // Without RSS to steer by, ask the NIC to put each worker's port range on its queue;
+    // the rules live as long as the run.
+    let flows = match (&rss, s.ack_peer) {
+        (None, false) => Some(
+            (0..n)
+                .map(|i| dpdk.port.steer_tcp_dst_ports(split.range_of(i), i as u16))
+                .collect::<Result<Vec<_>, _>>(),
+        ),
+        _ => None,
+    };
     if !s.quiet {
-        let how = match (&rss, s.ack_peer) {
-            (_, true) => "each worker's ACK peer answers on its own queue".to_string(),
-            (Some((_, reta)), _) => format!(
+        let how = match (&rss, s.ack_peer, &flows) {
+            (_, true, _) => "each worker's ACK peer answers on its own queue".to_string(),
+            (Some((_, reta)), _, _) => format!(
                 "RSS (key and {}-entry RETA read back): source ports picked per queue, software redirect as fallback",
                 reta.entries().len()
             ),
-            (None, _) => format!(
-                "software redirect (port {} ({}) offers no RSS key and RETA to steer by)",
+            (None, _, Some(Ok(rules))) => format!(
+                "rte_flow ({} rules put each worker's port range on its queue), software redirect as fallback",
+                rules.iter().map(|r| r.len()).sum::<usize>()
+            ),
+            (None, _, Some(Err(e))) => format!(
+                "software redirect (port {} ({}) offers no RSS key and RETA to steer by, and {e})",
                 dpdk.port.name(),
                 dpdk.port.driver()
             ),
+            (None, _, None) => "software redirect".to_string(),
         };
         eprintln!("  workers   {n} on lcores {:?}; {how}", dpdk.lcores);
     }
@@ -104,6 +120,8 @@ pub(super) fn run(s: &Settings, payload: &[u8], dpdk: Dpdk) -> Result<(), SendEr
     // Every stack (and its mbufs) is gone with its worker: DPDK may go after the report.
     let r = finish::finish(s, &dpdk.port, &port_before, &dpdk.pool, &parts, &failed);
     drop(sh);
+    // The rules go before the port they were made on.
+    drop(flows);
     drop(dpdk);
     r
 }
