@@ -3,8 +3,8 @@
 //! net_tap case, which changes the network namespace it runs in, is tests/dpdk_flow_tap.rs.
 mod common;
 
-use common::flow::{assert_refused, two_queue_pairs};
-use linerate_dpdk::{DpdkError, Eal, Mbuf, Port};
+use common::flow::{assert_net_null_pairs_pass_frames, assert_refused, two_queue_pairs};
+use linerate_dpdk::{DpdkError, Eal, Port};
 use linerate_sim::eal::{eal_args, pool};
 
 fn eal() -> Eal {
@@ -37,21 +37,5 @@ fn net_null_refuses_steering_cleanly_and_keeps_working() {
     }
 
     // The port still passes frames on both queue pairs, and every mbuf comes back.
-    let base = pool.in_use();
-    port.reset_stats();
-    for q in 0..2 {
-        let mut qp = port.queue(q).unwrap();
-        let mut tx: Vec<Mbuf> = (0..8)
-            .map(|_| {
-                let mut m = pool.alloc().unwrap();
-                m.append(60).unwrap().fill(0);
-                m
-            })
-            .collect();
-        assert_eq!(qp.tx_burst(&mut tx), 8);
-        let mut rx = Vec::new();
-        assert!(qp.rx_burst(&mut rx) > 0, "net_null hands out frames on {q}");
-    }
-    assert_eq!(port.stats().unwrap().opackets, 16);
-    assert_eq!(pool.in_use(), base);
+    assert_net_null_pairs_pass_frames(&port, &pool);
 }

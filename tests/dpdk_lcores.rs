@@ -5,7 +5,9 @@
 //! EAL makes the thread that initialises it the main lcore (lcore 0), and the test harness
 //! runs each test on a thread of its own that ends with the test. So one long-lived thread
 //! initialises EAL and then runs, one at a time, what tests need done on the main lcore.
-use linerate_dpdk::{lcore_id, Eal, LcoreError, Mbuf, Port, PortConfig};
+mod common;
+
+use linerate_dpdk::{lcore_id, Eal, LcoreError, Port, PortConfig};
 use linerate_sim::eal::{eal_args, pool};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -250,26 +252,5 @@ fn net_null_with_two_rx_queues_opens_and_passes_frames() {
     .expect("net_null starts with two queue pairs");
     assert_eq!(port.rx_queues(), 2);
     assert_eq!(port.rss(), None);
-    let base = pool.in_use();
-    port.reset_stats();
-    for q in 0..2 {
-        let mut qp = port.queue(q).unwrap();
-        let mut tx: Vec<Mbuf> = (0..8)
-            .map(|_| {
-                let mut m = pool.alloc().unwrap();
-                m.append(60).unwrap().fill(0);
-                m
-            })
-            .collect();
-        assert_eq!(qp.tx_burst(&mut tx), 8);
-        let mut rx = Vec::new();
-        assert!(
-            qp.rx_burst(&mut rx) > 0,
-            "net_null hands out frames on queue {q}"
-        );
-        // net_null makes up its frames: the NIC computed no hash.
-        assert!(rx.iter().all(|m| m.rss_hash().is_none()));
-    }
-    assert_eq!(port.stats().unwrap().opackets, 16);
-    assert_eq!(pool.in_use(), base);
+    common::flow::assert_net_null_pairs_pass_frames(&port, &pool);
 }
