@@ -5,7 +5,7 @@
 //! send loop's own state (its connections, the stack, the port), so it lives here and
 //! `crate::report` stays free of the send loop.
 use super::conn::Conn;
-use super::run_loop::Ended;
+use super::part::{Failed, Part};
 use super::SendError;
 use crate::config::{Payload, Settings, Stop};
 use crate::latency::{Hists, Percentiles};
@@ -14,29 +14,8 @@ use crate::report::{
     Segments, StackReport, WorkerReport, SCHEMA,
 };
 use linerate::dpdk::{Mempool, Port, PortStats};
-use linerate::steer::SteerStats;
 use linerate::{NeighStats, RxDrops, StackStats, TcpCounters, TcpError};
 use std::collections::BTreeMap;
-
-/// One stack's share of a run, once closed: what the report sums and lists.
-pub(super) struct Part {
-    pub lcore: u32,
-    pub queue: u16,
-    /// Each connection's place in the run's list (`-P` order), then the connection.
-    pub conns: Vec<(usize, Conn)>,
-    pub ended: Ended,
-    pub t_start: u64,
-    pub stats: StackStats,
-    pub hists: Hists,
-    pub steer: SteerStats,
-}
-
-/// A worker that did not run, and why.
-pub(super) struct Failed {
-    pub lcore: u32,
-    pub queue: u16,
-    pub error: String,
-}
 
 /// The report of a run over `parts` (one per worker that ran), each ended and closed.
 fn build_report(

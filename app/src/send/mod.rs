@@ -10,6 +10,7 @@ mod board;
 mod bucket;
 mod conn;
 mod finish;
+mod part;
 mod run_loop;
 mod sigint;
 mod workers;

@@ -3,7 +3,7 @@
 use super::board::{Board, Totals};
 use super::bucket::TokenBucket;
 use super::conn::Conn;
-use super::finish::Part;
+use super::part::{Ended, Part};
 use super::{sigint, SendError, NS};
 use crate::config::{Settings, Stop};
 use crate::latency::{Hists, Schedule};
@@ -48,17 +48,6 @@ pub(super) struct Run<'a, D: Device> {
     pub t_start: u64,
     deadline: Option<u64>,
     progress: Progress,
-}
-
-/// How the sending phase ended, and its totals at that moment: the report's rates leave out
-/// the close phase.
-pub(super) struct Ended {
-    /// The report's `ended_by`.
-    pub by: &'static str,
-    pub t_end: u64,
-    /// Bytes acked per connection.
-    pub acked: Vec<u64>,
-    pub data_segs: u64,
 }
 
 /// When the next progress line is due, and the sample the previous one was taken from.

@@ -11,7 +11,8 @@
 //! frame that lands on another worker's queue is passed to its owner over a lockless channel,
 //! counted as redirected. With --ack-peer, every worker's receiver answers on its own queue.
 use super::board::Board;
-use super::finish::{self, Failed, Part};
+use super::finish;
+use super::part::{Failed, Part};
 use super::run_loop::{Run, Sender};
 use super::{
     ack_peer, payload_region, register, sigint, stack_config, tcp_config, Dpdk, SendError,
