@@ -107,7 +107,10 @@ impl<D: Device> Stack<D> {
         if self.ip.routes.lookup(rip).is_none() {
             return Err(ConnectError::NoRoute(rip));
         }
-        if self.conns.iter().flatten().count() >= self.cfg.max_conns {
+        // Every empty slot is on the free list (`after_event` frees a slot and lists it in one
+        // place), so this is the live count in O(1): counting slots made opening n
+        // connections cost O(n²).
+        if self.conns.len() - self.free.len() >= self.cfg.max_conns {
             return Err(ConnectError::TooManyConnections);
         }
         let lport = match local_port {
