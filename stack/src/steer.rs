@@ -14,6 +14,8 @@ use linerate_proto::rss::{ipv4_tcp_input, Reta, Toeplitz};
 use linerate_proto::wire::arp::{ArpOp, ArpPacket};
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
 use linerate_proto::wire::ipv4::{Ipv4Packet, Protocol};
+use linerate_proto::wire::tcp::flags;
+use linerate_proto::wire::ETH_HEADER_LEN;
 use std::net::Ipv4Addr;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
@@ -141,30 +143,32 @@ enum Dest {
     Everyone,
 }
 
+/// A TCP frame's IPv4 addresses (source, destination) and TCP bytes (at least its two
+/// ports), through the wire views.
+fn tcp_view(frame: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, &[u8])> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EtherType::IPV4 {
+        return None;
+    }
+    // The Ethernet view checked the length; slicing the frame keeps the borrow on `frame`.
+    let l3 = &frame[ETH_HEADER_LEN..];
+    let ip = Ipv4Packet::new_checked(l3).ok()?;
+    let l4 = &l3[ip.header_len()..usize::from(ip.total_len())];
+    (ip.protocol() == Protocol::TCP && l4.len() >= 4).then(|| (ip.src(), ip.dst(), l4))
+}
+
 /// The owner of an inbound frame: TCP by destination port, ARP replies to all, anything
 /// else (and anything malformed, which the stack counts) here.
 fn dest(frame: &[u8], split: &PortSplit, me: usize) -> Dest {
-    let Ok(eth) = EthernetFrame::new_checked(frame) else {
-        return Dest::Here;
-    };
-    match eth.ethertype() {
-        EtherType::IPV4 => {
-            let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
-                return Dest::Here;
-            };
-            if ip.protocol() != Protocol::TCP {
-                return Dest::Here;
-            }
-            let l4 = ip.payload();
-            if l4.len() < 4 {
-                return Dest::Here;
-            }
-            match split.owner(u16::from_be_bytes([l4[2], l4[3]])) {
-                Some(w) if w != me => Dest::Worker(w),
-                _ => Dest::Here,
-            }
-        }
-        EtherType::ARP => match ArpPacket::new_checked(eth.payload()) {
+    if let Some((_, _, l4)) = tcp_view(frame) {
+        return match split.owner(u16::from_be_bytes([l4[2], l4[3]])) {
+            Some(w) if w != me => Dest::Worker(w),
+            _ => Dest::Here,
+        };
+    }
+    match EthernetFrame::new_checked(frame) {
+        Ok(eth) if eth.ethertype() == EtherType::ARP => match ArpPacket::new_checked(eth.payload())
+        {
             Ok(a) if a.operation() == ArpOp::REPLY => Dest::Everyone,
             _ => Dest::Here,
         },
@@ -172,21 +176,17 @@ fn dest(frame: &[u8], split: &PortSplit, me: usize) -> Dest {
     }
 }
 
-/// The RSS input of a SYN-ACK (IPv4, TCP with SYN and ACK, no RST or FIN), read straight from
-/// the bytes: cheap enough to ask of every frame.
+/// The RSS input of a SYN-ACK (IPv4, TCP with SYN and ACK, no RST or FIN).
 fn syn_ack_input(f: &[u8]) -> Option<[u8; 12]> {
-    if f.len() < 14 + 20 + 20 || f[12..14] != [0x08, 0x00] || f[23] != 6 {
+    let (src, dst, l4) = tcp_view(f)?;
+    let fl = *l4.get(13)?;
+    if fl & (flags::SYN | flags::ACK) != flags::SYN | flags::ACK
+        || fl & (flags::RST | flags::FIN) != 0
+    {
         return None;
     }
-    let ihl = ((f[14] & 0x0f) as usize) * 4;
-    let l4 = 14 + ihl;
-    let fl = *f.get(l4 + 13)?;
-    if ihl < 20 || fl & 0x12 != 0x12 || fl & 0x05 != 0 {
-        return None;
-    }
-    let ip = |o: usize| Ipv4Addr::new(f[o], f[o + 1], f[o + 2], f[o + 3]);
-    let port = |o: usize| u16::from_be_bytes([f[o], f[o + 1]]);
-    Some(ipv4_tcp_input(ip(26), ip(30), port(l4), port(l4 + 2)))
+    let port = |o: usize| u16::from_be_bytes([l4[o], l4[o + 1]]);
+    Some(ipv4_tcp_input(src, dst, port(0), port(2)))
 }
 
 /// A worker's device: its queue pair, with frames for other workers passed on and frames
