@@ -310,30 +310,31 @@ impl<'a, D: Device> Run<'a, D> {
         })
     }
 
-    /// Publishes this worker's totals a few times a second; a progress line a second (none
-    /// with --quiet), from the first worker when there are several, summed over all.
+    /// A progress line a second (none with --quiet), from the first worker when there are
+    /// several, summed over all; the others publish their totals a few times a second.
     fn tick(&mut self, now: u64) {
-        if now < self.progress.publish {
+        // Nothing is printed with --quiet, and only worker 0's line reads the board.
+        if self.tx.s.quiet || now < self.progress.publish {
             return;
         }
-        self.progress.publish = now + NS / 10;
-        let mine = self.totals();
+        let due = now >= self.progress.next;
+        if due {
+            self.progress.next += NS;
+        }
         let totals = match self.board {
             Some((b, i)) => {
-                b.publish(i, &mine);
-                if i != 0 {
-                    return;
-                }
-                b.sum()
+                self.progress.publish = now + NS / 10;
+                b.publish(i, &self.totals());
+                (i == 0 && due).then(|| b.sum())
             }
-            None => mine,
+            // Alone, the totals (a walk over every connection) are only for the line.
+            None => {
+                self.progress.publish = self.progress.next;
+                due.then(|| self.totals())
+            }
         };
-        if now < self.progress.next {
-            return;
-        }
-        self.progress.next += NS;
-        if !self.tx.s.quiet {
-            self.print_progress(now, &totals);
+        if let Some(t) = totals {
+            self.print_progress(now, &t);
         }
     }
 
