@@ -12,4 +12,4 @@ mod value;
 pub use cli::SendArgs;
 pub use file::FileConfig;
 pub use merge::merge;
-pub use settings::{Payload, Settings, Stop, MAX_MBUFS};
+pub use settings::{queue_pair_mbufs, Payload, Settings, Stop, MAX_MBUFS};

@@ -78,10 +78,14 @@ pub fn mempool_size(conns: u64, sndbuf: u64, mss: u64, rx_desc: u16, tx_desc: u1
     let per_conn = sndbuf.div_ceil(mss.clamp(536, 9000) - 12).max(1);
     let want = conns
         .saturating_mul(per_conn)
-        .saturating_add(rx_desc as u64 + tx_desc as u64)
-        .saturating_add(linerate::TX_BACKLOG as u64)
-        .saturating_add(2048 + 512);
+        .saturating_add(queue_pair_mbufs(rx_desc, tx_desc));
     want.clamp(MIN_MBUFS as u64, MAX_MBUFS as u64) as u32
+}
+
+/// Mbufs one stack needs beside its connections' data: its RX and TX rings, its TX backlog,
+/// the reserve `send` leaves, and room for a per-lcore cache. Each further worker adds this.
+pub fn queue_pair_mbufs(rx_desc: u16, tx_desc: u16) -> u64 {
+    rx_desc as u64 + tx_desc as u64 + linerate::TX_BACKLOG as u64 + 2048 + 512
 }
 
 /// One line of the settings echo.

@@ -17,23 +17,34 @@ use linerate::dpdk::{Mempool, Port, PortStats};
 use linerate::{NeighStats, RxDrops, StackStats, TcpCounters, TcpError};
 use std::collections::BTreeMap;
 
-/// The report of a run over `parts` (one per worker that ran), each ended and closed.
-fn build_report(
-    s: &Settings,
-    port: &Port,
-    port_before: &PortStats,
-    pool: &Mempool,
-    parts: &[Part],
-    failed: &[Failed],
-) -> Report {
+/// A whole run, ended and closed: the settings, the port and its counters before the run,
+/// the pool, what each worker that ran left, and the workers that did not run.
+#[derive(Clone, Copy)]
+pub(super) struct Outcome<'a> {
+    pub s: &'a Settings,
+    pub port: &'a Port,
+    pub port_before: &'a PortStats,
+    pub pool: &'a Mempool,
+    pub parts: &'a [Part],
+    pub failed: &'a [Failed],
+}
+
+/// The report of a run, `hists` being every worker's histograms added up.
+fn build_report(o: &Outcome, hists: &Hists) -> Report {
+    let Outcome {
+        s,
+        port,
+        port_before,
+        pool,
+        parts,
+        failed,
+    } = *o;
     let t_start = parts.iter().map(|p| p.t_start).min().unwrap_or(0);
     let t_end = parts.iter().map(|p| p.ended.t_end).max().unwrap_or(t_start);
     let secs = (t_end.saturating_sub(t_start)) as f64 / 1e9;
     let mut st = StackStats::default();
-    let mut hists = Hists::default();
     for p in parts {
         st.add(&p.stats);
-        hists.add(&p.hists);
     }
     let data_segs: u64 = parts.iter().map(|p| p.ended.data_segs).sum();
     let bytes_acked: u64 = parts.iter().flat_map(|p| &p.ended.acked).sum();
@@ -85,7 +96,7 @@ fn build_report(
         connections: tally(s, &conns),
         per_connection_gbps: MinMedMax::of(&rates),
         per_connection: all.into_iter().map(|(_, _, r)| r).collect(),
-        latency: latency(&hists, &conns),
+        latency: latency(hists, &conns),
         port: port_report(port, port_before),
         stack: stack_report(pool, &st),
         workers,
@@ -130,38 +141,31 @@ fn worker_report(p: &Part) -> WorkerReport {
     }
 }
 
-/// Builds the report over `parts`, writes the histogram log (--hist-out), prints the
-/// report, and gives the exit status.
-pub(super) fn finish(
-    s: &Settings,
-    port: &Port,
-    port_before: &PortStats,
-    pool: &Mempool,
-    parts: &[Part],
-    failed: &[Failed],
-) -> Result<(), SendError> {
-    let report = build_report(s, port, port_before, pool, parts, failed);
+/// Builds the report of the run, writes the histogram log (--hist-out), prints the report,
+/// and gives the exit status.
+pub(super) fn finish(o: &Outcome) -> Result<(), SendError> {
+    let mut hists = Hists::default();
+    for p in o.parts {
+        hists.add(&p.hists);
+    }
+    let report = build_report(o, &hists);
     let misrouted: u64 = report.workers.iter().map(|w| w.syn_acks_misrouted).sum();
     if misrouted > 0 {
         eprintln!(
             "linerate: warning: RSS put {misrouted} SYN-ACKs on another queue than its key and RETA say: the software redirect carried their connections"
         );
     }
-    if let Some(p) = &s.hist_out {
-        let mut hists = Hists::default();
-        for part in parts {
-            hists.add(&part.hists);
-        }
+    if let Some(p) = &o.s.hist_out {
         if let Err(e) = write_hist_log(p, &hists, report.duration_s) {
             eprintln!("linerate: warning: --hist-out {}: {e}", p.display());
         }
     }
-    if s.json {
+    if o.s.json {
         println!("{}", report.to_json());
     } else {
         println!("{}", report.to_text());
     }
-    status(&report, parts)
+    status(&report, o.parts)
 }
 
 fn report_settings(s: &Settings) -> ReportSettings {

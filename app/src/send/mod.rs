@@ -15,8 +15,8 @@ mod run_loop;
 mod sigint;
 mod workers;
 
-use crate::config::MAX_MBUFS;
 use crate::config::{self, FileConfig, Payload, SendArgs, Settings};
+use crate::config::{queue_pair_mbufs, MAX_MBUFS};
 use crate::payload::random_payload;
 use linerate::dpdk::{Eal, Mempool, Port, PortConfig, TxRegion, MBUF_DEFAULT_DATAROOM};
 use linerate::pcap::{PcapDevice, PcapWriter};
@@ -146,10 +146,9 @@ fn open_port(s: &mut Settings) -> Result<Dpdk, SendError> {
         None => lcores.len().min(s.connections as usize),
     };
     lcores.truncate(n);
-    // Each further worker has its own RX and TX rings, backlog and reserve, and a pool cache.
-    let per_worker = s.rx_desc as u32 + s.tx_desc as u32 + linerate::TX_BACKLOG as u32 + 2048 + 256;
     let mbufs = if s.mbufs_auto {
-        (s.mbufs + (n as u32 - 1) * per_worker).min(MAX_MBUFS)
+        let more = (n as u64 - 1) * queue_pair_mbufs(s.rx_desc, s.tx_desc);
+        (s.mbufs as u64 + more).min(MAX_MBUFS as u64) as u32
     } else {
         s.mbufs
     };
@@ -209,7 +208,14 @@ fn drive<D: Device>(s: Settings, payload: Vec<u8>, dpdk: Dpdk, dev: D) -> Result
     run.close(ended.by);
     finish_pcap(&s, &mut run.tx.stack);
     let part = run.into_part(ended, dpdk.lcores[0], SteerStats::default());
-    let result = finish::finish(&s, &dpdk.port, &port_before, &dpdk.pool, &[part], &[]);
+    let result = finish::finish(&finish::Outcome {
+        s: &s,
+        port: &dpdk.port,
+        port_before: &port_before,
+        pool: &dpdk.pool,
+        parts: &[part],
+        failed: &[],
+    });
     // The stack holds mbufs of the pool: it goes before DPDK does.
     drop(dpdk);
     result

@@ -119,7 +119,14 @@ pub(super) fn run(s: &Settings, payload: &[u8], dpdk: Dpdk) -> Result<(), SendEr
         );
     }
     // Every stack (and its mbufs) is gone with its worker: DPDK may go after the report.
-    let r = finish::finish(s, &dpdk.port, &port_before, &dpdk.pool, &parts, &failed);
+    let r = finish::finish(&finish::Outcome {
+        s,
+        port: &dpdk.port,
+        port_before: &port_before,
+        pool: &dpdk.pool,
+        parts: &parts,
+        failed: &failed,
+    });
     drop(sh);
     // The rules go before the port they were made on.
     drop(flows);
