@@ -4,9 +4,7 @@
 //! to run inside lr-gen (scripts/test.sh does all three).
 mod common;
 
-use common::e2e::{linerate_bin, random_bytes, sha256_hex, Sink};
-use common::hugepages;
-use std::process::Command;
+use common::e2e::{random_bytes, send_to_sink, sha256_hex, Sink};
 
 #[test]
 #[ignore = "needs root, the topology and the lr-gen namespace: run scripts/test.sh"]
@@ -22,23 +20,8 @@ fn send_payload_file_to_the_kernel_sink() {
     let want_sha = sha256_hex(&twice);
 
     let sink = Sink::start(5401, CONNS);
-    let eal = if hugepages() > 0 {
-        "--no-pci --no-telemetry --in-memory -l 0 --vdev=net_af_packet0,iface=lr-gen0,framecnt=4096"
-    } else {
-        eprintln!("note: no hugepages reserved; running DPDK with --no-huge");
-        "--no-pci --no-telemetry --no-huge --no-shconf -m 512 -l 0 --vdev=net_af_packet0,iface=lr-gen0,framecnt=4096"
-    };
-    let out = Command::new(linerate_bin())
+    let out = send_to_sink(sink.addr(), "0", 1)
         .args([
-            "send",
-            "--dpdk",
-            eal,
-            "--ip",
-            "198.18.0.1/24",
-            "--gw",
-            "198.18.0.254",
-            "--dst",
-            &sink.addr().to_string(),
             "-P",
             &CONNS.to_string(),
             "-n",

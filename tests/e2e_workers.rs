@@ -7,9 +7,7 @@
 //! three).
 mod common;
 
-use common::e2e::{linerate_bin, random_bytes, sha256_hex, Sink};
-use common::hugepages;
-use std::process::Command;
+use common::e2e::{random_bytes, send_to_sink, sha256_hex, Sink};
 
 #[test]
 #[ignore = "needs root, the topology and the lr-gen namespace: run scripts/test.sh"]
@@ -29,24 +27,8 @@ fn two_workers_over_af_packet_deliver_every_byte() {
     let want_sha = sha256_hex(&data);
 
     let sink = Sink::start(5411, CONNS);
-    let vdev = "--vdev=net_af_packet0,iface=lr-gen0,framecnt=4096,qpairs=2";
-    let eal = if hugepages() > 0 {
-        format!("--no-pci --no-telemetry --in-memory -l 0-1 {vdev}")
-    } else {
-        eprintln!("note: no hugepages reserved; running DPDK with --no-huge");
-        format!("--no-pci --no-telemetry --no-huge --no-shconf -m 1024 -l 0-1 {vdev}")
-    };
-    let out = Command::new(linerate_bin())
+    let out = send_to_sink(sink.addr(), "0-1", 2)
         .args([
-            "send",
-            "--dpdk",
-            &eal,
-            "--ip",
-            "198.18.0.1/24",
-            "--gw",
-            "198.18.0.254",
-            "--dst",
-            &sink.addr().to_string(),
             "-P",
             &CONNS.to_string(),
             "-n",

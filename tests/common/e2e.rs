@@ -66,6 +66,30 @@ pub fn new_stack(env: &Env, cfg: StackConfig, clock: &TscClock) -> Stack<DpdkDev
     )
 }
 
+/// `linerate send` over lr-gen's veth (af_packet) to `sink`, through the router, on lcores
+/// `lcores`, with `qpairs` queue pairs; the caller adds the workload flags.
+pub fn send_to_sink(sink: SocketAddrV4, lcores: &str, qpairs: u16) -> Command {
+    let vdev = format!("--vdev=net_af_packet0,iface=lr-gen0,framecnt=4096,qpairs={qpairs}");
+    let eal = if super::hugepages() > 0 {
+        format!("--no-pci --no-telemetry --in-memory -l {lcores} {vdev}")
+    } else {
+        eprintln!("note: no hugepages reserved; running DPDK with --no-huge");
+        format!("--no-pci --no-telemetry --no-huge --no-shconf -m 1024 -l {lcores} {vdev}")
+    };
+    let mut c = Command::new(linerate_bin());
+    c.args([
+        "send",
+        "--dpdk",
+        &eal,
+        "--ip",
+        "198.18.0.1/24",
+        "--gw",
+        "198.18.0.254",
+    ])
+    .args(["--dst", &sink.to_string()]);
+    c
+}
+
 /// The `linerate` binary built next to this test.
 pub fn linerate_bin() -> PathBuf {
     if let Ok(p) = std::env::var("LINERATE_BIN") {
