@@ -43,6 +43,13 @@ pub use linerate_stack::{
     TcpError, TcpInfo, TX_BACKLOG,
 };
 
+/// Readiness events from [`Stack::events`]: which connections changed, and how.
+pub mod event {
+    pub use linerate_stack::event::{
+        Event, ACKED, CLOSED, CONNECTED, ERROR, FREED, READABLE, STATE, WRITABLE,
+    };
+}
+
 /// DPDK through its safe wrapper: EAL, hugepage mempools, mbufs, ports and queue pairs.
 pub mod dpdk {
     pub use linerate_dpdk::{

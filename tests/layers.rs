@@ -22,6 +22,7 @@ const RANKS: &[(&str, u32)] = &[
     ("tcp::output", 7),
     ("tcp::input", 8),
     ("tcp::timers", 8),
+    ("event", 8),
     ("stack", 9),
     ("socket", 10),
     ("peer", 11),

@@ -65,7 +65,8 @@ pub struct AckTracker {
 impl AckTracker {
     pub fn new() -> Self {
         AckTracker {
-            ring: VecDeque::with_capacity(64),
+            // Grown on use: a million idle connections hold no ring.
+            ring: VecDeque::new(),
             unsampled: 0,
         }
     }

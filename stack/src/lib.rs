@@ -12,6 +12,7 @@
 
 pub mod control;
 mod dev;
+pub mod event;
 mod gso;
 mod ip;
 mod neigh;

@@ -4,6 +4,7 @@
 //! per `ack_every` data segments, like a delayed-ACK receiver) and FIN-ACKs on the RX side.
 //! With it the stack's full per-segment cost (copy, transmit, ACK processing, freeing) can be
 //! measured on one core without a network.
+use crate::stack::TupleHasher;
 use crate::tcp::header::{finish_checksum, ts_option_sum, write_ts_option, TcpHdr};
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads};
 use linerate_proto::wire::arp::{self, ArpOp, ArpPacket};
@@ -12,13 +13,15 @@ use linerate_proto::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
 use linerate_proto::wire::ipv4::{Ipv4Packet, Protocol};
 use linerate_proto::wire::tcp::{flags, TcpOptions, TcpPacket};
 use linerate_proto::wire::{ETH_HEADER_LEN, IPV4_HEADER_LEN, TCP_HEADER_LEN};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 /// The receiver's per-connection state.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct PeerConn {
+    /// The stack's address on this connection (one of several with source ranges).
+    stack_ip: Ipv4Addr,
     our_port: u16,
     rcv_nxt: u32,
     snd_nxt: u32,
@@ -26,6 +29,19 @@ struct PeerConn {
     ts_on: bool,
     pending_segs: u32,
     fin_acked: bool,
+    /// On the `owed` list.
+    owed: bool,
+}
+
+/// A connection of the peer: (stack address, stack port, peer port).
+type Key = (Ipv4Addr, u16, u16);
+
+/// The receiver's state of one connection and, once timestamps are on, its prebuilt
+/// pure-ACK frame with sequence, ACK and echo zero, and the partial sum of the rest.
+#[derive(Debug, Clone, Copy)]
+struct PeerEntry {
+    c: PeerConn,
+    tmpl: Option<([u8; ACK_FRAME_LEN], u32)>,
 }
 
 /// Counters of the peer.
@@ -39,6 +55,10 @@ pub struct PeerStats {
     pub acks_sent: u64,
     /// Data segments that did not start at the peer's `rcv_nxt`.
     pub out_of_order: u64,
+    /// Answers lost because the pool had no mbuf (the stack sees them as lost ACKs).
+    pub alloc_failures: u64,
+    /// Most frames waiting for the stack's RX at once.
+    pub rxq_max: u64,
 }
 
 /// What `tx_burst` noted about one frame, processed when the stack next polls RX.
@@ -49,6 +69,7 @@ enum Seen {
         ip: Ipv4Addr,
     },
     Tcp {
+        src: Ipv4Addr,
         sport: u16,
         dport: u16,
         seq: u32,
@@ -69,18 +90,20 @@ pub struct AckPeer<D: Device> {
     /// The peer's IPv4 address.
     pub peer_ip: Ipv4Addr,
     stack_mac: MacAddr,
-    stack_ip: Ipv4Addr,
     /// Advertised window in bytes (scaled by `wscale`).
     pub window: u32,
     /// Window scale shift the peer announces.
     pub wscale: u8,
     /// Data segments per cumulative ACK (2 is a delayed-ACK receiver).
     pub ack_every: u32,
-    /// Connections by (stack port, peer port): a short list, scanned (few connections).
-    conns: Vec<((u16, u16), PeerConn)>,
-    /// Each connection's pure-ACK frame (by stack port, peer port) and its partial sum.
-    ack_tmpl: Vec<((u16, u16), [u8; ACK_FRAME_LEN], u32)>,
+    /// Connections by (stack address, stack port, peer port), each with its pure-ACK frame:
+    /// a hash table, so that a million connections cost what one does.
+    conns: HashMap<Key, PeerEntry, TupleHasher>,
     seen: Vec<Seen>,
+    /// Connections holding back an ACK (fewer than `ack_every` segments since the last):
+    /// answered at the end of the batch, as a receiver ACKs once its receive queue is
+    /// drained, instead of leaving an odd last segment to the sender's loss probe.
+    owed: Vec<Key>,
     rxq: VecDeque<Mbuf>,
     /// Mbufs taken in bulk for the ACKs of one `process` call; what is left goes back at its
     /// end, so the pool's figures never count the peer holding any.
@@ -92,8 +115,11 @@ pub struct AckPeer<D: Device> {
 }
 
 impl<D: Device> AckPeer<D> {
-    /// A peer at `peer_ip` for a stack at `stack_ip`, answering in mbufs from `pool`.
+    /// A peer at `peer_ip` for a stack at `stack_ip`, answering in mbufs from `pool`. It
+    /// answers each connection at the address its SYN came from, so a stack with several
+    /// source addresses needs no more than its first here.
     pub fn new(inner: D, pool: Arc<Mempool>, stack_ip: Ipv4Addr, peer_ip: Ipv4Addr) -> Self {
+        let _ = stack_ip;
         let stack_mac = inner.mac();
         AckPeer {
             inner,
@@ -101,13 +127,12 @@ impl<D: Device> AckPeer<D> {
             peer_mac: MacAddr([0x02, 0, 0xc6, 0x13, 0xbe, 0xef]),
             peer_ip,
             stack_mac,
-            stack_ip,
             window: 16 << 20,
             wscale: 9,
             ack_every: 2,
-            conns: Vec::with_capacity(64),
-            ack_tmpl: Vec::with_capacity(64),
+            conns: HashMap::with_capacity_and_hasher(64, TupleHasher::new()),
             seen: Vec::with_capacity(4096),
+            owed: Vec::with_capacity(256),
             rxq: VecDeque::with_capacity(4096),
             spare: Vec::with_capacity(SPARE_BATCH),
             offloads: None,
@@ -190,6 +215,7 @@ impl<D: Device> AckPeer<D> {
                 let segsz = m.tso_segsz() as u32;
                 let segs = if segsz > 0 { len.div_ceil(segsz) } else { 1 };
                 Some(Seen::Tcp {
+                    src: ip.src(),
                     sport: t.src_port(),
                     dport: t.dst_port(),
                     seq: t.seq_number(),
@@ -209,6 +235,7 @@ impl<D: Device> AckPeer<D> {
             match *s {
                 Seen::ArpRequest { mac, ip } => self.arp_reply(mac, ip),
                 Seen::Tcp {
+                    src,
                     sport,
                     dport,
                     seq,
@@ -216,18 +243,25 @@ impl<D: Device> AckPeer<D> {
                     segs,
                     fl,
                     tsval,
-                } => self.tcp(sport, dport, seq, (len, segs), fl, tsval),
+                } => self.tcp((src, sport, dport), seq, (len, segs), fl, tsval),
             }
         }
         self.seen = seen;
         self.seen.clear();
+        let mut owed = std::mem::take(&mut self.owed);
+        for key in owed.drain(..) {
+            self.ack_owed(key);
+        }
+        self.owed = owed;
         Mbuf::free_bulk(&mut self.spare);
     }
 
     /// An mbuf for a frame to the stack, from a bulk allocation (one call per few ACKs).
     fn alloc(&mut self) -> Option<Mbuf> {
         if self.spare.is_empty() && !self.pool.alloc_bulk(&mut self.spare, SPARE_BATCH) {
-            return self.pool.alloc();
+            let m = self.pool.alloc();
+            self.stats.alloc_failures += m.is_none() as u64;
+            return m;
         }
         self.spare.pop()
     }
@@ -244,26 +278,16 @@ impl<D: Device> AckPeer<D> {
         }
     }
 
-    fn tcp(
-        &mut self,
-        sport: u16,
-        dport: u16,
-        seq: u32,
-        (len, segs): (u32, u32),
-        fl: u8,
-        tsval: Option<u32>,
-    ) {
-        let key = (sport, dport);
-        let pos = self.conns.iter().position(|(k, _)| *k == key);
+    fn tcp(&mut self, key: Key, seq: u32, (len, segs): (u32, u32), fl: u8, tsval: Option<u32>) {
         if fl & flags::RST != 0 {
-            if let Some(i) = pos {
-                self.conns.swap_remove(i);
-            }
+            self.conns.remove(&key);
             return;
         }
+        let (stack_ip, sport, dport) = key;
         if fl & flags::SYN != 0 {
             let iss = 0x1000_0000u32.wrapping_add(sport as u32 * 7919);
             let c = PeerConn {
+                stack_ip,
                 our_port: dport,
                 rcv_nxt: seq.wrapping_add(1),
                 snd_nxt: iss.wrapping_add(1),
@@ -271,18 +295,19 @@ impl<D: Device> AckPeer<D> {
                 ts_on: tsval.is_some(),
                 pending_segs: 0,
                 fin_acked: false,
+                owed: false,
             };
-            match pos {
-                Some(i) => self.conns[i].1 = c,
-                None => self.conns.push((key, c)),
-            }
+            let tmpl = c.ts_on.then(|| self.ack_template(sport, c));
+            self.conns.insert(key, PeerEntry { c, tmpl });
             self.emit(sport, c, iss, flags::SYN | flags::ACK, true);
             return;
         }
-        let Some(i) = pos else { return };
-        // In place: copying the entry out and back stalled on store forwarding, per segment.
         let every = self.ack_every;
-        let c = &mut self.conns[i].1;
+        // In place: copying the entry out and back stalled on store forwarding, per segment.
+        let Some(e) = self.conns.get_mut(&key) else {
+            return;
+        };
+        let c = &mut e.c;
         if let Some(v) = tsval {
             c.ts_recent = v;
         }
@@ -292,6 +317,10 @@ impl<D: Device> AckPeer<D> {
                 c.rcv_nxt = c.rcv_nxt.wrapping_add(len);
                 c.pending_segs += segs;
                 ack_now = c.pending_segs >= every || fl & flags::PSH != 0;
+                if !ack_now && !c.owed {
+                    c.owed = true;
+                    self.owed.push(key);
+                }
                 self.stats.data_segs += segs as u64;
                 self.stats.data_bytes += len as u64;
             } else {
@@ -312,42 +341,66 @@ impl<D: Device> AckPeer<D> {
         }
         if ack_now {
             c.pending_segs = 0;
-            let (s, our_port, ack, ts) = (c.snd_nxt, c.our_port, c.rcv_nxt, c.ts_recent);
-            if !(c.ts_on && self.emit_ack(sport, our_port, s, ack, ts)) {
-                let c = self.conns[i].1;
-                self.emit(sport, c, s, flags::ACK, false);
-            }
+            let (c, tmpl) = (*c, e.tmpl);
+            self.answer(key.1, c, tmpl);
         }
     }
 
-    /// A pure ACK with timestamps from the connection's prebuilt frame, patched. False when
-    /// there is no frame for it (or no mbuf).
-    fn emit_ack(&mut self, stack_port: u16, our_port: u16, seq: u32, ack: u32, ts: u32) -> bool {
-        let Some(i) = self
-            .ack_tmpl
-            .iter()
-            .position(|t| t.0 == (stack_port, our_port))
-        else {
-            return false;
+    /// The ACK connection `key` holds back, if it still does.
+    fn ack_owed(&mut self, key: Key) {
+        let Some(e) = self.conns.get_mut(&key) else {
+            return;
         };
-        let Some(mut m) = self.alloc() else {
-            return false;
+        e.c.owed = false;
+        if e.c.pending_segs > 0 {
+            self.ack(key);
+        }
+    }
+
+    /// A cumulative ACK on connection `key`, now.
+    fn ack(&mut self, key: Key) {
+        let Some(e) = self.conns.get_mut(&key) else {
+            return;
         };
-        let t = &self.ack_tmpl[i];
-        let Some(b) = m.append(ACK_FRAME_LEN) else {
-            return false;
-        };
-        b.copy_from_slice(&t.1);
+        e.c.pending_segs = 0;
+        let (c, tmpl) = (e.c, e.tmpl);
+        self.answer(key.1, c, tmpl);
+    }
+
+    /// Sends connection `c`'s cumulative ACK: from its prebuilt frame when it has one.
+    fn answer(&mut self, sport: u16, c: PeerConn, tmpl: Option<([u8; ACK_FRAME_LEN], u32)>) {
+        match tmpl {
+            Some((f, sum)) if c.ts_on => {
+                if let Some(m) = self.ack_from(&f, sum, c.snd_nxt, c.rcv_nxt, c.ts_recent) {
+                    self.stats.acks_sent += 1;
+                    self.rxq.push_back(m);
+                }
+            }
+            _ => self.emit(sport, c, c.snd_nxt, flags::ACK, false),
+        }
+    }
+
+    /// A pure ACK with timestamps from a connection's prebuilt frame `f` (whose other words
+    /// sum to `sum`), patched; `None` without an mbuf.
+    fn ack_from(
+        &mut self,
+        f: &[u8; ACK_FRAME_LEN],
+        sum: u32,
+        seq: u32,
+        ack: u32,
+        ts: u32,
+    ) -> Option<Mbuf> {
+        let mut m = self.alloc()?;
+        let b = m.append(ACK_FRAME_LEN)?;
+        b.copy_from_slice(f);
         let tcp = &mut b[ETH_HEADER_LEN + IPV4_HEADER_LEN..];
         tcp[4..8].copy_from_slice(&seq.to_be_bytes());
         tcp[8..12].copy_from_slice(&ack.to_be_bytes());
         write_ts_option(&mut tcp[TCP_HEADER_LEN..], 1, ts);
         let w = |x: u32| (x >> 16) + (x & 0xffff);
-        let sum = t.2 + w(seq) + w(ack) + w(ts);
+        let sum = sum + w(seq) + w(ack) + w(ts);
         tcp[16..18].copy_from_slice(&checksum::fold(sum).to_be_bytes());
-        self.stats.acks_sent += 1;
-        self.rxq.push_back(m);
-        true
+        Some(m)
     }
 
     /// Writes one segment from the peer to the stack into an mbuf on the RX queue (pure ACKs
@@ -366,16 +419,13 @@ impl<D: Device> AckPeer<D> {
         let total = ETH_HEADER_LEN + IPV4_HEADER_LEN + TCP_HEADER_LEN + opt_len;
         let Some(b) = m.append(total) else { return };
         self.build(b, stack_port, c, seq, fl, syn);
-        if syn && c.ts_on {
-            self.note_ack_template(stack_port, c);
-        }
         self.stats.acks_sent += 1;
         self.rxq.push_back(m);
     }
 
-    /// Keeps the pure-ACK frame of the connection on `stack_port` with sequence, ACK and
+    /// The pure-ACK frame of the connection on `stack_port` with sequence, ACK and
     /// timestamps zero, and the sum of everything else (pseudo-header included).
-    fn note_ack_template(&mut self, stack_port: u16, c: PeerConn) {
+    fn ack_template(&self, stack_port: u16, c: PeerConn) -> ([u8; ACK_FRAME_LEN], u32) {
         let mut f = [0u8; ACK_FRAME_LEN];
         let z = PeerConn {
             rcv_nxt: 0,
@@ -388,11 +438,9 @@ impl<D: Device> AckPeer<D> {
         // Sequence, ACK and the echoed timestamp are zero here (TSval is always 1): emit adds
         // their words.
         let tcp_len = tcp.len() as u16;
-        let ph = checksum::pseudo_header_v4(self.peer_ip, self.stack_ip, Protocol::TCP, tcp_len);
+        let ph = checksum::pseudo_header_v4(self.peer_ip, c.stack_ip, Protocol::TCP, tcp_len);
         let sum = checksum::sum(tcp, ph);
-        let key = (stack_port, c.our_port);
-        self.ack_tmpl.retain(|t| t.0 != key);
-        self.ack_tmpl.push((key, f, sum));
+        (f, sum)
     }
 
     /// Writes the peer's segment into `b` (exactly the frame's length).
@@ -414,7 +462,7 @@ impl<D: Device> AckPeer<D> {
             ip.set_ttl(64);
             ip.set_protocol(Protocol::TCP);
             ip.set_src(self.peer_ip);
-            ip.set_dst(self.stack_ip);
+            ip.set_dst(c.stack_ip);
             ip.fill_checksum();
         }
         let t = &mut b[34..];
@@ -446,7 +494,7 @@ impl<D: Device> AckPeer<D> {
             write_ts_option(&mut t[20..], 1, c.ts_recent);
             hsum += ts_option_sum(1, c.ts_recent);
         }
-        finish_checksum(t, self.peer_ip, self.stack_ip, tcp_len, hsum, 0, false);
+        finish_checksum(t, self.peer_ip, c.stack_ip, tcp_len, hsum, 0, false);
     }
 }
 
@@ -459,6 +507,7 @@ const ACK_FRAME_LEN: usize = ETH_HEADER_LEN + IPV4_HEADER_LEN + TCP_HEADER_LEN +
 impl<D: Device> Device for AckPeer<D> {
     fn rx_burst(&mut self, out: &mut Vec<Mbuf>) -> usize {
         self.process();
+        self.stats.rxq_max = self.stats.rxq_max.max(self.rxq.len() as u64);
         let n = self.rxq.len().min(linerate_dpdk::MAX_BURST);
         out.extend(self.rxq.drain(..n));
         n

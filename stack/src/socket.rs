@@ -1,9 +1,13 @@
 //! The app's side of a connection (`tcp_sendmsg`, `tcp_recvmsg`, `connect`, `shutdown`,
 //! `close`): non-blocking calls on the stack of the calling core.
+use crate::event::Event;
 use crate::region::RegionId;
 use crate::stack::Stack;
 use crate::tcp::output;
-use crate::tcp::{wscale_for, ConnId, State, Tcb, TcpConfig, TcpCounters, TcpError, TcpInfo};
+use crate::tcp::{
+    wscale_for, ConnId, Reported, State, Tcb, TcpConfig, TcpCounters, TcpError, TcpInfo,
+};
+use crate::tcp::{SNDBUF_INIT, WAIT_NEIGH};
 use linerate_dpdk::{Device, TxRegion};
 use linerate_proto::cc::CcState;
 use linerate_proto::pacing::Pacer;
@@ -169,8 +173,9 @@ impl<D: Device> Stack<D> {
             ts_recent: 0,
             ts_offset: (iss >> 7) ^ 0x5a5a,
             sack_ok: false,
-            // Sized once for a full send buffer of small segments: no growth on the data path.
-            queue: VecDeque::with_capacity((cfg.sndbuf / 512) as usize + 8),
+            // Grown as the send buffer grows: an idle connection holds no queue at all.
+            sndbuf: SNDBUF_INIT.min(cfg.sndbuf),
+            queue: VecDeque::new(),
             unsent: 0,
             rtt: RttEstimator::new(cfg.min_rto, cfg.max_rto),
             cc: cfg.cc,
@@ -204,13 +209,19 @@ impl<D: Device> Stack<D> {
             rack: Default::default(),
             tlp_at: None,
             reo_at: None,
+            reported: Reported::new(iss),
+            waits: 0,
         };
         self.by_tuple.insert((rip, rport, lport), id);
         self.reserve_timers();
         let tcb = self.conns[id as usize].insert(tcb);
-        if let Err(e) = output::send_control(tcb, &mut self.ip, flags::SYN, iss, now) {
-            tcb.fail(e);
+        if self.ip.dst_ready(&tcb.dst, now) {
+            output::send_syn(tcb, &mut self.ip, now);
         } else {
+            // ARP is under way: the SYN goes when it resolves (`Stack::neigh_changed`), not
+            // into the neighbour's small pending queue, where thousands would be dropped.
+            // The timer stays armed in case it never does.
+            tcb.waits |= WAIT_NEIGH;
             tcb.rto_at = Some(now + tcb.rtt.current());
         }
         self.after_event(id);
@@ -331,10 +342,12 @@ impl<D: Device> Stack<D> {
         };
         if n == 0 && want > 0 {
             tcb.counters.would_block += 1;
+            tcb.reported.want_write = true;
             return Err(IoError::WouldBlock);
         }
         if n < want {
             tcb.counters.partial_writes += 1;
+            tcb.reported.want_write = true;
         }
         // The kernel's autocork: while frames wait for the NIC, output waits for the next
         // flush or poll, so that the writes made by then leave together (as TSO units);
@@ -347,14 +360,28 @@ impl<D: Device> Stack<D> {
         Ok(n)
     }
 
-    /// Free space in the send buffer.
+    /// Moves up to `out.len()` readiness events into `out`, oldest first, and returns how
+    /// many: the connections that connected, got bytes acknowledged, became writable again
+    /// after a short send, got data, closed or failed since the last call (one event per
+    /// connection, its bits merged). An app with many connections visits only these instead
+    /// of asking `info` of each. Take them after every `poll`: a slot whose event says
+    /// [`crate::event::FREED`] goes to the next `connect`.
+    pub fn events(&mut self, out: &mut [Event]) -> usize {
+        self.events.take(out)
+    }
+
+    /// Events waiting to be taken with [`Stack::events`].
+    pub fn events_pending(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Free space in the send buffer (it starts small and grows with the congestion window
+    /// up to `TcpConfig::sndbuf`).
     pub fn send_space(&self, id: ConnId) -> usize {
         self.conns
             .get(id as usize)
             .and_then(|c| c.as_ref())
-            .map_or(0, |t| {
-                t.cfg.sndbuf.saturating_sub(t.queued_bytes()) as usize
-            })
+            .map_or(0, |t| t.send_space() as usize)
     }
 
     /// `tcp_recvmsg`: copies in-order data out. `Ok(0)` is end of stream (the peer sent FIN).

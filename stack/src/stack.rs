@@ -7,6 +7,7 @@
 //! gets one `after_event`: output may send, an owed ACK goes, and its timer is re-armed.
 //! Pure ACKs leave it to the end of the RX burst, so a burst of them runs output once.
 use crate::dev::{Dev, DevStats};
+use crate::event::EventQueue;
 use crate::ip::{self, IpLayer, RxDrops};
 use crate::neigh::{NeighConfig, NeighStats, NeighTable};
 use crate::steer::RssSteering;
@@ -14,6 +15,7 @@ use crate::tcp::input::{self, PlainAck, SegIn};
 use crate::tcp::output::{self, RstFor};
 use crate::tcp::timers;
 use crate::tcp::{ConnId, State, Tcb, TcpConfig, TcpCounters, TcpError};
+use crate::tcp::{LISTED_DEV, LISTED_NEIGH, WAIT_DEV, WAIT_NEIGH};
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads};
 use linerate_proto::route::{Route, RouteTable};
 use linerate_proto::timer::{Nanos, TimerWheel, MS};
@@ -21,8 +23,13 @@ use linerate_proto::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
 use linerate_proto::wire::ipv4::Ipv4Cidr;
 use linerate_proto::wire::tcp::{flags, TcpOptions, TcpPacket};
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+
+/// Most RX bursts one `poll` reads (8 192 frames): enough that ACKs keep up with what the
+/// loop sends, few enough that timers and TX are not held up behind a flood.
+const RX_BURSTS: usize = 256;
 
 /// How to build a stack.
 #[derive(Debug, Clone)]
@@ -123,11 +130,18 @@ pub struct Stack<D: Device> {
     touched: Vec<ConnId>,
     failed_neigh: Vec<usize>,
     resolved_neigh: Vec<usize>,
+    /// Connections whose output stopped on a full device, in the order they stopped: run
+    /// again, round robin, as the device drains (the kernel's TSQ wake-up).
+    dev_waiters: VecDeque<ConnId>,
+    /// Connections waiting for a next hop's ARP reply: all that `neigh_changed` visits.
+    pub(crate) neigh_waiters: Vec<ConnId>,
     mac: MacAddr,
     pub(crate) now: Nanos,
     pub(crate) next_port: u16,
     pub(crate) cfg: StackConfig,
     pub(crate) isn_key: std::collections::hash_map::RandomState,
+    /// Readiness events for the app (`Stack::events`).
+    pub(crate) events: EventQueue,
     /// Counters of connections already freed.
     retired: TcpCounters,
     retired_errors: u64,
@@ -172,11 +186,14 @@ impl<D: Device> Stack<D> {
             rx: Vec::with_capacity(linerate_dpdk::MAX_BURST * 2),
             failed_neigh: Vec::new(),
             resolved_neigh: Vec::new(),
+            dev_waiters: VecDeque::new(),
+            neigh_waiters: Vec::new(),
             mac,
             now,
             next_port: cfg.ephemeral.0,
             cfg,
             isn_key: Default::default(),
+            events: EventQueue::new(),
             retired: TcpCounters::default(),
             retired_errors: 0,
         }
@@ -186,8 +203,11 @@ impl<D: Device> Stack<D> {
     pub fn poll(&mut self, now: Nanos) {
         self.now = now;
         let mut frames = std::mem::take(&mut self.rx);
-        for _ in 0..4 {
-            if self.ip.dev.rx_burst(&mut frames) == 0 {
+        // Read until the queue is empty, up to RX_BURSTS bursts: what one poll sends with many
+        // connections (a unit each) brings back far more ACKs than a burst or four.
+        for _ in 0..RX_BURSTS {
+            let n = self.ip.dev.rx_burst(&mut frames);
+            if n == 0 {
                 break;
             }
             for m in frames.iter() {
@@ -195,6 +215,9 @@ impl<D: Device> Stack<D> {
             }
             self.rcv_pending_ack();
             Mbuf::free_bulk(&mut frames);
+            if n < linerate_dpdk::MAX_BURST {
+                break;
+            }
         }
         self.rx = frames;
         self.run_deferred();
@@ -217,7 +240,32 @@ impl<D: Device> Stack<D> {
             self.neigh_changed();
         }
         self.ip.dev.flush();
+        if !self.dev_waiters.is_empty() {
+            self.run_dev_waiters();
+            self.ip.dev.flush();
+        }
         self.ip.dev.release();
+    }
+
+    /// Runs output again for connections that stopped on a full device, oldest first, while
+    /// the device has room; one that stops again goes to the back.
+    fn run_dev_waiters(&mut self) {
+        for _ in 0..self.dev_waiters.len() {
+            if !self.ip.has_room() {
+                break;
+            }
+            let Some(id) = self.dev_waiters.pop_front() else {
+                break;
+            };
+            let Some(Some(tcb)) = self.conns.get_mut(id as usize) else {
+                continue;
+            };
+            if tcb.waits & LISTED_DEV == 0 {
+                continue; // a stale entry: the slot was freed and reused
+            }
+            tcb.waits &= !LISTED_DEV;
+            self.after_event(id);
+        }
     }
 
     /// Room in the timer wheel for every connection's few outstanding entries, made at
@@ -264,21 +312,39 @@ impl<D: Device> Stack<D> {
         self.touched = touched;
     }
 
-    /// ARP finished for some next hops: wake or fail the connections behind them.
+    /// ARP finished for some next hops: wake or fail the connections waiting on them (only
+    /// those: the waiters list, not every connection).
     fn neigh_changed(&mut self) {
         let failed = std::mem::take(&mut self.failed_neigh);
         let resolved = std::mem::take(&mut self.resolved_neigh);
-        for id in 0..self.conns.len() {
-            let Some(tcb) = self.conns[id].as_mut() else {
+        let mut waiters = std::mem::take(&mut self.neigh_waiters);
+        let now = self.now;
+        for id in waiters.drain(..) {
+            let Some(Some(tcb)) = self.conns.get_mut(id as usize) else {
                 continue;
             };
+            if tcb.waits & LISTED_NEIGH == 0 {
+                continue;
+            }
+            tcb.waits &= !LISTED_NEIGH;
             if self.ip.dst_uses(&tcb.dst, &failed) && tcb.state == State::SynSent {
                 tcb.fail(TcpError::HostUnreachable);
             } else if self.ip.dst_uses(&tcb.dst, &resolved) {
-                output::write_xmit(tcb, &mut self.ip, self.now);
+                tcb.waits &= !WAIT_NEIGH;
+                if tcb.state == State::SynSent {
+                    output::send_syn(tcb, &mut self.ip, now);
+                } else {
+                    output::write_xmit(tcb, &mut self.ip, now);
+                }
+            } else {
+                // Another next hop: keep waiting.
+                tcb.waits |= WAIT_NEIGH;
             }
-            self.after_event(id as ConnId);
+            self.after_event(id);
         }
+        // Waiters listed again meanwhile are in the new list; keep the capacity.
+        waiters.append(&mut self.neigh_waiters);
+        self.neigh_waiters = waiters;
         self.failed_neigh = failed;
         self.failed_neigh.clear();
         self.resolved_neigh = resolved;
@@ -296,6 +362,19 @@ impl<D: Device> Stack<D> {
         if tcb.ack_now && tcb.state != State::Closed && tcb.state != State::SynSent {
             output::send_ack(tcb, &mut self.ip, now);
         }
+        tcb.expand_sndbuf();
+        if tcb.state != State::Closed {
+            if tcb.waits & (WAIT_DEV | LISTED_DEV) == WAIT_DEV {
+                tcb.waits |= LISTED_DEV;
+                self.dev_waiters.push_back(id);
+            }
+            if tcb.waits & (WAIT_NEIGH | LISTED_NEIGH) == WAIT_NEIGH {
+                tcb.waits |= LISTED_NEIGH;
+                self.neigh_waiters.push(id);
+            }
+        }
+        let freed = tcb.state == State::Closed && tcb.released;
+        self.events.note(id, tcb, freed);
         if tcb.state == State::Closed {
             tcb.rto_at = None;
             tcb.delack_at = None;
@@ -453,7 +532,12 @@ impl<D: Device> Stack<D> {
         }
     }
 
-    /// Stack-wide counters.
+    /// The device's counters alone: O(1), where [`Stack::stats`] sums every connection.
+    pub fn dev_stats(&self) -> DevStats {
+        self.ip.dev.stats
+    }
+
+    /// Stack-wide counters (a walk over the connections: not for every poll).
     pub fn stats(&self) -> StackStats {
         let mut tcp = self.retired;
         let mut conn_errors = self.retired_errors;
@@ -526,7 +610,7 @@ pub(crate) struct TupleHasher {
 }
 
 impl TupleHasher {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         use std::hash::BuildHasher;
         TupleHasher {
             key: std::collections::hash_map::RandomState::new().hash_one(0x6c69_6e65u64) | 1,

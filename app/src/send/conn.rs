@@ -1,7 +1,11 @@
-//! One connection of the run as the loop sees it: what was handed to the stack, what the
-//! peer acknowledged, the last state the stack reported, and the latency bookkeeping.
+//! The run's connections as the loop sees them: what was handed to the stack, what the peer
+//! acknowledged, the last state the stack reported and the latency bookkeeping of each
+//! ([`Conn`]), and the table that finds a connection by its stack id and keeps the run's
+//! tallies as events arrive ([`Conns`]), so that no pass walks every connection.
 use crate::latency::{AckTracker, Hists, Schedule};
-use linerate::{ConnId, ConnectError, Device, Stack, State, TcpError, TcpInfo, TscClock};
+use linerate::event::{self, Event};
+use linerate::{ConnId, ConnectError, State, TcpError, TscClock};
+use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
 pub(super) struct Conn {
@@ -12,14 +16,20 @@ pub(super) struct Conn {
     /// Stream bytes handed to send().
     pub queued: u64,
     pub acked: u64,
-    pub info: Option<TcpInfo>,
+    /// The state the stack last reported (`None` before connect).
+    pub state: Option<State>,
     pub established: bool,
     pub error: Option<TcpError>,
     pub close_called: bool,
     /// When -n bytes were acked.
     pub done_at: Option<u64>,
+    /// Retransmitted segments and smoothed RTT, taken when the sending phase ends.
+    pub retrans_segs: u64,
+    pub srtt_us: u32,
     pub tracker: AckTracker,
     pub sched: Option<Schedule>,
+    /// On the list of connections the next send pass writes on.
+    listed: bool,
     /// Latency mode: bytes left of the current message, and its intended time.
     msg_left: u64,
     msg_intended: u64,
@@ -34,25 +44,33 @@ impl Conn {
             connect_error: None,
             queued: 0,
             acked: 0,
-            info: None,
+            state: None,
             established: false,
             error: None,
             close_called: false,
             done_at: None,
+            retrans_segs: 0,
+            srtt_us: 0,
             tracker: AckTracker::new(),
             sched,
+            listed: false,
             msg_left: 0,
             msg_intended: 0,
         }
     }
 
     pub fn state(&self) -> Option<State> {
-        self.info.map(|i| i.state)
+        self.state
     }
 
     /// `Aborted` is our own doing (abort, or a close in SYN-SENT), not the connection failing.
     pub fn failed(&self) -> bool {
         self.connect_error.is_some() || self.error.is_some_and(|e| e != TcpError::Aborted)
+    }
+
+    /// Still sending: neither failed nor done with -n.
+    fn alive(&self) -> bool {
+        !self.failed() && self.done_at.is_none()
     }
 
     /// The id of a connection the stack still holds in a state other than TIME-WAIT or
@@ -97,39 +115,153 @@ impl Conn {
         }
         self.tracker.on_send(hists, self.queued, t0, t1, intended);
     }
+}
 
-    /// After a poll: takes the connection's ACK progress, state and error from the stack;
-    /// `limit` is -n (the byte count that makes the connection done).
-    pub fn observe<D: Device>(
+/// The run's tallies, kept up to date event by event.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Tally {
+    /// Connections neither failed nor done with -n.
+    pub alive: usize,
+    /// Connections in a state the close phase waits for.
+    pub open: usize,
+    pub established_now: u64,
+    /// Bytes acked, summed over the connections.
+    pub acked: u64,
+}
+
+/// The connections of one stack, found by stack id, with the list of those the next send
+/// pass writes on.
+pub(super) struct Conns {
+    pub list: Vec<Conn>,
+    /// Index in `list` by stack id (ids are slot numbers: dense).
+    by_id: Vec<u32>,
+    /// Connections to write on, in turn: connected, not blocked on a full send buffer, not
+    /// done.
+    writers: VecDeque<u32>,
+    pub tally: Tally,
+    /// Events taken from the stack per call.
+    buf: Vec<Event>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Conns {
+    pub fn with_capacity(n: usize) -> Self {
+        Conns {
+            list: Vec::with_capacity(n),
+            by_id: Vec::new(),
+            writers: VecDeque::with_capacity(n.min(1 << 16)),
+            tally: Tally::default(),
+            buf: vec![
+                Event {
+                    conn: 0,
+                    what: 0,
+                    state: State::Closed,
+                    error: None,
+                    bytes_acked: 0,
+                    bytes_received: 0,
+                };
+                256
+            ],
+        }
+    }
+
+    /// Adds a connection just opened (or one whose connect failed).
+    pub fn push(&mut self, c: Conn) {
+        let i = self.list.len() as u32;
+        if let Some(id) = c.id {
+            let slot = id as usize;
+            if self.by_id.len() <= slot {
+                self.by_id.resize(slot + 1, NONE);
+            }
+            self.by_id[slot] = i;
+        }
+        self.tally.alive += c.alive() as usize;
+        self.tally.open += c.open_id().is_some() as usize;
+        self.list.push(c);
+    }
+
+    /// Takes every event the stack has, applying each to its connection; `limit` is -n (the
+    /// byte count that makes a connection done).
+    pub fn take_events<D: linerate::Device>(
         &mut self,
-        stack: &Stack<D>,
+        stack: &mut linerate::Stack<D>,
         hists: &mut Hists,
         now: u64,
         limit: u64,
     ) {
-        let Some(id) = self.id else { return };
-        match stack.info(id) {
-            Some(info) => {
-                self.acked = info.counters.bytes_acked;
-                self.tracker.on_acked(hists, self.acked, now);
-                if info.state != State::SynSent && info.error.is_none() {
-                    self.established = true;
-                }
-                if let Some(e) = info.error {
-                    self.error.get_or_insert(e);
-                }
-                if self.done_at.is_none() && self.acked >= limit {
-                    self.done_at = Some(now);
-                }
-                self.info = Some(info);
+        loop {
+            let n = stack.events(&mut self.buf);
+            for k in 0..n {
+                let ev = self.buf[k];
+                self.apply(&ev, hists, now, limit);
             }
-            None => {
-                // Closed and freed: keep the last snapshot.
-                self.id = None;
-                if let Some(i) = self.info.as_mut() {
-                    i.state = State::Closed;
-                }
+            if n < self.buf.len() {
+                return;
             }
         }
+    }
+
+    fn apply(&mut self, ev: &Event, hists: &mut Hists, now: u64, limit: u64) {
+        let Some(&i) = self.by_id.get(ev.conn as usize) else {
+            return;
+        };
+        if i == NONE {
+            return;
+        }
+        if ev.what & event::FREED != 0 {
+            self.by_id[ev.conn as usize] = NONE;
+        }
+        let c = &mut self.list[i as usize];
+        let t = &mut self.tally;
+        let (was_alive, was_open) = (c.alive(), c.open_id().is_some());
+        let was_est = c.state == Some(State::Established);
+        t.acked += ev.bytes_acked.saturating_sub(c.acked);
+        c.acked = ev.bytes_acked;
+        c.tracker.on_acked(hists, c.acked, now);
+        c.state = Some(ev.state);
+        if ev.what & event::CONNECTED != 0 {
+            c.established = true;
+        }
+        if let Some(e) = ev.error {
+            c.error.get_or_insert(e);
+        }
+        if c.done_at.is_none() && c.acked >= limit {
+            c.done_at = Some(now);
+        }
+        if ev.what & event::FREED != 0 {
+            c.id = None;
+        }
+        t.alive = t.alive + c.alive() as usize - was_alive as usize;
+        t.open = t.open + c.open_id().is_some() as usize - was_open as usize;
+        let est = c.state == Some(State::Established);
+        t.established_now = t.established_now + est as u64 - was_est as u64;
+        if ev.what & (event::CONNECTED | event::WRITABLE) != 0 && !c.listed {
+            c.listed = true;
+            self.writers.push_back(i);
+        }
+    }
+
+    /// The next connection to write on, from the front of the list.
+    pub fn next_writer(&mut self) -> Option<u32> {
+        self.writers.pop_front()
+    }
+
+    /// Puts writer `i` back at the end of the list, unless it left it.
+    pub fn requeue(&mut self, i: u32) {
+        if self.list[i as usize].listed {
+            self.writers.push_back(i);
+        }
+    }
+
+    /// Connections on the write list.
+    pub fn writers(&self) -> usize {
+        self.writers.len()
+    }
+
+    /// Takes connection `i` off the write list until a WRITABLE event (a full send buffer)
+    /// or for good (done, closed, failed).
+    pub fn unlist(&mut self, i: u32) {
+        self.list[i as usize].listed = false;
     }
 }

@@ -215,8 +215,8 @@ fn conn_report(i: usize, c: &Conn, acked: u64, t_start: u64, t_end: u64) -> Conn
         error: c.error_text(),
         bytes_acked: acked,
         gbps: acked as f64 * 8.0 / ((end - t_start) as f64 / 1e9) / 1e9,
-        retrans_segs: c.info.map_or(0, |i| i.counters.retrans_segs),
-        srtt_us: c.info.map_or(0, |i| i.srtt_us),
+        retrans_segs: c.retrans_segs,
+        srtt_us: c.srtt_us,
     }
 }
 

@@ -2,7 +2,7 @@
 //! the stop condition, with a progress line a second; then close and drain.
 use super::board::{Board, Totals};
 use super::bucket::TokenBucket;
-use super::conn::Conn;
+use super::conn::{Conn, Conns};
 use super::part::{Ended, Part};
 use super::{sigint, SendError, NS};
 use crate::config::{Settings, Stop};
@@ -14,6 +14,9 @@ use std::net::SocketAddrV4;
 
 /// Sends per connection per loop pass (fairness between connections).
 const SENDS_PER_PASS: usize = 16;
+/// Connections a pass writes on before the loop polls again: with many connections, a pass
+/// over all of them would send far more than one poll reads back, and their ACKs would wait.
+const CONNS_PER_PASS: usize = 64;
 
 /// The stack and what every connection's writes share. Kept apart from the connections so
 /// that a pass can borrow one connection and all of this mutably at once.
@@ -35,7 +38,7 @@ pub(super) struct Sender<'a, D: Device> {
 /// from.
 pub(super) struct Run<'a, D: Device> {
     pub tx: Sender<'a, D>,
-    pub conns: Vec<Conn>,
+    pub conns: Conns,
     /// Each connection's place in the run's `-P` list (a worker runs a share of them).
     indices: Vec<usize>,
     /// With several workers: the progress board and this worker's slot (slot 0 prints).
@@ -50,6 +53,16 @@ pub(super) struct Run<'a, D: Device> {
     progress: Progress,
 }
 
+/// What one write leaves for the connection.
+enum Write {
+    /// It may write again now.
+    More,
+    /// Not now (latency schedule, --rate), but it stays on the write list.
+    Later,
+    /// Off the write list: full send buffer (until WRITABLE), done, or dead.
+    Blocked,
+}
+
 /// When the next progress line is due, and the sample the previous one was taken from.
 struct Progress {
     /// Next publication on the board (a few a second).
@@ -58,6 +71,8 @@ struct Progress {
     at: u64,
     acked: u64,
     tx_frames: u64,
+    /// Retransmissions at the last line (a walk over the connections: once a line).
+    retrans: u64,
 }
 
 impl<'a, D: Device> Sender<'a, D> {
@@ -95,7 +110,7 @@ impl<'a, D: Device> Sender<'a, D> {
         match self.stack.connect_with(dst, None, tcp) {
             Ok(id) => {
                 c.id = Some(id);
-                c.info = self.stack.info(id);
+                c.state = self.stack.state(id);
             }
             Err(e @ ConnectError::NoRoute(_)) => return Err(SendError::Usage(e.to_string())),
             Err(e) => c.connect_error = Some(e),
@@ -103,59 +118,69 @@ impl<'a, D: Device> Sender<'a, D> {
         Ok(c)
     }
 
-    /// Polls the stack (RX, timers, TX) at `now`, then takes every connection's new state;
-    /// returns the time after the poll.
-    fn poll_at(&mut self, conns: &mut [Conn], now: u64) -> u64 {
+    /// Polls the stack (RX, timers, TX) at `now`, then takes the events of the connections
+    /// that changed; returns the time after the poll.
+    fn poll_at(&mut self, conns: &mut Conns, now: u64) -> u64 {
         self.stack.poll(now);
         let after = self.clock.now();
-        for c in conns.iter_mut() {
-            c.observe(&self.stack, &mut self.hists, after, self.limit);
-        }
+        conns.take_events(&mut self.stack, &mut self.hists, after, self.limit);
         after
     }
 
-    /// One pass over the connections: up to SENDS_PER_PASS writes on each, within `--rate`.
-    fn send_pass(&mut self, conns: &mut [Conn], now: u64) {
+    /// One pass over the next CONNS_PER_PASS connections that may write, round robin: up to
+    /// SENDS_PER_PASS writes on each, within `--rate`. A connection whose send buffer fills
+    /// leaves the list until its WRITABLE event, so a pass costs what the writable
+    /// connections cost, not all of them.
+    fn send_pass(&mut self, conns: &mut Conns, now: u64) {
         if let Some(b) = self.bucket.as_mut() {
             b.refill(now);
         }
-        for c in conns.iter_mut() {
-            self.send_on(c);
+        for _ in 0..conns.writers().min(CONNS_PER_PASS) {
+            let Some(i) = conns.next_writer() else { break };
+            if !self.send_on(&mut conns.list[i as usize]) {
+                conns.unlist(i);
+            }
+            conns.requeue(i);
         }
         // Bulk: one flush for the pass, so that the writes of a pass leave as TSO units.
         self.stack.flush();
     }
 
-    fn send_on(&mut self, c: &mut Conn) {
-        let Some(id) = c.id else { return };
+    /// Up to SENDS_PER_PASS writes on `c`; false when it leaves the write list (its send
+    /// buffer is full, it is done, or it cannot send any more).
+    fn send_on(&mut self, c: &mut Conn) -> bool {
+        let Some(id) = c.id else { return false };
         if c.close_called || !c.state().is_some_and(|st| st.can_send()) {
-            return;
+            return false;
         }
         for _ in 0..SENDS_PER_PASS {
-            if !self.write(c, id) {
-                break;
+            match self.write(c, id) {
+                Write::More => {}
+                Write::Later => return true,
+                Write::Blocked => return false,
             }
         }
+        true
     }
 
-    /// One send() on `c`; returns whether this pass may write on it again.
-    fn write(&mut self, c: &mut Conn, id: ConnId) -> bool {
+    /// One send() on `c`.
+    fn write(&mut self, c: &mut Conn, id: ConnId) -> Write {
         let remaining = self.limit.saturating_sub(c.queued);
         if remaining == 0 {
             // All of -n is queued: the FIN goes after it.
             let _ = self.stack.close(id);
             c.close_called = true;
-            return false;
+            return Write::Blocked;
         }
         let Some((want, intended)) = c.next_write(self.s.size.min(remaining), &self.clock) else {
-            return false;
+            return Write::Later; // the next message is not due yet
         };
         // A write stops at the end of the payload buffer; the next one starts over at its
         // beginning.
         let plen = self.payload.len() as u64;
         let pos = c.queued % plen;
         let Some(len) = self.paced(want.min(plen - pos)) else {
-            return false;
+            return Write::Later; // --rate: wait for the bucket
         };
         let t0 = self.clock.now();
         let sent = if self.s.copy {
@@ -177,12 +202,17 @@ impl<'a, D: Device> Sender<'a, D> {
                     b.take(n);
                 }
                 c.on_sent(&mut self.hists, n, t0, t1, intended);
-                // A short write means the send buffer is full.
-                n >= len
+                // A short write means the send buffer is full: the stack sends WRITABLE
+                // once it has room again.
+                if n >= len {
+                    Write::More
+                } else {
+                    Write::Blocked
+                }
             }
-            // WouldBlock (the send buffer is full), or a dead connection: observe() reports
-            // its error.
-            Err(_) => false,
+            // WouldBlock (the send buffer is full: WRITABLE follows), or a dead connection,
+            // whose event reports its error.
+            Err(_) => Write::Blocked,
         }
     }
 
@@ -217,13 +247,13 @@ impl<'a, D: Device> Run<'a, D> {
         let s = tx.s;
         let port_before = port.stats().unwrap_or_default();
         let t_start = tx.clock.now();
-        let mut conns = Vec::with_capacity(plan.len());
+        let mut conns = Conns::with_capacity(plan.len());
         for (k, &i) in plan.iter().enumerate() {
             let sched = s.latency.map(|r| Schedule::new(t_start, r));
             conns.push(tx.open(s.dst[i % s.dst.len()], tcp, sched)?);
             // Let the SYNs out in batches instead of queueing thousands behind one poll.
             if k % 64 == 63 {
-                tx.stack.poll(tx.clock.now());
+                tx.poll_at(&mut conns, tx.clock.now());
             }
         }
         // The rate starts now, so that the connects do not bank a burst of tokens; each
@@ -250,6 +280,7 @@ impl<'a, D: Device> Run<'a, D> {
                 at: t_start,
                 acked: 0,
                 tx_frames: 0,
+                retrans: 0,
             },
         })
     }
@@ -260,7 +291,7 @@ impl<'a, D: Device> Run<'a, D> {
             lcore,
             queue: self.board.map_or(0, |(_, i)| i as u16),
             stats: self.tx.stack.stats(),
-            conns: self.indices.into_iter().zip(self.conns).collect(),
+            conns: self.indices.into_iter().zip(self.conns.list).collect(),
             ended,
             t_start: self.t_start,
             hists: self.tx.hists,
@@ -279,10 +310,17 @@ impl<'a, D: Device> Run<'a, D> {
             self.tx.send_pass(&mut self.conns, now);
             self.tick(now);
         };
+        let t_end = self.tx.clock.now();
+        // Each connection's figures for the report, once (not per poll).
+        for c in self.conns.list.iter_mut() {
+            if let Some(i) = c.id.and_then(|id| self.tx.stack.info(id)) {
+                (c.retrans_segs, c.srtt_us) = (i.counters.retrans_segs, i.srtt_us);
+            }
+        }
         Ended {
             by,
-            t_end: self.tx.clock.now(),
-            acked: self.conns.iter().map(|c| c.acked).collect(),
+            t_end,
+            acked: self.conns.list.iter().map(|c| c.acked).collect(),
             data_segs: self.tx.stack.stats().tcp.data_segs_out,
         }
     }
@@ -295,15 +333,10 @@ impl<'a, D: Device> Run<'a, D> {
         if self.deadline.is_some_and(|d| now >= d) {
             return Some("duration");
         }
-        let alive = self
-            .conns
-            .iter()
-            .filter(|c| !c.failed() && c.done_at.is_none())
-            .count();
-        if alive > 0 {
+        if self.conns.tally.alive > 0 {
             return None;
         }
-        Some(if self.conns.iter().all(|c| c.failed()) {
+        Some(if self.conns.list.iter().all(|c| c.failed()) {
             "all_failed"
         } else {
             "bytes"
@@ -324,13 +357,14 @@ impl<'a, D: Device> Run<'a, D> {
         let totals = match self.board {
             Some((b, i)) => {
                 self.progress.publish = now + NS / 10;
-                b.publish(i, &self.totals());
+                let t = self.totals(due);
+                b.publish(i, &t);
                 (i == 0 && due).then(|| b.sum())
             }
             // Alone, the totals (a walk over every connection) are only for the line.
             None => {
                 self.progress.publish = self.progress.next;
-                due.then(|| self.totals())
+                due.then(|| self.totals(true))
             }
         };
         if let Some(t) = totals {
@@ -338,17 +372,17 @@ impl<'a, D: Device> Run<'a, D> {
         }
     }
 
-    fn totals(&self) -> Totals {
-        let st = self.tx.stack.stats();
+    /// This stack's totals for the progress line: O(1) but for the retransmission count,
+    /// which walks the connections and is refreshed only when a line is `due`.
+    fn totals(&mut self, due: bool) -> Totals {
+        if due {
+            self.progress.retrans = self.tx.stack.stats().tcp.retrans_segs;
+        }
         Totals {
-            acked: self.conns.iter().map(|c| c.acked).sum(),
-            tx_frames: st.dev.tx_frames,
-            established: self
-                .conns
-                .iter()
-                .filter(|c| c.state() == Some(State::Established))
-                .count() as u64,
-            retrans: st.tcp.retrans_segs,
+            acked: self.conns.tally.acked,
+            tx_frames: self.tx.stack.dev_stats().tx_frames,
+            established: self.conns.tally.established_now,
+            retrans: self.progress.retrans,
         }
     }
 
@@ -381,7 +415,7 @@ impl<'a, D: Device> Run<'a, D> {
         let limit = close_limit(ended_by, self.tx.s.stop);
         self.close_all();
         self.drain(limit);
-        for c in &self.conns {
+        for c in &self.conns.list {
             if let Some(id) = c.open_id() {
                 let _ = self.tx.stack.abort(id);
             }
@@ -390,7 +424,7 @@ impl<'a, D: Device> Run<'a, D> {
     }
 
     fn close_all(&mut self) {
-        for c in self.conns.iter_mut() {
+        for c in self.conns.list.iter_mut() {
             let Some(id) = c.id else { continue };
             if c.close_called {
                 continue;
@@ -416,8 +450,7 @@ impl<'a, D: Device> Run<'a, D> {
         loop {
             let now = self.tx.clock.now();
             self.tx.poll_at(&mut self.conns, now);
-            let open = self.conns.iter().any(|c| c.open_id().is_some());
-            if !open
+            if self.conns.tally.open == 0
                 || now.saturating_sub(t_close) > limit
                 || sigint::interrupts() > start_interrupts
             {

@@ -380,6 +380,46 @@ impl Seg {
     }
 }
 
+/// What the stack last reported to the app for a connection (`crate::event`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reported {
+    /// Number of the connection's event still in the event queue (0: none).
+    pub(crate) seq: u64,
+    pub(crate) una: u32,
+    /// Low 32 bits of `bytes_received`.
+    pub(crate) rcvd: u32,
+    pub(crate) state: State,
+    /// A send came up short: report WRITABLE once space comes back.
+    pub(crate) want_write: bool,
+}
+
+impl Reported {
+    /// A connection just opened: in SYN-SENT, nothing acked.
+    pub(crate) fn new(una: u32) -> Self {
+        Reported {
+            seq: 0,
+            una,
+            rcvd: 0,
+            state: State::SynSent,
+            want_write: false,
+        }
+    }
+}
+
+/// `Tcb::waits`: output stopped with data it may send, because the device (its backlog, or a
+/// region's frame pool) was full; the stack runs it again once the device drains.
+pub(crate) const WAIT_DEV: u8 = 1;
+/// `Tcb::waits`: output waits for the next hop's ARP reply.
+pub(crate) const WAIT_NEIGH: u8 = 2;
+/// `Tcb::waits`: on the stack's list of device waiters.
+pub(crate) const LISTED_DEV: u8 = 4;
+/// `Tcb::waits`: on the stack's list of neighbour waiters.
+pub(crate) const LISTED_NEIGH: u8 = 8;
+
+/// Send buffer a connection starts with, bytes (grown with the window up to
+/// `TcpConfig::sndbuf`, as `tcp_sndbuf_expand` does).
+pub(crate) const SNDBUF_INIT: u32 = 64 << 10;
+
 /// The transmission control block.
 #[derive(Debug)]
 pub(crate) struct Tcb {
@@ -414,7 +454,11 @@ pub(crate) struct Tcb {
     pub(crate) ts_offset: u32,
     pub(crate) sack_ok: bool,
 
-    /// Write queue: acked segments leave the front; `queue[..unsent]` are in flight,
+    /// The send buffer now: `SNDBUF_INIT`, grown to twice the congestion window as it opens,
+    /// up to `cfg.sndbuf` (Linux's `tcp_sndbuf_expand`). A connection that the pool or the
+    /// loop cannot feed quickly holds little, so a million of them fit.
+    pub(crate) sndbuf: u32,
+    /// Write queue (grown as the send buffer grows): acked segments leave the front; `queue[..unsent]` are in flight,
     /// `queue[unsent..]` not yet sent.
     pub(crate) queue: VecDeque<Seg>,
     pub(crate) unsent: usize,
@@ -469,6 +513,12 @@ pub(crate) struct Tcb {
     pub(crate) tlp_at: Option<Nanos>,
     /// RACK reordering-timer deadline (RFC 8985 §6.2 step 5).
     pub(crate) reo_at: Option<Nanos>,
+    /// What the app was last told (`crate::event`).
+    pub(crate) reported: Reported,
+    /// What output waits for ([`WAIT_DEV`], [`WAIT_NEIGH`]) and the stack's wait lists the
+    /// connection is on: the kernel's TSQ wake-up and neighbour queue, without a walk over
+    /// every connection.
+    pub(crate) waits: u8,
 }
 
 impl Tcb {
@@ -518,6 +568,28 @@ impl Tcb {
     #[inline]
     pub(crate) fn queued_bytes(&self) -> u32 {
         self.write_seq.wrapping_sub(self.snd_una)
+    }
+
+    /// Grows the send buffer to twice the congestion window (never shrinks, as in Linux).
+    #[inline]
+    pub(crate) fn expand_sndbuf(&mut self) {
+        let want = self.ccs.cwnd.saturating_mul(2).min(self.cfg.sndbuf);
+        if want > self.sndbuf {
+            self.sndbuf = want;
+        }
+    }
+
+    /// Free send-buffer space.
+    #[inline]
+    pub(crate) fn send_space(&self) -> u32 {
+        self.sndbuf.saturating_sub(self.queued_bytes())
+    }
+
+    /// Enough space to be worth a write: at least half of what is queued (Linux's
+    /// `sk_stream_is_writeable`), so that WRITABLE does not fire for every acked segment.
+    #[inline]
+    pub(crate) fn writable(&self) -> bool {
+        self.state.can_send() && self.send_space() >= self.queued_bytes() / 2
     }
 
     /// Window we advertise, before scaling: free receive-buffer space.

@@ -6,6 +6,7 @@
 use super::header::{finish_checksum, ts_option_sum, write_ts_option, TcpHdr};
 use super::rack::{self, Probe};
 use super::{scoreboard, seq_gt, seq_lt, Payload, Seg, State, Tcb, TcpError};
+use super::{WAIT_DEV, WAIT_NEIGH};
 use crate::ip::{IpLayer, Unit, XmitError, L4, MAX_UNIT_SEGS};
 use crate::region::{RegionId, Regions};
 use linerate_dpdk::Device;
@@ -38,6 +39,7 @@ pub(crate) fn write_xmit<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nan
     if tcb.fin_wanted && !tcb.fin_queued {
         queue_fin(tcb, ip);
     }
+    tcb.waits &= !(WAIT_DEV | WAIT_NEIGH);
     if tcb.unsent >= tcb.queue.len() {
         return;
     }
@@ -45,6 +47,7 @@ pub(crate) fn write_xmit<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nan
     if !ip.dst_ready(&tcb.dst, now) {
         // Data waits on the write queue (not copied into the neighbour's queue) until the
         // reply comes; the stack calls us again then.
+        tcb.waits |= WAIT_NEIGH;
         return;
     }
     tcb.cwnd_limited = false;
@@ -57,6 +60,7 @@ pub(crate) fn write_xmit<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nan
     tcb.pace_at = None;
     while tcb.unsent < tcb.queue.len() {
         if !ip.has_room() {
+            tcb.waits |= WAIT_DEV;
             break;
         }
         let k = sendable_segs(tcb, now);
@@ -77,6 +81,9 @@ pub(crate) fn write_xmit<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nan
             tcb.rto_at = Some(now + tcb.rtt.current());
         }
         if sent < k {
+            // The device or a region's frame pool is full (or a copied segment is still in
+            // the NIC's ring): the stack runs us again once it drains.
+            tcb.waits |= WAIT_DEV;
             break;
         }
     }
@@ -530,6 +537,15 @@ fn trim_head(tcb: &mut Tcb, idx: usize, regions: &mut Regions, csum_offload: boo
     true
 }
 
+/// Sends the SYN (again) and arms the retransmission timer; fails the connection if it cannot.
+pub(crate) fn send_syn<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
+    let iss = tcb.iss;
+    match send_control(tcb, ip, flags::SYN, iss, now) {
+        Ok(()) => tcb.rto_at = Some(now + tcb.rtt.current()),
+        Err(e) => tcb.fail(e),
+    }
+}
+
 /// Sends a segment without payload in its own mbuf: SYN, pure ACK, RST, window probe.
 pub(crate) fn send_control<D: Device>(
     tcb: &mut Tcb,
@@ -655,7 +671,7 @@ pub(crate) fn copy_to_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, data:
     let csum_offload = ip.tcp_csum_offload();
     let mut done = 0;
     while done < data.len() {
-        let room = tcb.cfg.sndbuf.saturating_sub(tcb.queued_bytes()) as usize;
+        let room = tcb.send_space() as usize;
         if room == 0 {
             break;
         }
@@ -721,7 +737,7 @@ pub(crate) fn region_to_queue<D: Device>(
     len: u32,
 ) -> u32 {
     let (goal, csum_offload) = (tcb.mss, ip.tcp_csum_offload());
-    let len = len.min(tcb.cfg.sndbuf.saturating_sub(tcb.queued_bytes()));
+    let len = len.min(tcb.send_space());
     let mut done = 0;
     // First fill an unsent tail segment that ends where this piece starts; every segment
     // after it is new.

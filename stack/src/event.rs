@@ -1,0 +1,147 @@
+//! Readiness events: what changed on which connection, so that an app with a million
+//! connections visits only the few that changed (the kernel's `sk_data_ready` /
+//! `sk_write_space` wake-ups, delivered as a queue as epoll does).
+//!
+//! The stack notes changes in `Stack::after_event`, which every input, timer and app call of
+//! a connection already ends in. Each connection has at most one event in the queue: a later
+//! change merges into it, so the queue never holds more than one event per connection plus
+//! one per connection freed since the app last drained it.
+use crate::tcp::{ConnId, State, Tcb, TcpError};
+use std::collections::VecDeque;
+
+/// The connection's SYN was answered: ESTABLISHED.
+pub const CONNECTED: u8 = 1;
+/// Send space came back after a send that took less than it was given.
+pub const WRITABLE: u8 = 2;
+/// The peer acknowledged new bytes ([`Event::bytes_acked`]).
+pub const ACKED: u8 = 4;
+/// Bytes arrived to be read with `recv` ([`Event::bytes_received`]), or the peer's FIN.
+pub const READABLE: u8 = 8;
+/// The connection ended cleanly: both FINs done (TIME-WAIT or CLOSED), or aborted by the app.
+pub const CLOSED: u8 = 16;
+/// The connection failed ([`Event::error`]).
+pub const ERROR: u8 = 32;
+/// The state changed in another way (e.g. FIN-WAIT-1 → FIN-WAIT-2).
+pub const STATE: u8 = 64;
+/// The stack freed the connection's slot: its id may come back from the next `connect`.
+pub const FREED: u8 = 128;
+
+/// What changed on one connection since the app last took its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
+    /// The connection.
+    pub conn: ConnId,
+    /// Bits: [`CONNECTED`], [`WRITABLE`], [`ACKED`], [`READABLE`], [`CLOSED`], [`ERROR`],
+    /// [`STATE`], [`FREED`].
+    pub what: u8,
+    /// The state when the event was last updated.
+    pub state: State,
+    /// Why it failed, with [`ERROR`].
+    pub error: Option<TcpError>,
+    /// Payload bytes acknowledged since the connection opened.
+    pub bytes_acked: u64,
+    /// Payload bytes received in order since the connection opened.
+    pub bytes_received: u64,
+}
+
+/// The stack's event queue.
+#[derive(Debug, Default)]
+pub(crate) struct EventQueue {
+    q: VecDeque<Event>,
+    /// Number of the event at the front of `q` (events are numbered from 1).
+    head: u64,
+}
+
+impl EventQueue {
+    pub(crate) fn new() -> Self {
+        EventQueue {
+            q: VecDeque::new(),
+            head: 1,
+        }
+    }
+
+    /// Notes whatever changed on `tcb` (connection `id`) since its last report; `freed` when
+    /// the stack frees its slot now.
+    #[inline]
+    pub(crate) fn note(&mut self, id: ConnId, tcb: &mut Tcb, freed: bool) {
+        let writable = tcb.reported.want_write && tcb.writable();
+        let r = &mut tcb.reported;
+        let mut what = 0;
+        if tcb.snd_una != r.una {
+            r.una = tcb.snd_una;
+            what |= ACKED;
+        }
+        let rcvd = tcb.counters.bytes_received as u32;
+        if rcvd != r.rcvd {
+            r.rcvd = rcvd;
+            what |= READABLE;
+        }
+        if tcb.state != r.state {
+            what |= state_bits(r.state, tcb.state, tcb.error);
+            if tcb.peer_fin {
+                what |= READABLE; // end of stream is news for a reader too
+            }
+            r.state = tcb.state;
+        }
+        if writable {
+            r.want_write = false;
+            what |= WRITABLE;
+        }
+        if freed {
+            what |= FREED;
+        }
+        if what == 0 {
+            return;
+        }
+        let ev = Event {
+            conn: id,
+            what,
+            state: tcb.state,
+            error: tcb.error,
+            bytes_acked: tcb.counters.bytes_acked,
+            bytes_received: tcb.counters.bytes_received,
+        };
+        // Still queued: merge. (`seq - head` is its place while it is at or after the head.)
+        if r.seq >= self.head {
+            if let Some(e) = self.q.get_mut((r.seq - self.head) as usize) {
+                *e = Event {
+                    what: e.what | ev.what,
+                    ..ev
+                };
+                return;
+            }
+        }
+        r.seq = self.head + self.q.len() as u64;
+        self.q.push_back(ev);
+    }
+
+    /// Moves up to `out.len()` events into `out`, oldest first; returns how many.
+    pub(crate) fn take(&mut self, out: &mut [Event]) -> usize {
+        let n = out.len().min(self.q.len());
+        for (o, e) in out.iter_mut().zip(self.q.drain(..n)) {
+            *o = e;
+        }
+        self.head += n as u64;
+        n
+    }
+
+    /// Events waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.q.len()
+    }
+}
+
+/// The bits for a change from state `from` to `to`.
+fn state_bits(from: State, to: State, error: Option<TcpError>) -> u8 {
+    let mut b = STATE;
+    if from == State::SynSent && to != State::Closed {
+        b |= CONNECTED;
+    }
+    if matches!(to, State::Closed | State::TimeWait) {
+        b |= match error {
+            Some(e) if e != TcpError::Aborted => ERROR,
+            _ => CLOSED,
+        };
+    }
+    b
+}
