@@ -500,6 +500,8 @@ fn sim_peer_vanishes_mid_transfer_times_out() {
     let pool = pool("vanish");
     let mut s = SimSetup::clean(11);
     s.stack.tcp.retries = 4;
+    // All of it queued before the peer vanishes.
+    s.stack.tcp.sndbuf_auto = false;
     let mut sim = Sim::new(pool.clone(), s);
     let id = sim.connect();
     assert!(sim.run_until(SEC, |sim| sim.stack.state(id) == Some(State::Established)));

@@ -16,6 +16,58 @@ pub const SEC: Nanos = 1_000_000_000;
 
 const NIL: u32 = u32::MAX;
 
+/// A deadline that may be unset, in 8 bytes where `Option<Nanos>` takes 16 (a connection
+/// block has eight of them): 0 means unset, so a deadline at time 0 is kept as 1 ns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Deadline(Nanos);
+
+impl Deadline {
+    /// No deadline.
+    pub const NONE: Deadline = Deadline(0);
+
+    /// A deadline at `t`.
+    #[inline]
+    pub fn at(t: Nanos) -> Self {
+        Deadline(t.max(1))
+    }
+
+    /// The time, if set.
+    #[inline]
+    pub fn get(self) -> Option<Nanos> {
+        (self.0 != 0).then_some(self.0)
+    }
+
+    /// Unset.
+    #[inline]
+    pub fn is_none(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Set.
+    #[inline]
+    pub fn is_some(self) -> bool {
+        self.0 != 0
+    }
+
+    /// Set and `f` holds for it.
+    #[inline]
+    pub fn is_some_and(self, f: impl FnOnce(Nanos) -> bool) -> bool {
+        self.0 != 0 && f(self.0)
+    }
+
+    /// Unset, or `f` holds for it.
+    #[inline]
+    pub fn is_none_or(self, f: impl FnOnce(Nanos) -> bool) -> bool {
+        self.0 == 0 || f(self.0)
+    }
+}
+
+impl From<Option<Nanos>> for Deadline {
+    fn from(t: Option<Nanos>) -> Self {
+        t.map_or(Deadline::NONE, Deadline::at)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Entry {
     id: u32,
@@ -132,6 +184,11 @@ impl TimerWheel {
         self.done_tick = now_tick;
     }
 
+    /// Heap bytes of the wheel (buckets and entry slab).
+    pub fn memory(&self) -> usize {
+        self.heads.capacity() * 4 + self.entries.capacity() * std::mem::size_of::<Entry>()
+    }
+
     /// Entries in the wheel (including lazily cancelled ones).
     pub fn len(&self) -> usize {
         self.len
@@ -245,6 +302,19 @@ mod tests {
         out.clear();
         w.expire(10_000 * MS, &mut out); // jump of many revolutions
         assert_eq!(out, vec![8]);
+    }
+
+    #[test]
+    fn deadline_is_an_option_in_eight_bytes() {
+        assert_eq!(std::mem::size_of::<Deadline>(), 8);
+        assert_eq!(Deadline::NONE.get(), None);
+        assert_eq!(Deadline::at(5).get(), Some(5));
+        assert_eq!(Deadline::at(0).get(), Some(1), "time 0 is kept as 1 ns");
+        assert!(Deadline::at(5).is_some_and(|t| t <= 5));
+        assert!(!Deadline::NONE.is_some_and(|_| true));
+        assert!(Deadline::NONE.is_none_or(|_| false));
+        assert_eq!(Deadline::from(Some(7)), Deadline::at(7));
+        assert_eq!(Deadline::from(None), Deadline::NONE);
     }
 
     #[test]

@@ -48,8 +48,8 @@ pub struct Event {
 #[derive(Debug, Default)]
 pub(crate) struct EventQueue {
     q: VecDeque<Event>,
-    /// Number of the event at the front of `q` (events are numbered from 1).
-    head: u64,
+    /// Number of the event at the front of `q` (wrapping).
+    head: u32,
 }
 
 impl EventQueue {
@@ -101,9 +101,11 @@ impl EventQueue {
             bytes_acked: tcb.counters.bytes_acked,
             bytes_received: tcb.counters.bytes_received,
         };
-        // Still queued: merge. (`seq - head` is its place while it is at or after the head.)
-        if r.seq >= self.head {
-            if let Some(e) = self.q.get_mut((r.seq - self.head) as usize) {
+        // Still queued: merge. (`seq - head` is its place while it is at or after the head;
+        // a connection's number is checked against the event's id.)
+        let at = r.seq.wrapping_sub(self.head) as usize;
+        if at < self.q.len() && self.q[at].conn == id {
+            if let Some(e) = self.q.get_mut(at) {
                 *e = Event {
                     what: e.what | ev.what,
                     ..ev
@@ -111,7 +113,7 @@ impl EventQueue {
                 return;
             }
         }
-        r.seq = self.head + self.q.len() as u64;
+        r.seq = self.head.wrapping_add(self.q.len() as u32);
         self.q.push_back(ev);
     }
 
@@ -121,8 +123,13 @@ impl EventQueue {
         for (o, e) in out.iter_mut().zip(self.q.drain(..n)) {
             *o = e;
         }
-        self.head += n as u64;
+        self.head = self.head.wrapping_add(n as u32);
         n
+    }
+
+    /// Heap bytes of the queue.
+    pub(crate) fn memory(&self) -> usize {
+        self.q.capacity() * std::mem::size_of::<Event>()
     }
 
     /// Events waiting.

@@ -8,7 +8,7 @@
 use crate::dev::Dev;
 pub(crate) use crate::gso::MAX_UNIT_SEGS;
 use crate::gso::{self, Template, UnitPayload};
-use crate::neigh::NeighTable;
+use crate::neigh::{LocalAddrs, NeighTable};
 use crate::region::Regions;
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads, TxOffload};
 use linerate_proto::route::RouteTable;
@@ -166,6 +166,8 @@ pub(crate) struct IpLayer<D: Device> {
     pub(crate) routes: RouteTable,
     pub(crate) pool: Arc<Mempool>,
     pub(crate) addr: Ipv4Cidr,
+    /// Our addresses: `addr` and the source range.
+    pub(crate) local: LocalAddrs,
     pub(crate) offloads: Offloads,
     pub(crate) drops: RxDrops,
     /// Registered zero-copy payload regions.
@@ -195,6 +197,7 @@ impl<D: Device> IpLayer<D> {
             routes,
             pool,
             addr,
+            local: LocalAddrs::new(addr.addr, None),
             offloads,
             drops: RxDrops::default(),
             regions: Regions::default(),
@@ -434,6 +437,12 @@ impl<D: Device> IpLayer<D> {
 }
 
 impl Dst {
+    /// Sends from `src` (one of the stack's source addresses).
+    pub(crate) fn with_src(mut self, src: Ipv4Addr) -> Self {
+        self.src = src;
+        self
+    }
+
     /// Starts the IPv4 ID counter (a per-connection random start).
     pub(crate) fn with_ip_id(mut self, id: u16) -> Self {
         self.ip_id = id;
@@ -537,12 +546,16 @@ pub(crate) struct IpInput {
 
 /// `ip_rcv`: validates an IPv4 packet (`pkt` starts at the IP header). `hw_cksum_good`: the
 /// NIC already verified the header checksum.
-pub(crate) fn input(pkt: &[u8], our_ip: Ipv4Addr, hw_cksum_good: bool) -> Result<IpInput, IpDrop> {
+pub(crate) fn input(
+    pkt: &[u8],
+    local: &LocalAddrs,
+    hw_cksum_good: bool,
+) -> Result<IpInput, IpDrop> {
     let p = Ipv4Packet::new_checked(pkt).map_err(|_| IpDrop::Malformed)?;
     if !hw_cksum_good && !p.verify_checksum() {
         return Err(IpDrop::BadChecksum);
     }
-    if p.dst() != our_ip {
+    if !local.contains(p.dst()) {
         return Err(IpDrop::NotForUs);
     }
     if p.is_fragment() {
@@ -592,6 +605,7 @@ mod tests {
     #[test]
     fn input_rejects_what_it_must() {
         let us = Ipv4Addr::new(198, 18, 0, 1);
+        let ours = LocalAddrs::new(us, None);
         let mut b = [0u8; 40];
         {
             let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
@@ -604,30 +618,46 @@ mod tests {
             p.set_dst(us);
             p.fill_checksum();
         }
-        let ok = input(&b, us, false).unwrap();
+        let ok = input(&b, &ours, false).unwrap();
         assert_eq!(
             (ok.l4_start, ok.l4_end, ok.src),
             (20, 40, Ipv4Addr::new(198, 19, 0, 2))
         );
         assert_eq!(
-            input(&b, Ipv4Addr::new(198, 18, 0, 2), false).unwrap_err(),
+            input(
+                &b,
+                &LocalAddrs::new(Ipv4Addr::new(198, 18, 0, 2), None),
+                false
+            )
+            .unwrap_err(),
+            IpDrop::NotForUs
+        );
+        // A source range makes its addresses ours too, and only those.
+        let range = |a, b| Some((Ipv4Addr::new(198, 18, 0, a), Ipv4Addr::new(198, 18, 0, b)));
+        let other = Ipv4Addr::new(198, 18, 0, 9);
+        assert!(input(&b, &LocalAddrs::new(other, range(1, 4)), false).is_ok());
+        assert_eq!(
+            input(&b, &LocalAddrs::new(other, range(2, 4)), false).unwrap_err(),
             IpDrop::NotForUs
         );
         let mut bad = b;
         bad[8] = 1; // TTL changed, checksum not
-        assert_eq!(input(&bad, us, false).unwrap_err(), IpDrop::BadChecksum);
+        assert_eq!(input(&bad, &ours, false).unwrap_err(), IpDrop::BadChecksum);
         assert!(
-            input(&bad, us, true).is_ok(),
+            input(&bad, &ours, true).is_ok(),
             "NIC-verified checksum is trusted"
         );
-        assert_eq!(input(&b[..19], us, false).unwrap_err(), IpDrop::Malformed);
+        assert_eq!(
+            input(&b[..19], &ours, false).unwrap_err(),
+            IpDrop::Malformed
+        );
         let mut frag = b;
         {
             let mut p = Ipv4Packet::new_unchecked(&mut frag[..]);
             p.set_more_frags(true);
             p.fill_checksum();
         }
-        assert_eq!(input(&frag, us, false).unwrap_err(), IpDrop::Fragment);
+        assert_eq!(input(&frag, &ours, false).unwrap_err(), IpDrop::Fragment);
         let mut udp = b;
         {
             let mut p = Ipv4Packet::new_unchecked(&mut udp[..]);
@@ -635,7 +665,7 @@ mod tests {
             p.fill_checksum();
         }
         assert_eq!(
-            input(&udp, us, false).unwrap_err(),
+            input(&udp, &ours, false).unwrap_err(),
             IpDrop::UnsupportedProtocol
         );
     }

@@ -127,11 +127,59 @@ pub(crate) enum NeighError {
     TableFull,
 }
 
+/// The stack's own addresses: its address on the port and, for connections, an optional
+/// range of further ones (`StackConfig::src_range`), all answered for ARP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LocalAddrs {
+    pub(crate) primary: Ipv4Addr,
+    first: u32,
+    count: u32,
+}
+
+impl LocalAddrs {
+    /// `primary` alone, or with the addresses `first..=last` (none when `last < first`).
+    pub(crate) fn new(primary: Ipv4Addr, range: Option<(Ipv4Addr, Ipv4Addr)>) -> Self {
+        let (first, count) = match range {
+            Some((a, b)) if u32::from(b) >= u32::from(a) => {
+                (u32::from(a), u32::from(b) - u32::from(a) + 1)
+            }
+            _ => (0, 0),
+        };
+        LocalAddrs {
+            primary,
+            first,
+            count,
+        }
+    }
+
+    /// One of ours.
+    #[inline]
+    pub(crate) fn contains(&self, ip: Ipv4Addr) -> bool {
+        ip == self.primary || u32::from(ip).wrapping_sub(self.first) < self.count
+    }
+
+    /// Addresses connections use: the range, or the primary alone.
+    pub(crate) fn sources(&self) -> u32 {
+        self.count.max(1)
+    }
+
+    /// Source address `i` (of `sources()`).
+    pub(crate) fn source(&self, i: u32) -> Ipv4Addr {
+        if self.count == 0 {
+            self.primary
+        } else {
+            Ipv4Addr::from(self.first + i % self.count)
+        }
+    }
+}
+
 /// The neighbour table of one stack: next hops and their ARP state.
 pub struct NeighTable {
     entries: Vec<Neighbour>,
     our_mac: MacAddr,
     our_ip: Ipv4Addr,
+    /// Every address we answer ARP requests for.
+    local: LocalAddrs,
     /// Timing.
     pub cfg: NeighConfig,
     /// Counters.
@@ -144,9 +192,15 @@ impl NeighTable {
             entries: Vec::with_capacity(16),
             our_mac,
             our_ip,
+            local: LocalAddrs::new(our_ip, None),
             cfg,
             stats: NeighStats::default(),
         }
+    }
+
+    /// Answers ARP for `local` too (the stack's source range).
+    pub(crate) fn set_local(&mut self, local: LocalAddrs) {
+        self.local = local;
     }
 
     fn hh_for(&self, mac: MacAddr) -> [u8; ETH_HEADER_LEN] {
@@ -328,22 +382,18 @@ impl NeighTable {
     }
 
     fn send_request<D: Device>(&mut self, target: Ipv4Addr, dev: &mut Dev<D>, pool: &Mempool) {
-        self.send_arp(
-            ArpOp::REQUEST,
-            MacAddr::BROADCAST,
-            MacAddr::ZERO,
-            target,
-            dev,
-            pool,
-        );
+        let me = self.our_ip;
+        let to = (MacAddr::BROADCAST, MacAddr::ZERO, target);
+        self.send_arp(ArpOp::REQUEST, me, to, dev, pool);
     }
 
+    /// An ARP frame from `sender` (one of our addresses) to (Ethernet destination, target
+    /// MAC, target IP).
     fn send_arp<D: Device>(
         &mut self,
         op: u16,
-        eth_dst: MacAddr,
-        target_mac: MacAddr,
-        target_ip: Ipv4Addr,
+        sender: Ipv4Addr,
+        (eth_dst, target_mac, target_ip): (MacAddr, MacAddr, Ipv4Addr),
         dev: &mut Dev<D>,
         pool: &Mempool,
     ) {
@@ -356,7 +406,7 @@ impl NeighTable {
             op,
             eth_dst,
             self.our_mac,
-            self.our_ip,
+            sender,
             target_mac,
             target_ip,
         )
@@ -390,8 +440,8 @@ impl NeighTable {
             return None;
         };
         let (op, sip, smac, tip) = (p.operation(), p.sender_ip(), p.sender_mac(), p.target_ip());
-        let for_us = tip == self.our_ip;
-        if sip == self.our_ip || !smac.is_unicast() || sip.is_unspecified() {
+        let for_us = self.local.contains(tip);
+        if self.local.contains(sip) || !smac.is_unicast() || sip.is_unspecified() {
             self.stats.ignored += 1;
             return None;
         }
@@ -430,7 +480,7 @@ impl NeighTable {
             }
         }
         if op == ArpOp::REQUEST && for_us {
-            self.send_arp(ArpOp::REPLY, smac, smac, sip, dev, pool);
+            self.send_arp(ArpOp::REPLY, tip, (smac, smac, sip), dev, pool);
         } else if !for_us && idx.is_none() {
             self.stats.ignored += 1;
         }

@@ -7,11 +7,12 @@ use crate::tcp::output;
 use crate::tcp::{
     wscale_for, ConnId, Reported, State, Tcb, TcpConfig, TcpCounters, TcpError, TcpInfo,
 };
-use crate::tcp::{SNDBUF_INIT, WAIT_NEIGH};
+use crate::tcp::{ConnCfg, SNDBUF_INIT, WAIT_NEIGH};
 use linerate_dpdk::{Device, TxRegion};
 use linerate_proto::cc::CcState;
 use linerate_proto::pacing::Pacer;
 use linerate_proto::rss::PortPicker;
+use linerate_proto::timer::Deadline;
 use linerate_proto::timer::RttEstimator;
 use linerate_proto::wire::tcp::flags;
 use std::collections::VecDeque;
@@ -117,21 +118,21 @@ impl<D: Device> Stack<D> {
         if self.conns.len() - self.free.len() >= self.cfg.max_conns {
             return Err(ConnectError::TooManyConnections);
         }
-        let lport = match local_port {
+        let (local_ip, lport) = match local_port {
             Some(p) => {
-                if self.by_tuple.contains_key(&(rip, rport, p)) {
+                let lip = self.ip.local.primary;
+                if self.by_tuple.contains_key(&(lip, rip, rport, p)) {
                     return Err(ConnectError::AddrInUse);
                 }
-                p
+                (lip, p)
             }
-            None => self
-                .ephemeral_port(rip, rport)
-                .ok_or(ConnectError::NoPorts)?,
+            None => self.ephemeral(rip, rport).ok_or(ConnectError::NoPorts)?,
         };
         let dst = self
             .ip
             .route_output(rip, now)
-            .ok_or(ConnectError::NeighTableFull)?;
+            .ok_or(ConnectError::NeighTableFull)?
+            .with_src(local_ip);
         let id = match self.free.pop() {
             Some(id) => id,
             None => {
@@ -139,7 +140,6 @@ impl<D: Device> Stack<D> {
                 (self.conns.len() - 1) as ConnId
             }
         };
-        let local_ip = self.ip.addr.addr;
         // RFC 6528: a keyed hash of the 4-tuple plus a 4 µs clock.
         let iss = (self.isn_key.hash_one((local_ip, lport, rip, rport)) as u32)
             .wrapping_add((now / 4000) as u32);
@@ -155,7 +155,7 @@ impl<D: Device> Stack<D> {
             local_port: lport,
             remote_ip: rip,
             remote_port: rport,
-            cfg,
+            cfg: ConnCfg::of(&cfg),
             iss,
             snd_una: iss,
             snd_nxt: iss.wrapping_add(1),
@@ -174,7 +174,11 @@ impl<D: Device> Stack<D> {
             ts_offset: (iss >> 7) ^ 0x5a5a,
             sack_ok: false,
             // Grown as the send buffer grows: an idle connection holds no queue at all.
-            sndbuf: SNDBUF_INIT.min(cfg.sndbuf),
+            sndbuf: if cfg.sndbuf_auto {
+                SNDBUF_INIT.min(cfg.sndbuf)
+            } else {
+                cfg.sndbuf
+            },
             queue: VecDeque::new(),
             unsent: 0,
             rtt: RttEstimator::new(cfg.min_rto, cfg.max_rto),
@@ -185,14 +189,14 @@ impl<D: Device> Stack<D> {
             in_recovery: false,
             recover: iss,
             retries: 0,
-            rto_at: None,
-            delack_at: None,
-            persist_at: None,
+            rto_at: Deadline::NONE,
+            delack_at: Deadline::NONE,
+            persist_at: Deadline::NONE,
             persist_backoff: 0,
-            close_at: None,
-            wheel_at: None,
+            close_at: Deadline::NONE,
+            wheel_at: Deadline::NONE,
             deferred: false,
-            rx: VecDeque::new(),
+            rx: None,
             ack_now: false,
             segs_unacked: 0,
             fin_wanted: false,
@@ -204,15 +208,15 @@ impl<D: Device> Stack<D> {
             syn_at: now,
             counters: TcpCounters::default(),
             pacer: Pacer::default(),
-            pace_at: None,
+            pace_at: Deadline::NONE,
             sb: Default::default(),
             rack: Default::default(),
-            tlp_at: None,
-            reo_at: None,
+            tlp_at: Deadline::NONE,
+            reo_at: Deadline::NONE,
             reported: Reported::new(iss),
             waits: 0,
         };
-        self.by_tuple.insert((rip, rport, lport), id);
+        self.by_tuple.insert((local_ip, rip, rport, lport), id);
         self.reserve_timers();
         let tcb = self.conns[id as usize].insert(tcb);
         if self.ip.dst_ready(&tcb.dst, now) {
@@ -222,19 +226,33 @@ impl<D: Device> Stack<D> {
             // into the neighbour's small pending queue, where thousands would be dropped.
             // The timer stays armed in case it never does.
             tcb.waits |= WAIT_NEIGH;
-            tcb.rto_at = Some(now + tcb.rtt.current());
+            tcb.rto_at = Deadline::at(now + tcb.rtt.current());
         }
         self.after_event(id);
         Ok(id)
     }
 
-    fn ephemeral_port(&mut self, rip: Ipv4Addr, rport: u16) -> Option<u16> {
+    /// A free (source address, port) for a connection to `rip:rport`: the source addresses
+    /// in turn, each with the whole ephemeral range.
+    fn ephemeral(&mut self, rip: Ipv4Addr, rport: u16) -> Option<(Ipv4Addr, u16)> {
+        let n = self.ip.local.sources();
+        for _ in 0..n {
+            let lip = self.ip.local.source(self.next_src);
+            self.next_src = (self.next_src + 1) % n;
+            if let Some(p) = self.ephemeral_port(lip, rip, rport) {
+                return Some((lip, p));
+            }
+        }
+        None
+    }
+
+    fn ephemeral_port(&mut self, lip: Ipv4Addr, rip: Ipv4Addr, rport: u16) -> Option<u16> {
         let (lo, hi) = self.cfg.ephemeral;
         if let Some(rss) = &self.cfg.rss {
             let remote = SocketAddrV4::new(rip, rport);
-            let picker = PortPicker::new(&rss.toeplitz, self.cfg.ip.addr, remote);
+            let picker = PortPicker::new(&rss.toeplitz, lip, remote);
             let by_tuple = &self.by_tuple;
-            let taken = |p| by_tuple.contains_key(&(rip, rport, p));
+            let taken = |p| by_tuple.contains_key(&(lip, rip, rport, p));
             if let Some(p) = picker.find(&rss.reta, rss.queue, (lo, hi), self.next_port, taken) {
                 self.next_port = if p >= hi { lo } else { p + 1 };
                 return Some(p);
@@ -244,7 +262,7 @@ impl<D: Device> Stack<D> {
         for _ in 0..span {
             let p = self.next_port;
             self.next_port = if p >= hi { lo } else { p + 1 };
-            if !self.by_tuple.contains_key(&(rip, rport, p)) {
+            if !self.by_tuple.contains_key(&(lip, rip, rport, p)) {
                 return Some(p);
             }
         }
@@ -387,7 +405,7 @@ impl<D: Device> Stack<D> {
     /// `tcp_recvmsg`: copies in-order data out. `Ok(0)` is end of stream (the peer sent FIN).
     pub fn recv(&mut self, id: ConnId, buf: &mut [u8]) -> Result<usize, IoError> {
         let tcb = self.tcb_mut(id)?;
-        if tcb.rx.is_empty() {
+        if tcb.rx_len() == 0 {
             if tcb.peer_fin {
                 return Ok(0);
             }
@@ -397,9 +415,11 @@ impl<D: Device> Stack<D> {
             return Err(IoError::WouldBlock);
         }
         let before = tcb.rcv_wnd();
-        let n = buf.len().min(tcb.rx.len());
-        for (d, s) in buf[..n].iter_mut().zip(tcb.rx.drain(..n)) {
-            *d = s;
+        let n = buf.len().min(tcb.rx_len());
+        if let Some(q) = tcb.rx.as_mut() {
+            for (d, s) in buf[..n].iter_mut().zip(q.drain(..n)) {
+                *d = s;
+            }
         }
         // Window update once reading reopens at least half the buffer (the kernel's
         // tcp_cleanup_rbuf rule, simplified).
@@ -433,12 +453,12 @@ impl<D: Device> Stack<D> {
     pub fn close(&mut self, id: ConnId) -> Result<(), IoError> {
         let now = self.now;
         let tcb = self.tcb_mut(id)?;
-        if !tcb.rx.is_empty() {
+        if tcb.rx_len() > 0 {
             return self.abort(id);
         }
         tcb.released = true;
         if tcb.state == State::FinWait2 {
-            tcb.close_at = Some(now + tcb.cfg.fin_timeout);
+            tcb.close_at = Deadline::at(now + tcb.cfg.fin_timeout());
         }
         self.shutdown(id)?;
         self.after_event(id);
@@ -484,7 +504,7 @@ impl<D: Device> Stack<D> {
         self.conns
             .get(id as usize)
             .and_then(|c| c.as_ref())
-            .map_or(0, |t| t.rx.len())
+            .map_or(0, |t| t.rx_len())
     }
 
     /// `ss -ti` for one connection.

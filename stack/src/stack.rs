@@ -9,7 +9,7 @@
 use crate::dev::{Dev, DevStats};
 use crate::event::EventQueue;
 use crate::ip::{self, IpLayer, RxDrops};
-use crate::neigh::{NeighConfig, NeighStats, NeighTable};
+use crate::neigh::{LocalAddrs, NeighConfig, NeighStats, NeighTable};
 use crate::steer::RssSteering;
 use crate::tcp::input::{self, PlainAck, SegIn};
 use crate::tcp::output::{self, RstFor};
@@ -18,6 +18,7 @@ use crate::tcp::{ConnId, State, Tcb, TcpConfig, TcpCounters, TcpError};
 use crate::tcp::{LISTED_DEV, LISTED_NEIGH, WAIT_DEV, WAIT_NEIGH};
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads};
 use linerate_proto::route::{Route, RouteTable};
+use linerate_proto::timer::Deadline;
 use linerate_proto::timer::{Nanos, TimerWheel, MS};
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
 use linerate_proto::wire::ipv4::Ipv4Cidr;
@@ -26,6 +27,9 @@ use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+
+/// A connection's key: (local address, remote address, remote port, local port).
+pub(crate) type Tuple = (Ipv4Addr, Ipv4Addr, u16, u16);
 
 /// Most RX bursts one `poll` reads (8 192 frames): enough that ACKs keep up with what the
 /// loop sends, few enough that timers and TX are not held up behind a flood.
@@ -48,6 +52,10 @@ pub struct StackConfig {
     pub neigh: NeighConfig,
     /// Most connections open at once.
     pub max_conns: usize,
+    /// Further source addresses for connections, `first..=last` (inclusive), on `ip`'s
+    /// subnet: connections take them in turn, each with the whole ephemeral port range, and
+    /// the stack answers ARP for all of them. `None`: `ip` alone.
+    pub src_range: Option<(Ipv4Addr, Ipv4Addr)>,
     /// Ephemeral source ports (inclusive); split this between cores
     /// ([`crate::steer::PortSplit`]).
     pub ephemeral: (u16, u16),
@@ -73,6 +81,7 @@ impl StackConfig {
             tcp: TcpConfig::default(),
             neigh: NeighConfig::default(),
             max_conns: 65_536,
+            src_range: None,
             ephemeral: (32768, 60999),
             rss: None,
             timer_tick: MS,
@@ -115,10 +124,10 @@ pub struct Stack<D: Device> {
     pub(crate) ip: IpLayer<D>,
     pub(crate) conns: Vec<Option<Tcb>>,
     pub(crate) free: Vec<ConnId>,
-    pub(crate) by_tuple: HashMap<(Ipv4Addr, u16, u16), ConnId, TupleHasher>,
+    pub(crate) by_tuple: HashMap<Tuple, ConnId, TupleHasher>,
     /// The last 4-tuple found in `by_tuple` (the kernel's early demux: a burst of ACKs is
     /// mostly one connection's); cleared when that entry goes.
-    demux_cache: Option<((Ipv4Addr, u16, u16), ConnId)>,
+    demux_cache: Option<(Tuple, ConnId)>,
     /// A plain ACK held back until the next frame shows whether a later ACK of the same
     /// connection supersedes it (`input::plain_ack`); processed by the end of the RX burst.
     pending_ack: Option<(ConnId, PlainAck)>,
@@ -138,6 +147,8 @@ pub struct Stack<D: Device> {
     mac: MacAddr,
     pub(crate) now: Nanos,
     pub(crate) next_port: u16,
+    /// The source address the next connection takes (an index into the source range).
+    pub(crate) next_src: u32,
     pub(crate) cfg: StackConfig,
     pub(crate) isn_key: std::collections::hash_map::RandomState,
     /// Readiness events for the app (`Stack::events`).
@@ -166,11 +177,14 @@ impl<D: Device> Stack<D> {
             routes.add(*r);
         }
         let mut neigh = NeighTable::new(mac, cfg.ip.addr, cfg.neigh);
+        let local = LocalAddrs::new(cfg.ip.addr, cfg.src_range);
+        neigh.set_local(local);
         for (ip, m) in &cfg.static_neigh {
             neigh.add_static(*ip, *m);
         }
         let pool_reserve = cfg.pool_reserve.min(pool.size() / 2);
         let mut ip = IpLayer::new(Dev::new(dev), neigh, routes, pool, cfg.ip, pool_reserve);
+        ip.local = local;
         ip.neigh.gratuitous(&mut ip.dev, &ip.pool);
         ip.dev.flush();
         Stack {
@@ -191,6 +205,7 @@ impl<D: Device> Stack<D> {
             mac,
             now,
             next_port: cfg.ephemeral.0,
+            next_src: 0,
             cfg,
             isn_key: Default::default(),
             events: EventQueue::new(),
@@ -226,7 +241,7 @@ impl<D: Device> Stack<D> {
         let mut expired = std::mem::take(&mut self.expired);
         for id in expired.drain(..) {
             if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
-                tcb.wheel_at = None;
+                tcb.wheel_at = Deadline::NONE;
                 timers::on_timers(tcb, &mut self.ip, now);
                 self.after_event(id);
             }
@@ -268,10 +283,11 @@ impl<D: Device> Stack<D> {
         }
     }
 
-    /// Room in the timer wheel for every connection's few outstanding entries, made at
-    /// connect time so that arming timers on the data path never allocates.
+    /// Room in the timer wheel for an entry per connection and 1 024 more, made at connect
+    /// time so that arming timers on the data path does not allocate (lazy cancelling can
+    /// leave a connection a second entry; past the headroom the slab doubles, once).
     pub(crate) fn reserve_timers(&mut self) {
-        self.wheel.reserve(8 * self.conns.len() + 1024);
+        self.wheel.reserve(self.conns.len() + 1024);
     }
 
     /// Runs output for the connections that sends and ACKs touched since the last call,
@@ -376,14 +392,14 @@ impl<D: Device> Stack<D> {
         let freed = tcb.state == State::Closed && tcb.released;
         self.events.note(id, tcb, freed);
         if tcb.state == State::Closed {
-            tcb.rto_at = None;
-            tcb.delack_at = None;
-            tcb.persist_at = None;
-            tcb.close_at = None;
+            tcb.rto_at = Deadline::NONE;
+            tcb.delack_at = Deadline::NONE;
+            tcb.persist_at = Deadline::NONE;
+            tcb.close_at = Deadline::NONE;
             if tcb.released {
                 self.retired.add(&tcb.counters);
                 self.retired_errors += tcb.error.is_some_and(|e| e != TcpError::Aborted) as u64;
-                let key = (tcb.remote_ip, tcb.remote_port, tcb.local_port);
+                let key = (tcb.local_ip, tcb.remote_ip, tcb.remote_port, tcb.local_port);
                 self.by_tuple.remove(&key);
                 if self.demux_cache.is_some_and(|(k, _)| k == key) {
                     self.demux_cache = None;
@@ -396,7 +412,7 @@ impl<D: Device> Stack<D> {
         if let Some(d) = tcb.next_deadline() {
             if tcb.wheel_at.is_none_or(|w| d < w) {
                 self.wheel.schedule(id, d);
-                tcb.wheel_at = Some(d);
+                tcb.wheel_at = Deadline::at(d);
             }
         }
     }
@@ -423,7 +439,7 @@ impl<D: Device> Stack<D> {
             EtherType::IPV4 => {
                 let hw_good = m.rx_cksum_good();
                 let pkt = eth.payload();
-                match ip::input(pkt, self.ip.addr.addr, hw_good) {
+                match ip::input(pkt, &self.ip.local, hw_good) {
                     Ok(ipin) => {
                         let l4 = &pkt[ipin.l4_start..ipin.l4_end];
                         self.input_tcp(ipin.src, ipin.dst, l4, hw_good);
@@ -457,7 +473,7 @@ impl<D: Device> Stack<D> {
             self.ip.drops.malformed += 1;
             return;
         }
-        let key = (src, t.src_port(), t.dst_port());
+        let key = (dst, src, t.src_port(), t.dst_port());
         let id = match self.demux_cache {
             Some((k, id)) if k == key => Some(id),
             _ => {
@@ -530,6 +546,24 @@ impl<D: Device> Stack<D> {
                 self.defer(id);
             }
         }
+    }
+
+    /// Heap bytes the stack holds for its connections: the connection table (slots as
+    /// allocated), the 4-tuple index, the timer wheel's slab, the event queue, and each
+    /// connection's write queue and receive buffer. A walk over the connections.
+    pub fn conn_memory(&self) -> usize {
+        use std::mem::size_of;
+        let slots = self.conns.capacity() * size_of::<Option<Tcb>>();
+        // hashbrown: a control byte per bucket, buckets a power of two at 7/8 load.
+        let buckets = (self.by_tuple.capacity() * 8 / 7).next_power_of_two();
+        let index = buckets * (size_of::<(Tuple, ConnId)>() + 1);
+        let queues: usize = self
+            .conns
+            .iter()
+            .flatten()
+            .map(|t| t.queue.capacity() * size_of::<crate::tcp::Seg>() + t.rx_capacity())
+            .sum();
+        slots + index + self.wheel.memory() + self.events.memory() + queues
     }
 
     /// The device's counters alone: O(1), where [`Stack::stats`] sums every connection.

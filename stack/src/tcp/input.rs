@@ -7,6 +7,7 @@ use super::{rack, sack, seq_ge, seq_gt, seq_le, seq_lt, Payload, Seg, State, Tcb
 use crate::ip::IpLayer;
 use linerate_dpdk::Device;
 use linerate_proto::cc::{CcState, CongestionControl};
+use linerate_proto::timer::Deadline;
 use linerate_proto::timer::Nanos;
 use linerate_proto::wire::tcp::{flags, TcpOptions};
 use linerate_proto::wire::TCP_TS_OPTIONS_LEN;
@@ -282,7 +283,7 @@ fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now:
     }
     tcb.retries = 0;
     tcb.rtt.backoff = 0;
-    tcb.rto_at = None;
+    tcb.rto_at = Deadline::NONE;
     tcb.state = State::Established;
     tcb.ack_now = true;
 }
@@ -311,7 +312,7 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
         tcb.snd_wl1 = seg.seq;
         tcb.snd_wl2 = ack;
         if wnd > 0 {
-            tcb.persist_at = None;
+            tcb.persist_at = Deadline::NONE;
             tcb.persist_backoff = 0;
         }
     }
@@ -482,13 +483,13 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
     rack::on_ack_tlp(tcb, ack, news.dsack);
     // RFC 6298 §5.2–5.3.
     tcb.rto_at = if tcb.snd_una == tcb.snd_max {
-        None
+        Deadline::NONE
     } else {
-        Some(now + tcb.rtt.current())
+        Deadline::at(now + tcb.rtt.current())
     };
     if tcb.snd_una == tcb.snd_max {
-        tcb.reo_at = None;
-        tcb.tlp_at = None;
+        tcb.reo_at = Deadline::NONE;
+        tcb.tlp_at = Deadline::NONE;
     } else {
         // Loss detection, recovery, PRR and retransmissions on the updated scoreboard;
         // without SACK this only resends what an RTO marked lost.
@@ -506,16 +507,16 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
             State::FinWait1 => {
                 tcb.state = State::FinWait2;
                 if tcb.released {
-                    tcb.close_at = Some(now + tcb.cfg.fin_timeout);
+                    tcb.close_at = Deadline::at(now + tcb.cfg.fin_timeout());
                 }
             }
             State::Closing => {
                 tcb.state = State::TimeWait;
-                tcb.close_at = Some(now + tcb.cfg.time_wait);
+                tcb.close_at = Deadline::at(now + tcb.cfg.time_wait());
             }
             State::LastAck => {
                 tcb.state = State::Closed;
-                tcb.rto_at = None;
+                tcb.rto_at = Deadline::NONE;
             }
             _ => {}
         }
@@ -564,7 +565,7 @@ fn enter_fast_recovery<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos
     tcb.in_recovery = true;
     if !tcb.queue.is_empty() && output::transmit_skb(tcb, 0, ip, now) {
         tcb.counters.fast_retrans += 1;
-        tcb.rto_at = Some(now + tcb.rtt.current());
+        tcb.rto_at = Deadline::at(now + tcb.rtt.current());
     }
 }
 
@@ -586,7 +587,9 @@ fn rcv_data(tcb: &mut Tcb, seg: &SegIn, now: Nanos) {
                 return;
             }
             let n = data.len().min(tcb.rcv_wnd() as usize);
-            tcb.rx.extend(data[..n].iter().copied());
+            tcb.rx
+                .get_or_insert_with(Default::default)
+                .extend(data[..n].iter().copied());
             tcb.rcv_nxt = tcb.rcv_nxt.wrapping_add(n as u32);
             tcb.counters.bytes_received += n as u64;
             tcb.segs_unacked += 1;
@@ -598,7 +601,7 @@ fn rcv_data(tcb: &mut Tcb, seg: &SegIn, now: Nanos) {
             if tcb.segs_unacked >= 2 {
                 tcb.ack_now = true;
             } else if tcb.delack_at.is_none() {
-                tcb.delack_at = Some(now + tcb.cfg.delack);
+                tcb.delack_at = Deadline::at(now + tcb.cfg.delack());
             }
             seq = seq.wrapping_add(n as u32);
         }
@@ -614,14 +617,14 @@ fn rcv_data(tcb: &mut Tcb, seg: &SegIn, now: Nanos) {
             State::FinWait1 => tcb.state = State::Closing,
             State::FinWait2 => {
                 tcb.state = State::TimeWait;
-                tcb.close_at = Some(now + tcb.cfg.time_wait);
+                tcb.close_at = Deadline::at(now + tcb.cfg.time_wait());
             }
             _ => {}
         }
     } else if seg.has(flags::FIN) && tcb.state == State::TimeWait {
         // A retransmitted FIN: ACK it again and restart TIME-WAIT (RFC 9293 §3.10.7.4).
         tcb.ack_now = true;
-        tcb.close_at = Some(now + tcb.cfg.time_wait);
+        tcb.close_at = Deadline::at(now + tcb.cfg.time_wait());
     }
 }
 

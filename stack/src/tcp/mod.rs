@@ -18,6 +18,7 @@ use crate::ip::Dst;
 use linerate_dpdk::Mbuf;
 use linerate_proto::cc::{Cc, CcState};
 use linerate_proto::pacing::Pacer;
+use linerate_proto::timer::Deadline;
 use linerate_proto::timer::{Nanos, RttEstimator, MS, SEC};
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
@@ -117,8 +118,13 @@ impl std::error::Error for TcpError {}
 pub struct TcpConfig {
     /// MSS we advertise (MTU 1500 − 40).
     pub mss: u16,
-    /// Send buffer: most bytes queued and unacknowledged.
+    /// Send buffer: most bytes queued and unacknowledged. With `sndbuf_auto` the buffer
+    /// starts at 64 KiB and grows to twice the congestion window up to this (Linux's
+    /// `tcp_wmem` autotuning); without, it is this from the start (like setting `SO_SNDBUF`).
     pub sndbuf: u32,
+    /// Grow the send buffer with the window instead of holding `sndbuf` from the start (on by
+    /// default: a connection that cannot send fast holds little, so many fit).
+    pub sndbuf_auto: bool,
     /// Receive buffer; sets the advertised window and the window scale.
     pub rcvbuf: u32,
     /// Disable Nagle (RFC 896): send short segments at once (`TCP_NODELAY`).
@@ -155,6 +161,7 @@ impl Default for TcpConfig {
         TcpConfig {
             mss: 1460,
             sndbuf: 4 << 20,
+            sndbuf_auto: true,
             rcvbuf: 1 << 20,
             nodelay: false,
             timestamps: true,
@@ -170,6 +177,69 @@ impl Default for TcpConfig {
             cc: Cc::default(),
             pacing: true,
         }
+    }
+}
+
+/// A connection's settings as its block keeps them: `TcpConfig` less what only `connect`
+/// reads (congestion control, RTO bounds but the upper one), times in microseconds: 28 bytes
+/// where `TcpConfig` takes 176, which counts with a million connections.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnCfg {
+    pub(crate) sndbuf: u32,
+    pub(crate) rcvbuf: u32,
+    delack_us: u32,
+    time_wait_us: u32,
+    fin_timeout_us: u32,
+    max_rto_us: u32,
+    pub(crate) mss: u16,
+    pub(crate) syn_retries: u8,
+    pub(crate) retries: u8,
+    pub(crate) nodelay: bool,
+    pub(crate) timestamps: bool,
+    pub(crate) sack: bool,
+    pub(crate) window_scaling: bool,
+    pub(crate) pacing: bool,
+}
+
+/// Nanoseconds to microseconds, saturating (at about 71 minutes).
+fn us(t: Nanos) -> u32 {
+    (t / 1000).min(u32::MAX as u64) as u32
+}
+
+impl ConnCfg {
+    pub(crate) fn of(c: &TcpConfig) -> Self {
+        ConnCfg {
+            sndbuf: c.sndbuf,
+            rcvbuf: c.rcvbuf,
+            delack_us: us(c.delack),
+            time_wait_us: us(c.time_wait),
+            fin_timeout_us: us(c.fin_timeout),
+            max_rto_us: us(c.max_rto),
+            mss: c.mss,
+            syn_retries: c.syn_retries,
+            retries: c.retries,
+            nodelay: c.nodelay,
+            timestamps: c.timestamps,
+            sack: c.sack,
+            window_scaling: c.window_scaling,
+            pacing: c.pacing,
+        }
+    }
+
+    pub(crate) fn delack(&self) -> Nanos {
+        self.delack_us as Nanos * 1000
+    }
+
+    pub(crate) fn time_wait(&self) -> Nanos {
+        self.time_wait_us as Nanos * 1000
+    }
+
+    pub(crate) fn fin_timeout(&self) -> Nanos {
+        self.fin_timeout_us as Nanos * 1000
+    }
+
+    pub(crate) fn max_rto(&self) -> Nanos {
+        self.max_rto_us as Nanos * 1000
     }
 }
 
@@ -383,8 +453,9 @@ impl Seg {
 /// What the stack last reported to the app for a connection (`crate::event`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Reported {
-    /// Number of the connection's event still in the event queue (0: none).
-    pub(crate) seq: u64,
+    /// Number of the connection's event in the event queue, if it is still there (numbers
+    /// wrap; a stale one only costs a second event instead of a merge).
+    pub(crate) seq: u32,
     pub(crate) una: u32,
     /// Low 32 bits of `bytes_received`.
     pub(crate) rcvd: u32,
@@ -428,7 +499,7 @@ pub(crate) struct Tcb {
     pub(crate) local_port: u16,
     pub(crate) remote_ip: Ipv4Addr,
     pub(crate) remote_port: u16,
-    pub(crate) cfg: TcpConfig,
+    pub(crate) cfg: ConnCfg,
 
     // Send sequence space (RFC 9293 §3.3.1), plus snd_max: the highest sequence sent.
     pub(crate) iss: u32,
@@ -473,19 +544,22 @@ pub(crate) struct Tcb {
 
     /// Consecutive RTOs without progress.
     pub(crate) retries: u8,
-    pub(crate) rto_at: Option<Nanos>,
-    pub(crate) delack_at: Option<Nanos>,
-    pub(crate) persist_at: Option<Nanos>,
+    pub(crate) rto_at: Deadline,
+    pub(crate) delack_at: Deadline,
+    pub(crate) persist_at: Deadline,
     pub(crate) persist_backoff: u8,
     /// TIME-WAIT or FIN-WAIT-2 expiry.
-    pub(crate) close_at: Option<Nanos>,
+    pub(crate) close_at: Deadline,
     /// Earliest deadline this connection has in the timer wheel.
-    pub(crate) wheel_at: Option<Nanos>,
+    pub(crate) wheel_at: Deadline,
     /// Output and the timer re-arm wait for the end of the RX burst or the app's flush
     /// (`Stack::run_deferred`).
     pub(crate) deferred: bool,
 
-    pub(crate) rx: VecDeque<u8>,
+    /// Received bytes not yet read: allocated when the first byte comes (a sender's peer
+    /// mostly sends none). Boxed: 8 bytes in the block where the deque itself takes 32.
+    #[allow(clippy::box_collection)]
+    pub(crate) rx: Option<Box<VecDeque<u8>>>,
     pub(crate) ack_now: bool,
     pub(crate) segs_unacked: u32,
 
@@ -504,15 +578,15 @@ pub(crate) struct Tcb {
     /// The pacing gate (`tcp::pacing`).
     pub(crate) pacer: Pacer,
     /// When the closed pacing gate lets the next segment go (a timer-wheel deadline).
-    pub(crate) pace_at: Option<Nanos>,
+    pub(crate) pace_at: Deadline,
     /// SACK scoreboard totals, PRR and undo state (`tcp::sack`).
     pub(crate) sb: sack::SackState,
     /// RACK-TLP state (`tcp::rack`).
     pub(crate) rack: rack::RackState,
     /// Tail loss probe deadline (RFC 8985 §7.2).
-    pub(crate) tlp_at: Option<Nanos>,
+    pub(crate) tlp_at: Deadline,
     /// RACK reordering-timer deadline (RFC 8985 §6.2 step 5).
-    pub(crate) reo_at: Option<Nanos>,
+    pub(crate) reo_at: Deadline,
     /// What the app was last told (`crate::event`).
     pub(crate) reported: Reported,
     /// What output waits for ([`WAIT_DEV`], [`WAIT_NEIGH`]) and the stack's wait lists the
@@ -531,12 +605,12 @@ impl Tcb {
     /// CLOSED (`tcp_done`): timers off, queued segments back to the pool, scoreboard cleared.
     pub(crate) fn end(&mut self) {
         self.state = State::Closed;
-        self.rto_at = None;
-        self.delack_at = None;
-        self.persist_at = None;
-        self.close_at = None;
-        self.tlp_at = None;
-        self.reo_at = None;
+        self.rto_at = Deadline::NONE;
+        self.delack_at = Deadline::NONE;
+        self.persist_at = Deadline::NONE;
+        self.close_at = Deadline::NONE;
+        self.tlp_at = Deadline::NONE;
+        self.reo_at = Deadline::NONE;
         self.queue.clear();
         self.unsent = 0;
         self.sb = Default::default();
@@ -595,7 +669,20 @@ impl Tcb {
     /// Window we advertise, before scaling: free receive-buffer space.
     #[inline]
     pub(crate) fn rcv_wnd(&self) -> u32 {
-        self.cfg.rcvbuf.saturating_sub(self.rx.len() as u32)
+        self.cfg.rcvbuf.saturating_sub(self.rx_len() as u32)
+    }
+
+    /// Received bytes waiting to be read.
+    #[inline]
+    pub(crate) fn rx_len(&self) -> usize {
+        self.rx.as_ref().map_or(0, |q| q.len())
+    }
+
+    /// Heap bytes of the receive buffer.
+    pub(crate) fn rx_capacity(&self) -> usize {
+        self.rx
+            .as_ref()
+            .map_or(0, |q| q.capacity() + std::mem::size_of::<VecDeque<u8>>())
     }
 
     /// Our timestamp clock: milliseconds, with a per-connection offset (RFC 7323 §5.4).
@@ -616,7 +703,7 @@ impl Tcb {
             self.reo_at,
         ]
         .into_iter()
-        .flatten()
+        .filter_map(Deadline::get)
         .min()
     }
 
@@ -657,6 +744,14 @@ pub(crate) fn wscale_for(rcvbuf: u32) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_block_fits_in_a_kib() {
+        // With its table entry (~16 B) and its timer-wheel slot (24 B), an idle connection
+        // stays within 1 KiB: keep it so when adding fields.
+        let n = std::mem::size_of::<Option<Tcb>>();
+        assert!(n + 16 + 24 <= 1024, "Tcb is {n} bytes");
+    }
 
     #[test]
     fn window_scale_fits_buffer() {

@@ -10,6 +10,7 @@ use super::{WAIT_DEV, WAIT_NEIGH};
 use crate::ip::{IpLayer, Unit, XmitError, L4, MAX_UNIT_SEGS};
 use crate::region::{RegionId, Regions};
 use linerate_dpdk::Device;
+use linerate_proto::timer::Deadline;
 use linerate_proto::timer::Nanos;
 use linerate_proto::wire::checksum;
 use linerate_proto::wire::tcp::{flags, OptionWriter};
@@ -57,7 +58,7 @@ pub(crate) fn write_xmit<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nan
         let rate = linerate_proto::pacing::rate(&tcb.ccs, tcb.in_flight(), tcb.rtt.srtt_us);
         tcb.pacer.update(now, rate, tcb.mss);
     }
-    tcb.pace_at = None;
+    tcb.pace_at = Deadline::NONE;
     while tcb.unsent < tcb.queue.len() {
         if !ip.has_room() {
             tcb.waits |= WAIT_DEV;
@@ -78,7 +79,7 @@ pub(crate) fn write_xmit<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nan
             tcb.pacer.on_sent(bytes);
         }
         if sent > 0 && tcb.rto_at.is_none() {
-            tcb.rto_at = Some(now + tcb.rtt.current());
+            tcb.rto_at = Deadline::at(now + tcb.rtt.current());
         }
         if sent < k {
             // The device or a region's frame pool is full (or a copied segment is still in
@@ -162,13 +163,13 @@ fn sendable_segs(tcb: &mut Tcb, now: Nanos) -> usize {
         Some(Stop::Cwnd) => tcb.cwnd_limited = true,
         Some(Stop::Rwnd) if k == 0 && flight0 == 0 && tcb.persist_at.is_none() => {
             // Zero (or too small) window with nothing in flight: probe it (§3.8.6.1).
-            tcb.persist_at = Some(now + tcb.rtt.current());
+            tcb.persist_at = Deadline::at(now + tcb.rtt.current());
         }
         // Pacing gate: when it closes, the timer wheel wakes us at `pace_at`. In slow start
         // the window may double within an RTT while the gate spreads it, so a sender using
         // half of it or more still counts as window-limited (RFC 7661 §4.3's rationale).
         Some(Stop::Pacing(len, flight)) if k == 0 => {
-            tcb.pace_at = Some(now + tcb.pacer.wait(len).max(1));
+            tcb.pace_at = Deadline::at(now + tcb.pacer.wait(len).max(1));
             if tcb.ccs.in_slow_start() && 2 * flight as u64 >= tcb.ccs.cwnd as u64 {
                 tcb.cwnd_limited = true;
             }
@@ -252,7 +253,7 @@ fn transmit_unit<D: Device>(
         let extra = tcb.queue[first + n - 1].end().wrapping_sub(tcb.snd_max);
         rack::schedule_tlp(tcb, now, extra);
         tcb.ack_now = false;
-        tcb.delack_at = None;
+        tcb.delack_at = Deadline::NONE;
         tcb.segs_unacked = 0;
     }
     n
@@ -436,7 +437,7 @@ pub(crate) fn transmit_skb<D: Device>(
         c.bytes_sent += len as u64;
     }
     tcb.ack_now = false;
-    tcb.delack_at = None;
+    tcb.delack_at = Deadline::NONE;
     tcb.segs_unacked = 0;
     true
 }
@@ -463,7 +464,7 @@ pub(crate) fn xmit_retransmit_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D
                 tcb.counters.fast_retrans += 1;
             }
             if tcb.rto_at.is_none() {
-                tcb.rto_at = Some(now + tcb.rtt.current());
+                tcb.rto_at = Deadline::at(now + tcb.rtt.current());
             }
         }
         i += 1;
@@ -541,7 +542,7 @@ fn trim_head(tcb: &mut Tcb, idx: usize, regions: &mut Regions, csum_offload: boo
 pub(crate) fn send_syn<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
     let iss = tcb.iss;
     match send_control(tcb, ip, flags::SYN, iss, now) {
-        Ok(()) => tcb.rto_at = Some(now + tcb.rtt.current()),
+        Ok(()) => tcb.rto_at = Deadline::at(now + tcb.rtt.current()),
         Err(e) => tcb.fail(e),
     }
 }
@@ -593,7 +594,7 @@ pub(crate) fn send_control<D: Device>(
     tcb.counters.segs_out += 1;
     if fl & flags::ACK != 0 {
         tcb.ack_now = false;
-        tcb.delack_at = None;
+        tcb.delack_at = Deadline::NONE;
         tcb.segs_unacked = 0;
     }
     Ok(())

@@ -12,6 +12,7 @@
 use super::scoreboard::{mark_lost, DUP_THRESH};
 use super::{seq_gt, seq_lt, State, Tcb};
 use linerate_proto::cc::CongestionControl;
+use linerate_proto::timer::Deadline;
 use linerate_proto::timer::{Nanos, MS, SEC};
 
 /// RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK time added to the PTO when only one
@@ -181,13 +182,13 @@ pub(crate) fn detect_loss(tcb: &mut Tcb, now: Nanos) {
             timeout = timeout.max(deadline - now);
         }
     }
-    tcb.reo_at = (timeout > 0).then(|| now + timeout);
+    tcb.reo_at = (timeout > 0).then(|| now + timeout).into();
 }
 
 /// §7.2: (re)arms the probe timeout after new data went out or new data was acknowledged.
 /// `extra` is flight not yet counted in `snd_max` (a segment being sent now).
 pub(crate) fn schedule_tlp(tcb: &mut Tcb, now: Nanos, extra: u32) {
-    tcb.tlp_at = None;
+    tcb.tlp_at = Deadline::NONE;
     let flight = tcb.in_flight().saturating_add(extra);
     if !tcb.sack_ok
         || tcb.in_recovery
@@ -215,7 +216,7 @@ pub(crate) fn schedule_tlp(tcb: &mut Tcb, now: Nanos, extra: u32) {
     if tcb.rto_at.is_some_and(|r| r <= now + pto) {
         return;
     }
-    tcb.tlp_at = Some(now + pto);
+    tcb.tlp_at = Deadline::at(now + pto);
 }
 
 /// What a tail loss probe sends (§7.3).
@@ -268,8 +269,8 @@ pub(crate) fn on_tlp_sent(tcb: &mut Tcb, retrans: bool, now: Nanos) {
     tcb.counters.tlps += 1;
     tcb.rack.tlp_end_seq = Some(tcb.snd_max);
     tcb.rack.tlp_retrans = retrans;
-    tcb.tlp_at = None;
-    tcb.rto_at = Some(now + tcb.rtt.current());
+    tcb.tlp_at = Deadline::NONE;
+    tcb.rto_at = Deadline::at(now + tcb.rtt.current());
 }
 
 /// §7.4: the ACK side of a probe. A DSACK for the probe means nothing was lost; an ACK

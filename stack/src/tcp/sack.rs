@@ -18,6 +18,7 @@
 use super::scoreboard::{mark_lost, DUP_THRESH};
 use super::{rack, seq_ge, seq_gt, seq_le, seq_lt, Tcb};
 use linerate_proto::cc::CongestionControl;
+use linerate_proto::timer::Deadline;
 use linerate_proto::timer::Nanos;
 
 /// Ranges of retransmitted segments that were cumulatively acknowledged, remembered so that a
@@ -309,7 +310,7 @@ fn enter_recovery(tcb: &mut Tcb) {
     tcb.sb.prr_out = 0;
     tcb.sb.recover_fs = flight.max(1);
     tcb.counters.sack_recoveries += 1;
-    tcb.tlp_at = None;
+    tcb.tlp_at = Deadline::NONE;
 }
 
 /// PRR (RFC 6937 §3.1, with the PRR-SSRB bound): how many bytes this ACK lets us send,

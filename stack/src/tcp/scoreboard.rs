@@ -5,6 +5,7 @@
 //! `in_flight − sacked − lost + rexmit` without a walk. Every other TCP module reads or
 //! moves these marks; this one calls nothing above it.
 use super::{seq_lt, Tcb};
+use linerate_proto::timer::Deadline;
 use linerate_proto::timer::Nanos;
 
 /// RFC 5681/6675 DupThresh.
@@ -131,8 +132,8 @@ pub(crate) fn on_rto(tcb: &mut Tcb) {
     }
     tcb.sb.in_loss = true;
     tcb.rack.tlp_end_seq = None;
-    tcb.tlp_at = None;
-    tcb.reo_at = None;
+    tcb.tlp_at = Deadline::NONE;
+    tcb.reo_at = Deadline::NONE;
 }
 
 /// Recomputes the byte counters from the queue (debug builds check them against the

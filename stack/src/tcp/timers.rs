@@ -7,6 +7,7 @@ use super::{rack, sack, scoreboard, State, Tcb, TcpError};
 use crate::ip::IpLayer;
 use linerate_dpdk::Device;
 use linerate_proto::cc::CongestionControl;
+use linerate_proto::timer::Deadline;
 use linerate_proto::timer::Nanos;
 use linerate_proto::wire::tcp::flags;
 
@@ -14,21 +15,21 @@ use linerate_proto::wire::tcp::flags;
 /// `tcp_probe_timer`, TIME-WAIT).
 pub(crate) fn on_timers<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
     if tcb.rto_at.is_some_and(|t| t <= now) {
-        tcb.rto_at = None;
+        tcb.rto_at = Deadline::NONE;
         retransmit_timer(tcb, ip, now);
     }
     if tcb.delack_at.is_some_and(|t| t <= now) {
-        tcb.delack_at = None;
+        tcb.delack_at = Deadline::NONE;
         if tcb.state != State::Closed {
             send_ack(tcb, ip, now);
         }
     }
     if tcb.persist_at.is_some_and(|t| t <= now) {
-        tcb.persist_at = None;
+        tcb.persist_at = Deadline::NONE;
         probe_timer(tcb, ip, now);
     }
     if tcb.reo_at.is_some_and(|t| t <= now) {
-        tcb.reo_at = None;
+        tcb.reo_at = Deadline::NONE;
         // RFC 8985 §6.3: detect again, recover, retransmit.
         if tcb.sack_ok && tcb.snd_una != tcb.snd_max {
             sack::after_ack(tcb, 0, now);
@@ -36,17 +37,17 @@ pub(crate) fn on_timers<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nano
         }
     }
     if tcb.tlp_at.is_some_and(|t| t <= now) {
-        tcb.tlp_at = None;
+        tcb.tlp_at = Deadline::NONE;
         if let Some(probe) = rack::tlp_probe(tcb) {
             output::send_loss_probe(tcb, ip, probe, now);
         }
     }
     if tcb.pace_at.is_some_and(|t| t <= now) {
         // The pacing gate reopened; the caller (`Stack::after_event`) runs `write_xmit`.
-        tcb.pace_at = None;
+        tcb.pace_at = Deadline::NONE;
     }
     if tcb.close_at.is_some_and(|t| t <= now) {
-        tcb.close_at = None;
+        tcb.close_at = Deadline::NONE;
         if matches!(tcb.state, State::TimeWait | State::FinWait2) {
             tcb.end();
         }
@@ -73,7 +74,7 @@ fn retransmit_timer<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
             tcb.fail(e);
             return;
         }
-        tcb.rto_at = Some(now + tcb.rtt.current());
+        tcb.rto_at = Deadline::at(now + tcb.rtt.current());
         return;
     }
     if tcb.snd_una == tcb.snd_max {
@@ -110,7 +111,7 @@ fn retransmit_timer<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
     tcb.snd_nxt = tcb.snd_max;
     scoreboard::on_rto(tcb);
     output::xmit_retransmit_queue(tcb, ip, now);
-    tcb.rto_at = Some(now + tcb.rtt.current());
+    tcb.rto_at = Deadline::at(now + tcb.rtt.current());
 }
 
 /// Zero-window probe (RFC 9293 §3.8.6.1): an ACK with an old sequence number makes the peer
@@ -131,6 +132,6 @@ fn probe_timer<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
         .rtt
         .rto
         .saturating_mul(1 << tcb.persist_backoff.min(10))
-        .min(tcb.cfg.max_rto);
-    tcb.persist_at = Some(now + t);
+        .min(tcb.cfg.max_rto());
+    tcb.persist_at = Deadline::at(now + t);
 }
