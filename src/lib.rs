@@ -38,9 +38,9 @@ pub use linerate_proto::timer::{Nanos, MS, SEC};
 pub use linerate_proto::wire::ethernet::MacAddr;
 pub use linerate_proto::wire::ipv4::Ipv4Cidr;
 pub use linerate_stack::{
-    ConnId, ConnectError, DevStats, IoError, NeighConfig, NeighState, NeighStats, NeighTable,
-    Neighbour, RegionId, RxDrops, Stack, StackConfig, StackStats, State, TcpConfig, TcpCounters,
-    TcpError, TcpInfo, TX_BACKLOG,
+    ConnId, ConnMemory, ConnectError, DevStats, IoError, NeighConfig, NeighState, NeighStats,
+    NeighTable, Neighbour, RegionId, RxDrops, Stack, StackConfig, StackStats, State, TcpConfig,
+    TcpCounters, TcpError, TcpInfo, TX_BACKLOG,
 };
 
 /// Readiness events from [`Stack::events`]: which connections changed, and how.

@@ -16,12 +16,17 @@ pub fn new_hist() -> Histogram<u64> {
     h
 }
 
-/// The four histograms of a run (corrected ones stay empty outside latency mode).
+/// The histograms of a run (corrected ones stay empty outside latency mode; connect and
+/// complete outside --cps).
 pub struct Hists {
     pub send: Histogram<u64>,
     pub ack_rtt: Histogram<u64>,
     pub send_corrected: Histogram<u64>,
     pub ack_rtt_corrected: Histogram<u64>,
+    /// --cps: connect() to ESTABLISHED.
+    pub connect: Histogram<u64>,
+    /// --cps: connect() to every byte acked and both FINs done.
+    pub complete: Histogram<u64>,
 }
 
 impl Default for Hists {
@@ -31,6 +36,8 @@ impl Default for Hists {
             ack_rtt: new_hist(),
             send_corrected: new_hist(),
             ack_rtt_corrected: new_hist(),
+            connect: new_hist(),
+            complete: new_hist(),
         }
     }
 }
@@ -43,6 +50,8 @@ impl Hists {
         let _ = self.ack_rtt.add(&o.ack_rtt);
         let _ = self.send_corrected.add(&o.send_corrected);
         let _ = self.ack_rtt_corrected.add(&o.ack_rtt_corrected);
+        let _ = self.connect.add(&o.connect);
+        let _ = self.complete.add(&o.complete);
     }
 }
 
@@ -128,9 +137,14 @@ pub struct Schedule {
 
 impl Schedule {
     pub fn new(start: u64, per_sec: u64) -> Self {
+        Self::every(start, 1e9 / per_sec.max(1) as f64)
+    }
+
+    /// A message every `interval_ns`, the first at `start`.
+    pub fn every(start: u64, interval_ns: f64) -> Self {
         Schedule {
             start,
-            interval_ns: 1e9 / per_sec.max(1) as f64,
+            interval_ns,
             next: 0,
         }
     }

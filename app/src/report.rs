@@ -35,6 +35,47 @@ pub struct Report {
     pub stack: StackReport,
     /// One entry per per-core stack (schema 1 addition).
     pub workers: Vec<WorkerReport>,
+    /// --cps: the connection rate asked for and reached (schema 1 addition; null otherwise).
+    pub cps: Option<CpsReport>,
+    /// What the connections cost in memory (schema 1 addition).
+    pub memory: MemoryReport,
+}
+
+/// Connection-rate mode's figures.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct CpsReport {
+    /// --cps.
+    pub target_per_s: u64,
+    /// Connections opened (connect() called), over the sending phase.
+    pub opened: u64,
+    pub achieved_per_s: f64,
+    /// Connections completed per second (see `connections.completed`).
+    pub completed_per_s: f64,
+}
+
+/// Memory the connections took.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct MemoryReport {
+    /// Heap bytes the stacks hold for their connections at the end of the sending phase
+    /// (`Stack::conn_memory`: table, index, timer wheel, events, queues), summed.
+    pub stack_bytes: u64,
+    /// `stack_bytes` per connection the stacks held then.
+    pub stack_bytes_per_conn: Option<f64>,
+    /// Of `stack_bytes`: write queues and receive buffers (in-flight and unread data; a
+    /// queue keeps its capacity once grown).
+    pub queue_bytes: u64,
+    /// Per connection, what is not queue: the block, its index entry, its timer-wheel slot
+    /// and its share of the event queue (the idle cost of a connection).
+    pub idle_bytes_per_conn: Option<f64>,
+    /// The process's resident set at the end of the sending phase, and before the first
+    /// connect (kB from /proc/self/status, as bytes).
+    pub rss_bytes: u64,
+    pub rss_before_bytes: u64,
+    /// (rss − rss before) per connection held at the end: what each cost the whole process
+    /// (the load generator's own bookkeeping and, with --ack-peer, the peer's included).
+    pub rss_per_conn: Option<f64>,
+    /// Connections the stacks held at the end of the sending phase.
+    pub conns_held: u64,
 }
 
 /// One worker: a per-core stack on its own lcore and queue pair.
@@ -71,6 +112,10 @@ pub struct ReportSettings {
     pub connections: u32,
     pub duration_s: Option<f64>,
     pub bytes_per_connection: Option<u64>,
+    /// --cps (new connections per second), --hold (its interval in seconds), --src-range.
+    pub cps: Option<u64>,
+    pub hold_interval_s: Option<f64>,
+    pub src_range: Option<String>,
     pub size: u64,
     pub payload: String,
     pub rate_bps: Option<u64>,
@@ -87,6 +132,7 @@ pub struct ReportSettings {
     pub ack_peer_offloads: bool,
     /// `--ack-peer-tso`: the peer presented emulated TSO as well (label figures so).
     pub ack_peer_tso: bool,
+    pub ack_peer_gro: bool,
     /// `--copy`: the payload was copied per write instead of referenced (zero copy).
     pub copy: bool,
 }
@@ -127,7 +173,7 @@ pub struct Retransmits {
     pub ts_undos: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct Connections {
     pub requested: u32,
     pub established: u32,
@@ -143,6 +189,21 @@ pub struct Connections {
     pub not_established: u32,
     /// connect() itself failed (no free port, too many connections, neighbour table full).
     pub connect_failed: u32,
+}
+
+impl Connections {
+    /// Adds `o`'s counts (all but `requested`).
+    pub fn add(&mut self, o: &Connections) {
+        self.established += o.established;
+        self.completed += o.completed;
+        self.errors += o.errors;
+        self.refused += o.refused;
+        self.reset += o.reset;
+        self.timed_out += o.timed_out;
+        self.unreachable += o.unreachable;
+        self.not_established += o.not_established;
+        self.connect_failed += o.connect_failed;
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
@@ -195,6 +256,10 @@ pub struct Latency {
     pub send_corrected: Option<Percentiles>,
     /// Latency mode only: as `ack_rtt`, from the intended (scheduled) time.
     pub ack_rtt_corrected: Option<Percentiles>,
+    /// --cps: connect() to ESTABLISHED.
+    pub connect: Option<Percentiles>,
+    /// --cps: connect() to the last byte acked and both FINs done.
+    pub complete: Option<Percentiles>,
     /// Sends not sampled for ACK RTT (the per-connection ring was full).
     pub unsampled: u64,
 }
@@ -303,6 +368,27 @@ impl Report {
             c.not_established,
             c.connect_failed
         );
+        if let Some(x) = &self.cps {
+            let _ = writeln!(
+                s,
+                "  conn rate      {} opened at {:.0}/s (asked {}/s), {:.0} completed/s",
+                x.opened, x.achieved_per_s, x.target_per_s, x.completed_per_s
+            );
+        }
+        let m = &self.memory;
+        if let Some(b) = m.stack_bytes_per_conn {
+            let _ = writeln!(
+                s,
+                "  memory         {} connections held: stack {:.0} B each ({:.0} B idle + queues; {} MiB); process RSS {} MiB ({} MiB before connecting{})",
+                m.conns_held,
+                b,
+                m.idle_bytes_per_conn.unwrap_or(0.0),
+                m.stack_bytes >> 20,
+                m.rss_bytes >> 20,
+                m.rss_before_bytes >> 20,
+                m.rss_per_conn.map_or(String::new(), |r| format!(", {r:.0} B per connection"))
+            );
+        }
         if let Some(m) = self.per_connection_gbps {
             let _ = writeln!(
                 s,
@@ -320,6 +406,8 @@ impl Report {
             ("ack-rtt", &self.latency.ack_rtt),
             ("send (co)", &self.latency.send_corrected),
             ("ack-rtt (co)", &self.latency.ack_rtt_corrected),
+            ("connect", &self.latency.connect),
+            ("complete", &self.latency.complete),
         ];
         for (name, p) in rows {
             match p {
@@ -330,7 +418,7 @@ impl Report {
                         name, p.count, p.p50_us, p.p90_us, p.p99_us, p.p999_us, p.max_us, p.mean_us
                     );
                 }
-                None if name.ends_with("(co)") => {}
+                None if name.ends_with("(co)") || name.starts_with("con") => {}
                 None => {
                     let _ = writeln!(s, "    {name:<12} {:>10}", 0);
                 }
@@ -412,7 +500,11 @@ pub(crate) mod tests {
                 ack_peer: false,
                 ack_peer_offloads: false,
                 ack_peer_tso: false,
+                ack_peer_gro: false,
                 copy: false,
+                cps: None,
+                hold_interval_s: None,
+                src_range: None,
             },
             duration_s: 1.0,
             goodput_gbps: 0.000016,
@@ -435,6 +527,8 @@ pub(crate) mod tests {
                 ack_rtt: None,
                 send_corrected: None,
                 ack_rtt_corrected: None,
+                connect: None,
+                complete: None,
                 unsampled: 0,
             },
             port: PortReport {
@@ -442,6 +536,8 @@ pub(crate) mod tests {
                 ..Default::default()
             },
             stack: StackReport::default(),
+            cps: None,
+            memory: MemoryReport::default(),
             workers: vec![
                 WorkerReport {
                     lcore: 0,

@@ -32,5 +32,5 @@ pub use ip::RxDrops;
 pub use neigh::{NeighConfig, NeighState, NeighStats, NeighTable, Neighbour};
 pub use region::RegionId;
 pub use socket::{ConnectError, IoError};
-pub use stack::{Stack, StackConfig, StackStats};
+pub use stack::{ConnMemory, Stack, StackConfig, StackStats};
 pub use tcp::{ConnId, State, TcpConfig, TcpCounters, TcpError, TcpInfo};

@@ -136,6 +136,11 @@ impl<D: Device> Stack<D> {
         let id = match self.free.pop() {
             Some(id) => id,
             None => {
+                if self.conns.capacity() == 0 {
+                    // Exactly what may be open (virtual until used): doubling would leave up
+                    // to half the table's memory unused.
+                    self.conns.reserve_exact(self.cfg.max_conns.min(1 << 24));
+                }
                 self.conns.push(None);
                 (self.conns.len() - 1) as ConnId
             }

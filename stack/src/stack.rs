@@ -90,6 +90,30 @@ impl StackConfig {
     }
 }
 
+/// Heap bytes a stack holds for its connections ([`Stack::conn_memory`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnMemory {
+    /// The connection table: a block per slot, as allocated (`StackConfig::max_conns` is
+    /// reserved exactly; untouched slots cost no RSS).
+    pub table: usize,
+    /// The 4-tuple index.
+    pub index: usize,
+    /// The timer wheel's buckets and entry slab.
+    pub wheel: usize,
+    /// The event queue.
+    pub events: usize,
+    /// Write queues and receive buffers: what in-flight and unread data take (a queue keeps
+    /// its capacity once grown).
+    pub queues: usize,
+}
+
+impl ConnMemory {
+    /// All of it.
+    pub fn total(&self) -> usize {
+        self.table + self.index + self.wheel + self.events + self.queues
+    }
+}
+
 /// Stack-wide counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StackStats {
@@ -548,22 +572,23 @@ impl<D: Device> Stack<D> {
         }
     }
 
-    /// Heap bytes the stack holds for its connections: the connection table (slots as
-    /// allocated), the 4-tuple index, the timer wheel's slab, the event queue, and each
-    /// connection's write queue and receive buffer. A walk over the connections.
-    pub fn conn_memory(&self) -> usize {
+    /// Heap bytes the stack holds for its connections, by part. A walk over the connections.
+    pub fn conn_memory(&self) -> ConnMemory {
         use std::mem::size_of;
-        let slots = self.conns.capacity() * size_of::<Option<Tcb>>();
         // hashbrown: a control byte per bucket, buckets a power of two at 7/8 load.
         let buckets = (self.by_tuple.capacity() * 8 / 7).next_power_of_two();
-        let index = buckets * (size_of::<(Tuple, ConnId)>() + 1);
-        let queues: usize = self
-            .conns
-            .iter()
-            .flatten()
-            .map(|t| t.queue.capacity() * size_of::<crate::tcp::Seg>() + t.rx_capacity())
-            .sum();
-        slots + index + self.wheel.memory() + self.events.memory() + queues
+        ConnMemory {
+            table: self.conns.capacity() * size_of::<Option<Tcb>>(),
+            index: buckets * (size_of::<(Tuple, ConnId)>() + 1),
+            wheel: self.wheel.memory(),
+            events: self.events.memory(),
+            queues: self
+                .conns
+                .iter()
+                .flatten()
+                .map(|t| t.queue.capacity() * size_of::<crate::tcp::Seg>() + t.rx_capacity())
+                .sum(),
+        }
     }
 
     /// The device's counters alone: O(1), where [`Stack::stats`] sums every connection.

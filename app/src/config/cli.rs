@@ -108,6 +108,28 @@ pub struct SendArgs {
     /// would cut it into), to measure the stack's TSO path on a device without TSO
     #[arg(long)]
     pub ack_peer_tso: bool,
+    /// More source addresses, FIRST-LAST on --ip's subnet (each answers ARP; connections take
+    /// them in turn, 28 232 ports each), e.g. 198.18.0.10-198.18.0.73
+    #[arg(long, value_name = "FIRST-LAST")]
+    pub src_range: Option<String>,
+    /// Hold mode: open -P connections and keep them established with a small send (--size,
+    /// 64 bytes unless given) every --hold-interval, until -t
+    #[arg(long)]
+    pub hold: bool,
+    /// With --hold: how often each connection sends [default: 1s]
+    #[arg(long, value_name = "DURATION")]
+    pub hold_interval: Option<String>,
+    /// Connection-rate mode: open N new connections per second on a fixed schedule (open
+    /// loop); each sends -n bytes and closes with FIN; runs for -t
+    #[arg(long, value_name = "N/S")]
+    pub cps: Option<String>,
+    /// Print one JSON object per second on stdout (a time series for plotting)
+    #[arg(long)]
+    pub json_lines: bool,
+    /// With --ack-peer: the receiver ACKs once per burst of segments of a connection, as
+    /// Linux with GRO does, instead of every second segment
+    #[arg(long)]
+    pub ack_peer_gro: bool,
     /// EAL arguments after `--`
     #[arg(last = true, allow_hyphen_values = true, hide = true)]
     pub eal: Vec<String>,

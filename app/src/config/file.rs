@@ -83,6 +83,16 @@ pub struct FileConfig {
     #[serde(alias = "ack_peer_tso")]
     pub ack_peer_tso: Option<bool>,
     pub copy: Option<bool>,
+    #[serde(alias = "src_range")]
+    pub src_range: Option<String>,
+    pub hold: Option<bool>,
+    #[serde(alias = "hold_interval")]
+    pub hold_interval: Option<Num>,
+    pub cps: Option<Num>,
+    #[serde(alias = "json_lines")]
+    pub json_lines: Option<bool>,
+    #[serde(alias = "ack_peer_gro")]
+    pub ack_peer_gro: Option<bool>,
 }
 
 impl FileConfig {

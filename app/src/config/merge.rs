@@ -24,7 +24,8 @@ pub fn merge(cli: SendArgs, file: FileConfig) -> Result<Settings, String> {
         pick(cli.port.clone(), file.port.as_ref().map(Num::text)).unwrap_or_else(|| "0".into());
     let net = network(&cli, &file)?;
     let work = workload(&cli, &file)?;
-    let tcp = tcp_options(&cli, &file, work.latency.is_some())?;
+    check_capacity(&work, &net)?;
+    let tcp = tcp_options(&cli, &file, work.latency.is_some() || work.hold.is_some())?;
     let out = output(&cli, &file)?;
     let mbufs = mbufs(&cli, &file, work.connections, tcp.sndbuf, tcp.mss)?;
     let workers = workers(&cli, &file, out.pcap.is_some(), work.connections)?;
@@ -50,7 +51,11 @@ pub fn merge(cli: SendArgs, file: FileConfig) -> Result<Settings, String> {
         pacing: tcp.pacing,
         sndbuf: tcp.sndbuf,
         latency: work.latency,
+        hold: work.hold,
+        cps: work.cps,
+        src_range: net.src_range,
         json: out.json,
+        json_lines: out.json_lines,
         hist_out: out.hist_out,
         pcap: out.pcap,
         pcap_count: out.pcap_count,
@@ -63,6 +68,7 @@ pub fn merge(cli: SendArgs, file: FileConfig) -> Result<Settings, String> {
         ack_peer: net.ack_peer,
         ack_peer_offloads: net.ack_peer_offloads,
         ack_peer_tso: net.ack_peer_tso,
+        ack_peer_gro: net.ack_peer_gro,
         copy: cli.copy || file.copy.unwrap_or(false),
     })
 }
@@ -87,17 +93,41 @@ struct Workload {
     payload: Payload,
     rate: Option<u64>,
     latency: Option<u64>,
+    /// --hold: the interval of each connection's small send.
+    hold: Option<std::time::Duration>,
+    /// --cps: new connections per second.
+    cps: Option<u64>,
 }
 
 fn workload(cli: &SendArgs, file: &FileConfig) -> Result<Workload, String> {
-    let connections = num("-P", &cli.parallel, &file.connections, plain_u64)?.unwrap_or(1);
+    let cps = num("--cps", &cli.cps, &file.cps, units::parse_count)?;
+    let p_given = cli.parallel.is_some() || file.connections.is_some();
+    let connections = match cps {
+        Some(0) => {
+            return Err("--cps: must be > 0 new connections per second (e.g. --cps 10k)".into())
+        }
+        Some(n) if n > 100_000_000 => {
+            return Err(format!(
+                "--cps: {n} is out of range (1 to 100M per second, e.g. --cps 10k)"
+            ))
+        }
+        Some(_) if p_given => {
+            return Err(
+                "--cps opens connections at a rate for -t: -P does not apply (drop it)".into(),
+            )
+        }
+        _ => num("-P", &cli.parallel, &file.connections, plain_u64)?.unwrap_or(1),
+    };
     if connections == 0 || connections > 1_000_000 {
         return Err(format!(
             "-P: {connections} connections is out of range (1 to 1000000, e.g. -P 4)"
         ));
     }
-    let stop = stop(cli, file)?;
-    let size = num("--size", &cli.size, &file.size, units::parse_bytes)?.unwrap_or(DEFAULT_SIZE);
+    let hold = hold(cli, file)?;
+    let stop = stop(cli, file, cps.is_some())?;
+    let size_given = num("--size", &cli.size, &file.size, units::parse_bytes)?;
+    // A held connection's send is small unless --size says otherwise.
+    let size = size_given.unwrap_or(if hold.is_some() { 64 } else { DEFAULT_SIZE });
     if size == 0 || size > (1 << 30) {
         return Err(format!(
             "--size: {size} bytes is out of range (1 to 1GiB, e.g. --size 64KiB)"
@@ -114,6 +144,24 @@ fn workload(cli: &SendArgs, file: &FileConfig) -> Result<Workload, String> {
             "--rate and --latency exclude each other: latency mode paces by --msg-rate".into(),
         );
     }
+    let modes = [
+        ("--latency", latency.is_some()),
+        ("--hold", hold.is_some()),
+        ("--cps", cps.is_some()),
+    ];
+    let on: Vec<&str> = modes.iter().filter(|m| m.1).map(|m| m.0).collect();
+    if on.len() > 1 {
+        return Err(format!(
+            "{} exclude each other: pick one mode",
+            on.join(" and ")
+        ));
+    }
+    if hold.is_some() && (rate.is_some() || matches!(stop, Stop::BytesPerConn(_))) {
+        return Err("--hold keeps connections open for -t: --rate and -n do not apply".into());
+    }
+    if cps.is_some() && rate.is_some() {
+        return Err("--cps and --rate exclude each other: --cps sets the pace".into());
+    }
     Ok(Workload {
         connections,
         stop,
@@ -121,16 +169,79 @@ fn workload(cli: &SendArgs, file: &FileConfig) -> Result<Workload, String> {
         payload,
         rate,
         latency,
+        hold,
+        cps,
     })
 }
 
+/// --hold and --hold-interval: the interval of each held connection's send.
+fn hold(cli: &SendArgs, file: &FileConfig) -> Result<Option<std::time::Duration>, String> {
+    let on = cli.hold || file.hold.unwrap_or(false);
+    let every = match pick(
+        cli.hold_interval.clone(),
+        file.hold_interval.as_ref().map(Num::text),
+    ) {
+        None => None,
+        Some(s) => Some(units::parse_duration(&s).map_err(|e| format!("--hold-interval: {e}"))?),
+    };
+    match (on, every) {
+        (false, Some(_)) => Err("--hold-interval only applies with --hold".into()),
+        (false, None) => Ok(None),
+        (true, Some(d)) if d < std::time::Duration::from_millis(1) => {
+            Err("--hold-interval: must be at least 1ms (e.g. --hold-interval 1s)".into())
+        }
+        (true, d) => Ok(Some(d.unwrap_or(std::time::Duration::from_secs(1)))),
+    }
+}
+
+/// Ephemeral ports per source address and destination (32768..=60999, as Linux).
+const PORTS: u64 = 60999 - 32768 + 1;
+
+/// More connections than ports × source addresses × destinations cannot be open at once.
+fn check_capacity(work: &Workload, net: &super::network::Network) -> Result<(), String> {
+    if work.cps.is_some() {
+        return Ok(()); // ports are reused as connections finish
+    }
+    let srcs = net
+        .src_range
+        .map_or(1, |(a, b)| u32::from(b) as u64 - u32::from(a) as u64 + 1);
+    let dsts = {
+        let mut d = net.dst.clone();
+        d.sort();
+        d.dedup();
+        d.len() as u64
+    };
+    let max = PORTS * srcs * dsts;
+    if work.connections > max {
+        return Err(format!(
+            "-P {}: at most {max} connections fit ({PORTS} ports × {srcs} source address(es) × {dsts} destination(s)); add --dst ports or a --src-range",
+            work.connections
+        ));
+    }
+    Ok(())
+}
+
 /// -t or -n (not both); a 10 s run when neither is given.
-fn stop(cli: &SendArgs, file: &FileConfig) -> Result<Stop, String> {
+fn stop(cli: &SendArgs, file: &FileConfig, cps: bool) -> Result<Stop, String> {
     let time = match pick(cli.time.clone(), file.time.as_ref().map(Num::text)) {
         None => None,
         Some(s) => Some(units::parse_duration(&s).map_err(|e| format!("-t: {e}"))?),
     };
     let bytes = num("-n", &cli.bytes, &file.bytes, units::parse_bytes)?;
+    if cps {
+        // Connection-rate mode: -n is each connection's request, -t the run.
+        return match (time, bytes) {
+            (_, None) | (_, Some(0)) => Err(
+                "--cps needs -n <bytes each connection sends>, e.g. --cps 10k -n 1KiB -t 10s"
+                    .into(),
+            ),
+            (Some(t), _) if t.is_zero() => Err("-t: the duration must be > 0".into()),
+            (t, Some(n)) => Ok(Stop::Cps {
+                run: t.unwrap_or(DEFAULT_TIME),
+                bytes: n,
+            }),
+        };
+    }
     match (time, bytes) {
         (Some(_), Some(_)) => {
             Err("-t and -n exclude each other: give a duration or a byte count".into())
@@ -208,6 +319,7 @@ fn tcp_options(cli: &SendArgs, file: &FileConfig, latency: bool) -> Result<TcpOp
 /// The report format, the histogram log, the capture, and quiet.
 struct Output {
     json: bool,
+    json_lines: bool,
     hist_out: Option<PathBuf>,
     pcap: Option<PathBuf>,
     pcap_count: u64,
@@ -219,6 +331,7 @@ fn output(cli: &SendArgs, file: &FileConfig) -> Result<Output, String> {
         num("--pcap-count", &cli.pcap_count, &file.pcap_count, plain_u64)?.unwrap_or(10_000);
     Ok(Output {
         json: cli.json || file.json.unwrap_or(false),
+        json_lines: cli.json_lines || file.json_lines.unwrap_or(false),
         hist_out: pick(cli.hist_out.clone(), file.hist_out.clone()),
         pcap: pick(cli.pcap.clone(), file.pcap.clone()),
         pcap_count,

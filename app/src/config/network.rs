@@ -15,6 +15,8 @@ pub(super) struct Network {
     pub ack_peer: bool,
     pub ack_peer_offloads: bool,
     pub ack_peer_tso: bool,
+    pub ack_peer_gro: bool,
+    pub src_range: Option<(Ipv4Addr, Ipv4Addr)>,
 }
 
 pub(super) fn network(cli: &SendArgs, file: &FileConfig) -> Result<Network, String> {
@@ -56,8 +58,19 @@ pub(super) fn network(cli: &SendArgs, file: &FileConfig) -> Result<Network, Stri
                 .into(),
         );
     }
+    let ack_peer_gro = cli.ack_peer_gro || file.ack_peer_gro.unwrap_or(false);
+    if ack_peer_gro && !ack_peer {
+        return Err(
+            "--ack-peer-gro needs --ack-peer (it sets how the in-process receiver ACKs)".into(),
+        );
+    }
+    let src_range = pick(cli.src_range.as_deref(), file.src_range.as_deref())
+        .map(|r| parse_src_range(r, ip, gw, &dst))
+        .transpose()?;
     check_routes(ip, gw, &dst)?;
     Ok(Network {
+        ack_peer_gro,
+        src_range,
         ip,
         gw,
         neigh,
@@ -94,6 +107,45 @@ fn parse_gw(g: &str, ip: Ipv4Cidr) -> Result<Ipv4Addr, String> {
         ));
     }
     Ok(a)
+}
+
+/// --src-range FIRST-LAST: addresses on --ip's subnet, none of them --ip itself, the
+/// gateway or a destination.
+fn parse_src_range(
+    r: &str,
+    ip: Ipv4Cidr,
+    gw: Option<Ipv4Addr>,
+    dst: &[SocketAddrV4],
+) -> Result<(Ipv4Addr, Ipv4Addr), String> {
+    let bad = || {
+        format!(
+            "--src-range: invalid range '{r}' (expected FIRST-LAST, e.g. 198.18.0.10-198.18.0.73)"
+        )
+    };
+    let (a, b) = r.split_once('-').ok_or_else(bad)?;
+    let a: Ipv4Addr = a.trim().parse().map_err(|_| bad())?;
+    let b: Ipv4Addr = b.trim().parse().map_err(|_| bad())?;
+    if u32::from(b) < u32::from(a) {
+        return Err(format!(
+            "--src-range: {a} comes after {b} (give FIRST-LAST in order)"
+        ));
+    }
+    if !ip.contains(a) || !ip.contains(b) {
+        return Err(format!(
+            "--src-range: {a}-{b} is not inside --ip {ip} (the addresses must be on the port's subnet)"
+        ));
+    }
+    let inside = |x: Ipv4Addr| (u32::from(a)..=u32::from(b)).contains(&u32::from(x));
+    let taken = std::iter::once(ip.addr)
+        .chain(gw)
+        .chain(dst.iter().map(|d| *d.ip()))
+        .find(|x| inside(*x));
+    if let Some(x) = taken {
+        return Err(format!(
+            "--src-range: {a}-{b} includes {x}, which is --ip, the gateway or a destination"
+        ));
+    }
+    Ok((a, b))
 }
 
 fn parse_dst(s: &str) -> Result<SocketAddrV4, String> {

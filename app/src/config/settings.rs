@@ -11,6 +11,11 @@ use std::time::Duration;
 pub enum Stop {
     Duration(Duration),
     BytesPerConn(u64),
+    /// --cps: `bytes` per connection, new connections for `run`.
+    Cps {
+        run: Duration,
+        bytes: u64,
+    },
 }
 
 /// Where the payload comes from.
@@ -43,7 +48,15 @@ pub struct Settings {
     pub sndbuf: u64,
     /// Latency mode: messages per second per connection.
     pub latency: Option<u64>,
+    /// Hold mode: each connection sends `size` bytes at this interval.
+    pub hold: Option<Duration>,
+    /// Connection-rate mode: new connections per second.
+    pub cps: Option<u64>,
+    /// Further source addresses (inclusive range).
+    pub src_range: Option<(Ipv4Addr, Ipv4Addr)>,
     pub json: bool,
+    /// One JSON object per second on stdout.
+    pub json_lines: bool,
     pub hist_out: Option<PathBuf>,
     pub pcap: Option<PathBuf>,
     pub pcap_count: u64,
@@ -62,6 +75,8 @@ pub struct Settings {
     pub ack_peer_offloads: bool,
     /// `--ack-peer-tso`: the ACK peer also presents TSO (emulated).
     pub ack_peer_tso: bool,
+    /// `--ack-peer-gro`: the ACK peer ACKs once per burst of a connection (GRO receiver).
+    pub ack_peer_gro: bool,
     /// `--copy`: writes copy the payload (`send`) instead of referencing it (`send_region`).
     pub copy: bool,
 }
@@ -122,6 +137,9 @@ impl Settings {
             let neigh: Vec<String> = self.neigh.iter().map(|(i, m)| format!("{i}={m}")).collect();
             v.push(("neigh", neigh.join(" ")));
         }
+        if let Some((a, b)) = self.src_range {
+            v.push(("src-range", format!("{a}-{b}")));
+        }
         let dst: Vec<String> = self.dst.iter().map(|d| d.to_string()).collect();
         v.push(("dst", dst.join(" ")));
         v
@@ -143,6 +161,10 @@ impl Settings {
                 match self.stop {
                     Stop::Duration(d) => format!("after {}", units::fmt_duration(d)),
                     Stop::BytesPerConn(n) => format!("after {n} bytes per connection"),
+                    Stop::Cps { run, bytes } => format!(
+                        "after {}; {bytes} bytes per connection",
+                        units::fmt_duration(run)
+                    ),
                 },
             ),
             ("size", format!("{} per send", units::fmt_bytes(self.size))),
@@ -153,13 +175,7 @@ impl Settings {
                     Payload::File(p) => format!("file {}", p.display()),
                 },
             ),
-            (
-                "mode",
-                match self.latency {
-                    Some(m) => format!("latency, {m} messages/s per connection"),
-                    None => "bulk".into(),
-                },
-            ),
+            ("mode", self.mode_text()),
         ];
         if self.ack_peer {
             let peer = self.dst[0].ip();
@@ -167,6 +183,12 @@ impl Settings {
                 "ack-peer",
                 format!("in-process receiver at {peer} answers (no network)"),
             ));
+            if self.ack_peer_gro {
+                v.push((
+                    "ack-policy",
+                    "one ACK per burst of a connection (a GRO receiver)".into(),
+                ));
+            }
             if self.ack_peer_tso {
                 v.push((
                     "offloads",
@@ -190,6 +212,22 @@ impl Settings {
             },
         ));
         v
+    }
+
+    /// The mode line of the echo.
+    fn mode_text(&self) -> String {
+        if let Some(m) = self.latency {
+            format!("latency, {m} messages/s per connection")
+        } else if let Some(d) = self.hold {
+            format!(
+                "hold, a send every {} per connection",
+                units::fmt_duration(d)
+            )
+        } else if let Some(n) = self.cps {
+            format!("connection rate, {n} new connections/s")
+        } else {
+            "bulk".into()
+        }
     }
 
     /// TCP options, the mempool, and the files the run writes.

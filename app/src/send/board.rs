@@ -10,6 +10,8 @@ pub(super) struct Totals {
     pub tx_frames: u64,
     pub established: u64,
     pub retrans: u64,
+    /// Connections opened so far (grows through a --cps run).
+    pub opened: u64,
 }
 
 /// One worker's slot, on its own cache line so that workers never write a shared line.
@@ -20,6 +22,7 @@ struct Slot {
     tx_frames: AtomicU64,
     established: AtomicU64,
     retrans: AtomicU64,
+    opened: AtomicU64,
 }
 
 /// The slots of every worker.
@@ -34,6 +37,11 @@ impl Board {
         }
     }
 
+    /// How many workers publish here.
+    pub fn workers(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Worker `i`'s totals now.
     pub fn publish(&self, i: usize, t: &Totals) {
         if let Some(s) = self.slots.get(i) {
@@ -41,6 +49,7 @@ impl Board {
             s.tx_frames.store(t.tx_frames, Relaxed);
             s.established.store(t.established, Relaxed);
             s.retrans.store(t.retrans, Relaxed);
+            s.opened.store(t.opened, Relaxed);
         }
     }
 
@@ -51,6 +60,7 @@ impl Board {
             tx_frames: a.tx_frames + s.tx_frames.load(Relaxed),
             established: a.established + s.established.load(Relaxed),
             retrans: a.retrans + s.retrans.load(Relaxed),
+            opened: a.opened + s.opened.load(Relaxed),
         })
     }
 }
@@ -67,6 +77,7 @@ mod tests {
             tx_frames: 2 * n,
             established: 1,
             retrans: n / 10,
+            opened: n + 1,
         };
         b.publish(0, &t(100));
         b.publish(1, &t(10));
@@ -74,8 +85,8 @@ mod tests {
         b.publish(7, &t(1_000)); // no such worker: ignored
         let s = b.sum();
         assert_eq!(
-            (s.acked, s.tx_frames, s.established, s.retrans),
-            (130, 260, 2, 13)
+            (s.acked, s.tx_frames, s.established, s.retrans, s.opened),
+            (130, 260, 2, 13, 132)
         );
     }
 }

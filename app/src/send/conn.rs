@@ -3,6 +3,7 @@
 //! ([`Conn`]), and the table that finds a connection by its stack id and keeps the run's
 //! tallies as events arrive ([`Conns`]), so that no pass walks every connection.
 use crate::latency::{AckTracker, Hists, Schedule};
+use crate::report::Connections;
 use linerate::event::{self, Event};
 use linerate::{ConnId, ConnectError, State, TcpError, TscClock};
 use std::collections::VecDeque;
@@ -28,8 +29,13 @@ pub(super) struct Conn {
     pub srtt_us: u32,
     pub tracker: AckTracker,
     pub sched: Option<Schedule>,
+    /// When connect() was called (--cps: connect and complete times count from it).
+    pub opened_at: u64,
     /// On the list of connections the next send pass writes on.
     listed: bool,
+    /// Incarnation of this slot of the table (--cps reuses slots): write-list entries of an
+    /// earlier one are skipped.
+    gen: u32,
     /// Latency mode: bytes left of the current message, and its intended time.
     msg_left: u64,
     msg_intended: u64,
@@ -53,7 +59,9 @@ impl Conn {
             srtt_us: 0,
             tracker: AckTracker::new(),
             sched,
+            opened_at: 0,
             listed: false,
+            gen: 0,
             msg_left: 0,
             msg_intended: 0,
         }
@@ -107,6 +115,26 @@ impl Conn {
         Some((self.msg_left, Some(self.msg_intended)))
     }
 
+    /// Counts this connection into `cs`, once its outcome is known (or at the end): whether
+    /// it was established, failed and why, completed (`limit` bytes acked with -n or --cps;
+    /// with -t, sending at the end); `requested` is the caller's.
+    pub fn count_into(&self, cs: &mut Connections, limit: u64) {
+        cs.established += self.established as u32;
+        match (self.connect_error, self.error) {
+            (Some(_), _) => cs.connect_failed += 1,
+            (None, Some(TcpError::Refused)) => cs.refused += 1,
+            (None, Some(TcpError::Reset)) => cs.reset += 1,
+            (None, Some(TcpError::TimedOut)) => cs.timed_out += 1,
+            (None, Some(TcpError::HostUnreachable)) => cs.unreachable += 1,
+            (None, Some(TcpError::Aborted) | None) => {
+                cs.not_established += !self.established as u32;
+            }
+        }
+        let failed = self.failed() || !self.established;
+        cs.errors += failed as u32;
+        cs.completed += (!failed && (limit == u64::MAX || self.acked >= limit)) as u32;
+    }
+
     /// Books `n` bytes that send() took at `t0`..`t1` for a write meant at `intended`.
     pub fn on_sent(&mut self, hists: &mut Hists, n: u64, t0: u64, t1: u64, intended: Option<u64>) {
         self.queued += n;
@@ -127,6 +155,8 @@ pub(super) struct Tally {
     pub established_now: u64,
     /// Bytes acked, summed over the connections.
     pub acked: u64,
+    /// --cps: connections opened so far.
+    pub opened: u64,
 }
 
 /// The connections of one stack, found by stack id, with the list of those the next send
@@ -135,10 +165,14 @@ pub(super) struct Conns {
     pub list: Vec<Conn>,
     /// Index in `list` by stack id (ids are slot numbers: dense).
     by_id: Vec<u32>,
-    /// Connections to write on, in turn: connected, not blocked on a full send buffer, not
-    /// done.
-    writers: VecDeque<u32>,
+    /// Connections to write on, in turn (index and incarnation): connected, not blocked on a
+    /// full send buffer, not done.
+    writers: VecDeque<(u32, u32)>,
     pub tally: Tally,
+    /// --cps: a connection leaves the table once its outcome is known, counted here, and its
+    /// slot is reused; the bytes each must send (its -n).
+    pub retired: Option<(Connections, u64)>,
+    free: Vec<u32>,
     /// Events taken from the stack per call.
     buf: Vec<Event>,
 }
@@ -152,6 +186,8 @@ impl Conns {
             by_id: Vec::new(),
             writers: VecDeque::with_capacity(n.min(1 << 16)),
             tally: Tally::default(),
+            retired: None,
+            free: Vec::new(),
             buf: vec![
                 Event {
                     conn: 0,
@@ -166,9 +202,21 @@ impl Conns {
         }
     }
 
+    /// Connection-rate mode: connections leave the table once done (see `retired`), each to
+    /// send `bytes`.
+    pub fn recycle(&mut self, bytes: u64) {
+        self.retired = Some((Connections::default(), bytes));
+    }
+
     /// Adds a connection just opened (or one whose connect failed).
-    pub fn push(&mut self, c: Conn) {
-        let i = self.list.len() as u32;
+    pub fn push(&mut self, mut c: Conn) {
+        let i = match self.free.pop() {
+            Some(i) => {
+                c.gen = self.list[i as usize].gen.wrapping_add(1);
+                i
+            }
+            None => self.list.len() as u32,
+        };
         if let Some(id) = c.id {
             let slot = id as usize;
             if self.by_id.len() <= slot {
@@ -178,7 +226,39 @@ impl Conns {
         }
         self.tally.alive += c.alive() as usize;
         self.tally.open += c.open_id().is_some() as usize;
-        self.list.push(c);
+        self.tally.opened += 1;
+        let failed = c.connect_error.is_some();
+        if (i as usize) < self.list.len() {
+            self.list[i as usize] = c;
+        } else {
+            self.list.push(c);
+        }
+        if failed && self.retired.is_some() {
+            self.retire(i);
+        }
+    }
+
+    /// --cps: counts connection `i`'s outcome and frees its slot. The stack may still hold
+    /// it (TIME-WAIT): its later events find no connection and are skipped.
+    fn retire(&mut self, i: u32) {
+        let Some((cs, limit)) = self.retired.as_mut() else {
+            return;
+        };
+        let c = &mut self.list[i as usize];
+        c.count_into(cs, *limit);
+        if let Some(id) = c.id.take() {
+            if let Some(b) = self.by_id.get_mut(id as usize) {
+                *b = NONE;
+            }
+        }
+        let t = &mut self.tally;
+        t.alive -= c.alive() as usize;
+        t.open -= c.open_id().is_some() as usize;
+        t.established_now -= (c.state == Some(State::Established)) as u64;
+        c.listed = false;
+        c.state = None;
+        // The slot keeps its incarnation number; the next push takes the one after.
+        self.free.push(i);
     }
 
     /// Takes every event the stack has, applying each to its connection; `limit` is -n (the
@@ -236,21 +316,45 @@ impl Conns {
         t.open = t.open + c.open_id().is_some() as usize - was_open as usize;
         let est = c.state == Some(State::Established);
         t.established_now = t.established_now + est as u64 - was_est as u64;
+        if self.retired.is_some() {
+            if ev.what & event::CONNECTED != 0 {
+                let _ = hists.connect.record(now.saturating_sub(c.opened_at).max(1));
+            }
+            // Its outcome is known: failed, or both FINs done (TIME-WAIT or CLOSED).
+            let over = c.failed() || matches!(c.state, Some(State::TimeWait | State::Closed));
+            if over {
+                if !c.failed() && c.acked >= limit {
+                    let _ = hists
+                        .complete
+                        .record(now.saturating_sub(c.opened_at).max(1));
+                }
+                self.retire(i);
+                return;
+            }
+        }
         if ev.what & (event::CONNECTED | event::WRITABLE) != 0 && !c.listed {
             c.listed = true;
-            self.writers.push_back(i);
+            self.writers.push_back((i, c.gen));
         }
     }
 
-    /// The next connection to write on, from the front of the list.
+    /// The next connection to write on, from the front of the list (entries of a slot's
+    /// earlier incarnation are dropped).
     pub fn next_writer(&mut self) -> Option<u32> {
-        self.writers.pop_front()
+        while let Some((i, gen)) = self.writers.pop_front() {
+            let c = &self.list[i as usize];
+            if c.gen == gen && c.listed {
+                return Some(i);
+            }
+        }
+        None
     }
 
     /// Puts writer `i` back at the end of the list, unless it left it.
     pub fn requeue(&mut self, i: u32) {
-        if self.list[i as usize].listed {
-            self.writers.push_back(i);
+        let c = &self.list[i as usize];
+        if c.listed {
+            self.writers.push_back((i, c.gen));
         }
     }
 

@@ -10,11 +10,11 @@ use super::SendError;
 use crate::config::{Payload, Settings, Stop};
 use crate::latency::{Hists, Percentiles};
 use crate::report::{
-    ConnReport, Connections, Latency, MinMedMax, PortReport, Report, ReportSettings, Retransmits,
-    Segments, StackReport, WorkerReport, SCHEMA,
+    ConnReport, Connections, CpsReport, Latency, MemoryReport, MinMedMax, PortReport, Report,
+    ReportSettings, Retransmits, Segments, StackReport, WorkerReport, SCHEMA,
 };
 use linerate::dpdk::{Mempool, Port, PortStats};
-use linerate::{NeighStats, RxDrops, StackStats, TcpCounters, TcpError};
+use linerate::{NeighStats, RxDrops, StackStats, TcpCounters};
 use std::collections::BTreeMap;
 
 /// A whole run, ended and closed: the settings, the port and its counters before the run,
@@ -93,13 +93,57 @@ fn build_report(o: &Outcome, hists: &Hists) -> Report {
         bytes_sent: st.tcp.bytes_sent,
         segments: segments(&st),
         retransmits: retransmits(&st.tcp),
-        connections: tally(s, &conns),
+        connections: tally(s, parts, &conns),
         per_connection_gbps: MinMedMax::of(&rates),
-        per_connection: all.into_iter().map(|(_, _, r)| r).collect(),
+        // A list of a million is no report: up to PER_CONN_MAX, in -P order.
+        per_connection: all
+            .into_iter()
+            .take(PER_CONN_MAX)
+            .map(|(_, _, r)| r)
+            .collect(),
         latency: latency(hists, &conns),
         port: port_report(port, port_before),
         stack: stack_report(pool, &st),
         workers,
+        cps: s.cps.map(|target| {
+            let opened: u64 = parts.iter().map(|p| p.opened).sum();
+            let completed: u64 = parts
+                .iter()
+                .filter_map(|p| p.retired.map(|c| c.completed as u64))
+                .sum();
+            let per_s = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+            CpsReport {
+                target_per_s: target,
+                opened,
+                achieved_per_s: per_s(opened),
+                completed_per_s: per_s(completed),
+            }
+        }),
+        memory: memory(parts),
+    }
+}
+
+/// Connections listed one by one in the report, at most.
+const PER_CONN_MAX: usize = 10_000;
+
+/// The connections' memory: the stacks' own (summed), the process's RSS (its largest at the
+/// end of any worker's sending phase, against its smallest before connecting).
+fn memory(parts: &[Part]) -> MemoryReport {
+    let held: u64 = parts.iter().map(|p| p.mem.conns_held).sum();
+    let stack: u64 = parts.iter().map(|p| p.mem.stack_bytes).sum();
+    let queues: u64 = parts.iter().map(|p| p.mem.queue_bytes).sum();
+    let rss = parts.iter().map(|p| p.mem.rss).max().unwrap_or(0);
+    let before = parts.iter().map(|p| p.mem.rss_before).min().unwrap_or(0);
+    let per = |b: u64| (held > 0).then(|| b as f64 / held as f64);
+    MemoryReport {
+        stack_bytes: stack,
+        stack_bytes_per_conn: per(stack),
+        queue_bytes: queues,
+        idle_bytes_per_conn: per(stack - queues),
+        rss_bytes: rss,
+        rss_before_bytes: before,
+        rss_per_conn: per(rss.saturating_sub(before)),
+        conns_held: held,
     }
 }
 
@@ -176,13 +220,16 @@ fn report_settings(s: &Settings) -> ReportSettings {
         dst: s.dst.iter().map(|d| d.to_string()).collect(),
         connections: s.connections,
         duration_s: match s.stop {
-            Stop::Duration(d) => Some(d.as_secs_f64()),
+            Stop::Duration(d) | Stop::Cps { run: d, .. } => Some(d.as_secs_f64()),
             _ => None,
         },
         bytes_per_connection: match s.stop {
-            Stop::BytesPerConn(n) => Some(n),
+            Stop::BytesPerConn(n) | Stop::Cps { bytes: n, .. } => Some(n),
             _ => None,
         },
+        cps: s.cps,
+        hold_interval_s: s.hold.map(|d| d.as_secs_f64()),
+        src_range: s.src_range.map(|(a, b)| format!("{a}-{b}")),
         size: s.size,
         payload: match &s.payload {
             Payload::Random { seed } => format!("random:{seed}"),
@@ -198,6 +245,7 @@ fn report_settings(s: &Settings) -> ReportSettings {
         ack_peer: s.ack_peer,
         ack_peer_offloads: s.ack_peer_offloads,
         ack_peer_tso: s.ack_peer_tso,
+        ack_peer_gro: s.ack_peer_gro,
         copy: s.copy,
     }
 }
@@ -222,46 +270,32 @@ fn conn_report(i: usize, c: &Conn, acked: u64, t_start: u64, t_end: u64) -> Conn
 
 /// How the connections fared: each is counted once by its error (or as not established),
 /// and as failed or completed.
-fn tally(s: &Settings, conns: &[&Conn]) -> Connections {
+fn tally(s: &Settings, parts: &[Part], conns: &[&Conn]) -> Connections {
     let mut cs = Connections {
         requested: s.connections,
         ..Default::default()
     };
-    // Connections of a worker that never ran failed too.
-    let missing = (s.connections as usize).saturating_sub(conns.len()) as u32;
-    cs.errors += missing;
-    cs.not_established += missing;
+    if s.cps.is_some() {
+        // Every connection opened was asked for; those done during the run were counted as
+        // they finished.
+        cs.requested = parts.iter().map(|p| p.opened as u32).sum();
+        for r in parts.iter().filter_map(|p| p.retired) {
+            cs.add(&r);
+        }
+    } else {
+        // Connections of a worker that never ran failed too.
+        let missing = (s.connections as usize).saturating_sub(conns.len()) as u32;
+        cs.errors += missing;
+        cs.not_established += missing;
+    }
+    let limit = match s.stop {
+        Stop::BytesPerConn(n) | Stop::Cps { bytes: n, .. } => n,
+        Stop::Duration(_) => u64::MAX,
+    };
     for c in conns {
-        cs.established += c.established as u32;
-        count_error(&mut cs, c);
-        let failed = c.failed() || !c.established;
-        cs.errors += failed as u32;
-        let completed = !failed
-            && match s.stop {
-                Stop::BytesPerConn(n) => c.acked >= n,
-                Stop::Duration(_) => true,
-            };
-        cs.completed += completed as u32;
+        c.count_into(&mut cs, limit);
     }
     cs
-}
-
-fn count_error(cs: &mut Connections, c: &Conn) {
-    if c.connect_error.is_some() {
-        cs.connect_failed += 1;
-        return;
-    }
-    match c.error {
-        Some(TcpError::Refused) => cs.refused += 1,
-        Some(TcpError::Reset) => cs.reset += 1,
-        Some(TcpError::TimedOut) => cs.timed_out += 1,
-        Some(TcpError::HostUnreachable) => cs.unreachable += 1,
-        Some(TcpError::Aborted) | None => {
-            if !c.established {
-                cs.not_established += 1;
-            }
-        }
-    }
 }
 
 fn segments(st: &StackStats) -> Segments {
@@ -298,6 +332,8 @@ fn latency(hists: &Hists, conns: &[&Conn]) -> Latency {
         ack_rtt: Percentiles::of(&hists.ack_rtt),
         send_corrected: Percentiles::of(&hists.send_corrected),
         ack_rtt_corrected: Percentiles::of(&hists.ack_rtt_corrected),
+        connect: Percentiles::of(&hists.connect),
+        complete: Percentiles::of(&hists.complete),
         unsampled: conns.iter().map(|c| c.tracker.unsampled).sum(),
     }
 }
@@ -417,6 +453,8 @@ fn write_hist_log(path: &std::path::Path, h: &Hists, secs: f64) -> Result<(), St
         ("ack_rtt", &h.ack_rtt),
         ("send_corrected", &h.send_corrected),
         ("ack_rtt_corrected", &h.ack_rtt_corrected),
+        ("connect", &h.connect),
+        ("complete", &h.complete),
     ] {
         if hist.is_empty() {
             continue;

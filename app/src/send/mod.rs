@@ -9,6 +9,7 @@
 mod board;
 mod bucket;
 mod conn;
+mod cps;
 mod finish;
 mod part;
 mod run_loop;
@@ -79,7 +80,12 @@ pub fn run(args: SendArgs) -> Result<(), SendError> {
 /// on-link).
 fn ack_peer<D: Device>(s: &Settings, dpdk: &Dpdk, dev: D) -> AckPeer<D> {
     let peer_ip = *s.dst[0].ip();
-    let dev = AckPeer::new(dev, dpdk.pool.clone(), s.ip.addr, peer_ip);
+    let mut dev = AckPeer::new(dev, dpdk.pool.clone(), s.ip.addr, peer_ip);
+    if s.ack_peer_gro {
+        // One ACK per burst of a connection (the batch's end ACKs what is owed), as a
+        // receiver with GRO gives; 64 segments is GRO's largest aggregate.
+        dev.ack_every = 64;
+    }
     if s.ack_peer_tso {
         dev.emulate_tso()
     } else if s.ack_peer_offloads {
@@ -204,7 +210,7 @@ fn drive<D: Device>(s: Settings, payload: Vec<u8>, dpdk: Dpdk, dev: D) -> Result
     let plan: Vec<usize> = (0..s.connections as usize).collect();
     let port_before = dpdk.port.stats().unwrap_or_default();
     let mut run = Run::connect(sender, &dpdk.port, tcp, &plan, None)?;
-    let ended = run.send_until_done();
+    let ended = run.send_until_done()?;
     run.close(ended.by);
     finish_pcap(&s, &mut run.tx.stack);
     let part = run.into_part(ended, dpdk.lcores[0], SteerStats::default());
@@ -290,6 +296,12 @@ fn stack_config(s: &Settings, tcp: TcpConfig) -> StackConfig {
     sc.gateway = s.gw;
     sc.static_neigh = s.neigh.clone();
     sc.tcp = tcp;
-    sc.max_conns = (s.connections as usize).max(1024);
+    sc.max_conns = if s.cps.is_some() {
+        // Connections come and go: as many as the memory holds at once.
+        1 << 22
+    } else {
+        (s.connections as usize).max(1024)
+    };
+    sc.src_range = s.src_range;
     sc
 }

@@ -16,6 +16,7 @@ pub(super) struct Ended {
     /// Bytes acked per connection.
     pub acked: Vec<u64>,
     pub data_segs: u64,
+    pub mem: Mem,
 }
 
 /// One stack's share of a run, once closed: what the report sums and lists.
@@ -29,6 +30,24 @@ pub(super) struct Part {
     pub stats: StackStats,
     pub hists: Hists,
     pub steer: SteerStats,
+    /// At the end of the sending phase: the stack's connection memory and the connections it
+    /// held, and the process's RSS then and before the first connect.
+    pub mem: Mem,
+    /// Connections opened (--cps opens them through the run).
+    pub opened: u64,
+    /// --cps: the connections already done, counted as they finished.
+    pub retired: Option<crate::report::Connections>,
+}
+
+/// Memory at the end of the sending phase.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Mem {
+    pub stack_bytes: u64,
+    /// Of `stack_bytes`: write queues and receive buffers.
+    pub queue_bytes: u64,
+    pub conns_held: u64,
+    pub rss: u64,
+    pub rss_before: u64,
 }
 
 /// A worker that did not run, and why.
@@ -36,4 +55,16 @@ pub(super) struct Failed {
     pub lcore: u32,
     pub queue: u16,
     pub error: String,
+}
+
+impl Mem {
+    /// The process's resident set now (VmRSS), in bytes; 0 when /proc cannot tell.
+    pub fn rss_now() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
 }

@@ -3,7 +3,8 @@
 use super::board::{Board, Totals};
 use super::bucket::TokenBucket;
 use super::conn::{Conn, Conns};
-use super::part::{Ended, Part};
+use super::cps::Opener;
+use super::part::{Ended, Mem, Part};
 use super::{sigint, SendError, NS};
 use crate::config::{Settings, Stop};
 use crate::latency::{Hists, Schedule};
@@ -51,6 +52,11 @@ pub(super) struct Run<'a, D: Device> {
     pub t_start: u64,
     deadline: Option<u64>,
     progress: Progress,
+    /// --cps: opens connections on the schedule.
+    opener: Option<Opener>,
+    tcp: TcpConfig,
+    /// The process's RSS before the first connect.
+    rss_before: u64,
 }
 
 /// What one write leaves for the connection.
@@ -73,6 +79,7 @@ struct Progress {
     tx_frames: u64,
     /// Retransmissions at the last line (a walk over the connections: once a line).
     retrans: u64,
+    opened: u64,
 }
 
 impl<'a, D: Device> Sender<'a, D> {
@@ -92,7 +99,7 @@ impl<'a, D: Device> Sender<'a, D> {
             region,
             bucket: None,
             limit: match s.stop {
-                Stop::BytesPerConn(n) => n,
+                Stop::BytesPerConn(n) | Stop::Cps { bytes: n, .. } => n,
                 Stop::Duration(_) => u64::MAX,
             },
         }
@@ -100,7 +107,7 @@ impl<'a, D: Device> Sender<'a, D> {
 
     /// connect() to `dst`. No route is a usage error that ends the run; any other failure
     /// stays with the connection and shows in the report.
-    fn open(
+    pub(super) fn open(
         &mut self,
         dst: SocketAddrV4,
         tcp: TcpConfig,
@@ -246,10 +253,38 @@ impl<'a, D: Device> Run<'a, D> {
     ) -> Result<Self, SendError> {
         let s = tx.s;
         let port_before = port.stats().unwrap_or_default();
+        let rss_before = Mem::rss_now();
         let t_start = tx.clock.now();
+        let deadline = match s.stop {
+            Stop::Duration(d) | Stop::Cps { run: d, .. } => {
+                Some(t_start.saturating_add(d.as_nanos() as u64))
+            }
+            Stop::BytesPerConn(_) => None,
+        };
         let mut conns = Conns::with_capacity(plan.len());
+        let opener = match (s.cps, s.stop) {
+            (Some(rate), Stop::Cps { bytes, .. }) => {
+                conns.recycle(bytes);
+                // Each worker opens its share of the rate.
+                let share = (rate / board.map_or(1, |(b, _)| b.workers() as u64).max(1)).max(1);
+                Some(Opener::new(share, t_start, deadline.unwrap_or(u64::MAX)))
+            }
+            _ => None,
+        };
+        let n = plan.len().max(1) as f64;
         for (k, &i) in plan.iter().enumerate() {
-            let sched = s.latency.map(|r| Schedule::new(t_start, r));
+            let sched = match (s.latency, s.hold) {
+                (Some(r), _) => Some(Schedule::new(t_start, r)),
+                // Held connections' sends spread over the interval, not all at once.
+                (None, Some(d)) => {
+                    let every = d.as_nanos() as f64;
+                    Some(Schedule::every(
+                        t_start + (every * k as f64 / n) as u64,
+                        every,
+                    ))
+                }
+                (None, None) => None,
+            };
             conns.push(tx.open(s.dst[i % s.dst.len()], tcp, sched)?);
             // Let the SYNs out in batches instead of queueing thousands behind one poll.
             if k % 64 == 63 {
@@ -270,10 +305,10 @@ impl<'a, D: Device> Run<'a, D> {
             port,
             port_before,
             t_start,
-            deadline: match s.stop {
-                Stop::Duration(d) => Some(t_start.saturating_add(d.as_nanos() as u64)),
-                Stop::BytesPerConn(_) => None,
-            },
+            deadline,
+            opener,
+            tcp,
+            rss_before,
             progress: Progress {
                 publish: t_start + NS / 10,
                 next: t_start + NS,
@@ -281,13 +316,20 @@ impl<'a, D: Device> Run<'a, D> {
                 acked: 0,
                 tx_frames: 0,
                 retrans: 0,
+                opened: 0,
             },
         })
     }
 
     /// The run's share for the report, once ended and closed.
     pub fn into_part(self, ended: Ended, lcore: u32, steer: SteerStats) -> Part {
+        let opened = self.conns.tally.opened;
+        let retired = self.conns.retired.map(|(cs, _)| cs);
+        let mem = ended.mem;
         Part {
+            mem,
+            opened,
+            retired,
             lcore,
             queue: self.board.map_or(0, |(_, i)| i as u16),
             stats: self.tx.stack.stats(),
@@ -300,12 +342,15 @@ impl<'a, D: Device> Run<'a, D> {
     }
 
     /// The sending phase: poll, send and report progress until the stop condition.
-    pub fn send_until_done(&mut self) -> Ended {
+    pub fn send_until_done(&mut self) -> Result<Ended, SendError> {
         let by = loop {
             let now = self.tx.clock.now();
             let now = self.tx.poll_at(&mut self.conns, now);
             if let Some(by) = self.stop_reason(now) {
                 break by;
+            }
+            if let Some(o) = self.opener.as_mut() {
+                o.open_due(&mut self.tx, &mut self.conns, self.tcp, now)?;
             }
             self.tx.send_pass(&mut self.conns, now);
             self.tick(now);
@@ -317,12 +362,22 @@ impl<'a, D: Device> Run<'a, D> {
                 (c.retrans_segs, c.srtt_us) = (i.counters.retrans_segs, i.srtt_us);
             }
         }
-        Ended {
+        let st = self.tx.stack.stats();
+        let cm = self.tx.stack.conn_memory();
+        let mem = Mem {
+            stack_bytes: cm.total() as u64,
+            queue_bytes: cm.queues as u64,
+            conns_held: st.conns_open as u64,
+            rss: Mem::rss_now(),
+            rss_before: self.rss_before,
+        };
+        Ok(Ended {
             by,
             t_end,
             acked: self.conns.list.iter().map(|c| c.acked).collect(),
-            data_segs: self.tx.stack.stats().tcp.data_segs_out,
-        }
+            data_segs: st.tcp.data_segs_out,
+            mem,
+        })
     }
 
     /// Why the sending phase ends now, if it does.
@@ -333,7 +388,7 @@ impl<'a, D: Device> Run<'a, D> {
         if self.deadline.is_some_and(|d| now >= d) {
             return Some("duration");
         }
-        if self.conns.tally.alive > 0 {
+        if self.conns.tally.alive > 0 || self.opener.is_some() {
             return None;
         }
         Some(if self.conns.list.iter().all(|c| c.failed()) {
@@ -346,8 +401,10 @@ impl<'a, D: Device> Run<'a, D> {
     /// A progress line a second (none with --quiet), from the first worker when there are
     /// several, summed over all; the others publish their totals a few times a second.
     fn tick(&mut self, now: u64) {
-        // Nothing is printed with --quiet, and only worker 0's line reads the board.
-        if self.tx.s.quiet || now < self.progress.publish {
+        // Nothing is printed with --quiet (but --json-lines), and only worker 0's line reads
+        // the board.
+        let s = self.tx.s;
+        if (s.quiet && !s.json_lines) || now < self.progress.publish {
             return;
         }
         let due = now >= self.progress.next;
@@ -383,18 +440,40 @@ impl<'a, D: Device> Run<'a, D> {
             tx_frames: self.tx.stack.dev_stats().tx_frames,
             established: self.conns.tally.established_now,
             retrans: self.progress.retrans,
+            opened: self.conns.tally.opened,
         }
     }
 
-    /// Rates since the previous line, and the port's drop counters since the start.
+    /// Rates since the previous line, and the port's drop counters since the start: a text
+    /// line on stderr, and with --json-lines one JSON object on stdout.
     fn print_progress(&mut self, now: u64, t: &Totals) {
         let p = &mut self.progress;
         let dt = now.saturating_sub(p.at) as f64 / 1e9;
         let gbps = t.acked.saturating_sub(p.acked) as f64 * 8.0 / dt / 1e9;
         let mpps = t.tx_frames.saturating_sub(p.tx_frames) as f64 / dt / 1e6;
-        (p.at, p.acked, p.tx_frames) = (now, t.acked, t.tx_frames);
+        let cps = t.opened.saturating_sub(p.opened) as f64 / dt;
+        (p.at, p.acked, p.tx_frames, p.opened) = (now, t.acked, t.tx_frames, t.opened);
         let ps = self.port.stats().unwrap_or_default();
         let before = &self.port_before;
+        let secs = now.saturating_sub(self.t_start) as f64 / 1e9;
+        if self.tx.s.json_lines {
+            let line = serde_json::json!({
+                "t_s": secs,
+                "goodput_gbps": gbps,
+                "tx_mpps": mpps,
+                "bytes_acked": t.acked,
+                "established": t.established,
+                "opened": t.opened,
+                "opened_per_s": cps,
+                "retransmits": t.retrans,
+                "imissed": ps.imissed.saturating_sub(before.imissed),
+                "oerrors": ps.oerrors.saturating_sub(before.oerrors),
+            });
+            println!("{line}");
+        }
+        if self.tx.s.quiet {
+            return;
+        }
         eprintln!(
             "[{:>6.1}s] {:>8.3} Gbit/s {:>7.3} Mpps  conns {}/{}  retrans {}  drops imissed {} oerrors {} rx_nombuf {}",
             now.saturating_sub(self.t_start) as f64 / 1e9,
@@ -423,8 +502,15 @@ impl<'a, D: Device> Run<'a, D> {
         self.tx.stack.poll(self.tx.clock.now());
     }
 
+    /// FIN (or, before the SYN-ACK, abort) on every connection, polling between batches:
+    /// a million FINs at once would bring back more answers than the pool holds.
     fn close_all(&mut self) {
-        for c in self.conns.list.iter_mut() {
+        for i in 0..self.conns.list.len() {
+            if i % 64 == 63 {
+                let now = self.tx.clock.now();
+                self.tx.poll_at(&mut self.conns, now);
+            }
+            let c = &mut self.conns.list[i];
             let Some(id) = c.id else { continue };
             if c.close_called {
                 continue;

@@ -215,7 +215,7 @@ fn run_worker<D: Device>(
     let plan: Vec<usize> = (i..s.connections as usize).step_by(n).collect();
     let mut run =
         Run::connect(sender, &sh.dpdk.port, tcp, &plan, Some((&sh.board, i))).map_err(text)?;
-    let ended = run.send_until_done();
+    let ended = run.send_until_done().map_err(text)?;
     run.close(ended.by);
     // Done here, but the others' frames may still land on this queue: keep receiving (and
     // passing them on) until every worker is done.

@@ -23,7 +23,9 @@ use linerate_proto::timer::Nanos;
 
 /// Ranges of retransmitted segments that were cumulatively acknowledged, remembered so that a
 /// later DSACK for them (they are below `snd_una` by then) can be recognised (RFC 3708 §3).
-const REXMIT_RING: usize = 16;
+/// Adjacent ranges merge, so four cover four separate runs of retransmissions (a slot costs
+/// 8 bytes of every connection block).
+const REXMIT_RING: usize = 4;
 
 /// Per-connection recovery state beyond NewReno's (`Tcb::in_recovery`, `recover`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -77,6 +79,13 @@ pub(crate) struct SackNews {
 impl SackState {
     /// Remembers a retransmitted range that the cumulative ACK just covered.
     pub(crate) fn note_rexmit_acked(&mut self, seq: u32, end: u32) {
+        // The run the last one ended continues: extend it.
+        let last = (self.rexmit_pos as usize + REXMIT_RING - 1) % REXMIT_RING;
+        let (a, b) = self.rexmit_ring[last];
+        if a != b && b == seq {
+            self.rexmit_ring[last].1 = end;
+            return;
+        }
         let i = self.rexmit_pos as usize % REXMIT_RING;
         self.rexmit_ring[i] = (seq, end);
         self.rexmit_pos = ((i + 1) % REXMIT_RING) as u8;

@@ -1,0 +1,60 @@
+//! Connection-rate mode (`--cps`): new connections on a fixed schedule, open loop. The n-th
+//! connection is due at n / rate seconds after the start, whether or not earlier ones have
+//! finished; a loop that falls behind opens what is due at once (and the achieved rate in
+//! the report shows it). Each connection sends -n bytes and closes with FIN; the table
+//! (`Conns::recycle`) counts it and reuses its slot once both FINs are done.
+use super::conn::Conns;
+use super::run_loop::Sender;
+use super::{SendError, NS};
+use linerate::{Device, TcpConfig};
+
+/// Most connections opened in one call, so that polls keep up while the loop catches up.
+const MAX_PER_CALL: u64 = 256;
+
+pub(super) struct Opener {
+    per_sec: u64,
+    t0: u64,
+    /// No new connection at or after this.
+    until: u64,
+    opened: u64,
+    /// The next --dst, round robin.
+    next_dst: usize,
+}
+
+impl Opener {
+    pub fn new(per_sec: u64, t0: u64, until: u64) -> Self {
+        Opener {
+            per_sec,
+            t0,
+            until,
+            opened: 0,
+            next_dst: 0,
+        }
+    }
+
+    /// Connections due by `now`.
+    fn due(&self, now: u64) -> u64 {
+        let t = now.min(self.until).saturating_sub(self.t0) as u128;
+        (t * self.per_sec as u128 / NS as u128) as u64
+    }
+
+    /// Opens the connections due by `now` (at most MAX_PER_CALL).
+    pub fn open_due<D: Device>(
+        &mut self,
+        tx: &mut Sender<'_, D>,
+        conns: &mut Conns,
+        tcp: TcpConfig,
+        now: u64,
+    ) -> Result<(), SendError> {
+        let due = self.due(now).min(self.opened + MAX_PER_CALL);
+        while self.opened < due {
+            let dst = tx.s.dst[self.next_dst % tx.s.dst.len()];
+            self.next_dst += 1;
+            let mut c = tx.open(dst, tcp, None)?;
+            c.opened_at = now;
+            conns.push(c);
+            self.opened += 1;
+        }
+        Ok(())
+    }
+}
