@@ -1,48 +1,8 @@
 //! `linerate send` from the outside: the built binary, its errors (one line each), the
 //! settings echo, and a short run on net_null (no root, no topology needed).
-use std::process::{Command, Output};
+mod common;
 
-const NULL_EAL: &str = "--no-pci --no-huge --no-shconf -m 256 -l 0 --vdev=net_null0";
-
-fn linerate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_linerate"))
-        .args(args)
-        .output()
-        .expect("run linerate")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Flags of a valid run on net_null that nothing answers, plus `extra`.
-fn send_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
-        "send",
-        "--dpdk",
-        NULL_EAL,
-        "--ip",
-        "198.18.0.1/24",
-        "--gw",
-        "198.18.0.254",
-        "--neigh",
-        "198.18.0.254=02:00:00:00:00:01",
-        "--dst",
-        "198.19.0.2:5201",
-    ];
-    v.extend_from_slice(extra);
-    v
-}
-
-/// Runs and asserts a usage error: non-zero exit and exactly one stderr line containing `want`.
-fn one_line_error(args: &[&str], want: &str) -> String {
-    let o = linerate(args);
-    let e = stderr(&o);
-    assert!(!o.status.success(), "{args:?} succeeded: {e}");
-    assert_eq!(e.lines().count(), 1, "{args:?}: want one line, got:\n{e}");
-    assert!(e.contains(want), "{args:?}: want {want:?} in {e:?}");
-    e
-}
+use common::{ack_peer_args, linerate, one_line_error, send_args, stderr, NULL_EAL};
 
 #[test]
 fn unknown_flag_is_exit_2_one_line() {
@@ -255,26 +215,6 @@ fn net_null_run_prints_a_json_report() {
     assert!(v["latency"]["send"].is_null());
     assert!(v["stack"]["drops"].is_object());
     assert!(v["stack"]["neigh"].is_object());
-}
-
-/// A 300 ms `--ack-peer` run on net_null with a JSON report, plus `extra`.
-fn ack_peer_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    let mut a = vec![
-        "send",
-        "--dpdk",
-        NULL_EAL,
-        "--ip",
-        "198.18.0.1/24",
-        "--dst",
-        "198.18.0.2:5201",
-        "--ack-peer",
-        "-t",
-        "300ms",
-        "--json",
-        "--quiet",
-    ];
-    a.extend_from_slice(extra);
-    a
 }
 
 /// `--ack-peer` on net_null: the in-process receiver answers, so the run needs no network and

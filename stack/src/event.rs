@@ -67,8 +67,10 @@ impl EventQueue {
         let writable = tcb.reported.want_write && tcb.writable();
         let r = &mut tcb.reported;
         let mut what = 0;
-        if tcb.snd_una != r.una {
-            r.una = tcb.snd_una;
+        // Payload bytes, not sequence space: the SYN's and FIN's ACKs are not news.
+        let acked = tcb.counters.bytes_acked as u32;
+        if acked != r.una {
+            r.una = acked;
             what |= ACKED;
         }
         let rcvd = tcb.counters.bytes_received as u32;
@@ -78,7 +80,8 @@ impl EventQueue {
         }
         if tcb.state != r.state {
             what |= state_bits(r.state, tcb.state, tcb.error);
-            if tcb.peer_fin {
+            if tcb.peer_fin && !r.fin {
+                r.fin = true;
                 what |= READABLE; // end of stream is news for a reader too
             }
             r.state = tcb.state;
@@ -144,7 +147,8 @@ fn state_bits(from: State, to: State, error: Option<TcpError>) -> u8 {
     if from == State::SynSent && to != State::Closed {
         b |= CONNECTED;
     }
-    if matches!(to, State::Closed | State::TimeWait) {
+    // Once: TIME-WAIT's end (→ CLOSED) is not a second close.
+    if matches!(to, State::Closed | State::TimeWait) && from != State::TimeWait {
         b |= match error {
             Some(e) if e != TcpError::Aborted => ERROR,
             _ => CLOSED,

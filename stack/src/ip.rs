@@ -216,6 +216,11 @@ impl<D: Device> IpLayer<D> {
     /// An mbuf for queued data, unless that would eat into the reserve: a send buffer that
     /// drained the pool would starve the ACKs that free it.
     #[inline]
+    /// More mbufs free than `send` must leave (plus a burst's worth).
+    pub(crate) fn pool_has_room(&self) -> bool {
+        self.pool.available() > self.pool_reserve + linerate_dpdk::MAX_BURST as u32
+    }
+
     pub(crate) fn alloc_send(&mut self) -> Option<Mbuf> {
         if self.pool_budget == 0 {
             let avail = self.pool.available();

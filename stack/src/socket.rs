@@ -2,18 +2,18 @@
 //! `close`): non-blocking calls on the stack of the calling core.
 use crate::event::Event;
 use crate::region::RegionId;
-use crate::stack::Stack;
+use crate::stack::{Stack, Tuple};
 use crate::tcp::output;
 use crate::tcp::{
     wscale_for, ConnId, Reported, State, Tcb, TcpConfig, TcpCounters, TcpError, TcpInfo,
 };
-use crate::tcp::{ConnCfg, SNDBUF_INIT, WAIT_NEIGH};
+use crate::tcp::{ConnCfg, LISTED_POOL, SNDBUF_INIT, WAIT_NEIGH};
 use linerate_dpdk::{Device, TxRegion};
 use linerate_proto::cc::CcState;
 use linerate_proto::pacing::Pacer;
 use linerate_proto::rss::PortPicker;
 use linerate_proto::timer::Deadline;
-use linerate_proto::timer::RttEstimator;
+use linerate_proto::timer::{Nanos, RttEstimator, SEC};
 use linerate_proto::wire::tcp::flags;
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
@@ -87,6 +87,9 @@ impl std::fmt::Display for IoError {
 }
 
 impl std::error::Error for IoError {}
+
+/// How long a connection must have been in TIME-WAIT before its 4-tuple may be reused.
+const TW_REUSE_AGE: Nanos = SEC;
 
 impl<D: Device> Stack<D> {
     /// Active open to `remote` from `local_port` (or an ephemeral one). The SYN goes out (or
@@ -176,7 +179,11 @@ impl<D: Device> Stack<D> {
             mss: mss_guess,
             ts_on: false,
             ts_recent: 0,
-            ts_offset: (iss >> 7) ^ 0x5a5a,
+            // Per 4-tuple (not per connection): a later connection on the same tuple (a reused
+            // TIME-WAIT port) sends higher timestamps, which is what makes reuse safe.
+            ts_offset: self
+                .isn_key
+                .hash_one((rport, rip, lport, local_ip, 0x7473u16)) as u32,
             sack_ok: false,
             // Grown as the send buffer grows: an idle connection holds no queue at all.
             sndbuf: if cfg.sndbuf_auto {
@@ -218,7 +225,7 @@ impl<D: Device> Stack<D> {
             rack: Default::default(),
             tlp_at: Deadline::NONE,
             reo_at: Deadline::NONE,
-            reported: Reported::new(iss),
+            reported: Reported::new(),
             waits: 0,
         };
         self.by_tuple.insert((local_ip, rip, rport, lport), id);
@@ -256,10 +263,10 @@ impl<D: Device> Stack<D> {
         if let Some(rss) = &self.cfg.rss {
             let remote = SocketAddrV4::new(rip, rport);
             let picker = PortPicker::new(&rss.toeplitz, lip, remote);
-            let by_tuple = &self.by_tuple;
-            let taken = |p| by_tuple.contains_key(&(lip, rip, rport, p));
+            let taken = |p| !self.tuple_free(&(lip, rip, rport, p));
             if let Some(p) = picker.find(&rss.reta, rss.queue, (lo, hi), self.next_port, taken) {
                 self.next_port = if p >= hi { lo } else { p + 1 };
+                self.take_tuple(&(lip, rip, rport, p));
                 return Some(p);
             }
         }
@@ -267,11 +274,46 @@ impl<D: Device> Stack<D> {
         for _ in 0..span {
             let p = self.next_port;
             self.next_port = if p >= hi { lo } else { p + 1 };
-            if !self.by_tuple.contains_key(&(lip, rip, rport, p)) {
+            if self.tuple_free(&(lip, rip, rport, p)) {
+                self.take_tuple(&(lip, rip, rport, p));
                 return Some(p);
             }
         }
         None
+    }
+
+    /// No connection holds `key`, or only one in TIME-WAIT that may give it up: released,
+    /// with timestamps, and in TIME-WAIT for at least `TW_REUSE_AGE` (Linux's
+    /// `tcp_tw_reuse`). Its successor's timestamps are higher (the offset is per tuple) and
+    /// its ISN too (RFC 6528's clock), so the peer tells old duplicates from new segments
+    /// (RFC 6191).
+    fn tuple_free(&self, key: &Tuple) -> bool {
+        let Some(&id) = self.by_tuple.get(key) else {
+            return true;
+        };
+        let now = self.now;
+        self.conns
+            .get(id as usize)
+            .and_then(|c| c.as_ref())
+            .is_some_and(|t| {
+                t.state == State::TimeWait
+                    && t.released
+                    && t.ts_on
+                    && t.close_at.is_some_and(|end| {
+                        end.saturating_add(TW_REUSE_AGE) <= now.saturating_add(t.cfg.time_wait())
+                    })
+            })
+    }
+
+    /// Ends the TIME-WAIT connection on `key`, if any, so that a new one may take it.
+    fn take_tuple(&mut self, key: &Tuple) {
+        if let Some(&id) = self.by_tuple.get(key) {
+            if let Some(Some(t)) = self.conns.get_mut(id as usize) {
+                t.end();
+                t.counters.tw_reused += 1;
+            }
+            self.after_event(id);
+        }
     }
 
     fn tcb_mut(&mut self, id: ConnId) -> Result<&mut Tcb, IoError> {
@@ -366,6 +408,11 @@ impl<D: Device> Stack<D> {
         if n == 0 && want > 0 {
             tcb.counters.would_block += 1;
             tcb.reported.want_write = true;
+            if tcb.write_seq == tcb.snd_una && tcb.waits & LISTED_POOL == 0 {
+                // Nothing queued, so no ACK will come to say WRITABLE: the pool refused it.
+                tcb.waits |= LISTED_POOL;
+                self.pool_waiters.push(id);
+            }
             return Err(IoError::WouldBlock);
         }
         if n < want {

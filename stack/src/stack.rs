@@ -15,7 +15,7 @@ use crate::tcp::input::{self, PlainAck, SegIn};
 use crate::tcp::output::{self, RstFor};
 use crate::tcp::timers;
 use crate::tcp::{ConnId, State, Tcb, TcpConfig, TcpCounters, TcpError};
-use crate::tcp::{LISTED_DEV, LISTED_NEIGH, WAIT_DEV, WAIT_NEIGH};
+use crate::tcp::{LISTED_DEV, LISTED_NEIGH, LISTED_POOL, WAIT_DEV, WAIT_NEIGH};
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads};
 use linerate_proto::route::{Route, RouteTable};
 use linerate_proto::timer::Deadline;
@@ -168,6 +168,10 @@ pub struct Stack<D: Device> {
     dev_waiters: VecDeque<ConnId>,
     /// Connections waiting for a next hop's ARP reply: all that `neigh_changed` visits.
     pub(crate) neigh_waiters: Vec<ConnId>,
+    /// Connections whose `send` the pool's reserve refused while they had nothing queued:
+    /// told WRITABLE once the pool has room again (Linux lets such a socket queue one skb
+    /// regardless, `tcp_stream_alloc_skb`'s force_schedule; here it waits, without spinning).
+    pub(crate) pool_waiters: Vec<ConnId>,
     mac: MacAddr,
     pub(crate) now: Nanos,
     pub(crate) next_port: u16,
@@ -226,6 +230,7 @@ impl<D: Device> Stack<D> {
             resolved_neigh: Vec::new(),
             dev_waiters: VecDeque::new(),
             neigh_waiters: Vec::new(),
+            pool_waiters: Vec::new(),
             mac,
             now,
             next_port: cfg.ephemeral.0,
@@ -284,6 +289,25 @@ impl<D: Device> Stack<D> {
             self.ip.dev.flush();
         }
         self.ip.dev.release();
+        if !self.pool_waiters.is_empty() && self.ip.pool_has_room() {
+            self.wake_pool_waiters();
+        }
+    }
+
+    /// The pool has room again: connections it turned away with nothing queued hear
+    /// WRITABLE (they try again; one refused again is listed again).
+    fn wake_pool_waiters(&mut self) {
+        let mut waiters = std::mem::take(&mut self.pool_waiters);
+        for id in waiters.drain(..) {
+            if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
+                if tcb.waits & LISTED_POOL != 0 {
+                    tcb.waits &= !LISTED_POOL;
+                    self.after_event(id);
+                }
+            }
+        }
+        waiters.append(&mut self.pool_waiters);
+        self.pool_waiters = waiters;
     }
 
     /// Runs output again for connections that stopped on a full device, oldest first, while

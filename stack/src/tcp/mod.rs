@@ -305,6 +305,8 @@ pub struct TcpCounters {
     pub sack_recoveries: u64,
     /// Segments RACK marked lost by time (RFC 8985 §6.2).
     pub rack_lost: u64,
+    /// The connection ended early in TIME-WAIT for a new connection to take its 4-tuple.
+    pub tw_reused: u64,
 }
 
 impl TcpCounters {
@@ -338,6 +340,7 @@ impl TcpCounters {
         self.dsacks_in += o.dsacks_in;
         self.sack_recoveries += o.sack_recoveries;
         self.rack_lost += o.rack_lost;
+        self.tw_reused += o.tw_reused;
     }
 }
 
@@ -456,7 +459,10 @@ pub(crate) struct Reported {
     /// Number of the connection's event in the event queue, if it is still there (numbers
     /// wrap; a stale one only costs a second event instead of a merge).
     pub(crate) seq: u32,
+    /// Low 32 bits of `bytes_acked`.
     pub(crate) una: u32,
+    /// The peer's FIN was reported (READABLE).
+    pub(crate) fin: bool,
     /// Low 32 bits of `bytes_received`.
     pub(crate) rcvd: u32,
     pub(crate) state: State,
@@ -466,10 +472,11 @@ pub(crate) struct Reported {
 
 impl Reported {
     /// A connection just opened: in SYN-SENT, nothing acked.
-    pub(crate) fn new(una: u32) -> Self {
+    pub(crate) fn new() -> Self {
         Reported {
             seq: 0,
-            una,
+            una: 0,
+            fin: false,
             rcvd: 0,
             state: State::SynSent,
             want_write: false,
@@ -486,6 +493,9 @@ pub(crate) const WAIT_NEIGH: u8 = 2;
 pub(crate) const LISTED_DEV: u8 = 4;
 /// `Tcb::waits`: on the stack's list of neighbour waiters.
 pub(crate) const LISTED_NEIGH: u8 = 8;
+/// `Tcb::waits`: on the stack's list of connections a full pool turned away with nothing
+/// queued (no ACK of theirs will come to say WRITABLE).
+pub(crate) const LISTED_POOL: u8 = 16;
 
 /// Send buffer a connection starts with, bytes (grown with the window up to
 /// `TcpConfig::sndbuf`, as `tcp_sndbuf_expand` does).

@@ -1,0 +1,67 @@
+//! What the `linerate` binary's tests share: running it, its one-line errors, and the flags
+//! of a run on net_null.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::process::{Command, Output};
+
+pub const NULL_EAL: &str = "--no-pci --no-huge --no-shconf -m 256 -l 0 --vdev=net_null0";
+
+pub fn linerate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_linerate"))
+        .args(args)
+        .output()
+        .expect("run linerate")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Flags of a valid run on net_null that nothing answers, plus `extra`.
+pub fn send_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "send",
+        "--dpdk",
+        NULL_EAL,
+        "--ip",
+        "198.18.0.1/24",
+        "--gw",
+        "198.18.0.254",
+        "--neigh",
+        "198.18.0.254=02:00:00:00:00:01",
+        "--dst",
+        "198.19.0.2:5201",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+/// Runs and asserts a usage error: non-zero exit and exactly one stderr line containing `want`.
+pub fn one_line_error(args: &[&str], want: &str) -> String {
+    let o = linerate(args);
+    let e = stderr(&o);
+    assert!(!o.status.success(), "{args:?} succeeded: {e}");
+    assert_eq!(e.lines().count(), 1, "{args:?}: want one line, got:\n{e}");
+    assert!(e.contains(want), "{args:?}: want {want:?} in {e:?}");
+    e
+}
+
+/// A 300 ms `--ack-peer` run on net_null with a JSON report, plus `extra`.
+pub fn ack_peer_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
+        "send",
+        "--dpdk",
+        NULL_EAL,
+        "--ip",
+        "198.18.0.1/24",
+        "--dst",
+        "198.18.0.2:5201",
+        "--ack-peer",
+        "-t",
+        "300ms",
+        "--json",
+        "--quiet",
+    ];
+    a.extend_from_slice(extra);
+    a
+}
