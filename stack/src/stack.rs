@@ -93,8 +93,8 @@ impl StackConfig {
 /// Heap bytes a stack holds for its connections ([`Stack::conn_memory`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ConnMemory {
-    /// The connection table: a block per slot, as allocated (`StackConfig::max_conns` is
-    /// reserved exactly; untouched slots cost no RSS).
+    /// The connection table: a block per slot ever used (`StackConfig::max_conns` slots are
+    /// reserved, but a slot never used costs no RSS).
     pub table: usize,
     /// The 4-tuple index.
     pub index: usize,
@@ -602,7 +602,7 @@ impl<D: Device> Stack<D> {
         // hashbrown: a control byte per bucket, buckets a power of two at 7/8 load.
         let buckets = (self.by_tuple.capacity() * 8 / 7).next_power_of_two();
         ConnMemory {
-            table: self.conns.capacity() * size_of::<Option<Tcb>>(),
+            table: self.conns.len() * size_of::<Option<Tcb>>(),
             index: buckets * (size_of::<(Tuple, ConnId)>() + 1),
             wheel: self.wheel.memory(),
             events: self.events.memory(),

@@ -36,6 +36,8 @@ pub(super) struct Conn {
     /// Incarnation of this slot of the table (--cps reuses slots): write-list entries of an
     /// earlier one are skipped.
     gen: u32,
+    /// --cps: counted and gone; the slot waits for the next connection.
+    pub retired: bool,
     /// Latency mode: bytes left of the current message, and its intended time.
     msg_left: u64,
     msg_intended: u64,
@@ -62,6 +64,7 @@ impl Conn {
             opened_at: 0,
             listed: false,
             gen: 0,
+            retired: false,
             msg_left: 0,
             msg_intended: 0,
         }
@@ -257,6 +260,7 @@ impl Conns {
         t.established_now -= (c.state == Some(State::Established)) as u64;
         c.listed = false;
         c.state = None;
+        c.retired = true;
         // The slot keeps its incarnation number; the next push takes the one after.
         self.free.push(i);
     }

@@ -47,7 +47,7 @@ fn build_report(o: &Outcome, hists: &Hists) -> Report {
         st.add(&p.stats);
     }
     let data_segs: u64 = parts.iter().map(|p| p.ended.data_segs).sum();
-    let bytes_acked: u64 = parts.iter().flat_map(|p| &p.ended.acked).sum();
+    let bytes_acked: u64 = parts.iter().map(|p| p.ended.acked_total).sum();
     // Every connection with its rate over its own worker's sending phase, in -P order.
     let mut all: Vec<(usize, &Conn, ConnReport)> = parts
         .iter()
@@ -169,8 +169,8 @@ fn worker_report(p: &Part) -> WorkerReport {
     WorkerReport {
         lcore: p.lcore,
         queue: p.queue,
-        connections: p.conns.len() as u32,
-        bytes_acked: p.ended.acked.iter().sum(),
+        connections: p.opened as u32,
+        bytes_acked: p.ended.acked_total,
         data_mpps: if secs > 0.0 {
             p.ended.data_segs as f64 / secs / 1e6
         } else {

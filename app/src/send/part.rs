@@ -13,8 +13,10 @@ pub(super) struct Ended {
     /// The report's `ended_by`.
     pub by: &'static str,
     pub t_end: u64,
-    /// Bytes acked per connection.
+    /// Bytes acked per connection still in the table (--cps: those not yet done).
     pub acked: Vec<u64>,
+    /// Bytes acked over every connection the stack ran, gone ones included.
+    pub acked_total: u64,
     pub data_segs: u64,
     pub mem: Mem,
 }

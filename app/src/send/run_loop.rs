@@ -271,6 +271,8 @@ impl<'a, D: Device> Run<'a, D> {
             }
             _ => None,
         };
+        // --cps opens its connections as the run goes.
+        let plan = if opener.is_some() { &[][..] } else { plan };
         let n = plan.len().max(1) as f64;
         for (k, &i) in plan.iter().enumerate() {
             let sched = match (s.latency, s.hold) {
@@ -333,7 +335,12 @@ impl<'a, D: Device> Run<'a, D> {
             lcore,
             queue: self.board.map_or(0, |(_, i)| i as u16),
             stats: self.tx.stack.stats(),
-            conns: self.indices.into_iter().zip(self.conns.list).collect(),
+            // --cps: the slots of connections already counted hold nothing more to report (and
+            // its connections have no place in a -P list: they go by slot).
+            conns: (self.conns.list.into_iter().enumerate())
+                .filter(|(_, c)| !c.retired)
+                .map(|(k, c)| (self.indices.get(k).copied().unwrap_or(k), c))
+                .collect(),
             ended,
             t_start: self.t_start,
             hists: self.tx.hists,
@@ -374,7 +381,11 @@ impl<'a, D: Device> Run<'a, D> {
         Ok(Ended {
             by,
             t_end,
-            acked: self.conns.list.iter().map(|c| c.acked).collect(),
+            acked: (self.conns.list.iter())
+                .filter(|c| !c.retired)
+                .map(|c| c.acked)
+                .collect(),
+            acked_total: self.conns.tally.acked,
             data_segs: st.tcp.data_segs_out,
             mem,
         })
