@@ -31,10 +31,6 @@ fn mode_flag_errors_are_one_line() {
         ),
         (vec!["--cps", "1k"], "--cps needs -n"),
         (
-            vec!["--cps", "1k", "-n", "1KiB", "-P", "4"],
-            "-P does not apply",
-        ),
-        (
             vec!["--cps", "1k", "-n", "1KiB", "--rate", "1G"],
             "--cps and --rate exclude",
         ),
@@ -114,6 +110,7 @@ fn cps_run_opens_on_schedule_and_completes_each() {
         "--cps", "2000", "-n", "3000", "-t", "500ms", "--json", "--quiet",
     ]));
     let v = json(&o);
+    assert_eq!(v["ended_by"], "duration", "{v}");
     let c = &v["cps"];
     assert_eq!(c["target_per_s"], 2000, "{v}");
     // 2 000/s for 0.5 s: up to 999 (the 1 000th is due at 0.5 s, when opening stops), less
@@ -129,6 +126,21 @@ fn cps_run_opens_on_schedule_and_completes_each() {
     assert_eq!(v["latency"]["complete"]["count"], opened, "{v}");
     assert_eq!(v["settings"]["cps"], 2000, "{v}");
     assert_eq!(v["retransmits"]["segments"], 0, "{v}");
+
+    // With -P, exactly that many, and the run ends when they are done.
+    let o = linerate(&peer16(&[
+        "--cps", "5000", "-P", "300", "-n", "2000", "-t", "5s", "--mbufs", "16383", "--json",
+        "--quiet",
+    ]));
+    let v = json(&o);
+    assert_eq!(v["ended_by"], "bytes", "{v}");
+    assert_eq!(v["cps"]["opened"], 300, "{v}");
+    assert_eq!(v["connections"]["completed"], 300, "{v}");
+    assert_eq!(v["bytes_acked"], 300 * 2000, "{v}");
+    assert!(
+        v["duration_s"].as_f64().unwrap() < 1.0,
+        "300 at 5 000/s: {v}"
+    );
 }
 
 /// --hold with --src-range: every connection established and sending its small message each

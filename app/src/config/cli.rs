@@ -120,7 +120,8 @@ pub struct SendArgs {
     #[arg(long, value_name = "DURATION")]
     pub hold_interval: Option<String>,
     /// Connection-rate mode: open N new connections per second on a fixed schedule (open
-    /// loop); each sends -n bytes and closes with FIN; runs for -t
+    /// loop); each sends -n bytes and closes with FIN; runs for -t, or until -P connections
+    /// (if given) are done
     #[arg(long, value_name = "N/S")]
     pub cps: Option<String>,
     /// Print one JSON object per second on stdout (a time series for plotting)

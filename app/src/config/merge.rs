@@ -111,14 +111,11 @@ fn workload(cli: &SendArgs, file: &FileConfig) -> Result<Workload, String> {
                 "--cps: {n} is out of range (1 to 100M per second, e.g. --cps 10k)"
             ))
         }
-        Some(_) if p_given => {
-            return Err(
-                "--cps opens connections at a rate for -t: -P does not apply (drop it)".into(),
-            )
-        }
+        // With --cps, -P (if given) is how many to open in all; none: as many as -t allows.
+        Some(_) if !p_given => 0,
         _ => num("-P", &cli.parallel, &file.connections, plain_u64)?.unwrap_or(1),
     };
-    if connections == 0 || connections > 1_000_000 {
+    if (connections == 0 && cps.is_none()) || connections > 1_000_000 {
         return Err(format!(
             "-P: {connections} connections is out of range (1 to 1000000, e.g. -P 4)"
         ));
@@ -355,7 +352,7 @@ fn workers(
             "--workers: {n} is out of range (1 to 64, one per lcore, e.g. --workers 2)"
         ));
     }
-    if n > connections {
+    if connections > 0 && n > connections {
         return Err(format!(
             "--workers {n} needs at least {n} connections (-P {n}): each worker runs its own"
         ));

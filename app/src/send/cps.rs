@@ -17,19 +17,28 @@ pub(super) struct Opener {
     /// No new connection at or after this.
     until: u64,
     opened: u64,
+    /// -P: no more than this many in all.
+    limit: u64,
     /// The next --dst, round robin.
     next_dst: usize,
 }
 
 impl Opener {
-    pub fn new(per_sec: u64, t0: u64, until: u64) -> Self {
+    /// `per_sec` from `t0` until `until`, `limit` in all.
+    pub fn new(per_sec: u64, t0: u64, until: u64, limit: u64) -> Self {
         Opener {
             per_sec,
             t0,
             until,
             opened: 0,
+            limit,
             next_dst: 0,
         }
+    }
+
+    /// Every connection it may open is open.
+    pub fn all_open(&self) -> bool {
+        self.opened >= self.limit
     }
 
     /// Connections due by `now`.
@@ -46,7 +55,10 @@ impl Opener {
         tcp: TcpConfig,
         now: u64,
     ) -> Result<(), SendError> {
-        let due = self.due(now).min(self.opened + MAX_PER_CALL);
+        let due = self
+            .due(now)
+            .min(self.opened + MAX_PER_CALL)
+            .min(self.limit);
         while self.opened < due {
             let dst = tx.s.dst[self.next_dst % tx.s.dst.len()];
             self.next_dst += 1;

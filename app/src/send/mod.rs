@@ -149,6 +149,8 @@ fn open_port(s: &mut Settings) -> Result<Dpdk, SendError> {
         // A capture records one queue: one worker unless --workers says otherwise (which
         // config::merge refuses with --pcap).
         None if s.pcap.is_some() => 1,
+        // --cps without -P has no count to share out (connections is 0 then).
+        None if s.connections == 0 => lcores.len(),
         None => lcores.len().min(s.connections as usize),
     };
     lcores.truncate(n);

@@ -265,9 +265,20 @@ impl<'a, D: Device> Run<'a, D> {
         let opener = match (s.cps, s.stop) {
             (Some(rate), Stop::Cps { bytes, .. }) => {
                 conns.recycle(bytes);
-                // Each worker opens its share of the rate.
-                let share = (rate / board.map_or(1, |(b, _)| b.workers() as u64).max(1)).max(1);
-                Some(Opener::new(share, t_start, deadline.unwrap_or(u64::MAX)))
+                // Each worker opens its share of the rate (and of -P, if given).
+                let workers = board.map_or(1, |(b, _)| b.workers() as u64).max(1);
+                let share = (rate / workers).max(1);
+                let limit = if s.connections == 0 {
+                    u64::MAX
+                } else {
+                    plan.len() as u64
+                };
+                Some(Opener::new(
+                    share,
+                    t_start,
+                    deadline.unwrap_or(u64::MAX),
+                    limit,
+                ))
             }
             _ => None,
         };
@@ -399,7 +410,9 @@ impl<'a, D: Device> Run<'a, D> {
         if self.deadline.is_some_and(|d| now >= d) {
             return Some("duration");
         }
-        if self.conns.tally.alive > 0 || self.opener.is_some() {
+        // --cps runs to -t, or until its -P connections are all done.
+        let opening = self.opener.as_ref().is_some_and(|o| !o.all_open());
+        if self.conns.tally.alive > 0 || opening {
             return None;
         }
         Some(if self.conns.list.iter().all(|c| c.failed()) {
