@@ -5,11 +5,12 @@
 //! to run inside lr-gen (scripts/test.sh does all three).
 mod common;
 
-use common::e2e::{random_bytes, send_to_sink, sha256_hex, Sink};
+use common::e2e::{random_bytes, send_to_sink, serial, sha256_hex, Sink};
 
 #[test]
 #[ignore = "needs root, the topology and the lr-gen namespace: run scripts/test.sh"]
 fn send_payload_file_to_the_kernel_sink() {
+    let _turn = serial();
     const CONNS: usize = 4;
     let size = (3 << 20) + 7;
     let data = random_bytes(42, size);
@@ -75,6 +76,7 @@ fn send_payload_file_to_the_kernel_sink() {
 #[test]
 #[ignore = "needs root, the topology and the lr-gen namespace: run scripts/test.sh"]
 fn cps_connections_each_arrive_byte_exact() {
+    let _turn = serial();
     const CONNS: usize = 2000;
     let size = 10_000;
     let data = random_bytes(7, size);
@@ -127,4 +129,56 @@ fn cps_connections_each_arrive_byte_exact() {
     let rate = v["cps"]["achieved_per_s"].as_f64().unwrap();
     assert!(rate > 1000.0, "{rate} connections/s: {v}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--rr` against `linerate sink --respond`: each connection sends 100-byte requests and
+/// reads 2 000-byte responses, one at a time. The sink answered every request it got, and
+/// every transaction the report counts is a response the sink sent.
+#[test]
+#[ignore = "needs root, the topology and the lr-gen namespace: run scripts/test.sh"]
+fn request_response_against_the_kernel_sink() {
+    let _turn = serial();
+    const CONNS: usize = 4;
+    let sink = Sink::start_with(5403, CONNS, &["--respond", "2000", "--request", "100"]);
+    let out = send_to_sink(sink.addr(), "0", 1)
+        .args([
+            "--rr",
+            "100/2000",
+            "-P",
+            &CONNS.to_string(),
+            "-t",
+            "2s",
+            "--json",
+        ])
+        .output()
+        .expect("run linerate send");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprint!("{stderr}");
+    assert!(out.status.success(), "linerate send failed: {stderr}");
+    let conns = sink.finish();
+    assert_eq!(conns.len(), CONNS, "one sink report per connection");
+    let mut answered = 0;
+    for c in &conns {
+        assert_eq!(c.closed, "fin", "{c:?}");
+        assert!(c.bytes > 0 && c.bytes % 100 == 0, "whole requests: {c:?}");
+        assert_eq!(
+            c.responses,
+            c.bytes / 100,
+            "one response per request: {c:?}"
+        );
+        answered += c.responses;
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("report is one JSON object ({e}): {stdout}"));
+    let done = v["rr"]["transactions"].as_u64().unwrap();
+    // The requests still waiting for their response when the run ended, at most one each.
+    assert!(
+        done <= answered && answered <= done + CONNS as u64,
+        "{done} transactions, {answered} responses"
+    );
+    assert!(done > 100, "{v}");
+    assert_eq!(v["latency"]["transaction"]["count"], done, "{v}");
+    assert_eq!(v["connections"]["errors"], 0, "{v}");
+    assert_eq!(v["stack"]["rst_sent"], 0, "{v}");
 }

@@ -38,6 +38,11 @@ pub struct KsendArgs {
     /// Print the report as one JSON object
     #[arg(long)]
     pub json: bool,
+    /// Request/response: write REQ bytes, read RESP bytes back, again, each transaction timed
+    /// (closed loop; with --msg-rate, on that schedule); against `linerate sink --respond
+    /// RESP --request REQ`. The kernel baseline of `linerate send --rr`
+    #[arg(long, value_name = "REQ/RESP")]
+    pub rr: Option<String>,
 }
 
 /// Validated settings of `linerate ksend`.
@@ -49,6 +54,8 @@ pub struct Ksend {
     pub time: Duration,
     pub nodelay: bool,
     pub json: bool,
+    /// --rr: request and response bytes, and whether --msg-rate paces the requests.
+    pub rr: Option<(usize, usize, bool)>,
 }
 
 impl KsendArgs {
@@ -85,6 +92,22 @@ impl KsendArgs {
         if time.is_zero() {
             return Err("-t: the duration must be > 0".into());
         }
+        let rr = match &self.rr {
+            None => None,
+            Some(r) => {
+                let bad =
+                    || format!("--rr: invalid '{r}' (expected REQ/RESP bytes, e.g. --rr 64/1KiB)");
+                let (q, a) = r.split_once('/').ok_or_else(bad)?;
+                let q = units::parse_bytes(q).map_err(|_| bad())?;
+                let a = units::parse_bytes(a).map_err(|_| bad())?;
+                if !(1..=16 << 20).contains(&q) || !(1..=16 << 20).contains(&a) {
+                    return Err(format!(
+                        "--rr: {q}/{a} is out of range (1 byte to 16MiB each)"
+                    ));
+                }
+                Some((q as usize, a as usize, self.msg_rate.is_some()))
+            }
+        };
         Ok(Ksend {
             connect,
             size: size as usize,
@@ -92,6 +115,7 @@ impl KsendArgs {
             time,
             nodelay: !self.nagle,
             json: self.json,
+            rr,
         })
     }
 }
@@ -113,6 +137,14 @@ pub struct KsendReport {
     pub send: Option<Percentiles>,
     /// From the message's intended time to the return of its last `write()`.
     pub send_corrected: Option<Percentiles>,
+    /// --rr: [request, response] bytes, transactions and their rate (null otherwise).
+    pub rr: Option<[usize; 2]>,
+    pub transactions: u64,
+    pub transactions_per_s: f64,
+    /// --rr: a request's first `write()` to its response's last byte read.
+    pub transaction: Option<Percentiles>,
+    /// --rr with --msg-rate: from the request's intended time.
+    pub transaction_corrected: Option<Percentiles>,
 }
 
 impl KsendReport {
@@ -131,7 +163,18 @@ impl KsendReport {
             "  latency (us)   {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
             "count", "p50", "p90", "p99", "p99.9", "max", "mean"
         ));
-        for (name, p) in [("send", &self.send), ("send-corr", &self.send_corrected)] {
+        if let Some([q, a]) = self.rr {
+            s.push_str(&format!(
+                "  transactions   {} of {q}/{a} bytes, {:.0}/s\n",
+                self.transactions, self.transactions_per_s
+            ));
+        }
+        for (name, p) in [
+            ("send", &self.send),
+            ("send-corr", &self.send_corrected),
+            ("transaction", &self.transaction),
+            ("transact-corr", &self.transaction_corrected),
+        ] {
             if let Some(p) = p {
                 s.push_str(&format!(
                     "    {name:<12} {:>10} {:>10.2} {:>10.2} {:>10.2} {:>10.2} {:>10.2} {:>10.2}\n",
@@ -154,6 +197,9 @@ pub fn run(k: &Ksend) -> Result<KsendReport, String> {
         .map_err(|e| format!("connect {}: {e}", k.connect))?;
     sock.set_nodelay(k.nodelay)
         .map_err(|e| format!("TCP_NODELAY: {e}"))?;
+    if let Some(rr) = k.rr {
+        return run_rr(k, sock, rr);
+    }
     let msg: Vec<u8> = (0..k.size).map(|i| (i % 251) as u8).collect();
     let mut send = new_hist();
     let mut corrected = new_hist();
@@ -205,6 +251,71 @@ pub fn run(k: &Ksend) -> Result<KsendReport, String> {
         partial_writes: partial,
         send: Percentiles::of(&send),
         send_corrected: Percentiles::of(&corrected),
+        rr: None,
+        transactions: 0,
+        transactions_per_s: 0.0,
+        transaction: None,
+        transaction_corrected: None,
+    })
+}
+
+/// --rr: write the request, read the whole response, time it; closed loop, or on the
+/// --msg-rate schedule (then also from each request's intended time).
+fn run_rr(
+    k: &Ksend,
+    mut sock: TcpStream,
+    (req, resp, paced): (usize, usize, bool),
+) -> Result<KsendReport, String> {
+    use std::io::Read;
+    let request: Vec<u8> = (0..req).map(|i| (i % 251) as u8).collect();
+    let mut buf = vec![0u8; resp];
+    let (mut lat, mut corrected) = (new_hist(), new_hist());
+    let interval = 1e9 / k.msg_rate as f64;
+    let start = Instant::now();
+    let mut done = 0u64;
+    loop {
+        let due = start + Duration::from_nanos((done as f64 * interval) as u64);
+        if paced {
+            if due.saturating_duration_since(start) >= k.time {
+                break;
+            }
+            while Instant::now() < due {
+                std::hint::spin_loop();
+            }
+        } else if start.elapsed() >= k.time {
+            break;
+        }
+        let t0 = Instant::now();
+        sock.write_all(&request)
+            .map_err(|e| format!("write: {e}"))?;
+        sock.read_exact(&mut buf)
+            .map_err(|e| format!("read: {e}"))?;
+        let t1 = Instant::now();
+        record(&mut lat, t1 - t0);
+        if paced {
+            record(&mut corrected, t1.saturating_duration_since(due));
+        }
+        done += 1;
+    }
+    let duration_s = start.elapsed().as_secs_f64();
+    let _ = sock.shutdown(std::net::Shutdown::Write);
+    Ok(KsendReport {
+        schema: SCHEMA,
+        connect: k.connect.to_string(),
+        size: req,
+        msg_rate: if paced { k.msg_rate } else { 0 },
+        nodelay: k.nodelay,
+        duration_s,
+        messages: done,
+        bytes: done * req as u64,
+        partial_writes: 0,
+        send: None,
+        send_corrected: None,
+        rr: Some([req, resp]),
+        transactions: done,
+        transactions_per_s: done as f64 / duration_s.max(1e-9),
+        transaction: Percentiles::of(&lat),
+        transaction_corrected: Percentiles::of(&corrected),
     })
 }
 
@@ -310,5 +421,47 @@ mod tests {
         assert_eq!(v["schema"], 1);
         assert!(v["send"]["p999_us"].is_number());
         assert!(r.to_text().contains("send-corr"));
+    }
+
+    /// --rr against a responder: each transaction is a request out and a response back.
+    #[test]
+    fn request_response_counts_transactions() {
+        use std::io::Write as _;
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let srv = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let (mut req, mut n) = ([0u8; 10], 0u64);
+            while s.read_exact(&mut req).is_ok() {
+                s.write_all(&[7u8; 300]).unwrap();
+                n += 1;
+            }
+            n
+        });
+        let k = KsendArgs {
+            rr: Some("10/300".into()),
+            time: Some("200ms".into()),
+            ..args(&addr.to_string())
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(k.rr, Some((10, 300, false)));
+        let r = run(&k).unwrap();
+        assert!(r.transactions > 10, "{r:?}");
+        assert_eq!(srv.join().unwrap(), r.transactions);
+        assert_eq!(r.transaction.unwrap().count, r.transactions);
+        assert!(
+            r.transaction_corrected.is_none(),
+            "closed loop: nothing to correct"
+        );
+        for bad in ["10", "0/5", "5/x"] {
+            let e = KsendArgs {
+                rr: Some(bad.into()),
+                ..args("127.0.0.1:1")
+            }
+            .validate()
+            .unwrap_err();
+            assert!(e.starts_with("--rr:"), "{bad}: {e}");
+        }
     }
 }

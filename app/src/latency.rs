@@ -27,6 +27,10 @@ pub struct Hists {
     pub connect: Histogram<u64>,
     /// --cps: connect() to every byte acked and both FINs done.
     pub complete: Histogram<u64>,
+    /// --rr: a request's first send() to the last byte of its response read.
+    pub transaction: Histogram<u64>,
+    /// --rr with --msg-rate: from the request's intended time.
+    pub transaction_corrected: Histogram<u64>,
 }
 
 impl Default for Hists {
@@ -38,6 +42,8 @@ impl Default for Hists {
             ack_rtt_corrected: new_hist(),
             connect: new_hist(),
             complete: new_hist(),
+            transaction: new_hist(),
+            transaction_corrected: new_hist(),
         }
     }
 }
@@ -52,6 +58,8 @@ impl Hists {
         let _ = self.ack_rtt_corrected.add(&o.ack_rtt_corrected);
         let _ = self.connect.add(&o.connect);
         let _ = self.complete.add(&o.complete);
+        let _ = self.transaction.add(&o.transaction);
+        let _ = self.transaction_corrected.add(&o.transaction_corrected);
     }
 }
 

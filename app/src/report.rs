@@ -39,6 +39,19 @@ pub struct Report {
     pub cps: Option<CpsReport>,
     /// What the connections cost in memory (schema 1 addition).
     pub memory: MemoryReport,
+    /// --rr: transactions done (schema 1 addition; null otherwise).
+    pub rr: Option<RrReport>,
+}
+
+/// Request/response mode's figures.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct RrReport {
+    pub request_bytes: u64,
+    pub response_bytes: u64,
+    /// Transactions completed (response read in full), over all connections.
+    pub transactions: u64,
+    /// Per second of the sending phase.
+    pub per_s: f64,
 }
 
 /// Connection-rate mode's figures.
@@ -114,6 +127,8 @@ pub struct ReportSettings {
     pub bytes_per_connection: Option<u64>,
     /// --cps (new connections per second), --hold (its interval in seconds), --src-range.
     pub cps: Option<u64>,
+    /// --rr: [request, response] bytes.
+    pub rr: Option<[u64; 2]>,
     pub hold_interval_s: Option<f64>,
     pub src_range: Option<String>,
     pub size: u64,
@@ -260,6 +275,10 @@ pub struct Latency {
     pub connect: Option<Percentiles>,
     /// --cps: connect() to the last byte acked and both FINs done.
     pub complete: Option<Percentiles>,
+    /// --rr: a request's first send() to its response's last byte read.
+    pub transaction: Option<Percentiles>,
+    /// --rr with --msg-rate: as `transaction`, from the request's intended time.
+    pub transaction_corrected: Option<Percentiles>,
     /// Sends not sampled for ACK RTT (the per-connection ring was full).
     pub unsampled: u64,
 }
@@ -368,6 +387,13 @@ impl Report {
             c.not_established,
             c.connect_failed
         );
+        if let Some(x) = &self.rr {
+            let _ = writeln!(
+                s,
+                "  transactions   {} of {}/{} bytes, {:.0}/s",
+                x.transactions, x.request_bytes, x.response_bytes, x.per_s
+            );
+        }
         if let Some(x) = &self.cps {
             let _ = writeln!(
                 s,
@@ -408,6 +434,8 @@ impl Report {
             ("ack-rtt (co)", &self.latency.ack_rtt_corrected),
             ("connect", &self.latency.connect),
             ("complete", &self.latency.complete),
+            ("transaction", &self.latency.transaction),
+            ("transact (co)", &self.latency.transaction_corrected),
         ];
         for (name, p) in rows {
             match p {
@@ -418,7 +446,9 @@ impl Report {
                         name, p.count, p.p50_us, p.p90_us, p.p99_us, p.p999_us, p.max_us, p.mean_us
                     );
                 }
-                None if name.ends_with("(co)") || name.starts_with("con") => {}
+                None if name.ends_with("(co)")
+                    || name.starts_with("con")
+                    || name.starts_with("tr") => {}
                 None => {
                     let _ = writeln!(s, "    {name:<12} {:>10}", 0);
                 }
@@ -503,6 +533,7 @@ pub(crate) mod tests {
                 ack_peer_gro: false,
                 copy: false,
                 cps: None,
+                rr: None,
                 hold_interval_s: None,
                 src_range: None,
             },
@@ -529,6 +560,8 @@ pub(crate) mod tests {
                 ack_rtt_corrected: None,
                 connect: None,
                 complete: None,
+                transaction: None,
+                transaction_corrected: None,
                 unsampled: 0,
             },
             port: PortReport {
@@ -538,6 +571,7 @@ pub(crate) mod tests {
             stack: StackReport::default(),
             cps: None,
             memory: MemoryReport::default(),
+            rr: None,
             workers: vec![
                 WorkerReport {
                     lcore: 0,

@@ -37,6 +37,13 @@ pub struct SinkArgs {
     /// SO_RCVBUF for accepted sockets, in bytes (set on the listener, inherited).
     #[arg(long)]
     pub rcvbuf: Option<usize>,
+    /// The echo side of `linerate send --rr`: after every --request bytes received, send
+    /// this many bytes back (TCP_NODELAY on), e.g. --respond 1024
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..=(16 << 20)))]
+    pub respond: Option<u64>,
+    /// With --respond: the request size, bytes [default: 1]
+    #[arg(long, value_name = "BYTES", requires = "respond", value_parser = clap::value_parser!(u64).range(1..=(16 << 20)))]
+    pub request: Option<u64>,
 }
 
 /// How a connection ended.
@@ -55,6 +62,8 @@ pub struct ConnReport {
     pub sha256: String,
     pub secs: f64,
     pub closed: Closed,
+    /// Responses sent (--respond).
+    pub responses: u64,
 }
 
 impl ConnReport {
@@ -80,6 +89,7 @@ impl ConnReport {
                 "secs": self.secs,
                 "gbps": self.gbps(),
                 "closed": closed,
+                "responses": self.responses,
             })
             .to_string()
         } else {
@@ -101,18 +111,39 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Reads `stream` to EOF or reset, hashing everything.
-pub fn drain(conn: u64, peer: SocketAddr, mut stream: TcpStream) -> ConnReport {
+/// Reads `stream` to EOF or reset, hashing everything; with `respond` = (request,
+/// response), answers every request's worth of bytes with a response of zeros.
+pub fn drain(
+    conn: u64,
+    peer: SocketAddr,
+    mut stream: TcpStream,
+    respond: Option<(u64, u64)>,
+) -> ConnReport {
     let start = Instant::now();
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut bytes = 0u64;
+    let answer = vec![0u8; respond.map_or(0, |(_, r)| r as usize)];
+    let (mut pending, mut responses) = (0u64, 0u64);
+    if respond.is_some() {
+        let _ = stream.set_nodelay(true);
+    }
     let closed = loop {
         match stream.read(&mut buf) {
             Ok(0) => break Closed::Fin,
             Ok(n) => {
                 h.update(&buf[..n]);
                 bytes += n as u64;
+                if let Some((req, _)) = respond {
+                    pending += n as u64;
+                    while pending >= req {
+                        pending -= req;
+                        if stream.write_all(&answer).is_err() {
+                            break;
+                        }
+                        responses += 1;
+                    }
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             // ECONNRESET and anything else that ends the stream abnormally.
@@ -126,6 +157,7 @@ pub fn drain(conn: u64, peer: SocketAddr, mut stream: TcpStream) -> ConnReport {
         sha256: hex(&h.finalize()),
         secs: start.elapsed().as_secs_f64(),
         closed,
+        responses,
     }
 }
 
@@ -156,6 +188,7 @@ pub fn serve(
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     on_bound(local);
 
+    let respond = args.respond.map(|r| (args.request.unwrap_or(1), r));
     let (tx, rx) = mpsc::channel::<Event>();
     std::thread::Builder::new()
         .name("sink-accept".into())
@@ -176,7 +209,7 @@ pub fn serve(
                         let _ = std::thread::Builder::new()
                             .name(format!("sink-conn-{conn}"))
                             .spawn(move || {
-                                let _ = tx.send(Event::Done(drain(conn, peer, stream)));
+                                let _ = tx.send(Event::Done(drain(conn, peer, stream, respond)));
                             });
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -263,6 +296,8 @@ mod tests {
             count,
             timeout: Some(10.0),
             rcvbuf: Some(1 << 20),
+            respond: None,
+            request: None,
         };
         let buf = Arc::new(Mutex::new(Vec::new()));
         let (atx, arx) = mpsc::channel();
@@ -327,6 +362,8 @@ mod tests {
             count: 0,
             timeout: Some(0.2),
             rcvbuf: None,
+            respond: None,
+            request: None,
         };
         let mut out = Vec::new();
         let e = serve(&args, &mut out, &mut |_| {}).unwrap_err();

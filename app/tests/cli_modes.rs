@@ -55,6 +55,18 @@ fn mode_flag_errors_are_one_line() {
             "--hold-interval: invalid duration",
         ),
         (vec!["--ack-peer-gro"], "--ack-peer-gro needs --ack-peer"),
+        (vec!["--rr", "0/x"], "--rr: invalid"),
+        (vec!["--rr", "0/64"], "--rr: 0/64 is out of range"),
+        (vec!["--rr", "64"], "--rr: '64' has no '/'"),
+        (vec!["--rr", "64/64", "-n", "1MiB"], "--rr runs for -t"),
+        (
+            vec!["--rr", "64/64", "--latency", "--msg-rate", "1k"],
+            "--rr and --latency exclude",
+        ),
+        (
+            vec!["--rr", "64/64", "--msg-rate", "0"],
+            "--msg-rate: must be > 0",
+        ),
         (
             vec!["--src-range", "198.18.0.10"],
             "--src-range: invalid range",
@@ -204,4 +216,39 @@ fn json_lines_print_a_time_series() {
     assert!(a0 > 0 && a1 > a0, "{out}");
     assert!(lines[1]["goodput_gbps"].as_f64().unwrap() > 0.0, "{out}");
     assert_eq!(lines[2]["settings"]["ack_peer_gro"], true, "{out}");
+}
+
+/// --rr on net_null: the in-process peer answers each request with the response; the report
+/// counts transactions and times them (from the intended time too with --msg-rate).
+#[test]
+fn rr_run_counts_and_times_transactions() {
+    let o = linerate(&ack_peer_args(&["--rr", "64/3000", "-P", "4"]));
+    let v = json(&o);
+    let rr = &v["rr"];
+    assert_eq!(
+        (rr["request_bytes"].as_u64(), rr["response_bytes"].as_u64()),
+        (Some(64), Some(3000)),
+        "{v}"
+    );
+    let n = rr["transactions"].as_u64().unwrap();
+    assert!(n > 100, "{v}");
+    assert_eq!(v["latency"]["transaction"]["count"], n, "{v}");
+    assert!(
+        v["latency"]["transaction_corrected"].is_null(),
+        "closed loop: {v}"
+    );
+    // Every request is whole: 64 bytes each, the last maybe still unanswered.
+    let sent = v["bytes_sent"].as_u64().unwrap();
+    assert_eq!(sent % 64, 0, "{v}");
+    assert!(
+        sent / 64 >= n && sent / 64 <= n + 4,
+        "{sent} bytes for {n} transactions"
+    );
+
+    // At a fixed rate: 1 000 requests/s per connection for 300 ms.
+    let o = linerate(&ack_peer_args(&["--rr", "64/100", "--msg-rate", "1000"]));
+    let v = json(&o);
+    let n = v["rr"]["transactions"].as_u64().unwrap();
+    assert!((295..=301).contains(&n), "{v}");
+    assert_eq!(v["latency"]["transaction_corrected"]["count"], n, "{v}");
 }

@@ -23,7 +23,8 @@ pub const CLOSED: u8 = 16;
 pub const ERROR: u8 = 32;
 /// The state changed in another way (e.g. FIN-WAIT-1 → FIN-WAIT-2).
 pub const STATE: u8 = 64;
-/// The stack freed the connection's slot: its id may come back from the next `connect`.
+/// The stack freed the connection's slot: its id may come back from a `connect` after the
+/// next `poll`.
 pub const FREED: u8 = 128;
 
 /// What changed on one connection since the app last took its events.

@@ -31,6 +31,8 @@ struct PeerConn {
     fin_acked: bool,
     /// On the `owed` list.
     owed: bool,
+    /// Request bytes received since the last response.
+    req_got: u32,
 }
 
 /// A connection of the peer: (stack address, stack port, peer port).
@@ -59,6 +61,8 @@ pub struct PeerStats {
     pub alloc_failures: u64,
     /// Most frames waiting for the stack's RX at once.
     pub rxq_max: u64,
+    /// Response bytes sent (`respond`).
+    pub resp_bytes: u64,
 }
 
 /// What `tx_burst` noted about one frame, processed when the stack next polls RX.
@@ -96,6 +100,9 @@ pub struct AckPeer<D: Device> {
     pub wscale: u8,
     /// Data segments per cumulative ACK (2 is a delayed-ACK receiver).
     pub ack_every: u32,
+    /// Request/response: after every `.0` bytes received in order, send `.1` bytes of data
+    /// back (zeros), which also ACKs the request; `None`: receive only.
+    pub respond: Option<(u32, u32)>,
     /// Connections by (stack address, stack port, peer port), each with its pure-ACK frame:
     /// a hash table, so that a million connections cost what one does.
     conns: HashMap<Key, PeerEntry, TupleHasher>,
@@ -130,6 +137,7 @@ impl<D: Device> AckPeer<D> {
             window: 16 << 20,
             wscale: 9,
             ack_every: 2,
+            respond: None,
             conns: HashMap::with_capacity_and_hasher(64, TupleHasher::new()),
             seen: Vec::with_capacity(4096),
             owed: Vec::with_capacity(256),
@@ -296,6 +304,7 @@ impl<D: Device> AckPeer<D> {
                 pending_segs: 0,
                 fin_acked: false,
                 owed: false,
+                req_got: 0,
             };
             let tmpl = c.ts_on.then(|| self.ack_template(sport, c));
             self.conns.insert(key, PeerEntry { c, tmpl });
@@ -339,10 +348,45 @@ impl<D: Device> AckPeer<D> {
             self.emit(sport, c, s, flags::FIN | flags::ACK, false);
             return;
         }
+        let responses = match self.respond {
+            Some((req, _)) if len > 0 && seq.wrapping_add(len) == c.rcv_nxt => {
+                c.req_got += len;
+                let n = c.req_got / req.max(1);
+                c.req_got %= req.max(1);
+                n
+            }
+            _ => 0,
+        };
+        if responses > 0 {
+            c.pending_segs = 0; // the response carries the ACK
+            let c = *c;
+            self.respond_with(key, c, responses);
+            return;
+        }
         if ack_now {
             c.pending_segs = 0;
             let (c, tmpl) = (*c, e.tmpl);
             self.answer(key.1, c, tmpl);
+        }
+    }
+
+    /// Sends `n` responses on connection `key`, in segments of at most an MSS.
+    fn respond_with(&mut self, key: Key, mut c: PeerConn, n: u32) {
+        let Some((_, resp)) = self.respond else {
+            return;
+        };
+        let seg_max = if c.ts_on { 1448 } else { 1460 };
+        let mut left = resp as u64 * n as u64;
+        while left > 0 {
+            let len = left.min(seg_max) as u32;
+            left -= len as u64;
+            let fl = flags::ACK | if left == 0 { flags::PSH } else { 0 };
+            self.emit_data(key.1, c, c.snd_nxt, fl, false, len);
+            c.snd_nxt = c.snd_nxt.wrapping_add(len);
+            self.stats.resp_bytes += len as u64;
+        }
+        if let Some(e) = self.conns.get_mut(&key) {
+            e.c.snd_nxt = c.snd_nxt;
         }
     }
 
@@ -406,6 +450,11 @@ impl<D: Device> AckPeer<D> {
     /// Writes one segment from the peer to the stack into an mbuf on the RX queue (pure ACKs
     /// go through `emit_ack` once the connection has its prebuilt frame).
     fn emit(&mut self, stack_port: u16, c: PeerConn, seq: u32, fl: u8, syn: bool) {
+        self.emit_data(stack_port, c, seq, fl, syn, 0);
+    }
+
+    /// `emit` with `len` bytes of payload (zeros) after the header.
+    fn emit_data(&mut self, stack_port: u16, c: PeerConn, seq: u32, fl: u8, syn: bool, len: u32) {
         let Some(mut m) = self.alloc() else {
             return;
         };
@@ -416,7 +465,7 @@ impl<D: Device> AckPeer<D> {
         } else {
             0
         };
-        let total = ETH_HEADER_LEN + IPV4_HEADER_LEN + TCP_HEADER_LEN + opt_len;
+        let total = ETH_HEADER_LEN + IPV4_HEADER_LEN + TCP_HEADER_LEN + opt_len + len as usize;
         let Some(b) = m.append(total) else { return };
         self.build(b, stack_port, c, seq, fl, syn);
         self.stats.acks_sent += 1;
@@ -479,8 +528,17 @@ impl<D: Device> AckPeer<D> {
             flags: fl,
             window: wnd as u16,
         };
-        th.write(t);
-        let mut hsum = th.sum(tcp_len);
+        // The header (with the options `emit_data` made room for); the rest is payload.
+        let hl = TCP_HEADER_LEN
+            + if syn {
+                20
+            } else if c.ts_on {
+                12
+            } else {
+                0
+            };
+        th.write(&mut t[..hl]);
+        let mut hsum = th.sum(hl);
         if syn {
             // MSS 1460, SACK-permitted, TS, NOP, WS — Linux's SYN-ACK layout.
             t[20..24].copy_from_slice(&[2, 4, 0x05, 0xb4]);

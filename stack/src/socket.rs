@@ -115,18 +115,19 @@ impl<D: Device> Stack<D> {
         if self.ip.routes.lookup(rip).is_none() {
             return Err(ConnectError::NoRoute(rip));
         }
-        // Every empty slot is on the free list (`after_event` frees a slot and lists it in one
-        // place), so this is the live count in O(1): counting slots made opening n
-        // connections cost O(n²).
-        if self.conns.len() - self.free.len() >= self.cfg.max_conns {
+        // Before the port search, which may end a TIME-WAIT connection to reuse its tuple:
+        // a table full of them is full (Linux has no such limit; here it is the memory's).
+        if self.live_conns() >= self.cfg.max_conns {
             return Err(ConnectError::TooManyConnections);
         }
         let (local_ip, lport) = match local_port {
             Some(p) => {
                 let lip = self.ip.local.primary;
-                if self.by_tuple.contains_key(&(lip, rip, rport, p)) {
+                let key = (lip, rip, rport, p);
+                if !self.tuple_free(&key) {
                     return Err(ConnectError::AddrInUse);
                 }
+                self.take_tuple(&key);
                 (lip, p)
             }
             None => self.ephemeral(rip, rport).ok_or(ConnectError::NoPorts)?,
@@ -284,9 +285,10 @@ impl<D: Device> Stack<D> {
 
     /// No connection holds `key`, or only one in TIME-WAIT that may give it up: released,
     /// with timestamps, and in TIME-WAIT for at least `TW_REUSE_AGE` (Linux's
-    /// `tcp_tw_reuse`). Its successor's timestamps are higher (the offset is per tuple) and
-    /// its ISN too (RFC 6528's clock), so the peer tells old duplicates from new segments
-    /// (RFC 6191).
+    /// `tcp_tw_reuse`). Its successor's timestamps are higher (the offset is per tuple, the
+    /// clock a second on), so the peer's PAWS tells old duplicates from new segments
+    /// (RFC 6191); its ISN is higher too unless the old connection sent more than the ISN
+    /// clock's 250 000 per second covers.
     fn tuple_free(&self, key: &Tuple) -> bool {
         let Some(&id) = self.by_tuple.get(key) else {
             return true;
@@ -305,7 +307,9 @@ impl<D: Device> Stack<D> {
             })
     }
 
-    /// Ends the TIME-WAIT connection on `key`, if any, so that a new one may take it.
+    /// Ends the TIME-WAIT connection on `key`, if any, so that a new one may take it. Its
+    /// slot is not reused before the next `poll` (`Stack::freed`), so its FREED event is
+    /// taken before its id names another connection.
     fn take_tuple(&mut self, key: &Tuple) {
         if let Some(&id) = self.by_tuple.get(key) {
             if let Some(Some(t)) = self.conns.get_mut(id as usize) {
@@ -435,7 +439,8 @@ impl<D: Device> Stack<D> {
     /// after a short send, got data, closed or failed since the last call (one event per
     /// connection, its bits merged). An app with many connections visits only these instead
     /// of asking `info` of each. Take them after every `poll`: a slot whose event says
-    /// [`crate::event::FREED`] goes to the next `connect`.
+    /// [`crate::event::FREED`] may go to a `connect` after the next `poll` (never before, so
+    /// the FREED of an id is always taken before the id names another connection).
     pub fn events(&mut self, out: &mut [Event]) -> usize {
         self.events.take(out)
     }

@@ -148,6 +148,9 @@ pub struct Stack<D: Device> {
     pub(crate) ip: IpLayer<D>,
     pub(crate) conns: Vec<Option<Tcb>>,
     pub(crate) free: Vec<ConnId>,
+    /// Slots freed since the last `poll`: they join `free` when it starts, so that an id's
+    /// FREED event (taken after a poll) comes before the id names a new connection.
+    pub(crate) freed: Vec<ConnId>,
     pub(crate) by_tuple: HashMap<Tuple, ConnId, TupleHasher>,
     /// The last 4-tuple found in `by_tuple` (the kernel's early demux: a burst of ACKs is
     /// mostly one connection's); cleared when that entry goes.
@@ -219,6 +222,7 @@ impl<D: Device> Stack<D> {
             ip,
             conns: Vec::new(),
             free: Vec::new(),
+            freed: Vec::new(),
             by_tuple: HashMap::with_capacity_and_hasher(1024, TupleHasher::new()),
             demux_cache: None,
             pending_ack: None,
@@ -246,6 +250,7 @@ impl<D: Device> Stack<D> {
     /// One pass: receive and process a few bursts, run due timers, run ARP, and flush TX.
     pub fn poll(&mut self, now: Nanos) {
         self.now = now;
+        self.free.append(&mut self.freed);
         let mut frames = std::mem::take(&mut self.rx);
         // Read until the queue is empty, up to RX_BURSTS bursts: what one poll sends with many
         // connections (a unit each) brings back far more ACKs than a burst or four.
@@ -308,6 +313,11 @@ impl<D: Device> Stack<D> {
         }
         waiters.append(&mut self.pool_waiters);
         self.pool_waiters = waiters;
+    }
+
+    /// Connections held (slots in use, freed ones not yet reusable excepted): O(1).
+    pub(crate) fn live_conns(&self) -> usize {
+        self.conns.len() - self.free.len() - self.freed.len()
     }
 
     /// Runs output again for connections that stopped on a full device, oldest first, while
@@ -453,7 +463,7 @@ impl<D: Device> Stack<D> {
                     self.demux_cache = None;
                 }
                 self.conns[id as usize] = None;
-                self.free.push(id);
+                self.freed.push(id);
             }
             return;
         }

@@ -25,6 +25,12 @@ pub struct Env {
 static ENV: OnceLock<Env> = OnceLock::new();
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// Turns for tests that run their own DPDK process on lr-gen0 (two at once would both see
+/// every frame).
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The shared port (one per process: EAL and the vdev live for the whole test binary), and a
 /// lock so tests take turns on its single queue pair.
 pub fn env() -> (&'static Env, MutexGuard<'static, ()>) {
@@ -112,6 +118,8 @@ pub struct SinkConn {
     pub bytes: u64,
     pub sha256: String,
     pub closed: String,
+    /// Responses it sent (`--respond`).
+    pub responses: u64,
 }
 
 pub struct Sink {
@@ -122,6 +130,11 @@ pub struct Sink {
 impl Sink {
     /// Starts `linerate sink` in lr-sink, waiting for `count` connections.
     pub fn start(port: u16, count: usize) -> Sink {
+        Self::start_with(port, count, &[])
+    }
+
+    /// `start` with more sink flags (e.g. `--respond`).
+    pub fn start_with(port: u16, count: usize, extra: &[&str]) -> Sink {
         let mut child = Command::new("ip")
             .args(["netns", "exec", "lr-sink"])
             .arg(linerate_bin())
@@ -135,6 +148,7 @@ impl Sink {
                 "--timeout",
                 "120",
             ])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -171,6 +185,7 @@ impl Sink {
                 bytes: v["bytes"].as_u64().expect("bytes"),
                 sha256: v["sha256"].as_str().expect("sha256").to_owned(),
                 closed: v["closed"].as_str().expect("closed").to_owned(),
+                responses: v["responses"].as_u64().unwrap_or(0),
             });
         }
         let st = self.child.wait().expect("sink exits");

@@ -124,6 +124,11 @@ pub struct SendArgs {
     /// (if given) are done
     #[arg(long, value_name = "N/S")]
     pub cps: Option<String>,
+    /// Request/response mode (like neper's tcp_rr): each connection sends a REQ-byte request
+    /// and waits for RESP bytes back before the next; with --msg-rate, requests start on a
+    /// fixed schedule and latency is coordinated-omission corrected. e.g. --rr 64/1KiB
+    #[arg(long, value_name = "REQ/RESP")]
+    pub rr: Option<String>,
     /// Print one JSON object per second on stdout (a time series for plotting)
     #[arg(long)]
     pub json_lines: bool,

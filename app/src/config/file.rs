@@ -89,6 +89,7 @@ pub struct FileConfig {
     #[serde(alias = "hold_interval")]
     pub hold_interval: Option<Num>,
     pub cps: Option<Num>,
+    pub rr: Option<String>,
     #[serde(alias = "json_lines")]
     pub json_lines: Option<bool>,
     #[serde(alias = "ack_peer_gro")]

@@ -25,7 +25,9 @@ pub fn merge(cli: SendArgs, file: FileConfig) -> Result<Settings, String> {
     let net = network(&cli, &file)?;
     let work = workload(&cli, &file)?;
     check_capacity(&work, &net)?;
-    let tcp = tcp_options(&cli, &file, work.latency.is_some() || work.hold.is_some())?;
+    // Small messages that must not wait for an ACK: Nagle off, as neper and --latency do.
+    let small = work.latency.is_some() || work.hold.is_some() || work.rr.is_some();
+    let tcp = tcp_options(&cli, &file, small)?;
     let out = output(&cli, &file)?;
     let mbufs = mbufs(&cli, &file, work.connections, tcp.sndbuf, tcp.mss)?;
     let workers = workers(&cli, &file, out.pcap.is_some(), work.connections)?;
@@ -53,6 +55,7 @@ pub fn merge(cli: SendArgs, file: FileConfig) -> Result<Settings, String> {
         latency: work.latency,
         hold: work.hold,
         cps: work.cps,
+        rr: work.rr,
         src_range: net.src_range,
         json: out.json,
         json_lines: out.json_lines,
@@ -97,6 +100,8 @@ struct Workload {
     hold: Option<std::time::Duration>,
     /// --cps: new connections per second.
     cps: Option<u64>,
+    /// --rr: request and response bytes.
+    rr: Option<(u64, u64)>,
 }
 
 fn workload(cli: &SendArgs, file: &FileConfig) -> Result<Workload, String> {
@@ -135,14 +140,23 @@ fn workload(cli: &SendArgs, file: &FileConfig) -> Result<Workload, String> {
         None => Payload::Random { seed: 1 },
     };
     let rate = num("--rate", &cli.rate, &file.rate, units::parse_rate)?;
-    let latency = latency(cli, file)?;
+    let rr = pick(cli.rr.clone(), file.rr.clone())
+        .map(|r| parse_rr(&r))
+        .transpose()?;
+    if rr.is_some() && (cli.latency || file.latency.unwrap_or(false)) {
+        return Err(
+            "--rr and --latency exclude each other: --rr with --msg-rate is latency-timed".into(),
+        );
+    }
+    let latency = latency(cli, file, rr.is_some())?;
     if latency.is_some() && rate.is_some() {
         return Err(
             "--rate and --latency exclude each other: latency mode paces by --msg-rate".into(),
         );
     }
     let modes = [
-        ("--latency", latency.is_some()),
+        ("--rr", rr.is_some()),
+        ("--latency", latency.is_some() && rr.is_none()),
         ("--hold", hold.is_some()),
         ("--cps", cps.is_some()),
     ];
@@ -156,6 +170,9 @@ fn workload(cli: &SendArgs, file: &FileConfig) -> Result<Workload, String> {
     if hold.is_some() && (rate.is_some() || matches!(stop, Stop::BytesPerConn(_))) {
         return Err("--hold keeps connections open for -t: --rate and -n do not apply".into());
     }
+    if rr.is_some() && (rate.is_some() || !matches!(stop, Stop::Duration(_))) {
+        return Err("--rr runs for -t: --rate and -n do not apply (--msg-rate sets a rate)".into());
+    }
     if cps.is_some() && rate.is_some() {
         return Err("--cps and --rate exclude each other: --cps sets the pace".into());
     }
@@ -168,7 +185,24 @@ fn workload(cli: &SendArgs, file: &FileConfig) -> Result<Workload, String> {
         latency,
         hold,
         cps,
+        rr,
     })
+}
+
+/// --rr REQ/RESP: two byte counts, each 1 byte to 16 MiB.
+fn parse_rr(r: &str) -> Result<(u64, u64), String> {
+    let bad = |why: String| format!("--rr: {why} (expected REQ/RESP bytes, e.g. --rr 64/1KiB)");
+    let (q, a) = r
+        .split_once('/')
+        .ok_or_else(|| bad(format!("'{r}' has no '/'")))?;
+    let q = units::parse_bytes(q).map_err(bad)?;
+    let a = units::parse_bytes(a).map_err(bad)?;
+    if !(1..=16 << 20).contains(&q) || !(1..=16 << 20).contains(&a) {
+        return Err(bad(format!(
+            "{q}/{a} is out of range (1 byte to 16MiB each)"
+        )));
+    }
+    Ok((q, a))
 }
 
 /// --hold and --hold-interval: the interval of each held connection's send.
@@ -252,8 +286,8 @@ fn stop(cli: &SendArgs, file: &FileConfig, cps: bool) -> Result<Stop, String> {
 }
 
 /// Latency mode: --latency and --msg-rate come together; the result is messages/s per
-/// connection.
-fn latency(cli: &SendArgs, file: &FileConfig) -> Result<Option<u64>, String> {
+/// connection. With --rr, --msg-rate alone sets the requests' rate.
+fn latency(cli: &SendArgs, file: &FileConfig, rr: bool) -> Result<Option<u64>, String> {
     let latency_on = cli.latency || file.latency.unwrap_or(false);
     let msg_rate = num(
         "--msg-rate",
@@ -267,7 +301,9 @@ fn latency(cli: &SendArgs, file: &FileConfig) -> Result<Option<u64>, String> {
         (true, None) => Err(
             "--latency needs --msg-rate <messages/s per connection>, e.g. --msg-rate 1000".into(),
         ),
-        (false, Some(_)) => Err("--msg-rate only applies with --latency".into()),
+        (false, Some(0)) if rr => Err("--msg-rate: must be > 0 (e.g. --msg-rate 1000)".into()),
+        (false, Some(m)) if rr => Ok(Some(m)),
+        (false, Some(_)) => Err("--msg-rate only applies with --latency or --rr".into()),
         (false, None) => Ok(None),
     }
 }

@@ -52,6 +52,8 @@ pub struct Settings {
     pub hold: Option<Duration>,
     /// Connection-rate mode: new connections per second.
     pub cps: Option<u64>,
+    /// Request/response mode: (request, response) bytes.
+    pub rr: Option<(u64, u64)>,
     /// Further source addresses (inclusive range).
     pub src_range: Option<(Ipv4Addr, Ipv4Addr)>,
     pub json: bool,
@@ -216,7 +218,12 @@ impl Settings {
 
     /// The mode line of the echo.
     fn mode_text(&self) -> String {
-        if let Some(m) = self.latency {
+        if let Some((q, r)) = self.rr {
+            match self.latency {
+                Some(m) => format!("request/response {q}/{r} bytes, {m} requests/s per connection"),
+                None => format!("request/response {q}/{r} bytes, closed loop"),
+            }
+        } else if let Some(m) = self.latency {
             format!("latency, {m} messages/s per connection")
         } else if let Some(d) = self.hold {
             format!(

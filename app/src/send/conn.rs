@@ -41,6 +41,36 @@ pub(super) struct Conn {
     /// Latency mode: bytes left of the current message, and its intended time.
     msg_left: u64,
     msg_intended: u64,
+    /// --rr: the transaction under way.
+    pub rr: Option<Rr>,
+    /// Bytes the peer sent (read and dropped, or the responses of --rr).
+    pub received: u64,
+}
+
+/// A request/response connection's transaction under way.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Rr {
+    pub req: u64,
+    pub resp: u64,
+    /// Request bytes not yet handed to send().
+    left: u64,
+    /// Response bytes still to come (0: not waiting).
+    wait: u64,
+    /// When the request's first send() was called, and when it was due (with --msg-rate).
+    t0: u64,
+    intended: Option<u64>,
+    /// Transactions done.
+    pub done: u64,
+}
+
+impl Rr {
+    pub fn new(req: u64, resp: u64) -> Self {
+        Rr {
+            req,
+            resp,
+            ..Default::default()
+        }
+    }
 }
 
 impl Conn {
@@ -67,7 +97,38 @@ impl Conn {
             retired: false,
             msg_left: 0,
             msg_intended: 0,
+            rr: None,
+            received: 0,
         }
+    }
+
+    /// --rr: waiting for a response (off the write list until it is in).
+    pub fn awaits_response(&self) -> bool {
+        self.rr.is_some_and(|r| r.wait > 0)
+    }
+
+    /// `n` bytes read from the peer at `now`: with --rr, a response's; true when they end it
+    /// (its latency recorded: the connection may send its next request).
+    pub fn on_received(&mut self, n: u64, now: u64, hists: &mut Hists) -> bool {
+        self.received += n;
+        let Some(rr) = self.rr.as_mut() else {
+            return false;
+        };
+        if rr.wait == 0 {
+            return false; // more than was asked for: dropped
+        }
+        rr.wait = rr.wait.saturating_sub(n);
+        if rr.wait > 0 {
+            return false;
+        }
+        rr.done += 1;
+        let _ = hists.transaction.record(now.saturating_sub(rr.t0).max(1));
+        if let Some(i) = rr.intended {
+            let _ = hists
+                .transaction_corrected
+                .record(now.saturating_sub(i).max(1));
+        }
+        true
     }
 
     pub fn state(&self) -> Option<State> {
@@ -104,6 +165,26 @@ impl Conn {
     /// send time of the message they belong to. A new message starts only when the schedule
     /// says it is due; `None` means none is.
     pub fn next_write(&mut self, want: u64, clock: &TscClock) -> Option<(u64, Option<u64>)> {
+        if let Some(rr) = self.rr.as_mut() {
+            if rr.wait > 0 {
+                return None;
+            }
+            if rr.left == 0 {
+                // A new request: now, or when the --msg-rate schedule says.
+                let now = clock.now();
+                rr.intended = match self.sched.as_mut() {
+                    Some(s) if !s.ready(now) => return None,
+                    Some(s) => {
+                        let due = s.due();
+                        s.advance();
+                        Some(due)
+                    }
+                    None => None,
+                };
+                (rr.left, rr.t0) = (rr.req, now);
+            }
+            return Some((rr.left, rr.intended));
+        }
         let Some(sched) = self.sched.as_mut() else {
             return Some((want, None));
         };
@@ -141,7 +222,12 @@ impl Conn {
     /// Books `n` bytes that send() took at `t0`..`t1` for a write meant at `intended`.
     pub fn on_sent(&mut self, hists: &mut Hists, n: u64, t0: u64, t1: u64, intended: Option<u64>) {
         self.queued += n;
-        if self.sched.is_some() {
+        if let Some(rr) = self.rr.as_mut() {
+            rr.left -= n;
+            if rr.left == 0 {
+                rr.wait = rr.resp;
+            }
+        } else if self.sched.is_some() {
             self.msg_left -= n;
         }
         self.tracker.on_send(hists, self.queued, t0, t1, intended);
@@ -178,6 +264,8 @@ pub(super) struct Conns {
     free: Vec<u32>,
     /// Events taken from the stack per call.
     buf: Vec<Event>,
+    /// Where received bytes are read to (and dropped).
+    scratch: Vec<u8>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -191,6 +279,7 @@ impl Conns {
             tally: Tally::default(),
             retired: None,
             free: Vec::new(),
+            scratch: vec![0; 64 << 10],
             buf: vec![
                 Event {
                     conn: 0,
@@ -278,12 +367,52 @@ impl Conns {
             let n = stack.events(&mut self.buf);
             for k in 0..n {
                 let ev = self.buf[k];
+                if ev.what & event::READABLE != 0 {
+                    self.read(stack, ev.conn, hists, now);
+                }
                 self.apply(&ev, hists, now, limit);
             }
             if n < self.buf.len() {
                 return;
             }
         }
+    }
+
+    /// Reads what connection `id` received: --rr's responses, and in every other mode bytes
+    /// the peer sends anyway, dropped (never left to fill the stack's buffer). A response
+    /// that completes puts the connection back on the write list.
+    fn read<D: linerate::Device>(
+        &mut self,
+        stack: &mut linerate::Stack<D>,
+        id: ConnId,
+        hists: &mut Hists,
+        now: u64,
+    ) {
+        let Some(&i) = self.by_id.get(id as usize) else {
+            return;
+        };
+        while let Ok(n) = stack.recv(id, &mut self.scratch) {
+            if n == 0 {
+                break; // end of stream
+            }
+            if i == NONE {
+                continue;
+            }
+            let c = &mut self.list[i as usize];
+            if c.on_received(n as u64, now, hists) && !c.listed {
+                c.listed = true;
+                self.writers.push_back((i, c.gen));
+            }
+        }
+    }
+
+    /// Reads and drops whatever connection `id` has received.
+    pub fn drop_received<D: linerate::Device>(
+        &mut self,
+        stack: &mut linerate::Stack<D>,
+        id: ConnId,
+    ) {
+        while stack.recv(id, &mut self.scratch).is_ok_and(|n| n > 0) {}
     }
 
     fn apply(&mut self, ev: &Event, hists: &mut Hists, now: u64, limit: u64) {

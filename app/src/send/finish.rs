@@ -11,7 +11,7 @@ use crate::config::{Payload, Settings, Stop};
 use crate::latency::{Hists, Percentiles};
 use crate::report::{
     ConnReport, Connections, CpsReport, Latency, MemoryReport, MinMedMax, PortReport, Report,
-    ReportSettings, Retransmits, Segments, StackReport, WorkerReport, SCHEMA,
+    ReportSettings, Retransmits, RrReport, Segments, StackReport, WorkerReport, SCHEMA,
 };
 use linerate::dpdk::{Mempool, Port, PortStats};
 use linerate::{NeighStats, RxDrops, StackStats, TcpCounters};
@@ -120,6 +120,15 @@ fn build_report(o: &Outcome, hists: &Hists) -> Report {
             }
         }),
         memory: memory(parts),
+        rr: s.rr.map(|(q, r)| {
+            let n = hists.transaction.len();
+            RrReport {
+                request_bytes: q,
+                response_bytes: r,
+                transactions: n,
+                per_s: if secs > 0.0 { n as f64 / secs } else { 0.0 },
+            }
+        }),
     }
 }
 
@@ -228,6 +237,7 @@ fn report_settings(s: &Settings) -> ReportSettings {
             _ => None,
         },
         cps: s.cps,
+        rr: s.rr.map(|(q, r)| [q, r]),
         hold_interval_s: s.hold.map(|d| d.as_secs_f64()),
         src_range: s.src_range.map(|(a, b)| format!("{a}-{b}")),
         size: s.size,
@@ -334,6 +344,8 @@ fn latency(hists: &Hists, conns: &[&Conn]) -> Latency {
         ack_rtt_corrected: Percentiles::of(&hists.ack_rtt_corrected),
         connect: Percentiles::of(&hists.connect),
         complete: Percentiles::of(&hists.complete),
+        transaction: Percentiles::of(&hists.transaction),
+        transaction_corrected: Percentiles::of(&hists.transaction_corrected),
         unsampled: conns.iter().map(|c| c.tracker.unsampled).sum(),
     }
 }
@@ -455,6 +467,8 @@ fn write_hist_log(path: &std::path::Path, h: &Hists, secs: f64) -> Result<(), St
         ("ack_rtt_corrected", &h.ack_rtt_corrected),
         ("connect", &h.connect),
         ("complete", &h.complete),
+        ("transaction", &h.transaction),
+        ("transaction_corrected", &h.transaction_corrected),
     ] {
         if hist.is_empty() {
             continue;

@@ -81,6 +81,8 @@ pub fn run(args: SendArgs) -> Result<(), SendError> {
 fn ack_peer<D: Device>(s: &Settings, dpdk: &Dpdk, dev: D) -> AckPeer<D> {
     let peer_ip = *s.dst[0].ip();
     let mut dev = AckPeer::new(dev, dpdk.pool.clone(), s.ip.addr, peer_ip);
+    // --rr: the peer answers each request with the response.
+    dev.respond = s.rr.map(|(q, r)| (q as u32, r as u32));
     if s.ack_peer_gro {
         // One ACK per burst of a connection (the batch's end ACKs what is owed), as a
         // receiver with GRO gives; 64 segments is GRO's largest aggregate.

@@ -2,7 +2,7 @@
 //! the stop condition, with a progress line a second; then close and drain.
 use super::board::{Board, Totals};
 use super::bucket::TokenBucket;
-use super::conn::{Conn, Conns};
+use super::conn::{Conn, Conns, Rr};
 use super::cps::Opener;
 use super::part::{Ended, Mem, Part};
 use super::{sigint, SendError, NS};
@@ -180,7 +180,13 @@ impl<'a, D: Device> Sender<'a, D> {
             return Write::Blocked;
         }
         let Some((want, intended)) = c.next_write(self.s.size.min(remaining), &self.clock) else {
-            return Write::Later; // the next message is not due yet
+            // --rr waiting for its response: off the list until it is in. Otherwise the next
+            // message is not due yet.
+            return if c.awaits_response() {
+                Write::Blocked
+            } else {
+                Write::Later
+            };
         };
         // A write stops at the end of the payload buffer; the next one starts over at its
         // beginning.
@@ -298,7 +304,9 @@ impl<'a, D: Device> Run<'a, D> {
                 }
                 (None, None) => None,
             };
-            conns.push(tx.open(s.dst[i % s.dst.len()], tcp, sched)?);
+            let mut c = tx.open(s.dst[i % s.dst.len()], tcp, sched)?;
+            c.rr = s.rr.map(|(q, r)| Rr::new(q, r));
+            conns.push(c);
             // Let the SYNs out in batches instead of queueing thousands behind one poll.
             if k % 64 == 63 {
                 tx.poll_at(&mut conns, tx.clock.now());
@@ -534,22 +542,24 @@ impl<'a, D: Device> Run<'a, D> {
                 let now = self.tx.clock.now();
                 self.tx.poll_at(&mut self.conns, now);
             }
-            let c = &mut self.conns.list[i];
-            let Some(id) = c.id else { continue };
-            if c.close_called {
-                continue;
-            }
-            match c.state() {
+            let c = &self.conns.list[i];
+            let (id, state) = match c.id {
+                Some(id) if !c.close_called => (id, c.state()),
+                _ => continue,
+            };
+            match state {
                 // No SYN-ACK yet: nothing to close gracefully.
                 Some(State::SynSent) => {
                     let _ = self.tx.stack.abort(id);
                 }
                 Some(_) => {
+                    // Unread data would make close() an abort (RST): read it first.
+                    self.conns.drop_received(&mut self.tx.stack, id);
                     let _ = self.tx.stack.close(id);
                 }
                 None => {}
             }
-            c.close_called = true;
+            self.conns.list[i].close_called = true;
         }
     }
 
