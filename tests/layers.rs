@@ -9,6 +9,7 @@ use std::path::Path;
 /// Each module's rank: a module may use only modules of a lower rank.
 const RANKS: &[(&str, u32)] = &[
     ("dev", 0),
+    ("hash", 0),
     ("region", 0),
     ("steer", 0),
     ("neigh", 1),
@@ -25,6 +26,8 @@ const RANKS: &[(&str, u32)] = &[
     ("event", 8),
     ("stack", 9),
     ("socket", 10),
+    ("stats", 10),
+    ("wait", 10),
     ("peer", 11),
     ("pcap", 11),
     ("control", 11),

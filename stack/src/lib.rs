@@ -14,13 +14,16 @@ pub mod control;
 mod dev;
 pub mod event;
 mod gso;
+mod hash;
 mod ip;
 mod neigh;
 mod region;
 mod socket;
 mod stack;
+mod stats;
 pub mod steer;
 mod tcp;
+mod wait;
 
 #[cfg(feature = "pcap")]
 pub mod pcap;
@@ -32,5 +35,6 @@ pub use ip::RxDrops;
 pub use neigh::{NeighConfig, NeighState, NeighStats, NeighTable, Neighbour};
 pub use region::RegionId;
 pub use socket::{ConnectError, IoError};
-pub use stack::{ConnMemory, Stack, StackConfig, StackStats};
+pub use stack::{Stack, StackConfig};
+pub use stats::{ConnMemory, StackStats};
 pub use tcp::{ConnId, State, TcpConfig, TcpCounters, TcpError, TcpInfo};

@@ -4,7 +4,7 @@
 //! per `ack_every` data segments, like a delayed-ACK receiver) and FIN-ACKs on the RX side.
 //! With it the stack's full per-segment cost (copy, transmit, ACK processing, freeing) can be
 //! measured on one core without a network.
-use crate::stack::TupleHasher;
+use crate::hash::TupleHasher;
 use crate::tcp::header::{finish_checksum, ts_option_sum, write_ts_option, TcpHdr};
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads};
 use linerate_proto::wire::arp::{self, ArpOp, ArpPacket};

@@ -6,16 +6,17 @@
 //! the connection table → `tcp::input`. After input, a timer or an app call a connection
 //! gets one `after_event`: output may send, an owed ACK goes, and its timer is re-armed.
 //! Pure ACKs leave it to the end of the RX burst, so a burst of them runs output once.
-use crate::dev::{Dev, DevStats};
+use crate::dev::Dev;
 use crate::event::EventQueue;
-use crate::ip::{self, IpLayer, RxDrops};
-use crate::neigh::{LocalAddrs, NeighConfig, NeighStats, NeighTable};
+use crate::hash::TupleHasher;
+use crate::ip::{self, IpLayer};
+use crate::neigh::{LocalAddrs, NeighConfig, NeighTable};
 use crate::steer::RssSteering;
 use crate::tcp::input::{self, PlainAck, SegIn};
 use crate::tcp::output::{self, RstFor};
 use crate::tcp::timers;
 use crate::tcp::{ConnId, State, Tcb, TcpConfig, TcpCounters, TcpError};
-use crate::tcp::{LISTED_DEV, LISTED_NEIGH, LISTED_POOL, WAIT_DEV, WAIT_NEIGH};
+use crate::tcp::{LISTED_DEV, LISTED_NEIGH, WAIT_DEV, WAIT_NEIGH};
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads};
 use linerate_proto::route::{Route, RouteTable};
 use linerate_proto::timer::Deadline;
@@ -90,59 +91,6 @@ impl StackConfig {
     }
 }
 
-/// Heap bytes a stack holds for its connections ([`Stack::conn_memory`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ConnMemory {
-    /// The connection table: a block per slot ever used (`StackConfig::max_conns` slots are
-    /// reserved, but a slot never used costs no RSS).
-    pub table: usize,
-    /// The 4-tuple index.
-    pub index: usize,
-    /// The timer wheel's buckets and entry slab.
-    pub wheel: usize,
-    /// The event queue.
-    pub events: usize,
-    /// Write queues and receive buffers: what in-flight and unread data take (a queue keeps
-    /// its capacity once grown).
-    pub queues: usize,
-}
-
-impl ConnMemory {
-    /// All of it.
-    pub fn total(&self) -> usize {
-        self.table + self.index + self.wheel + self.events + self.queues
-    }
-}
-
-/// Stack-wide counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StackStats {
-    /// Frames and bytes through the device.
-    pub dev: DevStats,
-    /// Frames dropped on input, by reason.
-    pub drops: RxDrops,
-    /// ARP counters.
-    pub neigh: NeighStats,
-    /// Connections the stack holds (any state, not yet freed).
-    pub conns_open: usize,
-    /// TCP counters summed over every connection, open or already freed.
-    pub tcp: TcpCounters,
-    /// Connections that ended with an error.
-    pub conn_errors: u64,
-}
-
-impl StackStats {
-    /// Adds `o` (another stack's counters): totals over the stacks of several cores.
-    pub fn add(&mut self, o: &StackStats) {
-        self.dev.add(&o.dev);
-        self.drops.add(&o.drops);
-        self.neigh.add(&o.neigh);
-        self.conns_open += o.conns_open;
-        self.tcp.add(&o.tcp);
-        self.conn_errors += o.conn_errors;
-    }
-}
-
 /// A per-core TCP/IP stack on one NIC queue pair: one per lcore.
 pub struct Stack<D: Device> {
     pub(crate) ip: IpLayer<D>,
@@ -158,17 +106,17 @@ pub struct Stack<D: Device> {
     /// A plain ACK held back until the next frame shows whether a later ACK of the same
     /// connection supersedes it (`input::plain_ack`); processed by the end of the RX burst.
     pending_ack: Option<(ConnId, PlainAck)>,
-    wheel: TimerWheel,
+    pub(crate) wheel: TimerWheel,
     expired: Vec<u32>,
     rx: Vec<Mbuf>,
     /// Connections whose output waits for the end of the RX burst or the app's flush
     /// (`Tcb::deferred`).
     touched: Vec<ConnId>,
-    failed_neigh: Vec<usize>,
-    resolved_neigh: Vec<usize>,
+    pub(crate) failed_neigh: Vec<usize>,
+    pub(crate) resolved_neigh: Vec<usize>,
     /// Connections whose output stopped on a full device, in the order they stopped: run
     /// again, round robin, as the device drains (the kernel's TSQ wake-up).
-    dev_waiters: VecDeque<ConnId>,
+    pub(crate) dev_waiters: VecDeque<ConnId>,
     /// Connections waiting for a next hop's ARP reply: all that `neigh_changed` visits.
     pub(crate) neigh_waiters: Vec<ConnId>,
     /// Connections whose `send` the pool's reserve refused while they had nothing queued:
@@ -185,8 +133,8 @@ pub struct Stack<D: Device> {
     /// Readiness events for the app (`Stack::events`).
     pub(crate) events: EventQueue,
     /// Counters of connections already freed.
-    retired: TcpCounters,
-    retired_errors: u64,
+    pub(crate) retired: TcpCounters,
+    pub(crate) retired_errors: u64,
 }
 
 impl<D: Device> Stack<D> {
@@ -299,46 +247,9 @@ impl<D: Device> Stack<D> {
         }
     }
 
-    /// The pool has room again: connections it turned away with nothing queued hear
-    /// WRITABLE (they try again; one refused again is listed again).
-    fn wake_pool_waiters(&mut self) {
-        let mut waiters = std::mem::take(&mut self.pool_waiters);
-        for id in waiters.drain(..) {
-            if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
-                if tcb.waits & LISTED_POOL != 0 {
-                    tcb.waits &= !LISTED_POOL;
-                    self.after_event(id);
-                }
-            }
-        }
-        waiters.append(&mut self.pool_waiters);
-        self.pool_waiters = waiters;
-    }
-
     /// Connections held (slots in use, freed ones not yet reusable excepted): O(1).
     pub(crate) fn live_conns(&self) -> usize {
         self.conns.len() - self.free.len() - self.freed.len()
-    }
-
-    /// Runs output again for connections that stopped on a full device, oldest first, while
-    /// the device has room; one that stops again goes to the back.
-    fn run_dev_waiters(&mut self) {
-        for _ in 0..self.dev_waiters.len() {
-            if !self.ip.has_room() {
-                break;
-            }
-            let Some(id) = self.dev_waiters.pop_front() else {
-                break;
-            };
-            let Some(Some(tcb)) = self.conns.get_mut(id as usize) else {
-                continue;
-            };
-            if tcb.waits & LISTED_DEV == 0 {
-                continue; // a stale entry: the slot was freed and reused
-            }
-            tcb.waits &= !LISTED_DEV;
-            self.after_event(id);
-        }
     }
 
     /// Room in the timer wheel for an entry per connection and 1 024 more, made at connect
@@ -384,45 +295,6 @@ impl<D: Device> Stack<D> {
         // stays queued rather than being dropped with the other one.
         touched.append(&mut self.touched);
         self.touched = touched;
-    }
-
-    /// ARP finished for some next hops: wake or fail the connections waiting on them (only
-    /// those: the waiters list, not every connection).
-    fn neigh_changed(&mut self) {
-        let failed = std::mem::take(&mut self.failed_neigh);
-        let resolved = std::mem::take(&mut self.resolved_neigh);
-        let mut waiters = std::mem::take(&mut self.neigh_waiters);
-        let now = self.now;
-        for id in waiters.drain(..) {
-            let Some(Some(tcb)) = self.conns.get_mut(id as usize) else {
-                continue;
-            };
-            if tcb.waits & LISTED_NEIGH == 0 {
-                continue;
-            }
-            tcb.waits &= !LISTED_NEIGH;
-            if self.ip.dst_uses(&tcb.dst, &failed) && tcb.state == State::SynSent {
-                tcb.fail(TcpError::HostUnreachable);
-            } else if self.ip.dst_uses(&tcb.dst, &resolved) {
-                tcb.waits &= !WAIT_NEIGH;
-                if tcb.state == State::SynSent {
-                    output::send_syn(tcb, &mut self.ip, now);
-                } else {
-                    output::write_xmit(tcb, &mut self.ip, now);
-                }
-            } else {
-                // Another next hop: keep waiting.
-                tcb.waits |= WAIT_NEIGH;
-            }
-            self.after_event(id);
-        }
-        // Waiters listed again meanwhile are in the new list; keep the capacity.
-        waiters.append(&mut self.neigh_waiters);
-        self.neigh_waiters = waiters;
-        self.failed_neigh = failed;
-        self.failed_neigh.clear();
-        self.resolved_neigh = resolved;
-        self.resolved_neigh.clear();
     }
 
     /// After input, a timer or an app call: let output send, answer with an ACK if one is
@@ -606,48 +478,6 @@ impl<D: Device> Stack<D> {
         }
     }
 
-    /// Heap bytes the stack holds for its connections, by part. A walk over the connections.
-    pub fn conn_memory(&self) -> ConnMemory {
-        use std::mem::size_of;
-        // hashbrown: a control byte per bucket, buckets a power of two at 7/8 load.
-        let buckets = (self.by_tuple.capacity() * 8 / 7).next_power_of_two();
-        ConnMemory {
-            table: self.conns.len() * size_of::<Option<Tcb>>(),
-            index: buckets * (size_of::<(Tuple, ConnId)>() + 1),
-            wheel: self.wheel.memory(),
-            events: self.events.memory(),
-            queues: self
-                .conns
-                .iter()
-                .flatten()
-                .map(|t| t.queue.capacity() * size_of::<crate::tcp::Seg>() + t.rx_capacity())
-                .sum(),
-        }
-    }
-
-    /// The device's counters alone: O(1), where [`Stack::stats`] sums every connection.
-    pub fn dev_stats(&self) -> DevStats {
-        self.ip.dev.stats
-    }
-
-    /// Stack-wide counters (a walk over the connections: not for every poll).
-    pub fn stats(&self) -> StackStats {
-        let mut tcp = self.retired;
-        let mut conn_errors = self.retired_errors;
-        for t in self.conns.iter().flatten() {
-            tcp.add(&t.counters);
-            conn_errors += t.error.is_some_and(|e| e != TcpError::Aborted) as u64;
-        }
-        StackStats {
-            dev: self.ip.dev.stats,
-            drops: self.ip.drops,
-            neigh: self.ip.neigh.stats,
-            conns_open: self.conns.iter().flatten().count(),
-            tcp,
-            conn_errors,
-        }
-    }
-
     /// The mbuf pool the stack allocates from.
     pub fn pool(&self) -> &Arc<Mempool> {
         &self.ip.pool
@@ -691,59 +521,5 @@ impl<D: Device> Stack<D> {
     /// Frames waiting for the NIC.
     pub fn tx_backlog(&self) -> usize {
         self.ip.dev.backlog()
-    }
-}
-
-/// A fast keyed hash for the connection table (SipHash cost a few percent per segment). The
-/// table only holds our own connections, and the key is random per stack, so a peer cannot
-/// aim lookups at a long chain.
-#[derive(Clone)]
-pub(crate) struct TupleHasher {
-    key: u64,
-}
-
-impl TupleHasher {
-    pub(crate) fn new() -> Self {
-        use std::hash::BuildHasher;
-        TupleHasher {
-            key: std::collections::hash_map::RandomState::new().hash_one(0x6c69_6e65u64) | 1,
-        }
-    }
-}
-
-impl std::hash::BuildHasher for TupleHasher {
-    type Hasher = TupleHash;
-    fn build_hasher(&self) -> TupleHash {
-        TupleHash { h: self.key }
-    }
-}
-
-pub(crate) struct TupleHash {
-    h: u64,
-}
-
-impl std::hash::Hasher for TupleHash {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(*b as u64);
-        }
-    }
-    #[inline]
-    fn write_u16(&mut self, v: u16) {
-        self.write_u64(v as u64);
-    }
-    #[inline]
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(v as u64);
-    }
-    #[inline]
-    fn write_u64(&mut self, v: u64) {
-        self.h = (self.h.rotate_left(23) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        let h = self.h;
-        (h ^ (h >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ (h >> 32)
     }
 }

@@ -3,10 +3,7 @@
 //! finished; a loop that falls behind opens what is due at once (and the achieved rate in
 //! the report shows it). Each connection sends -n bytes and closes with FIN; the table
 //! (`Conns::recycle`) counts it and reuses its slot once both FINs are done.
-use super::conn::Conns;
-use super::run_loop::Sender;
-use super::{SendError, NS};
-use linerate::{Device, TcpConfig};
+use super::NS;
 
 /// Most connections opened in one call, so that polls keep up while the loop catches up.
 const MAX_PER_CALL: u64 = 256;
@@ -47,26 +44,20 @@ impl Opener {
         (t * self.per_sec as u128 / NS as u128) as u64
     }
 
-    /// Opens the connections due by `now` (at most MAX_PER_CALL).
-    pub fn open_due<D: Device>(
-        &mut self,
-        tx: &mut Sender<'_, D>,
-        conns: &mut Conns,
-        tcp: TcpConfig,
-        now: u64,
-    ) -> Result<(), SendError> {
+    /// How many connections to open now (at most MAX_PER_CALL): counted as opened.
+    pub fn take_due(&mut self, now: u64) -> u64 {
         let due = self
             .due(now)
             .min(self.opened + MAX_PER_CALL)
             .min(self.limit);
-        while self.opened < due {
-            let dst = tx.s.dst[self.next_dst % tx.s.dst.len()];
-            self.next_dst += 1;
-            let mut c = tx.open(dst, tcp, None)?;
-            c.opened_at = now;
-            conns.push(c);
-            self.opened += 1;
-        }
-        Ok(())
+        let n = due.saturating_sub(self.opened);
+        self.opened += n;
+        n
+    }
+
+    /// The --dst (an index into them) of the next connection, round robin.
+    pub fn next_dst(&mut self, dsts: usize) -> usize {
+        self.next_dst += 1;
+        (self.next_dst - 1) % dsts.max(1)
     }
 }

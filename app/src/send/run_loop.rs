@@ -376,7 +376,13 @@ impl<'a, D: Device> Run<'a, D> {
                 break by;
             }
             if let Some(o) = self.opener.as_mut() {
-                o.open_due(&mut self.tx, &mut self.conns, self.tcp, now)?;
+                for _ in 0..o.take_due(now) {
+                    let s = self.tx.s;
+                    let dst = s.dst[o.next_dst(s.dst.len())];
+                    let mut c = self.tx.open(dst, self.tcp, None)?;
+                    c.opened_at = now;
+                    self.conns.push(c);
+                }
             }
             self.tx.send_pass(&mut self.conns, now);
             self.tick(now);

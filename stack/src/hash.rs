@@ -1,0 +1,54 @@
+//! The hasher of the stack's 4-tuple tables (the connection table and the ACK peer's).
+/// A fast keyed hash for the connection table (SipHash cost a few percent per segment). The
+/// table only holds our own connections, and the key is random per stack, so a peer cannot
+/// aim lookups at a long chain.
+#[derive(Clone)]
+pub(crate) struct TupleHasher {
+    key: u64,
+}
+
+impl TupleHasher {
+    pub(crate) fn new() -> Self {
+        use std::hash::BuildHasher;
+        TupleHasher {
+            key: std::collections::hash_map::RandomState::new().hash_one(0x6c69_6e65u64) | 1,
+        }
+    }
+}
+
+impl std::hash::BuildHasher for TupleHasher {
+    type Hasher = TupleHash;
+    fn build_hasher(&self) -> TupleHash {
+        TupleHash { h: self.key }
+    }
+}
+
+pub(crate) struct TupleHash {
+    h: u64,
+}
+
+impl std::hash::Hasher for TupleHash {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    #[inline]
+    fn write_u16(&mut self, v: u16) {
+        self.write_u64(v as u64);
+    }
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(v as u64);
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.h = (self.h.rotate_left(23) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        let h = self.h;
+        (h ^ (h >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ (h >> 32)
+    }
+}
