@@ -15,6 +15,10 @@
 #   4. Impairment matrix: linerate (CUBIC) vs iperf3 -C cubic (TSO/GSO off and on), 16 connections each, through the
 #                   router's impairment stage (loss 0.1/1/5/10 %, 25 % reordering, 1 % dup,
 #                   0.1 % corruption, 20 ms ± 5 ms jitter, 1 Gbit/s rate), both directions
+#   5. Many connections (scripts/bench_many.sh): the scale curve 1 to 100 000 connections,
+#                   a million held, the connection rate (net_null; af_packet to the kernel
+#                   sink, every connection checked), request/response vs the kernel's client;
+#                   the figures in docs/figures/ (scripts/plot.py)
 #
 # Usage: scripts/bench.sh [--short | --long | --time SECONDS] [--no-matrix] [--matrix-reps N]
 #                         [--out FILE] [--self-test]
@@ -81,10 +85,11 @@ meets() {
         print ok ? "**yes**" : "no" }'
 }
 
-# A field of a JSON file with jq ($1 file, $2 filter); "n/a" when missing or null.
+# A field of a JSON file with jq ($1 file, $2 filter); "n/a" when missing or null. A file of
+# several objects (--json-lines, then the report) is read for its last.
 jget() {
     local v
-    v=$(jq -r "$2 // \"n/a\"" "$1" 2>/dev/null) || v=n/a
+    v=$(jq -rs "last | ($2) // \"n/a\"" "$1" 2>/dev/null) || v=n/a
     [ -n "$v" ] || v=n/a
     printf '%s\n' "$v"
 }
@@ -105,6 +110,10 @@ show_cmd() {
     done
     printf '%s\n' "${out% }"
 }
+
+# Section 5's measurements and report.
+# shellcheck source=scripts/bench_many.sh
+. "$(dirname "${BASH_SOURCE[0]}")/bench_many.sh"
 
 self_test() {
     local d fail=0
@@ -139,6 +148,8 @@ self_test() {
     check "jget" "$(jget "$d/lr.json" .latency.send.p999_us)" 0.9
     check "jget null" "$(jget "$d/lr.json" .latency.send_corrected.p999_us)" n/a
     check "jget missing file" "$(jget "$d/nope.json" .x)" n/a
+    printf '%s\n' '{"t_s":1,"goodput_gbps":2}' '{"t_s":2,"goodput_gbps":3}' '{"data_mpps":7}' >"$d/jl.json"
+    check "jget json-lines: the report" "$(jget "$d/jl.json" .data_mpps)" 7
     check "show_cmd" "$(show_cmd a --dpdk "-l 0 --x" b)" 'a --dpdk "-l 0 --x" b'
     check "median odd" "$(median 0.9 n/a 0.5 0.7)" 0.700
     check "median even" "$(median 4 1 3 2)" 2.500
@@ -360,7 +371,7 @@ AFP_TP_MPPS=$( [ -n "$AFP_TP_PPS" ] && awk -v p="$AFP_TP_PPS" 'BEGIN { printf "%
 for p in 1 8; do
     measure "goodput-linerate-P$p" ip netns exec lr-gen "$BIN" send --dpdk "$AFP_EAL" \
         --ip 198.18.0.1/24 --gw 198.18.0.254 --dst "198.19.0.2:$LR_PORT" -P "$p" -t "${T}s" \
-        --json --quiet
+        --json-lines --json --quiet
     for off in off on; do
         ip netns exec lr-kgen ethtool -K "$KGEN_IF" tso "$off" gso "$off"
         measure "goodput-iperf3-P$p-tso-$off" ip netns exec lr-kgen iperf3 -c 198.19.0.2 \
@@ -382,6 +393,11 @@ measure lat-linerate-ackpeer "$BIN" send --dpdk "$NULL_EAL" --ip 198.18.0.1/24 \
     --dst 198.18.0.2:5201 --ack-peer --latency --msg-rate 10k --size 64 -t "${T}s" --json --quiet
 measure lat-kernel ip netns exec lr-kgen "$BIN" ksend --connect "198.19.0.2:$LR_PORT" \
     --size 64 --msg-rate 10k -t "${T}s" --json
+
+# ---------------------------------------------------------------------------------------------
+# 5. Many connections (scripts/bench_many.sh), before the matrix (which changes the path).
+
+many_measure
 
 # ---------------------------------------------------------------------------------------------
 # 4. Impairment matrix: the same impairment for linerate and the kernel, same CC (CUBIC).
@@ -462,6 +478,7 @@ I1ON=$(iperf_gbps "$LOGS/goodput-iperf3-P1-tso-on.out")
 I8OFF=$(iperf_gbps "$LOGS/goodput-iperf3-P8-tso-off.out")
 I8ON=$(iperf_gbps "$LOGS/goodput-iperf3-P8-tso-on.out")
 
+many_figures
 TMP_OUT=$(mktemp)
 {
     echo "# Benchmarks"
@@ -678,11 +695,12 @@ TMP_OUT=$(mktemp)
         echo "- iperf3, e.g.: \`$(cmd_of matrix-1-1-iperf3-tso-off)\`"
         echo
     fi
+    many_report
     echo "## Not measured here yet"
     echo
-    echo "design.md §6 also asks for zero-copy stack cost, message → ACK RTT against the kernel,"
-    echo "scale (1 to 1M connections) and connection rate; \`scripts/bench.sh\` does not run those"
-    echo "yet. linerate's ACK RTT is in its JSON reports under target/bench/ (\`.latency.ack_rtt\`)."
+    echo "design.md §6 also asks for message → ACK RTT against the kernel; \`scripts/bench.sh\`"
+    echo "does not compare it yet. linerate's ACK RTT is in its JSON reports under target/bench/"
+    echo "(\`.latency.ack_rtt\`)."
 } >"$TMP_OUT"
 mkdir -p "$(dirname "$OUT")"
 mv "$TMP_OUT" "$OUT"

@@ -204,6 +204,8 @@ pub struct Connections {
     pub not_established: u32,
     /// connect() itself failed (no free port, too many connections, neighbour table full).
     pub connect_failed: u32,
+    /// Established but never had a byte acknowledged: starved (schema 1 addition).
+    pub no_data: u32,
 }
 
 impl Connections {
@@ -218,6 +220,7 @@ impl Connections {
         self.unreachable += o.unreachable;
         self.not_established += o.not_established;
         self.connect_failed += o.connect_failed;
+        self.no_data += o.no_data;
     }
 }
 
@@ -375,7 +378,7 @@ impl Report {
         let _ = writeln!(
             s,
             "  connections    {} requested, {} established, {} completed, {} errors \
-             (refused {}, reset {}, timed out {}, unreachable {}, not established {}, connect failed {})",
+             (refused {}, reset {}, timed out {}, unreachable {}, not established {}, connect failed {}); {} moved no data",
             c.requested,
             c.established,
             c.completed,
@@ -385,7 +388,8 @@ impl Report {
             c.timed_out,
             c.unreachable,
             c.not_established,
-            c.connect_failed
+            c.connect_failed,
+            c.no_data
         );
         if let Some(x) = &self.rr {
             let _ = writeln!(

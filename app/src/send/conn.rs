@@ -216,6 +216,7 @@ impl Conn {
         }
         let failed = self.failed() || !self.established;
         cs.errors += failed as u32;
+        cs.no_data += (self.established && self.acked == 0) as u32;
         cs.completed += (!failed && (limit == u64::MAX || self.acked >= limit)) as u32;
     }
 
