@@ -5,7 +5,9 @@
 //! to run inside lr-gen (scripts/test.sh does all three).
 mod common;
 
-use common::e2e::{random_bytes, send_to_sink, serial, sha256_hex, Sink};
+use common::e2e::{
+    assert_all_whole, random_bytes, run_report, send_to_sink, serial, sha256_hex, Sink,
+};
 
 #[test]
 #[ignore = "needs root, the topology and the lr-gen namespace: run scripts/test.sh"]
@@ -22,35 +24,20 @@ fn send_payload_file_to_the_kernel_sink() {
     let want_sha = sha256_hex(&twice);
 
     let sink = Sink::start(5401, CONNS);
-    let out = send_to_sink(sink.addr(), "0", 1)
-        .args([
-            "-P",
-            &CONNS.to_string(),
-            "-n",
-            &(2 * size).to_string(),
-            "--size",
-            "100KiB",
-            "--payload-file",
-            file.to_str().unwrap(),
-            "--json",
-        ])
-        .output()
-        .expect("run linerate send");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprint!("{stderr}");
-    assert!(out.status.success(), "linerate send failed: {stderr}");
+    let v = run_report(send_to_sink(sink.addr(), "0", 1).args([
+        "-P",
+        &CONNS.to_string(),
+        "-n",
+        &(2 * size).to_string(),
+        "--size",
+        "100KiB",
+        "--payload-file",
+        file.to_str().unwrap(),
+        "--json",
+    ]));
 
-    let conns = sink.finish();
-    assert_eq!(conns.len(), CONNS, "one sink report per connection");
-    for c in &conns {
-        assert_eq!(c.bytes, 2 * size as u64, "{c:?}");
-        assert_eq!(c.sha256, want_sha, "bytes intact: {c:?}");
-        assert_eq!(c.closed, "fin", "{c:?}");
-    }
+    assert_all_whole(&sink.finish(), CONNS, 2 * size as u64, &want_sha);
 
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("report is one JSON object ({e}): {stdout}"));
     assert_eq!(v["schema"], 1);
     assert_eq!(v["ended_by"], "bytes");
     assert_eq!(v["bytes_acked"], (CONNS * 2 * size) as u64);
@@ -87,38 +74,26 @@ fn cps_connections_each_arrive_byte_exact() {
     let want_sha = sha256_hex(&data);
 
     let sink = Sink::start(5402, CONNS);
-    let out = send_to_sink(sink.addr(), "0", 1)
-        .args([
-            "--cps",
-            "2000",
-            "-P",
-            &CONNS.to_string(),
-            "-n",
-            &size.to_string(),
-        ])
-        .args([
-            "-t",
-            "30s",
-            "--payload-file",
-            file.to_str().unwrap(),
-            "--json",
-        ])
-        .output()
-        .expect("run linerate send");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprint!("{stderr}");
-    assert!(out.status.success(), "linerate send failed: {stderr}");
+    let v = run_report(
+        &mut send_to_sink(sink.addr(), "0", 1)
+            .args([
+                "--cps",
+                "2000",
+                "-P",
+                &CONNS.to_string(),
+                "-n",
+                &size.to_string(),
+            ])
+            .args([
+                "-t",
+                "30s",
+                "--payload-file",
+                file.to_str().unwrap(),
+                "--json",
+            ]),
+    );
 
-    let conns = sink.finish();
-    assert_eq!(conns.len(), CONNS, "one sink report per connection");
-    for c in &conns {
-        assert_eq!(c.bytes, size as u64, "{c:?}");
-        assert_eq!(c.sha256, want_sha, "bytes intact: {c:?}");
-        assert_eq!(c.closed, "fin", "{c:?}");
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("report is one JSON object ({e}): {stdout}"));
+    assert_all_whole(&sink.finish(), CONNS, size as u64, &want_sha);
     assert_eq!(v["ended_by"], "bytes", "{v}");
     assert_eq!(v["cps"]["opened"], CONNS, "{v}");
     assert_eq!(v["connections"]["completed"], CONNS, "{v}");
@@ -140,21 +115,15 @@ fn request_response_against_the_kernel_sink() {
     let _turn = serial();
     const CONNS: usize = 4;
     let sink = Sink::start_with(5403, CONNS, &["--respond", "2000", "--request", "100"]);
-    let out = send_to_sink(sink.addr(), "0", 1)
-        .args([
-            "--rr",
-            "100/2000",
-            "-P",
-            &CONNS.to_string(),
-            "-t",
-            "2s",
-            "--json",
-        ])
-        .output()
-        .expect("run linerate send");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprint!("{stderr}");
-    assert!(out.status.success(), "linerate send failed: {stderr}");
+    let v = run_report(send_to_sink(sink.addr(), "0", 1).args([
+        "--rr",
+        "100/2000",
+        "-P",
+        &CONNS.to_string(),
+        "-t",
+        "2s",
+        "--json",
+    ]));
     let conns = sink.finish();
     assert_eq!(conns.len(), CONNS, "one sink report per connection");
     let mut answered = 0;
@@ -168,9 +137,6 @@ fn request_response_against_the_kernel_sink() {
         );
         answered += c.responses;
     }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("report is one JSON object ({e}): {stdout}"));
     let done = v["rr"]["transactions"].as_u64().unwrap();
     // The requests still waiting for their response when the run ended, at most one each.
     assert!(

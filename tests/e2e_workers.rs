@@ -7,7 +7,7 @@
 //! three).
 mod common;
 
-use common::e2e::{random_bytes, send_to_sink, sha256_hex, Sink};
+use common::e2e::{assert_all_whole, random_bytes, run_report, send_to_sink, sha256_hex, Sink};
 
 #[test]
 #[ignore = "needs root, the topology and the lr-gen namespace: run scripts/test.sh"]
@@ -27,34 +27,19 @@ fn two_workers_over_af_packet_deliver_every_byte() {
     let want_sha = sha256_hex(&data);
 
     let sink = Sink::start(5411, CONNS);
-    let out = send_to_sink(sink.addr(), "0-1", 2)
-        .args([
-            "-P",
-            &CONNS.to_string(),
-            "-n",
-            &size.to_string(),
-            "--payload-file",
-            file.to_str().unwrap(),
-            "--json",
-        ])
-        .output()
-        .expect("run linerate send");
+    let v = run_report(send_to_sink(sink.addr(), "0-1", 2).args([
+        "-P",
+        &CONNS.to_string(),
+        "-n",
+        &size.to_string(),
+        "--payload-file",
+        file.to_str().unwrap(),
+        "--json",
+    ]));
     let _ = std::fs::remove_dir_all(&dir);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprint!("{stderr}");
-    assert!(out.status.success(), "linerate send failed: {stderr}");
 
-    let conns = sink.finish();
-    assert_eq!(conns.len(), CONNS, "one sink report per connection");
-    for c in &conns {
-        assert_eq!(c.bytes, size as u64, "{c:?}");
-        assert_eq!(c.sha256, want_sha, "bytes intact: {c:?}");
-        assert_eq!(c.closed, "fin", "{c:?}");
-    }
+    assert_all_whole(&sink.finish(), CONNS, size as u64, &want_sha);
 
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("report is one JSON object ({e}): {stdout}"));
     assert_eq!(v["ended_by"], "bytes");
     assert_eq!(v["connections"]["completed"], CONNS);
     assert_eq!(v["bytes_acked"], (CONNS * size) as u64);

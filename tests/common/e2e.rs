@@ -96,6 +96,29 @@ pub fn send_to_sink(sink: SocketAddrV4, lcores: &str, qpairs: u16) -> Command {
     c
 }
 
+/// Runs `linerate send` (`cmd`) to its end: its stderr is echoed, it must succeed, and the
+/// last line of its stdout is the JSON report, returned.
+pub fn run_report(cmd: &mut Command) -> serde_json::Value {
+    let out = cmd.output().expect("run linerate send");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprint!("{stderr}");
+    assert!(out.status.success(), "linerate send failed: {stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or("");
+    serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("the report is one JSON object ({e}): {stdout}"))
+}
+
+/// The sink saw `n` connections, each `bytes` long with SHA-256 `sha`, closed with FIN.
+pub fn assert_all_whole(conns: &[SinkConn], n: usize, bytes: u64, sha: &str) {
+    assert_eq!(conns.len(), n, "one sink report per connection");
+    for c in conns {
+        assert_eq!(c.bytes, bytes, "{c:?}");
+        assert_eq!(c.sha256, sha, "bytes intact: {c:?}");
+        assert_eq!(c.closed, "fin", "{c:?}");
+    }
+}
+
 /// The `linerate` binary built next to this test.
 pub fn linerate_bin() -> PathBuf {
     if let Ok(p) = std::env::var("LINERATE_BIN") {
