@@ -75,7 +75,7 @@ fn cps_connections_each_arrive_byte_exact() {
 
     let sink = Sink::start(5402, CONNS);
     let v = run_report(
-        &mut send_to_sink(sink.addr(), "0", 1)
+        send_to_sink(sink.addr(), "0", 1)
             .args([
                 "--cps",
                 "2000",
