@@ -345,7 +345,19 @@ impl<D: Device> AckPeer<D> {
             c.fin_acked = true;
             c.pending_segs = 0;
             let c = *c;
-            self.emit(sport, c, s, flags::FIN | flags::ACK, false);
+            match e.tmpl {
+                Some((f, sum)) if c.ts_on => {
+                    let t = (s, c.rcv_nxt, c.ts_recent);
+                    if let Some(m) = self.ack_from_with(&f, sum, t, flags::FIN) {
+                        self.stats.acks_sent += 1;
+                        self.rxq.push_back(m);
+                    }
+                }
+                _ => self.emit(sport, c, s, flags::FIN | flags::ACK, false),
+            }
+            // Both sides closed: forget it (the last ACK finds nothing and needs nothing), so
+            // that a connection-rate run does not grow the table without end.
+            self.conns.remove(&key);
             return;
         }
         let responses = match self.respond {
@@ -434,15 +446,28 @@ impl<D: Device> AckPeer<D> {
         ack: u32,
         ts: u32,
     ) -> Option<Mbuf> {
+        self.ack_from_with(f, sum, (seq, ack, ts), 0)
+    }
+
+    /// `ack_from` with flags `extra` (FIN) added to ACK.
+    fn ack_from_with(
+        &mut self,
+        f: &[u8; ACK_FRAME_LEN],
+        sum: u32,
+        (seq, ack, ts): (u32, u32, u32),
+        extra: u8,
+    ) -> Option<Mbuf> {
         let mut m = self.alloc()?;
         let b = m.append(ACK_FRAME_LEN)?;
         b.copy_from_slice(f);
         let tcp = &mut b[ETH_HEADER_LEN + IPV4_HEADER_LEN..];
         tcp[4..8].copy_from_slice(&seq.to_be_bytes());
         tcp[8..12].copy_from_slice(&ack.to_be_bytes());
+        tcp[13] |= extra;
         write_ts_option(&mut tcp[TCP_HEADER_LEN..], 1, ts);
         let w = |x: u32| (x >> 16) + (x & 0xffff);
-        let sum = sum + w(seq) + w(ack) + w(ts);
+        // The flags are the low byte of the word with the header length.
+        let sum = sum + w(seq) + w(ack) + w(ts) + extra as u32;
         tcp[16..18].copy_from_slice(&checksum::fold(sum).to_be_bytes());
         Some(m)
     }

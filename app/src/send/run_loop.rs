@@ -17,7 +17,8 @@ use std::net::SocketAddrV4;
 const SENDS_PER_PASS: usize = 16;
 /// Connections a pass writes on before the loop polls again: with many connections, a pass
 /// over all of them would send far more than one poll reads back, and their ACKs would wait.
-const CONNS_PER_PASS: usize = 64;
+/// As many as --cps opens per loop at most, so that the writers keep up with the opener.
+const CONNS_PER_PASS: usize = 256;
 
 /// The stack and what every connection's writes share. Kept apart from the connections so
 /// that a pass can borrow one connection and all of this mutably at once.
