@@ -551,6 +551,7 @@ pub(crate) struct IpInput {
 
 /// `ip_rcv`: validates an IPv4 packet (`pkt` starts at the IP header). `hw_cksum_good`: the
 /// NIC already verified the header checksum.
+#[inline]
 pub(crate) fn input(
     pkt: &[u8],
     local: &LocalAddrs,

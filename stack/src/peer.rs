@@ -106,6 +106,9 @@ pub struct AckPeer<D: Device> {
     /// Connections by (stack address, stack port, peer port), each with its pure-ACK frame:
     /// a hash table, so that a million connections cost what one does.
     conns: HashMap<Key, PeerEntry, TupleHasher>,
+    /// The connection of the last frame, out of the table: the frames of a unit are one
+    /// connection's in a row, so most frames need no hashing at all.
+    hot: Option<(Key, PeerEntry)>,
     seen: Vec<Seen>,
     /// Connections holding back an ACK (fewer than `ack_every` segments since the last):
     /// answered at the end of the batch, as a receiver ACKs once its receive queue is
@@ -139,6 +142,7 @@ impl<D: Device> AckPeer<D> {
             ack_every: 2,
             respond: None,
             conns: HashMap::with_capacity_and_hasher(64, TupleHasher::new()),
+            hot: None,
             seen: Vec::with_capacity(4096),
             owed: Vec::with_capacity(256),
             rxq: VecDeque::with_capacity(4096),
@@ -286,9 +290,38 @@ impl<D: Device> AckPeer<D> {
         }
     }
 
+    /// Makes connection `key` the hot one (`self.hot`); false when there is no such one.
+    #[inline]
+    fn make_hot(&mut self, key: Key) -> bool {
+        if self.hot.as_ref().is_none_or(|(k, _)| *k != key) {
+            let Some(e) = self.conns.remove(&key) else {
+                return false;
+            };
+            self.park();
+            self.hot = Some((key, e));
+        }
+        true
+    }
+
+    /// Puts the hot entry back in the table.
+    fn park(&mut self) {
+        if let Some((k, e)) = self.hot.take() {
+            self.conns.insert(k, e);
+        }
+    }
+
+    /// Drops connection `key`, hot or not.
+    fn forget(&mut self, key: Key) {
+        if self.hot.as_ref().is_some_and(|(k, _)| *k == key) {
+            self.hot = None;
+        } else {
+            self.conns.remove(&key);
+        }
+    }
+
     fn tcp(&mut self, key: Key, seq: u32, (len, segs): (u32, u32), fl: u8, tsval: Option<u32>) {
         if fl & flags::RST != 0 {
-            self.conns.remove(&key);
+            self.forget(key);
             return;
         }
         let (stack_ip, sport, dport) = key;
@@ -307,13 +340,18 @@ impl<D: Device> AckPeer<D> {
                 req_got: 0,
             };
             let tmpl = c.ts_on.then(|| self.ack_template(sport, c));
-            self.conns.insert(key, PeerEntry { c, tmpl });
+            self.forget(key);
+            self.park();
+            self.hot = Some((key, PeerEntry { c, tmpl }));
             self.emit(sport, c, iss, flags::SYN | flags::ACK, true);
             return;
         }
         let every = self.ack_every;
         // In place: copying the entry out and back stalled on store forwarding, per segment.
-        let Some(e) = self.conns.get_mut(&key) else {
+        if !self.make_hot(key) {
+            return;
+        }
+        let Some((_, e)) = self.hot.as_mut() else {
             return;
         };
         let c = &mut e.c;
@@ -357,7 +395,7 @@ impl<D: Device> AckPeer<D> {
             }
             // Both sides closed: forget it (the last ACK finds nothing and needs nothing), so
             // that a connection-rate run does not grow the table without end.
-            self.conns.remove(&key);
+            self.forget(key);
             return;
         }
         let responses = match self.respond {
@@ -377,8 +415,7 @@ impl<D: Device> AckPeer<D> {
         }
         if ack_now {
             c.pending_segs = 0;
-            let (c, tmpl) = (*c, e.tmpl);
-            self.answer(key.1, c, tmpl);
+            self.answer(key.1);
         }
     }
 
@@ -397,14 +434,17 @@ impl<D: Device> AckPeer<D> {
             c.snd_nxt = c.snd_nxt.wrapping_add(len);
             self.stats.resp_bytes += len as u64;
         }
-        if let Some(e) = self.conns.get_mut(&key) {
+        if let (true, Some((_, e))) = (self.make_hot(key), self.hot.as_mut()) {
             e.c.snd_nxt = c.snd_nxt;
         }
     }
 
     /// The ACK connection `key` holds back, if it still does.
     fn ack_owed(&mut self, key: Key) {
-        let Some(e) = self.conns.get_mut(&key) else {
+        if !self.make_hot(key) {
+            return;
+        }
+        let Some((_, e)) = self.hot.as_mut() else {
             return;
         };
         e.c.owed = false;
@@ -415,61 +455,45 @@ impl<D: Device> AckPeer<D> {
 
     /// A cumulative ACK on connection `key`, now.
     fn ack(&mut self, key: Key) {
-        let Some(e) = self.conns.get_mut(&key) else {
+        if !self.make_hot(key) {
+            return;
+        }
+        let Some((_, e)) = self.hot.as_mut() else {
             return;
         };
         e.c.pending_segs = 0;
-        let (c, tmpl) = (e.c, e.tmpl);
-        self.answer(key.1, c, tmpl);
+        self.answer(key.1);
     }
 
-    /// Sends connection `c`'s cumulative ACK: from its prebuilt frame when it has one.
-    fn answer(&mut self, sport: u16, c: PeerConn, tmpl: Option<([u8; ACK_FRAME_LEN], u32)>) {
-        match tmpl {
-            Some((f, sum)) if c.ts_on => {
-                if let Some(m) = self.ack_from(&f, sum, c.snd_nxt, c.rcv_nxt, c.ts_recent) {
-                    self.stats.acks_sent += 1;
-                    self.rxq.push_back(m);
-                }
+    /// Sends the hot connection's cumulative ACK, written from its prebuilt frame in place
+    /// (no copy of the frame) when it has one.
+    fn answer(&mut self, sport: u16) {
+        let m = self.alloc();
+        let (c, frame) = match self.hot.as_ref() {
+            Some((_, e)) => (e.c, e.tmpl.as_ref().filter(|_| e.c.ts_on)),
+            None => return,
+        };
+        if let (Some(mut m), Some((f, sum))) = (m, frame) {
+            if fill_ack(&mut m, f, *sum, (c.snd_nxt, c.rcv_nxt, c.ts_recent), 0) {
+                self.stats.acks_sent += 1;
+                self.rxq.push_back(m);
             }
-            _ => self.emit(sport, c, c.snd_nxt, flags::ACK, false),
+        } else {
+            self.emit(sport, c, c.snd_nxt, flags::ACK, false);
         }
     }
 
-    /// A pure ACK with timestamps from a connection's prebuilt frame `f` (whose other words
-    /// sum to `sum`), patched; `None` without an mbuf.
-    fn ack_from(
-        &mut self,
-        f: &[u8; ACK_FRAME_LEN],
-        sum: u32,
-        seq: u32,
-        ack: u32,
-        ts: u32,
-    ) -> Option<Mbuf> {
-        self.ack_from_with(f, sum, (seq, ack, ts), 0)
-    }
-
-    /// `ack_from` with flags `extra` (FIN) added to ACK.
+    /// An ACK (with flags `extra`, FIN, added) from a connection's prebuilt frame `f` whose
+    /// other words sum to `sum`; `None` without an mbuf.
     fn ack_from_with(
         &mut self,
         f: &[u8; ACK_FRAME_LEN],
         sum: u32,
-        (seq, ack, ts): (u32, u32, u32),
+        t: (u32, u32, u32),
         extra: u8,
     ) -> Option<Mbuf> {
         let mut m = self.alloc()?;
-        let b = m.append(ACK_FRAME_LEN)?;
-        b.copy_from_slice(f);
-        let tcp = &mut b[ETH_HEADER_LEN + IPV4_HEADER_LEN..];
-        tcp[4..8].copy_from_slice(&seq.to_be_bytes());
-        tcp[8..12].copy_from_slice(&ack.to_be_bytes());
-        tcp[13] |= extra;
-        write_ts_option(&mut tcp[TCP_HEADER_LEN..], 1, ts);
-        let w = |x: u32| (x >> 16) + (x & 0xffff);
-        // The flags are the low byte of the word with the header length.
-        let sum = sum + w(seq) + w(ack) + w(ts) + extra as u32;
-        tcp[16..18].copy_from_slice(&checksum::fold(sum).to_be_bytes());
-        Some(m)
+        fill_ack(&mut m, f, sum, t, extra).then_some(m)
     }
 
     /// Writes one segment from the peer to the stack into an mbuf on the RX queue (pure ACKs
@@ -581,10 +605,38 @@ impl<D: Device> AckPeer<D> {
     }
 }
 
-/// A pure ACK with timestamps: Ethernet, IPv4, TCP and its 12 bytes of options.
+/// Writes into empty `m` the ACK frame `f` (whose other words sum to `sum`) with sequence,
+/// ACK and echoed timestamp `(seq, ack, ts)` and flags `extra` (FIN) added to ACK; false
+/// without room.
+#[inline]
+fn fill_ack(
+    m: &mut Mbuf,
+    f: &[u8; ACK_FRAME_LEN],
+    sum: u32,
+    t: (u32, u32, u32),
+    extra: u8,
+) -> bool {
+    let (seq, ack, ts) = t;
+    let Some(b) = m.append(ACK_FRAME_LEN) else {
+        return false;
+    };
+    b.copy_from_slice(f);
+    let tcp = &mut b[ETH_HEADER_LEN + IPV4_HEADER_LEN..];
+    tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+    tcp[8..12].copy_from_slice(&ack.to_be_bytes());
+    tcp[13] |= extra;
+    write_ts_option(&mut tcp[TCP_HEADER_LEN..], 1, ts);
+    let w = |x: u32| (x >> 16) + (x & 0xffff);
+    // The flags are the low byte of the word with the header length.
+    let sum = sum + w(seq) + w(ack) + w(ts) + extra as u32;
+    tcp[16..18].copy_from_slice(&checksum::fold(sum).to_be_bytes());
+    true
+}
+
 /// Mbufs per bulk allocation of ACK frames.
 const SPARE_BATCH: usize = 8;
 
+/// A pure ACK with timestamps: Ethernet, IPv4, TCP and its 12 bytes of options.
 const ACK_FRAME_LEN: usize = ETH_HEADER_LEN + IPV4_HEADER_LEN + TCP_HEADER_LEN + 12;
 
 impl<D: Device> Device for AckPeer<D> {
