@@ -2,7 +2,7 @@
 //! settings echo, and a short run on net_null (no root, no topology needed).
 mod common;
 
-use common::{ack_peer_args, linerate, one_line_error, send_args, stderr, NULL_EAL};
+use common::{ack_peer_args, linerate, on_link_args, one_line_error, send_args, stderr, NULL_EAL};
 
 #[test]
 fn unknown_flag_is_exit_2_one_line() {
@@ -267,16 +267,7 @@ fn ack_peer_errors_are_one_line() {
 #[test]
 fn ack_peer_offloads_run_is_labelled() {
     one_line_error(
-        &[
-            "send",
-            "--dpdk",
-            NULL_EAL,
-            "--ip",
-            "198.18.0.1/24",
-            "--dst",
-            "198.18.0.2:5201",
-            "--ack-peer-offloads",
-        ],
+        &on_link_args("198.18.0.1/24", &["--ack-peer-offloads"]),
         "--ack-peer-offloads needs --ack-peer",
     );
     let o = linerate(&ack_peer_args(&["--ack-peer-offloads"]));

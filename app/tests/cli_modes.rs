@@ -3,20 +3,11 @@
 //! net_null with the in-process ACK peer report what the mode promises.
 mod common;
 
-use common::{ack_peer_args, linerate, one_line_error, send_args, stderr, NULL_EAL};
+use common::{ack_peer_args, linerate, on_link_args, one_line_error, send_args, stderr};
 
 /// A send on net_null to the ACK peer's address on a /16, plus `extra` (no run flags).
 fn peer16<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
-        "send",
-        "--dpdk",
-        NULL_EAL,
-        "--ip",
-        "198.18.0.1/16",
-        "--dst",
-        "198.18.0.2:5201",
-        "--ack-peer",
-    ];
+    let mut v = on_link_args("198.18.0.1/16", &["--ack-peer"]);
     v.extend_from_slice(extra);
     v
 }

@@ -46,22 +46,27 @@ pub fn one_line_error(args: &[&str], want: &str) -> String {
     e
 }
 
-/// A 300 ms `--ack-peer` run on net_null with a JSON report, plus `extra`.
-pub fn ack_peer_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+/// A send on net_null from `ip` (address/prefix) to 198.18.0.2:5201, on-link, plus `extra`.
+pub fn on_link_args<'a>(ip: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut a = vec![
         "send",
         "--dpdk",
         NULL_EAL,
         "--ip",
-        "198.18.0.1/24",
+        ip,
         "--dst",
         "198.18.0.2:5201",
-        "--ack-peer",
-        "-t",
-        "300ms",
-        "--json",
-        "--quiet",
     ];
+    a.extend_from_slice(extra);
+    a
+}
+
+/// A 300 ms `--ack-peer` run on net_null with a JSON report, plus `extra`.
+pub fn ack_peer_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = on_link_args(
+        "198.18.0.1/24",
+        &["--ack-peer", "-t", "300ms", "--json", "--quiet"],
+    );
     a.extend_from_slice(extra);
     a
 }
