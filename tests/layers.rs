@@ -15,6 +15,8 @@ const RANKS: &[(&str, u32)] = &[
     ("neigh", 1),
     ("gso", 1),
     ("ip", 2),
+    ("tcp::config", 2),
+    ("tcp::info", 2),
     ("tcp", 3),
     ("tcp::header", 4),
     ("tcp::scoreboard", 4),

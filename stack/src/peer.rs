@@ -125,11 +125,10 @@ pub struct AckPeer<D: Device> {
 }
 
 impl<D: Device> AckPeer<D> {
-    /// A peer at `peer_ip` for a stack at `stack_ip`, answering in mbufs from `pool`. It
-    /// answers each connection at the address its SYN came from, so a stack with several
-    /// source addresses needs no more than its first here.
-    pub fn new(inner: D, pool: Arc<Mempool>, stack_ip: Ipv4Addr, peer_ip: Ipv4Addr) -> Self {
-        let _ = stack_ip;
+    /// A peer at `peer_ip` answering in mbufs from `pool`. It answers each connection at the
+    /// address its SYN came from, so the stack's address (`_stack_ip`, kept for callers) is
+    /// not needed: a stack with several source addresses is served as one with one.
+    pub fn new(inner: D, pool: Arc<Mempool>, _stack_ip: Ipv4Addr, peer_ip: Ipv4Addr) -> Self {
         let stack_mac = inner.mac();
         AckPeer {
             inner,

@@ -6,7 +6,9 @@
 //! (`tcp_output.c`) alone builds segments and hands them to the IP layer. `scoreboard`
 //! keeps the per-segment marks every one of them reads. Congestion control, the RTO
 //! estimator and pacing are pure code in `linerate-proto`.
+pub(crate) mod config;
 pub(crate) mod header;
+pub(crate) mod info;
 pub(crate) mod input;
 pub(crate) mod output;
 pub(crate) mod rack;
@@ -15,11 +17,14 @@ pub(crate) mod scoreboard;
 pub(crate) mod timers;
 
 use crate::ip::Dst;
+pub(crate) use config::ConnCfg;
+pub use config::TcpConfig;
+pub use info::{TcpCounters, TcpInfo};
 use linerate_dpdk::Mbuf;
 use linerate_proto::cc::{Cc, CcState};
 use linerate_proto::pacing::Pacer;
 use linerate_proto::timer::Deadline;
-use linerate_proto::timer::{Nanos, RttEstimator, MS, SEC};
+use linerate_proto::timer::{Nanos, RttEstimator, MS};
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
@@ -112,280 +117,6 @@ impl std::fmt::Display for TcpError {
 }
 
 impl std::error::Error for TcpError {}
-
-/// Per-connection settings; `Default` follows Linux.
-#[derive(Debug, Clone, Copy)]
-pub struct TcpConfig {
-    /// MSS we advertise (MTU 1500 − 40).
-    pub mss: u16,
-    /// Send buffer: most bytes queued and unacknowledged. With `sndbuf_auto` the buffer
-    /// starts at 64 KiB and grows to twice the congestion window up to this (Linux's
-    /// `tcp_wmem` autotuning); without, it is this from the start (like setting `SO_SNDBUF`).
-    pub sndbuf: u32,
-    /// Grow the send buffer with the window instead of holding `sndbuf` from the start (on by
-    /// default: a connection that cannot send fast holds little, so many fit).
-    pub sndbuf_auto: bool,
-    /// Receive buffer; sets the advertised window and the window scale.
-    pub rcvbuf: u32,
-    /// Disable Nagle (RFC 896): send short segments at once (`TCP_NODELAY`).
-    pub nodelay: bool,
-    /// Offer timestamps (RFC 7323) in the SYN.
-    pub timestamps: bool,
-    /// Offer SACK (RFC 2018) in the SYN.
-    pub sack: bool,
-    /// Offer window scaling (RFC 7323) in the SYN.
-    pub window_scaling: bool,
-    /// Lower bound of the retransmission timeout (Linux: 200 ms).
-    pub min_rto: Nanos,
-    /// Upper bound of the retransmission timeout (Linux: 120 s).
-    pub max_rto: Nanos,
-    /// SYN retransmissions before ETIMEDOUT (Linux tcp_syn_retries: 6).
-    pub syn_retries: u8,
-    /// Data retransmissions before ETIMEDOUT (Linux tcp_retries2: 15).
-    pub retries: u8,
-    /// Delayed-ACK timeout (Linux: 40 ms minimum).
-    pub delack: Nanos,
-    /// TIME-WAIT length (Linux: 60 s).
-    pub time_wait: Nanos,
-    /// FIN-WAIT-2 timeout for closed connections (Linux tcp_fin_timeout: 60 s).
-    pub fin_timeout: Nanos,
-    /// Congestion control (CUBIC by default, as Linux).
-    pub cc: Cc,
-    /// Pace segments over the RTT at a rate derived from cwnd/srtt (`tcp::pacing`). On by
-    /// default, as Linux with the fq qdisc; off sends each window as fast as it opens.
-    pub pacing: bool,
-}
-
-impl Default for TcpConfig {
-    fn default() -> Self {
-        TcpConfig {
-            mss: 1460,
-            sndbuf: 4 << 20,
-            sndbuf_auto: true,
-            rcvbuf: 1 << 20,
-            nodelay: false,
-            timestamps: true,
-            sack: true,
-            window_scaling: true,
-            min_rto: 200 * MS,
-            max_rto: 120 * SEC,
-            syn_retries: 6,
-            retries: 15,
-            delack: 40 * MS,
-            time_wait: 60 * SEC,
-            fin_timeout: 60 * SEC,
-            cc: Cc::default(),
-            pacing: true,
-        }
-    }
-}
-
-/// A connection's settings as its block keeps them: `TcpConfig` less what only `connect`
-/// reads (congestion control, RTO bounds but the upper one), times in microseconds: 28 bytes
-/// where `TcpConfig` takes 176, which counts with a million connections.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ConnCfg {
-    pub(crate) sndbuf: u32,
-    pub(crate) rcvbuf: u32,
-    delack_us: u32,
-    time_wait_us: u32,
-    fin_timeout_us: u32,
-    max_rto_us: u32,
-    pub(crate) mss: u16,
-    pub(crate) syn_retries: u8,
-    pub(crate) retries: u8,
-    pub(crate) nodelay: bool,
-    pub(crate) timestamps: bool,
-    pub(crate) sack: bool,
-    pub(crate) window_scaling: bool,
-    pub(crate) pacing: bool,
-}
-
-/// Nanoseconds to microseconds, saturating (at about 71 minutes).
-fn us(t: Nanos) -> u32 {
-    (t / 1000).min(u32::MAX as u64) as u32
-}
-
-impl ConnCfg {
-    pub(crate) fn of(c: &TcpConfig) -> Self {
-        ConnCfg {
-            sndbuf: c.sndbuf,
-            rcvbuf: c.rcvbuf,
-            delack_us: us(c.delack),
-            time_wait_us: us(c.time_wait),
-            fin_timeout_us: us(c.fin_timeout),
-            max_rto_us: us(c.max_rto),
-            mss: c.mss,
-            syn_retries: c.syn_retries,
-            retries: c.retries,
-            nodelay: c.nodelay,
-            timestamps: c.timestamps,
-            sack: c.sack,
-            window_scaling: c.window_scaling,
-            pacing: c.pacing,
-        }
-    }
-
-    pub(crate) fn delack(&self) -> Nanos {
-        self.delack_us as Nanos * 1000
-    }
-
-    pub(crate) fn time_wait(&self) -> Nanos {
-        self.time_wait_us as Nanos * 1000
-    }
-
-    pub(crate) fn fin_timeout(&self) -> Nanos {
-        self.fin_timeout_us as Nanos * 1000
-    }
-
-    pub(crate) fn max_rto(&self) -> Nanos {
-        self.max_rto_us as Nanos * 1000
-    }
-}
-
-/// Counters and estimates of one connection, like `ss -ti`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TcpCounters {
-    /// Payload bytes sent for the first time.
-    pub bytes_sent: u64,
-    /// Payload bytes sent again.
-    pub bytes_retrans: u64,
-    /// Payload bytes the peer acknowledged.
-    pub bytes_acked: u64,
-    /// Payload bytes received in order.
-    pub bytes_received: u64,
-    /// Segments sent, control segments included.
-    pub segs_out: u64,
-    /// Segments received.
-    pub segs_in: u64,
-    /// Of `segs_in`: plain ACKs that a later ACK in the same RX burst superseded, so that
-    /// only the later one was processed.
-    pub acks_coalesced: u64,
-    /// Segments with payload sent.
-    pub data_segs_out: u64,
-    /// Segments retransmitted.
-    pub retrans_segs: u64,
-    /// Retransmissions in fast recovery (RFC 5681, RFC 6675).
-    pub fast_retrans: u64,
-    /// Retransmission timeouts.
-    pub rtos: u64,
-    /// Duplicate ACKs received.
-    pub dupacks_in: u64,
-    /// Zero-window probes sent (RFC 9293 §3.8.6.1).
-    pub zero_window_probes: u64,
-    /// `send` calls that took only part of the buffer.
-    pub partial_writes: u64,
-    /// `send` calls that took nothing (WouldBlock).
-    pub would_block: u64,
-    /// mbuf allocation failures in `send` (pool exhausted: backpressure).
-    pub alloc_failures: u64,
-    /// Segments that arrived out of order and were dropped (and re-ACKed).
-    pub ooo_dropped: u64,
-    /// Tail loss probes sent (RFC 8985 §7).
-    pub tlps: u64,
-    /// Probes that repaired a loss (ACKed beyond the probe without a DSACK, §7.4).
-    pub tlp_recoveries: u64,
-    /// Retransmissions the receiver reported as duplicates (DSACK, RFC 2883/3708).
-    pub spurious_retrans: u64,
-    /// RTOs found spurious by their timestamp echo (Eifel, RFC 3522).
-    pub spurious_rtos: u64,
-    /// Congestion responses undone (all retransmissions DSACKed, a spurious RTO, or holes
-    /// filled by delayed originals).
-    pub undos: u64,
-    /// Of `undos`: fast recoveries undone because the timestamp echoes showed every hole was
-    /// filled by an original (reordering, not loss).
-    pub ts_undos: u64,
-    /// The receiver discarded data it had SACKed (RFC 2018 §8).
-    pub sack_reneges: u64,
-    /// Payload bytes newly marked SACKed.
-    pub sacked_bytes: u64,
-    /// DSACK blocks received.
-    pub dsacks_in: u64,
-    /// SACK-based recovery episodes entered (RFC 6675).
-    pub sack_recoveries: u64,
-    /// Segments RACK marked lost by time (RFC 8985 §6.2).
-    pub rack_lost: u64,
-    /// The connection ended early in TIME-WAIT for a new connection to take its 4-tuple.
-    pub tw_reused: u64,
-}
-
-impl TcpCounters {
-    /// Adds `o` field by field (for stack-wide totals).
-    pub fn add(&mut self, o: &TcpCounters) {
-        self.bytes_sent += o.bytes_sent;
-        self.bytes_retrans += o.bytes_retrans;
-        self.bytes_acked += o.bytes_acked;
-        self.bytes_received += o.bytes_received;
-        self.segs_out += o.segs_out;
-        self.segs_in += o.segs_in;
-        self.acks_coalesced += o.acks_coalesced;
-        self.data_segs_out += o.data_segs_out;
-        self.retrans_segs += o.retrans_segs;
-        self.fast_retrans += o.fast_retrans;
-        self.rtos += o.rtos;
-        self.dupacks_in += o.dupacks_in;
-        self.zero_window_probes += o.zero_window_probes;
-        self.partial_writes += o.partial_writes;
-        self.would_block += o.would_block;
-        self.alloc_failures += o.alloc_failures;
-        self.ooo_dropped += o.ooo_dropped;
-        self.tlps += o.tlps;
-        self.tlp_recoveries += o.tlp_recoveries;
-        self.spurious_retrans += o.spurious_retrans;
-        self.spurious_rtos += o.spurious_rtos;
-        self.undos += o.undos;
-        self.ts_undos += o.ts_undos;
-        self.sack_reneges += o.sack_reneges;
-        self.sacked_bytes += o.sacked_bytes;
-        self.dsacks_in += o.dsacks_in;
-        self.sack_recoveries += o.sack_recoveries;
-        self.rack_lost += o.rack_lost;
-        self.tw_reused += o.tw_reused;
-    }
-}
-
-/// A snapshot of a connection for the app (`ss -ti`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TcpInfo {
-    /// Connection state.
-    pub state: State,
-    /// Why the connection ended, if it failed.
-    pub error: Option<TcpError>,
-    /// Payload bytes per segment (the peer's MSS less our options).
-    pub mss: u32,
-    /// Congestion window, bytes.
-    pub cwnd: u32,
-    /// Slow-start threshold, bytes.
-    pub ssthresh: u32,
-    /// Smoothed RTT, µs.
-    pub srtt_us: u32,
-    /// RTT variation, µs.
-    pub rttvar_us: u32,
-    /// Current retransmission timeout with backoff, µs.
-    pub rto_us: u64,
-    /// The peer's receive window, bytes (scaled).
-    pub snd_wnd: u32,
-    /// The window we advertise, bytes.
-    pub rcv_wnd: u32,
-    /// Bytes sent and not acknowledged.
-    pub in_flight: u32,
-    /// Bytes queued and not sent yet.
-    pub unsent_bytes: u32,
-    /// Congestion control name.
-    pub cc: &'static str,
-    /// Timestamps were negotiated.
-    pub timestamps: bool,
-    /// SACK was negotiated.
-    pub sack: bool,
-    /// The peer's window scale shift.
-    pub snd_wscale: u8,
-    /// Our window scale shift.
-    pub rcv_wscale: u8,
-    /// Counters since the connection opened.
-    pub counters: TcpCounters,
-    /// Pacing rate, bytes per second (0: not pacing).
-    pub pacing_rate: u64,
-}
 
 /// Where a queued segment's payload lives.
 #[derive(Debug)]

@@ -1,0 +1,134 @@
+//! A connection's settings: [`TcpConfig`] as the app gives them (Linux's defaults), and the
+//! compact copy the connection block keeps ([`ConnCfg`]).
+use linerate_proto::cc::Cc;
+use linerate_proto::timer::{Nanos, MS, SEC};
+
+/// Per-connection settings; `Default` follows Linux.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpConfig {
+    /// MSS we advertise (MTU 1500 − 40).
+    pub mss: u16,
+    /// Send buffer: most bytes queued and unacknowledged. With `sndbuf_auto` the buffer
+    /// starts at 64 KiB and grows to twice the congestion window up to this (Linux's
+    /// `tcp_wmem` autotuning); without, it is this from the start (like setting `SO_SNDBUF`).
+    pub sndbuf: u32,
+    /// Grow the send buffer with the window instead of holding `sndbuf` from the start (on by
+    /// default: a connection that cannot send fast holds little, so many fit).
+    pub sndbuf_auto: bool,
+    /// Receive buffer; sets the advertised window and the window scale.
+    pub rcvbuf: u32,
+    /// Disable Nagle (RFC 896): send short segments at once (`TCP_NODELAY`).
+    pub nodelay: bool,
+    /// Offer timestamps (RFC 7323) in the SYN.
+    pub timestamps: bool,
+    /// Offer SACK (RFC 2018) in the SYN.
+    pub sack: bool,
+    /// Offer window scaling (RFC 7323) in the SYN.
+    pub window_scaling: bool,
+    /// Lower bound of the retransmission timeout (Linux: 200 ms).
+    pub min_rto: Nanos,
+    /// Upper bound of the retransmission timeout (Linux: 120 s).
+    pub max_rto: Nanos,
+    /// SYN retransmissions before ETIMEDOUT (Linux tcp_syn_retries: 6).
+    pub syn_retries: u8,
+    /// Data retransmissions before ETIMEDOUT (Linux tcp_retries2: 15).
+    pub retries: u8,
+    /// Delayed-ACK timeout (Linux: 40 ms minimum).
+    pub delack: Nanos,
+    /// TIME-WAIT length (Linux: 60 s).
+    pub time_wait: Nanos,
+    /// FIN-WAIT-2 timeout for closed connections (Linux tcp_fin_timeout: 60 s).
+    pub fin_timeout: Nanos,
+    /// Congestion control (CUBIC by default, as Linux).
+    pub cc: Cc,
+    /// Pace segments over the RTT at a rate derived from cwnd/srtt (`tcp::pacing`). On by
+    /// default, as Linux with the fq qdisc; off sends each window as fast as it opens.
+    pub pacing: bool,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            mss: 1460,
+            sndbuf: 4 << 20,
+            sndbuf_auto: true,
+            rcvbuf: 1 << 20,
+            nodelay: false,
+            timestamps: true,
+            sack: true,
+            window_scaling: true,
+            min_rto: 200 * MS,
+            max_rto: 120 * SEC,
+            syn_retries: 6,
+            retries: 15,
+            delack: 40 * MS,
+            time_wait: 60 * SEC,
+            fin_timeout: 60 * SEC,
+            cc: Cc::default(),
+            pacing: true,
+        }
+    }
+}
+
+/// A connection's settings as its block keeps them: `TcpConfig` less what only `connect`
+/// reads (congestion control, RTO bounds but the upper one), times in microseconds: 28 bytes
+/// where `TcpConfig` takes 176, which counts with a million connections.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnCfg {
+    pub(crate) sndbuf: u32,
+    pub(crate) rcvbuf: u32,
+    delack_us: u32,
+    time_wait_us: u32,
+    fin_timeout_us: u32,
+    max_rto_us: u32,
+    pub(crate) mss: u16,
+    pub(crate) syn_retries: u8,
+    pub(crate) retries: u8,
+    pub(crate) nodelay: bool,
+    pub(crate) timestamps: bool,
+    pub(crate) sack: bool,
+    pub(crate) window_scaling: bool,
+    pub(crate) pacing: bool,
+}
+
+/// Nanoseconds to microseconds, saturating (at about 71 minutes).
+fn us(t: Nanos) -> u32 {
+    (t / 1000).min(u32::MAX as u64) as u32
+}
+
+impl ConnCfg {
+    pub(crate) fn of(c: &TcpConfig) -> Self {
+        ConnCfg {
+            sndbuf: c.sndbuf,
+            rcvbuf: c.rcvbuf,
+            delack_us: us(c.delack),
+            time_wait_us: us(c.time_wait),
+            fin_timeout_us: us(c.fin_timeout),
+            max_rto_us: us(c.max_rto),
+            mss: c.mss,
+            syn_retries: c.syn_retries,
+            retries: c.retries,
+            nodelay: c.nodelay,
+            timestamps: c.timestamps,
+            sack: c.sack,
+            window_scaling: c.window_scaling,
+            pacing: c.pacing,
+        }
+    }
+
+    pub(crate) fn delack(&self) -> Nanos {
+        self.delack_us as Nanos * 1000
+    }
+
+    pub(crate) fn time_wait(&self) -> Nanos {
+        self.time_wait_us as Nanos * 1000
+    }
+
+    pub(crate) fn fin_timeout(&self) -> Nanos {
+        self.fin_timeout_us as Nanos * 1000
+    }
+
+    pub(crate) fn max_rto(&self) -> Nanos {
+        self.max_rto_us as Nanos * 1000
+    }
+}
