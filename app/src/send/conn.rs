@@ -339,15 +339,16 @@ impl Conns {
         };
         let c = &mut self.list[i as usize];
         c.count_into(cs, *limit);
+        // Its share of the tallies goes, before the id does (open_id reads it).
+        let t = &mut self.tally;
+        t.alive -= c.alive() as usize;
+        t.open -= c.open_id().is_some() as usize;
+        t.established_now -= (c.state == Some(State::Established)) as u64;
         if let Some(id) = c.id.take() {
             if let Some(b) = self.by_id.get_mut(id as usize) {
                 *b = NONE;
             }
         }
-        let t = &mut self.tally;
-        t.alive -= c.alive() as usize;
-        t.open -= c.open_id().is_some() as usize;
-        t.established_now -= (c.state == Some(State::Established)) as u64;
         c.listed = false;
         c.state = None;
         c.retired = true;
