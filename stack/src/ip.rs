@@ -166,8 +166,6 @@ pub(crate) struct IpLayer<D: Device> {
     pub(crate) routes: RouteTable,
     pub(crate) pool: Arc<Mempool>,
     pub(crate) addr: Ipv4Cidr,
-    /// Our addresses: `addr` and the source range.
-    pub(crate) local: LocalAddrs,
     pub(crate) offloads: Offloads,
     pub(crate) drops: RxDrops,
     /// Registered zero-copy payload regions.
@@ -197,7 +195,6 @@ impl<D: Device> IpLayer<D> {
             routes,
             pool,
             addr,
-            local: LocalAddrs::new(addr.addr, None),
             offloads,
             drops: RxDrops::default(),
             regions: Regions::default(),

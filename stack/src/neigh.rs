@@ -177,8 +177,8 @@ impl LocalAddrs {
 pub struct NeighTable {
     entries: Vec<Neighbour>,
     our_mac: MacAddr,
-    our_ip: Ipv4Addr,
-    /// Every address we answer ARP requests for.
+    /// Our addresses: the port's (`primary`, what our requests come from) and the source
+    /// range; ARP requests for any of them are answered, IP input accepts them.
     local: LocalAddrs,
     /// Timing.
     pub cfg: NeighConfig,
@@ -187,20 +187,20 @@ pub struct NeighTable {
 }
 
 impl NeighTable {
-    pub(crate) fn new(our_mac: MacAddr, our_ip: Ipv4Addr, cfg: NeighConfig) -> Self {
+    pub(crate) fn new(our_mac: MacAddr, local: LocalAddrs, cfg: NeighConfig) -> Self {
         NeighTable {
             entries: Vec::with_capacity(16),
             our_mac,
-            our_ip,
-            local: LocalAddrs::new(our_ip, None),
+            local,
             cfg,
             stats: NeighStats::default(),
         }
     }
 
-    /// Answers ARP for `local` too (the stack's source range).
-    pub(crate) fn set_local(&mut self, local: LocalAddrs) {
-        self.local = local;
+    /// Our addresses (for IP input's check and connect's choice of source).
+    #[inline]
+    pub(crate) fn local(&self) -> &LocalAddrs {
+        &self.local
     }
 
     fn hh_for(&self, mac: MacAddr) -> [u8; ETH_HEADER_LEN] {
@@ -382,7 +382,7 @@ impl NeighTable {
     }
 
     fn send_request<D: Device>(&mut self, target: Ipv4Addr, dev: &mut Dev<D>, pool: &Mempool) {
-        let me = self.our_ip;
+        let me = self.local.primary;
         let to = (MacAddr::BROADCAST, MacAddr::ZERO, target);
         self.send_arp(ArpOp::REQUEST, me, to, dev, pool);
     }
@@ -422,7 +422,7 @@ impl NeighTable {
 
     /// Announces our address (gratuitous ARP request: sender = target = our IP).
     pub(crate) fn gratuitous<D: Device>(&mut self, dev: &mut Dev<D>, pool: &Mempool) {
-        let ip = self.our_ip;
+        let ip = self.local.primary;
         self.send_request(ip, dev, pool);
     }
 
@@ -537,6 +537,6 @@ impl NeighTable {
 
     /// The address we answer ARP for.
     pub fn our_ip(&self) -> Ipv4Addr {
-        self.our_ip
+        self.local.primary
     }
 }

@@ -12,8 +12,7 @@ use linerate_dpdk::{Device, TxRegion};
 use linerate_proto::cc::CcState;
 use linerate_proto::pacing::Pacer;
 use linerate_proto::rss::PortPicker;
-use linerate_proto::timer::Deadline;
-use linerate_proto::timer::{Nanos, RttEstimator, SEC};
+use linerate_proto::timer::{Deadline, Nanos, RttEstimator, SEC};
 use linerate_proto::wire::tcp::flags;
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
@@ -122,7 +121,7 @@ impl<D: Device> Stack<D> {
         }
         let (local_ip, lport) = match local_port {
             Some(p) => {
-                let lip = self.ip.local.primary;
+                let lip = self.ip.neigh.local().primary;
                 let key = (lip, rip, rport, p);
                 if !self.tuple_free(&key) {
                     return Err(ConnectError::AddrInUse);
@@ -248,9 +247,10 @@ impl<D: Device> Stack<D> {
     /// A free (source address, port) for a connection to `rip:rport`: the source addresses
     /// in turn, each with the whole ephemeral range.
     fn ephemeral(&mut self, rip: Ipv4Addr, rport: u16) -> Option<(Ipv4Addr, u16)> {
-        let n = self.ip.local.sources();
+        let local = *self.ip.neigh.local();
+        let n = local.sources();
         for _ in 0..n {
-            let lip = self.ip.local.source(self.next_src);
+            let lip = local.source(self.next_src);
             self.next_src = (self.next_src + 1) % n;
             if let Some(p) = self.ephemeral_port(lip, rip, rport) {
                 return Some((lip, p));

@@ -19,8 +19,7 @@ use crate::tcp::{ConnId, State, Tcb, TcpConfig, TcpCounters, TcpError};
 use crate::tcp::{LISTED_DEV, LISTED_NEIGH, WAIT_DEV, WAIT_NEIGH};
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads};
 use linerate_proto::route::{Route, RouteTable};
-use linerate_proto::timer::Deadline;
-use linerate_proto::timer::{Nanos, TimerWheel, MS};
+use linerate_proto::timer::{Deadline, Nanos, TimerWheel, MS};
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
 use linerate_proto::wire::ipv4::Ipv4Cidr;
 use linerate_proto::wire::tcp::{flags, TcpOptions, TcpPacket};
@@ -155,15 +154,13 @@ impl<D: Device> Stack<D> {
         for r in &cfg.routes {
             routes.add(*r);
         }
-        let mut neigh = NeighTable::new(mac, cfg.ip.addr, cfg.neigh);
         let local = LocalAddrs::new(cfg.ip.addr, cfg.src_range);
-        neigh.set_local(local);
+        let mut neigh = NeighTable::new(mac, local, cfg.neigh);
         for (ip, m) in &cfg.static_neigh {
             neigh.add_static(*ip, *m);
         }
         let pool_reserve = cfg.pool_reserve.min(pool.size() / 2);
         let mut ip = IpLayer::new(Dev::new(dev), neigh, routes, pool, cfg.ip, pool_reserve);
-        ip.local = local;
         ip.neigh.gratuitous(&mut ip.dev, &ip.pool);
         ip.dev.flush();
         Stack {
@@ -369,7 +366,7 @@ impl<D: Device> Stack<D> {
             EtherType::IPV4 => {
                 let hw_good = m.rx_cksum_good();
                 let pkt = eth.payload();
-                match ip::input(pkt, &self.ip.local, hw_good) {
+                match ip::input(pkt, self.ip.neigh.local(), hw_good) {
                     Ok(ipin) => {
                         let l4 = &pkt[ipin.l4_start..ipin.l4_end];
                         self.input_tcp(ipin.src, ipin.dst, l4, hw_good);

@@ -7,8 +7,7 @@ use super::{rack, sack, seq_ge, seq_gt, seq_le, seq_lt, Payload, Seg, State, Tcb
 use crate::ip::IpLayer;
 use linerate_dpdk::Device;
 use linerate_proto::cc::{CcState, CongestionControl};
-use linerate_proto::timer::Deadline;
-use linerate_proto::timer::Nanos;
+use linerate_proto::timer::{Deadline, Nanos};
 use linerate_proto::wire::tcp::{flags, TcpOptions};
 use linerate_proto::wire::TCP_TS_OPTIONS_LEN;
 

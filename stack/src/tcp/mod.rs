@@ -23,8 +23,7 @@ pub use info::{TcpCounters, TcpInfo};
 use linerate_dpdk::Mbuf;
 use linerate_proto::cc::{Cc, CcState};
 use linerate_proto::pacing::Pacer;
-use linerate_proto::timer::Deadline;
-use linerate_proto::timer::{Nanos, RttEstimator, MS};
+use linerate_proto::timer::{Deadline, Nanos, RttEstimator, MS};
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 

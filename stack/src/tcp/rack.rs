@@ -12,8 +12,7 @@
 use super::scoreboard::{mark_lost, DUP_THRESH};
 use super::{seq_gt, seq_lt, State, Tcb};
 use linerate_proto::cc::CongestionControl;
-use linerate_proto::timer::Deadline;
-use linerate_proto::timer::{Nanos, MS, SEC};
+use linerate_proto::timer::{Deadline, Nanos, MS, SEC};
 
 /// RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK time added to the PTO when only one
 /// segment is in flight.

@@ -18,8 +18,7 @@
 use super::scoreboard::{mark_lost, DUP_THRESH};
 use super::{rack, seq_ge, seq_gt, seq_le, seq_lt, Tcb};
 use linerate_proto::cc::CongestionControl;
-use linerate_proto::timer::Deadline;
-use linerate_proto::timer::Nanos;
+use linerate_proto::timer::{Deadline, Nanos};
 
 /// Ranges of retransmitted segments that were cumulatively acknowledged, remembered so that a
 /// later DSACK for them (they are below `snd_una` by then) can be recognised (RFC 3708 §3).

@@ -5,8 +5,7 @@
 //! `in_flight − sacked − lost + rexmit` without a walk. Every other TCP module reads or
 //! moves these marks; this one calls nothing above it.
 use super::{seq_lt, Tcb};
-use linerate_proto::timer::Deadline;
-use linerate_proto::timer::Nanos;
+use linerate_proto::timer::{Deadline, Nanos};
 
 /// RFC 5681/6675 DupThresh.
 pub(crate) const DUP_THRESH: u32 = 3;

@@ -7,8 +7,7 @@ use super::{rack, sack, scoreboard, State, Tcb, TcpError};
 use crate::ip::IpLayer;
 use linerate_dpdk::Device;
 use linerate_proto::cc::CongestionControl;
-use linerate_proto::timer::Deadline;
-use linerate_proto::timer::Nanos;
+use linerate_proto::timer::{Deadline, Nanos};
 use linerate_proto::wire::tcp::flags;
 
 /// Runs whichever of the connection's timers are due (`tcp_write_timer`, `tcp_delack_timer`,
@@ -69,12 +68,7 @@ fn retransmit_timer<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
         tcb.retries += 1;
         tcb.rtt.back_off();
         tcb.counters.rtos += 1;
-        let iss = tcb.iss;
-        if let Err(e) = send_control(tcb, ip, flags::SYN, iss, now) {
-            tcb.fail(e);
-            return;
-        }
-        tcb.rto_at = Deadline::at(now + tcb.rtt.current());
+        output::send_syn(tcb, ip, now);
         return;
     }
     if tcb.snd_una == tcb.snd_max {
