@@ -376,24 +376,12 @@ impl<D: Device> AckPeer<D> {
         }
         if fl & flags::FIN != 0 && seq.wrapping_add(len) == c.rcv_nxt && !c.fin_acked {
             c.rcv_nxt = c.rcv_nxt.wrapping_add(1);
-            // ACK the FIN and close our side at once (FIN+ACK).
-            let s = c.snd_nxt;
-            c.snd_nxt = c.snd_nxt.wrapping_add(1);
             c.fin_acked = true;
             c.pending_segs = 0;
-            let c = *c;
-            match e.tmpl {
-                Some((f, sum)) if c.ts_on => {
-                    let t = (s, c.rcv_nxt, c.ts_recent);
-                    if let Some(m) = self.ack_from_with(&f, sum, t, flags::FIN) {
-                        self.stats.acks_sent += 1;
-                        self.rxq.push_back(m);
-                    }
-                }
-                _ => self.emit(sport, c, s, flags::FIN | flags::ACK, false),
-            }
-            // Both sides closed: forget it (the last ACK finds nothing and needs nothing), so
-            // that a connection-rate run does not grow the table without end.
+            // ACK the FIN and close our side at once (FIN+ACK). Both sides closed: forget it
+            // (the last ACK finds nothing and needs nothing), so that a connection-rate run
+            // does not grow the table without end.
+            self.answer(sport, flags::FIN);
             self.forget(key);
             return;
         }
@@ -414,7 +402,7 @@ impl<D: Device> AckPeer<D> {
         }
         if ack_now {
             c.pending_segs = 0;
-            self.answer(key.1);
+            self.answer(key.1, 0);
         }
     }
 
@@ -448,55 +436,31 @@ impl<D: Device> AckPeer<D> {
         };
         e.c.owed = false;
         if e.c.pending_segs > 0 {
-            self.ack(key);
+            e.c.pending_segs = 0;
+            self.answer(key.1, 0);
         }
     }
 
-    /// A cumulative ACK on connection `key`, now.
-    fn ack(&mut self, key: Key) {
-        if !self.make_hot(key) {
-            return;
-        }
-        let Some((_, e)) = self.hot.as_mut() else {
-            return;
-        };
-        e.c.pending_segs = 0;
-        self.answer(key.1);
-    }
-
-    /// Sends the hot connection's cumulative ACK, written from its prebuilt frame in place
-    /// (no copy of the frame) when it has one.
-    fn answer(&mut self, sport: u16) {
+    /// Sends the hot connection's cumulative ACK (with flags `extra`, FIN, added), written from
+    /// its prebuilt frame in place (no copy of the frame) when it has one.
+    fn answer(&mut self, sport: u16, extra: u8) {
         let m = self.alloc();
         let (c, frame) = match self.hot.as_ref() {
             Some((_, e)) => (e.c, e.tmpl.as_ref().filter(|_| e.c.ts_on)),
             None => return,
         };
         if let (Some(mut m), Some((f, sum))) = (m, frame) {
-            if fill_ack(&mut m, f, *sum, (c.snd_nxt, c.rcv_nxt, c.ts_recent), 0) {
+            if fill_ack(&mut m, f, *sum, (c.snd_nxt, c.rcv_nxt, c.ts_recent), extra) {
                 self.stats.acks_sent += 1;
                 self.rxq.push_back(m);
             }
         } else {
-            self.emit(sport, c, c.snd_nxt, flags::ACK, false);
+            self.emit(sport, c, c.snd_nxt, flags::ACK | extra, false);
         }
     }
 
-    /// An ACK (with flags `extra`, FIN, added) from a connection's prebuilt frame `f` whose
-    /// other words sum to `sum`; `None` without an mbuf.
-    fn ack_from_with(
-        &mut self,
-        f: &[u8; ACK_FRAME_LEN],
-        sum: u32,
-        t: (u32, u32, u32),
-        extra: u8,
-    ) -> Option<Mbuf> {
-        let mut m = self.alloc()?;
-        fill_ack(&mut m, f, sum, t, extra).then_some(m)
-    }
-
     /// Writes one segment from the peer to the stack into an mbuf on the RX queue (pure ACKs
-    /// go through `emit_ack` once the connection has its prebuilt frame).
+    /// go through `answer` once the connection has its prebuilt frame).
     fn emit(&mut self, stack_port: u16, c: PeerConn, seq: u32, fl: u8, syn: bool) {
         self.emit_data(stack_port, c, seq, fl, syn, 0);
     }
