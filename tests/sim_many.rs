@@ -30,14 +30,7 @@ fn pool(name: &str, n: u32) -> Arc<Mempool> {
     common::pool(&eal, name, n)
 }
 
-const NO_EVENT: Event = Event {
-    conn: 0,
-    what: 0,
-    state: State::Closed,
-    error: None,
-    bytes_acked: 0,
-    bytes_received: 0,
-};
+const NO_EVENT: Event = Event::EMPTY;
 
 /// Takes every pending event.
 fn take_events<D: Device>(net: &mut Net<D>, out: &mut Vec<Event>) {

@@ -45,6 +45,18 @@ pub struct Event {
     pub bytes_received: u64,
 }
 
+impl Event {
+    /// No event: what a caller's buffer for [`crate::Stack::events`] can start filled with.
+    pub const EMPTY: Event = Event {
+        conn: 0,
+        what: 0,
+        state: State::Closed,
+        error: None,
+        bytes_acked: 0,
+        bytes_received: 0,
+    };
+}
+
 /// The stack's event queue.
 #[derive(Debug, Default)]
 pub(crate) struct EventQueue {

@@ -281,17 +281,7 @@ impl Conns {
             retired: None,
             free: Vec::new(),
             scratch: vec![0; 64 << 10],
-            buf: vec![
-                Event {
-                    conn: 0,
-                    what: 0,
-                    state: State::Closed,
-                    error: None,
-                    bytes_acked: 0,
-                    bytes_received: 0,
-                };
-                256
-            ],
+            buf: vec![Event::EMPTY; 256],
         }
     }
 
