@@ -318,6 +318,9 @@ pub struct StackReport {
     pub alloc_failures: u64,
     pub pool_size: u32,
     pub pool_in_use: u32,
+    /// TIME-WAIT records: `held` at the end, `reused`, `overflow`, `segs_in`, `acks`,
+    /// `rst_ignored`.
+    pub time_wait: BTreeMap<String, u64>,
 }
 
 impl Report {

@@ -397,6 +397,20 @@ pub fn transfer_on(
             sim.stack.flush();
             closed = true;
         }
+        // A connection closed by the app leaves TIME-WAIT to a record and frees its id as it
+        // enters it: the event says so (and `info` has nothing more to say).
+        let mut evs = [linerate_stack::event::Event::EMPTY; 16];
+        loop {
+            let n = sim.stack.events(&mut evs);
+            for e in evs[..n].iter().filter(|e| e.conn == id) {
+                if e.what & linerate_stack::event::FREED != 0 && states.last() != Some(&e.state) {
+                    states.push(e.state);
+                }
+            }
+            if n < evs.len() {
+                break;
+            }
+        }
         sim.read_peer();
         let s = sim.peer_sock();
         if closed

@@ -1,4 +1,10 @@
-//! The hasher of the stack's 4-tuple tables (the connection table and the ACK peer's).
+//! The stack's 4-tuple key and the hasher of its 4-tuple tables (the connection table, the
+//! TIME-WAIT table and the ACK peer's).
+use std::net::Ipv4Addr;
+
+/// A connection's key: (local address, remote address, remote port, local port).
+pub(crate) type Tuple = (Ipv4Addr, Ipv4Addr, u16, u16);
+
 /// A fast keyed hash for the connection table (SipHash cost a few percent per segment). The
 /// table only holds our own connections, and the key is random per stack, so a peer cannot
 /// aim lookups at a long chain.

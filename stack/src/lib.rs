@@ -37,4 +37,5 @@ pub use region::RegionId;
 pub use socket::{ConnectError, IoError};
 pub use stack::{Stack, StackConfig};
 pub use stats::{ConnMemory, StackStats};
+pub use tcp::timewait::TimeWaitStats;
 pub use tcp::{ConnId, State, TcpConfig, TcpCounters, TcpError, TcpInfo};

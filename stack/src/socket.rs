@@ -12,7 +12,7 @@ use linerate_dpdk::{Device, TxRegion};
 use linerate_proto::cc::CcState;
 use linerate_proto::pacing::Pacer;
 use linerate_proto::rss::PortPicker;
-use linerate_proto::timer::{Deadline, Nanos, RttEstimator, SEC};
+use linerate_proto::timer::{Deadline, RttEstimator};
 use linerate_proto::wire::tcp::flags;
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
@@ -87,9 +87,6 @@ impl std::fmt::Display for IoError {
 
 impl std::error::Error for IoError {}
 
-/// How long a connection must have been in TIME-WAIT before its 4-tuple may be reused.
-const TW_REUSE_AGE: Nanos = SEC;
-
 impl<D: Device> Stack<D> {
     /// Active open to `remote` from `local_port` (or an ephemeral one). The SYN goes out (or
     /// waits for ARP) at once; watch `state()` for ESTABLISHED or an error.
@@ -114,8 +111,8 @@ impl<D: Device> Stack<D> {
         if self.ip.routes.lookup(rip).is_none() {
             return Err(ConnectError::NoRoute(rip));
         }
-        // Before the port search, which may end a TIME-WAIT connection to reuse its tuple:
-        // a table full of them is full (Linux has no such limit; here it is the memory's).
+        // Before the port search, which may end a TIME-WAIT record to reuse its tuple.
+        // Records do not count: they have a table (and a limit) of their own.
         if self.live_conns() >= self.cfg.max_conns {
             return Err(ConnectError::TooManyConnections);
         }
@@ -244,80 +241,74 @@ impl<D: Device> Stack<D> {
         Ok(id)
     }
 
-    /// A free (source address, port) for a connection to `rip:rport`: the source addresses
-    /// in turn, each with the whole ephemeral range.
+    /// A free (source address, port) for a connection to `rip:rport`: each port with every
+    /// source address in turn before the next port, so that a tuple comes back only after
+    /// all sources × ports were used (stepping both together would visit only a
+    /// `gcd`-th of the pairs).
     fn ephemeral(&mut self, rip: Ipv4Addr, rport: u16) -> Option<(Ipv4Addr, u16)> {
         let local = *self.ip.neigh.local();
         let n = local.sources();
         for _ in 0..n {
             let lip = local.source(self.next_src);
             self.next_src = (self.next_src + 1) % n;
-            if let Some(p) = self.ephemeral_port(lip, rip, rport) {
+            let next_port_too = self.next_src == 0;
+            if let Some(p) = self.ephemeral_port(lip, rip, rport, next_port_too) {
                 return Some((lip, p));
             }
         }
         None
     }
 
-    fn ephemeral_port(&mut self, lip: Ipv4Addr, rip: Ipv4Addr, rport: u16) -> Option<u16> {
+    /// A free port from `lip` to `rip:rport`, searching from `next_port`; the search moves
+    /// `next_port` to the port found, and past it when `advance`.
+    fn ephemeral_port(
+        &mut self,
+        lip: Ipv4Addr,
+        rip: Ipv4Addr,
+        rport: u16,
+        advance: bool,
+    ) -> Option<u16> {
         let (lo, hi) = self.cfg.ephemeral;
+        let after = |p: u16| if p >= hi { lo } else { p + 1 };
         if let Some(rss) = &self.cfg.rss {
             let remote = SocketAddrV4::new(rip, rport);
             let picker = PortPicker::new(&rss.toeplitz, lip, remote);
             let taken = |p| !self.tuple_free(&(lip, rip, rport, p));
             if let Some(p) = picker.find(&rss.reta, rss.queue, (lo, hi), self.next_port, taken) {
-                self.next_port = if p >= hi { lo } else { p + 1 };
+                self.next_port = if advance { after(p) } else { p };
                 self.take_tuple(&(lip, rip, rport, p));
                 return Some(p);
             }
         }
         let span = (hi as u32).saturating_sub(lo as u32) + 1;
+        let mut p = self.next_port;
         for _ in 0..span {
-            let p = self.next_port;
-            self.next_port = if p >= hi { lo } else { p + 1 };
             if self.tuple_free(&(lip, rip, rport, p)) {
+                self.next_port = if advance { after(p) } else { p };
                 self.take_tuple(&(lip, rip, rport, p));
                 return Some(p);
             }
+            p = after(p);
         }
         None
     }
 
-    /// No connection holds `key`, or only one in TIME-WAIT that may give it up: released,
-    /// with timestamps, and in TIME-WAIT for at least `TW_REUSE_AGE` (Linux's
-    /// `tcp_tw_reuse`). Its successor's timestamps are higher (the offset is per tuple, the
-    /// clock a second on), so the peer's PAWS tells old duplicates from new segments
-    /// (RFC 6191); its ISN is higher too unless the old connection sent more than the ISN
-    /// clock's 250 000 per second covers.
+    /// No connection holds `key`, or only a TIME-WAIT record that may give it up
+    /// (`TimeWaitTable::reusable`, Linux's `tcp_tw_reuse`). The successor's timestamps are
+    /// higher (the offset is per tuple, the clock a second on), so the peer's PAWS tells old
+    /// duplicates from new segments (RFC 6191); its ISN is higher too unless the old
+    /// connection sent more than the ISN clock's 250 000 per second covers.
     fn tuple_free(&self, key: &Tuple) -> bool {
-        let Some(&id) = self.by_tuple.get(key) else {
-            return true;
-        };
-        let now = self.now;
-        self.conns
-            .get(id as usize)
-            .and_then(|c| c.as_ref())
-            .is_some_and(|t| {
-                t.state == State::TimeWait
-                    && t.released
-                    && t.ts_on
-                    && t.close_at.is_some_and(|end| {
-                        end.saturating_add(TW_REUSE_AGE) <= now.saturating_add(t.cfg.time_wait())
-                    })
-            })
+        !self.by_tuple.contains_key(key)
+            && self
+                .tw
+                .find(key)
+                .is_none_or(|slot| self.tw.reusable(slot, self.now))
     }
 
-    /// Ends the TIME-WAIT connection on `key`, if any, so that a new one may take it. Its
-    /// slot is not reused before the next `poll` (`Stack::freed`), so its FREED event is
-    /// taken before its id names another connection.
+    /// Ends the TIME-WAIT record on `key`, if any, so that a new connection may take it.
     fn take_tuple(&mut self, key: &Tuple) {
-        if let Some(&id) = self.by_tuple.get(key) {
-            if let Some(Some(t)) = self.conns.get_mut(id as usize) {
-                t.end();
-                t.counters.tw_reused += 1;
-            }
-            self.after_event(id);
-        }
+        self.tw.take(key);
     }
 
     fn tcb_mut(&mut self, id: ConnId) -> Result<&mut Tcb, IoError> {
@@ -578,6 +569,13 @@ impl<D: Device> Stack<D> {
             .get(id as usize)
             .and_then(|c| c.as_ref())
             .map(|t| t.local_port)
+    }
+
+    /// Whether a TIME-WAIT record holds the 4-tuple `local` → `remote` (a connection the app
+    /// closed; its id is already freed, as a closed socket's TIME-WAIT has no descriptor).
+    pub fn in_time_wait(&self, local: SocketAddrV4, remote: SocketAddrV4) -> bool {
+        let key = (*local.ip(), *remote.ip(), remote.port(), local.port());
+        self.tw.find(&key).is_some()
     }
 
     /// Ids of all connections the stack holds.

@@ -13,8 +13,10 @@ use crate::ip::{self, IpLayer};
 use crate::neigh::{LocalAddrs, NeighConfig, NeighTable};
 use crate::steer::RssSteering;
 use crate::tcp::input::{self, PlainAck, SegIn};
-use crate::tcp::output::{self, RstFor};
+use crate::tcp::output;
+use crate::tcp::stateless::{self, RstFor};
 use crate::tcp::timers;
+use crate::tcp::timewait::{TimeWaitTable, TwVerdict, TW_TIMER};
 use crate::tcp::{ConnId, State, Tcb, TcpConfig, TcpCounters, TcpError};
 use crate::tcp::{LISTED_DEV, LISTED_NEIGH, WAIT_DEV, WAIT_NEIGH};
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads};
@@ -28,8 +30,7 @@ use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-/// A connection's key: (local address, remote address, remote port, local port).
-pub(crate) type Tuple = (Ipv4Addr, Ipv4Addr, u16, u16);
+pub(crate) use crate::hash::Tuple;
 
 /// Most RX bursts one `poll` reads (8 192 frames): enough that ACKs keep up with what the
 /// loop sends, few enough that timers and TX are not held up behind a flood.
@@ -65,6 +66,9 @@ pub struct StackConfig {
     pub rss: Option<RssSteering>,
     /// Timer wheel granularity.
     pub timer_tick: Nanos,
+    /// Most connections in TIME-WAIT at once (Linux's `tcp_max_tw_buckets`; a record is 64
+    /// bytes plus its index entry). Past it, a closed connection skips TIME-WAIT.
+    pub max_time_wait: usize,
     /// Mbufs `send` must leave in the pool: enough to refill the RX ring and send ACKs, ARP
     /// and RSTs. Below it, `send` returns WouldBlock.
     pub pool_reserve: u32,
@@ -81,6 +85,7 @@ impl StackConfig {
             tcp: TcpConfig::default(),
             neigh: NeighConfig::default(),
             max_conns: 65_536,
+            max_time_wait: 262_144,
             src_range: None,
             ephemeral: (32768, 60999),
             rss: None,
@@ -105,6 +110,8 @@ pub struct Stack<D: Device> {
     /// A plain ACK held back until the next frame shows whether a later ACK of the same
     /// connection supersedes it (`input::plain_ack`); processed by the end of the RX burst.
     pending_ack: Option<(ConnId, PlainAck)>,
+    /// Closed connections in TIME-WAIT, as records without a block.
+    pub(crate) tw: TimeWaitTable,
     pub(crate) wheel: TimerWheel,
     expired: Vec<u32>,
     rx: Vec<Mbuf>,
@@ -171,6 +178,7 @@ impl<D: Device> Stack<D> {
             by_tuple: HashMap::with_capacity_and_hasher(1024, TupleHasher::new()),
             demux_cache: None,
             pending_ack: None,
+            tw: TimeWaitTable::new(cfg.max_time_wait),
             wheel: TimerWheel::new(cfg.timer_tick, 4096, now),
             expired: Vec::with_capacity(1024),
             touched: Vec::with_capacity(1024),
@@ -219,6 +227,12 @@ impl<D: Device> Stack<D> {
         self.wheel.expire(now, &mut self.expired);
         let mut expired = std::mem::take(&mut self.expired);
         for id in expired.drain(..) {
+            if id & TW_TIMER != 0 {
+                if let Some(at) = self.tw.expire(id & !TW_TIMER, now) {
+                    self.wheel.schedule(id, at);
+                }
+                continue;
+            }
             if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
                 tcb.wheel_at = Deadline::NONE;
                 timers::on_timers(tcb, &mut self.ip, now);
@@ -253,7 +267,7 @@ impl<D: Device> Stack<D> {
     /// time so that arming timers on the data path does not allocate (lazy cancelling can
     /// leave a connection a second entry; past the headroom the slab doubles, once).
     pub(crate) fn reserve_timers(&mut self) {
-        self.wheel.reserve(self.conns.len() + 1024);
+        self.wheel.reserve(self.conns.len() + self.tw.len() + 1024);
     }
 
     /// Runs output for the connections that sends and ACKs touched since the last call,
@@ -316,8 +330,16 @@ impl<D: Device> Stack<D> {
                 self.neigh_waiters.push(id);
             }
         }
-        let freed = tcb.state == State::Closed && tcb.released;
+        // A closed connection in TIME-WAIT leaves a record and gives its block back.
+        let to_tw = tcb.state == State::TimeWait && tcb.released;
+        let freed = (tcb.state == State::Closed || to_tw) && tcb.released;
         self.events.note(id, tcb, freed);
+        if to_tw {
+            if let Some((slot, at)) = self.tw.enter(tcb, now) {
+                self.wheel.schedule(slot | TW_TIMER, at);
+            }
+            tcb.end();
+        }
         if tcb.state == State::Closed {
             tcb.rto_at = Deadline::NONE;
             tcb.delack_at = Deadline::NONE;
@@ -435,6 +457,15 @@ impl<D: Device> Stack<D> {
                 }
             }
             None => {
+                if let Some(slot) = self.tw.find(&key) {
+                    let tsval = seg.opts.timestamps.map(|(v, _)| v);
+                    let len = seg.payload.len() as u32;
+                    let v = self.tw.rcv(slot, seg.flags, seg.seq, len, tsval, now);
+                    if let TwVerdict::Ack(b) = v {
+                        stateless::send_bare(&mut self.ip, &b, now);
+                    }
+                    return;
+                }
                 self.ip.drops.no_conn += 1;
                 if seg.flags & flags::RST == 0 {
                     let to = RstFor {
@@ -445,7 +476,7 @@ impl<D: Device> Stack<D> {
                         flags: seg.flags,
                         len: seg.payload.len() as u32,
                     };
-                    if output::send_reset(&mut self.ip, &to, now) {
+                    if stateless::send_reset(&mut self.ip, &to, now) {
                         self.ip.drops.rst_sent += 1;
                     }
                 }

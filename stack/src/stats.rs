@@ -4,6 +4,7 @@ use crate::dev::DevStats;
 use crate::ip::RxDrops;
 use crate::neigh::NeighStats;
 use crate::stack::{Stack, Tuple};
+use crate::tcp::timewait::TimeWaitStats;
 use crate::tcp::{ConnId, Tcb, TcpCounters, TcpError};
 use linerate_dpdk::Device;
 
@@ -22,12 +23,14 @@ pub struct ConnMemory {
     /// Write queues and receive buffers: what in-flight and unread data take (a queue keeps
     /// its capacity once grown).
     pub queues: usize,
+    /// TIME-WAIT records and their index (closed connections leave their block).
+    pub time_wait: usize,
 }
 
 impl ConnMemory {
     /// All of it.
     pub fn total(&self) -> usize {
-        self.table + self.index + self.wheel + self.events + self.queues
+        self.table + self.index + self.wheel + self.events + self.queues + self.time_wait
     }
 }
 
@@ -42,6 +45,8 @@ pub struct StackStats {
     pub neigh: NeighStats,
     /// Connections the stack holds (any state, not yet freed).
     pub conns_open: usize,
+    /// Closed connections in TIME-WAIT (records, not counted in `conns_open`).
+    pub time_wait: TimeWaitStats,
     /// TCP counters summed over every connection, open or already freed.
     pub tcp: TcpCounters,
     /// Connections that ended with an error.
@@ -55,6 +60,7 @@ impl StackStats {
         self.drops.add(&o.drops);
         self.neigh.add(&o.neigh);
         self.conns_open += o.conns_open;
+        self.time_wait.add(&o.time_wait);
         self.tcp.add(&o.tcp);
         self.conn_errors += o.conn_errors;
     }
@@ -77,6 +83,7 @@ impl<D: Device> Stack<D> {
                 .flatten()
                 .map(|t| t.queue.capacity() * size_of::<crate::tcp::Seg>() + t.rx_capacity())
                 .sum(),
+            time_wait: self.tw.memory(),
         }
     }
 
@@ -88,6 +95,7 @@ impl<D: Device> Stack<D> {
     /// Stack-wide counters (a walk over the connections: not for every poll).
     pub fn stats(&self) -> StackStats {
         let mut tcp = self.retired;
+        tcp.tw_reused += self.tw.stats().reused;
         let mut conn_errors = self.retired_errors;
         for t in self.conns.iter().flatten() {
             tcp.add(&t.counters);
@@ -97,7 +105,8 @@ impl<D: Device> Stack<D> {
             dev: self.ip.dev.stats,
             drops: self.ip.drops,
             neigh: self.ip.neigh.stats,
-            conns_open: self.conns.iter().flatten().count(),
+            conns_open: self.live_conns(),
+            time_wait: self.tw.stats(),
             tcp,
             conn_errors,
         }

@@ -389,6 +389,17 @@ fn stack_report(pool: &Mempool, st: &StackStats) -> StackReport {
         alloc_failures: st.tcp.alloc_failures,
         pool_size: pool.size(),
         pool_in_use: pool.in_use(),
+        time_wait: [
+            ("held", st.time_wait.held as u64),
+            ("reused", st.time_wait.reused),
+            ("overflow", st.time_wait.overflow),
+            ("segs_in", st.time_wait.segs_in),
+            ("acks", st.time_wait.acks),
+            ("rst_ignored", st.time_wait.rst_ignored),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
     }
 }
 

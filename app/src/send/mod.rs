@@ -306,6 +306,10 @@ fn stack_config(s: &Settings, tcp: TcpConfig) -> StackConfig {
     } else {
         (s.connections as usize).max(1024)
     };
+    if s.cps.is_some() {
+        // Every connection's TIME-WAIT (2 s here), at the highest rate one core reaches.
+        sc.max_time_wait = 1 << 22;
+    }
     sc.src_range = s.src_range;
     sc
 }

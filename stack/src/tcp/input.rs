@@ -1,8 +1,9 @@
 //! `tcp_rcv_state_process` / `tcp_ack`: segment acceptance (RFC 9293 §3.10.7.4 with the
 //! RFC 5961 hardening), SYN-ACK and option negotiation, ACK processing with RTT sampling,
 //! duplicate ACKs and fast retransmit, window updates, in-order data, RST and FIN.
-use super::output::{self, RstFor};
+use super::output;
 use super::scoreboard::{self, DUP_THRESH};
+use super::stateless::{self, RstFor};
 use super::{rack, sack, seq_ge, seq_gt, seq_le, seq_lt, Payload, Seg, State, Tcb, TcpError};
 use crate::ip::IpLayer;
 use linerate_dpdk::Device;
@@ -229,7 +230,7 @@ fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now:
                 flags: seg.flags,
                 len: seg.payload.len() as u32,
             };
-            if output::send_reset(ip, &to, now) {
+            if stateless::send_reset(ip, &to, now) {
                 ip.drops.rst_sent += 1;
             }
         }

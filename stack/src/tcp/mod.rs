@@ -14,7 +14,9 @@ pub(crate) mod output;
 pub(crate) mod rack;
 pub(crate) mod sack;
 pub(crate) mod scoreboard;
+pub(crate) mod stateless;
 pub(crate) mod timers;
+pub(crate) mod timewait;
 
 use crate::ip::Dst;
 pub(crate) use config::ConnCfg;

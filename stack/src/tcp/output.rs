@@ -14,7 +14,6 @@ use linerate_proto::timer::{Deadline, Nanos};
 use linerate_proto::wire::checksum;
 use linerate_proto::wire::tcp::{flags, OptionWriter};
 use linerate_proto::wire::{ETH_HEADER_LEN, IPV4_HEADER_LEN, TCP_HEADER_LEN, TCP_TS_OPTIONS_LEN};
-use std::net::Ipv4Addr;
 
 /// Headroom every data mbuf needs: Ethernet + IPv4 + TCP with the largest options.
 const MAX_HEADER: usize = ETH_HEADER_LEN + IPV4_HEADER_LEN + TCP_HEADER_LEN + 40;
@@ -603,61 +602,6 @@ pub(crate) fn send_control<D: Device>(
 pub(crate) fn send_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
     let seq = tcb.snd_nxt;
     let _ = send_control(tcb, ip, flags::ACK, seq, now);
-}
-
-/// The segment a stateless RST answers: its addresses, ports, numbers, flags and length.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RstFor {
-    /// Our address and port (the segment's destination).
-    pub(crate) local: (Ipv4Addr, u16),
-    /// The sender's address and port.
-    pub(crate) remote: (Ipv4Addr, u16),
-    pub(crate) seq: u32,
-    pub(crate) ack: u32,
-    pub(crate) flags: u8,
-    /// Payload bytes.
-    pub(crate) len: u32,
-}
-
-/// `tcp_v4_send_reset`: a stateless RST in reply to a segment that matches no connection
-/// (RFC 9293 §3.10.7.1). Returns true when it went out (or waits for ARP).
-pub(crate) fn send_reset<D: Device>(ip: &mut IpLayer<D>, to: &RstFor, now: Nanos) -> bool {
-    let Some(mut dst) = ip.route_output(to.remote.0, now) else {
-        return false;
-    };
-    dst.src = to.local.0;
-    let Some(mut m) = ip.alloc() else {
-        return false;
-    };
-    let Some(h) = m.prepend(TCP_HEADER_LEN) else {
-        return false;
-    };
-    let (seq, ack, fl) = if to.flags & flags::ACK != 0 {
-        (to.ack, 0, flags::RST)
-    } else {
-        let syn_fin = (to.flags & (flags::SYN | flags::FIN)).count_ones();
-        (
-            0,
-            to.seq.wrapping_add(to.len).wrapping_add(syn_fin),
-            flags::RST | flags::ACK,
-        )
-    };
-    let th = TcpHdr {
-        src_port: to.local.1,
-        dst_port: to.remote.1,
-        seq,
-        ack,
-        flags: fl,
-        window: 0,
-    };
-    th.write(h);
-    let hsum = th.sum(TCP_HEADER_LEN);
-    finish_checksum(h, to.local.0, to.remote.0, TCP_HEADER_LEN, hsum, 0, false);
-    let l4 = L4 {
-        hdr_len: TCP_HEADER_LEN as u8,
-        csum_offloaded: false,
-    };
-    ip.queue_xmit(m, &mut dst, Some(0), l4, now).is_ok()
 }
 
 /// `tcp_sendmsg`'s copy: `data` goes into the tail segment up to the size goal, then into

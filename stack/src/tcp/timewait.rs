@@ -1,0 +1,263 @@
+//! TIME-WAIT without the connection block (the kernel's `inet_timewait_sock`: `tcp_time_wait`
+//! and `tcp_timewait_state_process` in `tcp_minisocks.c`). A connection the app has closed
+//! that reaches TIME-WAIT gives its block back and leaves a 64-byte record behind, enough to
+//! answer a retransmitted FIN, keep PAWS, and let `connect` reuse the 4-tuple (RFC 6191).
+//! A load generator opening a million connections a second holds a second or two of them:
+//! as blocks that was a gigabyte written once and read once; as records it is a few dozen
+//! megabytes. The records have their own table, so the live connections' index stays small.
+use super::stateless::Bare;
+use super::{seq_ge, seq_lt, Tcb};
+use crate::hash::{Tuple, TupleHasher};
+use linerate_proto::timer::{Deadline, Nanos, MS, SEC};
+use linerate_proto::wire::tcp::flags;
+use std::collections::HashMap;
+
+/// Marks a timer-wheel id as a TIME-WAIT slot (connection ids stay below 2^24).
+pub(crate) const TW_TIMER: u32 = 1 << 31;
+
+/// How long a record must have been in TIME-WAIT before `connect` may take its 4-tuple
+/// (Linux's `tcp_tw_reuse`, which waits for the timestamp clock to move on by a second).
+pub(crate) const TW_REUSE_AGE: Nanos = SEC;
+
+/// One TIME-WAIT record.
+#[derive(Debug, Clone, Copy)]
+struct TwSock {
+    key: Tuple,
+    snd_nxt: u32,
+    rcv_nxt: u32,
+    ts_recent: u32,
+    ts_offset: u32,
+    /// When TIME-WAIT ends.
+    end: Nanos,
+    /// What the timer wheel holds for this slot (it cancels lazily).
+    wheel_at: Deadline,
+    time_wait_us: u32,
+    /// The window field of our ACKs (already scaled).
+    window: u16,
+    ts_on: bool,
+    live: bool,
+}
+
+/// The stack's TIME-WAIT records ([`crate::StackStats::time_wait`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeWaitStats {
+    /// Records held now.
+    pub held: usize,
+    /// Tuples `connect` took before TIME-WAIT ended.
+    pub reused: u64,
+    /// Connections that skipped TIME-WAIT because the table was full (the kernel's
+    /// "time wait bucket table overflow").
+    pub overflow: u64,
+    /// Segments that reached a record.
+    pub segs_in: u64,
+    /// ACKs the records sent.
+    pub acks: u64,
+    /// RSTs ignored (RFC 1337: an RST must not end TIME-WAIT early).
+    pub rst_ignored: u64,
+}
+
+impl TimeWaitStats {
+    /// Adds another stack's.
+    pub fn add(&mut self, o: &TimeWaitStats) {
+        self.held += o.held;
+        self.reused += o.reused;
+        self.overflow += o.overflow;
+        self.segs_in += o.segs_in;
+        self.acks += o.acks;
+        self.rst_ignored += o.rst_ignored;
+    }
+}
+
+/// What a segment to a TIME-WAIT record asks of the caller.
+pub(crate) enum TwVerdict {
+    /// Nothing to send.
+    Drop,
+    /// Send this ACK.
+    Ack(Bare),
+}
+
+/// The TIME-WAIT records of one stack: a slab, its free list and a 4-tuple index.
+#[derive(Debug)]
+pub(crate) struct TimeWaitTable {
+    socks: Vec<TwSock>,
+    free: Vec<u32>,
+    by_tuple: HashMap<Tuple, u32, TupleHasher>,
+    max: usize,
+    counters: TimeWaitStats,
+}
+
+impl TimeWaitTable {
+    /// A table that holds at most `max` records.
+    pub(crate) fn new(max: usize) -> Self {
+        TimeWaitTable {
+            socks: Vec::new(),
+            free: Vec::new(),
+            by_tuple: HashMap::with_hasher(TupleHasher::new()),
+            max,
+            counters: TimeWaitStats::default(),
+        }
+    }
+
+    /// Records held.
+    pub(crate) fn len(&self) -> usize {
+        self.by_tuple.len()
+    }
+
+    /// What the records did, and how many there are.
+    pub(crate) fn stats(&self) -> TimeWaitStats {
+        TimeWaitStats {
+            held: self.len(),
+            ..self.counters
+        }
+    }
+
+    /// Heap bytes: the slab and the index.
+    pub(crate) fn memory(&self) -> usize {
+        let buckets = (self.by_tuple.capacity() * 8 / 7).next_power_of_two();
+        self.socks.capacity() * std::mem::size_of::<TwSock>()
+            + self.free.capacity() * 4
+            + buckets * (std::mem::size_of::<(Tuple, u32)>() + 1)
+    }
+
+    /// `tcp_time_wait`: a record for `tcb` (in TIME-WAIT, with its end in `close_at`), or
+    /// `None` when the table is full (the connection then ends without TIME-WAIT, as in
+    /// Linux). Returns the record's slot and when the wheel should wake it.
+    pub(crate) fn enter(&mut self, tcb: &Tcb, now: Nanos) -> Option<(u32, Nanos)> {
+        if self.by_tuple.len() >= self.max {
+            self.counters.overflow += 1;
+            return None;
+        }
+        let time_wait = tcb.cfg.time_wait();
+        let end = tcb.close_at.get().unwrap_or(now + time_wait);
+        let key = (tcb.local_ip, tcb.remote_ip, tcb.remote_port, tcb.local_port);
+        let sock = TwSock {
+            key,
+            snd_nxt: tcb.snd_nxt,
+            rcv_nxt: tcb.rcv_nxt,
+            ts_recent: tcb.ts_recent,
+            ts_offset: tcb.ts_offset,
+            end,
+            wheel_at: Deadline::at(end),
+            time_wait_us: (time_wait / 1000).min(u32::MAX as Nanos) as u32,
+            window: (tcb.rcv_wnd() >> tcb.rcv_wscale).min(0xffff) as u16,
+            ts_on: tcb.ts_on,
+            live: true,
+        };
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.socks[i as usize] = sock;
+                i
+            }
+            None => {
+                self.socks.push(sock);
+                (self.socks.len() - 1) as u32
+            }
+        };
+        if let Some(old) = self.by_tuple.insert(key, slot) {
+            // A tuple has one record; a second would mean the caller skipped `take`.
+            self.release(old);
+        }
+        Some((slot, end))
+    }
+
+    /// The record on `key`, if any.
+    pub(crate) fn find(&self, key: &Tuple) -> Option<u32> {
+        self.by_tuple.get(key).copied()
+    }
+
+    /// Whether `connect` may take `key` from its record: one that used timestamps and has
+    /// been in TIME-WAIT for at least [`TW_REUSE_AGE`] (RFC 6191: the successor's higher
+    /// TSvals let the peer's PAWS tell old duplicates from new segments).
+    pub(crate) fn reusable(&self, slot: u32, now: Nanos) -> bool {
+        self.socks.get(slot as usize).is_some_and(|s| {
+            let began = s.end.saturating_sub(s.time_wait_us as Nanos * 1000);
+            s.live && s.ts_on && began.saturating_add(TW_REUSE_AGE) <= now
+        })
+    }
+
+    /// Ends the record on `key` for a new connection to take the tuple.
+    pub(crate) fn take(&mut self, key: &Tuple) {
+        if let Some(slot) = self.by_tuple.remove(key) {
+            self.release(slot);
+            self.counters.reused += 1;
+        }
+    }
+
+    fn release(&mut self, slot: u32) {
+        if let Some(s) = self.socks.get_mut(slot as usize) {
+            if s.live {
+                s.live = false;
+                self.free.push(slot);
+            }
+        }
+    }
+
+    /// The wheel fired for `slot`: ends its TIME-WAIT if due. Returns when to wake it again
+    /// (TIME-WAIT restarted since it was armed), if ever.
+    pub(crate) fn expire(&mut self, slot: u32, now: Nanos) -> Option<Nanos> {
+        let s = self.socks.get_mut(slot as usize)?;
+        if !s.live {
+            return None;
+        }
+        if s.end <= now {
+            let key = s.key;
+            self.by_tuple.remove(&key);
+            self.release(slot);
+            return None;
+        }
+        if s.wheel_at.is_some_and(|w| w <= now) {
+            s.wheel_at = Deadline::at(s.end);
+            return Some(s.end);
+        }
+        None
+    }
+
+    /// `tcp_timewait_state_process` for a segment of `seg_flags`, `seq`, `len` payload bytes
+    /// and TSval `tsval` (if any) to `slot`. A retransmitted FIN (the peer lost our last ACK)
+    /// is ACKed again and TIME-WAIT restarts (RFC 9293 §3.10.7.4; the wheel, armed for the
+    /// old end, re-arms for the new one); a segment with data, SYN or an old timestamp gets
+    /// an ACK that shows where we are; an RST is ignored (RFC 1337: TIME-WAIT is what guards
+    /// the tuple against old duplicates, so a stray RST must not end it); a bare ACK gets
+    /// nothing, so that two ends cannot ACK each other forever.
+    pub(crate) fn rcv(
+        &mut self,
+        slot: u32,
+        seg_flags: u8,
+        seq: u32,
+        len: u32,
+        tsval: Option<u32>,
+        now: Nanos,
+    ) -> TwVerdict {
+        self.counters.segs_in += 1;
+        let Some(s) = self.socks.get_mut(slot as usize).filter(|s| s.live) else {
+            return TwVerdict::Drop;
+        };
+        if seg_flags & flags::RST != 0 {
+            self.counters.rst_ignored += 1;
+            return TwVerdict::Drop;
+        }
+        let paws_reject = s.ts_on && tsval.is_some_and(|v| seq_lt(v, s.ts_recent));
+        let fin_again =
+            seg_flags & flags::FIN != 0 && seq.wrapping_add(len).wrapping_add(1) == s.rcv_nxt;
+        if fin_again && !paws_reject {
+            if let Some(v) = tsval.filter(|v| seq_ge(*v, s.ts_recent)) {
+                s.ts_recent = v;
+            }
+            s.end = now + s.time_wait_us as Nanos * 1000;
+        } else if !paws_reject && seg_flags & (flags::SYN | flags::FIN) == 0 && len == 0 {
+            return TwVerdict::Drop;
+        }
+        self.counters.acks += 1;
+        TwVerdict::Ack(Bare {
+            local: (s.key.0, s.key.3),
+            remote: (s.key.1, s.key.2),
+            seq: s.snd_nxt,
+            ack: s.rcv_nxt,
+            flags: flags::ACK,
+            window: s.window,
+            ts: s
+                .ts_on
+                .then(|| (((now / MS) as u32).wrapping_add(s.ts_offset), s.ts_recent)),
+        })
+    }
+}
