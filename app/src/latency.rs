@@ -88,6 +88,15 @@ impl AckTracker {
         }
     }
 
+    /// Takes `old`'s ring allocation (emptied) for this tracker: a slot that sees a new
+    /// connection every microsecond (`--cps`) then neither allocates nor frees.
+    pub fn reuse_ring(&mut self, old: &mut AckTracker) {
+        if self.ring.capacity() == 0 {
+            std::mem::swap(&mut self.ring, &mut old.ring);
+            self.ring.clear();
+        }
+    }
+
     /// A send call took the stream up to offset `end`. `start` is the time before the call,
     /// `done` the time after the flush that followed it, `intended` the scheduled time (latency
     /// mode).

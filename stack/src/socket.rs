@@ -14,7 +14,6 @@ use linerate_proto::pacing::Pacer;
 use linerate_proto::rss::PortPicker;
 use linerate_proto::timer::{Deadline, RttEstimator};
 use linerate_proto::wire::tcp::flags;
-use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
@@ -188,7 +187,7 @@ impl<D: Device> Stack<D> {
             } else {
                 cfg.sndbuf
             },
-            queue: VecDeque::new(),
+            queue: self.spare_queues.pop().unwrap_or_default(),
             unsent: 0,
             rtt: RttEstimator::new(cfg.min_rto, cfg.max_rto),
             cc: cfg.cc,

@@ -312,6 +312,7 @@ impl Conns {
         self.tally.opened += 1;
         let failed = c.connect_error.is_some();
         if (i as usize) < self.list.len() {
+            c.tracker.reuse_ring(&mut self.list[i as usize].tracker);
             self.list[i as usize] = c;
         } else {
             self.list.push(c);
