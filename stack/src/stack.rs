@@ -341,13 +341,17 @@ impl<D: Device> Stack<D> {
             }
         }
         // A closed connection in TIME-WAIT leaves a record and gives its block back.
+        // (With the records' table full it skips TIME-WAIT, and the event says CLOSED.)
         let to_tw = tcb.state == State::TimeWait && tcb.released;
+        if to_tw {
+            match self.tw.enter(tcb, now) {
+                Some((slot, at)) => self.wheel.schedule(slot | TW_TIMER, at),
+                None => tcb.end(),
+            }
+        }
         let freed = (tcb.state == State::Closed || to_tw) && tcb.released;
         self.events.note(id, tcb, freed);
         if to_tw {
-            if let Some((slot, at)) = self.tw.enter(tcb, now) {
-                self.wheel.schedule(slot | TW_TIMER, at);
-            }
             tcb.end();
         }
         if tcb.state == State::Closed {

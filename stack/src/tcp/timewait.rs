@@ -1,6 +1,6 @@
 //! TIME-WAIT without the connection block (the kernel's `inet_timewait_sock`: `tcp_time_wait`
 //! and `tcp_timewait_state_process` in `tcp_minisocks.c`). A connection the app has closed
-//! that reaches TIME-WAIT gives its block back and leaves a 64-byte record behind, enough to
+//! that reaches TIME-WAIT gives its block back and leaves a 56-byte record behind, enough to
 //! answer a retransmitted FIN, keep PAWS, and let `connect` reuse the 4-tuple (RFC 6191).
 //! A load generator opening a million connections a second holds a second or two of them:
 //! as blocks that was a gigabyte written once and read once; as records it is a few dozen
@@ -113,7 +113,12 @@ impl TimeWaitTable {
 
     /// Heap bytes: the slab and the index.
     pub(crate) fn memory(&self) -> usize {
-        let buckets = (self.by_tuple.capacity() * 8 / 7).next_power_of_two();
+        let cap = self.by_tuple.capacity();
+        let buckets = if cap == 0 {
+            0
+        } else {
+            (cap * 8 / 7).next_power_of_two()
+        };
         self.socks.capacity() * std::mem::size_of::<TwSock>()
             + self.free.capacity() * 4
             + buckets * (std::mem::size_of::<(Tuple, u32)>() + 1)
