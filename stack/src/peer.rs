@@ -103,12 +103,15 @@ pub struct AckPeer<D: Device> {
     /// Request/response: after every `.0` bytes received in order, send `.1` bytes of data
     /// back (zeros), which also ACKs the request; `None`: receive only.
     pub respond: Option<(u32, u32)>,
-    /// Connections by (stack address, stack port, peer port), each with its pure-ACK frame:
-    /// a hash table, so that a million connections cost what one does.
-    conns: HashMap<Key, PeerEntry, TupleHasher>,
-    /// The connection of the last frame, out of the table: the frames of a unit are one
+    /// Connections by (stack address, stack port, peer port): a hash table of slots in
+    /// `entries`, so that a million connections cost what one does, and no entry (with its
+    /// pure-ACK frame) moves when the hot one changes.
+    conns: HashMap<Key, u32, TupleHasher>,
+    entries: Vec<PeerEntry>,
+    free_entries: Vec<u32>,
+    /// The connection of the last frame and its slot: the frames of a unit are one
     /// connection's in a row, so most frames need no hashing at all.
-    hot: Option<(Key, PeerEntry)>,
+    hot: Option<(Key, u32)>,
     seen: Vec<Seen>,
     /// Connections holding back an ACK (fewer than `ack_every` segments since the last):
     /// answered at the end of the batch, as a receiver ACKs once its receive queue is
@@ -141,6 +144,8 @@ impl<D: Device> AckPeer<D> {
             ack_every: 2,
             respond: None,
             conns: HashMap::with_capacity_and_hasher(64, TupleHasher::new()),
+            entries: Vec::new(),
+            free_entries: Vec::new(),
             hot: None,
             seen: Vec::with_capacity(4096),
             owed: Vec::with_capacity(256),
@@ -292,29 +297,22 @@ impl<D: Device> AckPeer<D> {
     /// Makes connection `key` the hot one (`self.hot`); false when there is no such one.
     #[inline]
     fn make_hot(&mut self, key: Key) -> bool {
-        if self.hot.as_ref().is_none_or(|(k, _)| *k != key) {
-            let Some(e) = self.conns.remove(&key) else {
+        if self.hot.is_none_or(|(k, _)| k != key) {
+            let Some(&i) = self.conns.get(&key) else {
                 return false;
             };
-            self.park();
-            self.hot = Some((key, e));
+            self.hot = Some((key, i));
         }
         true
     }
 
-    /// Puts the hot entry back in the table.
-    fn park(&mut self) {
-        if let Some((k, e)) = self.hot.take() {
-            self.conns.insert(k, e);
-        }
-    }
-
     /// Drops connection `key`, hot or not.
     fn forget(&mut self, key: Key) {
-        if self.hot.as_ref().is_some_and(|(k, _)| *k == key) {
+        if self.hot.is_some_and(|(k, _)| k == key) {
             self.hot = None;
-        } else {
-            self.conns.remove(&key);
+        }
+        if let Some(i) = self.conns.remove(&key) {
+            self.free_entries.push(i);
         }
     }
 
@@ -340,8 +338,19 @@ impl<D: Device> AckPeer<D> {
             };
             let tmpl = c.ts_on.then(|| self.ack_template(sport, c));
             self.forget(key);
-            self.park();
-            self.hot = Some((key, PeerEntry { c, tmpl }));
+            let e = PeerEntry { c, tmpl };
+            let i = match self.free_entries.pop() {
+                Some(i) => {
+                    self.entries[i as usize] = e;
+                    i
+                }
+                None => {
+                    self.entries.push(e);
+                    (self.entries.len() - 1) as u32
+                }
+            };
+            self.conns.insert(key, i);
+            self.hot = Some((key, i));
             self.emit(sport, c, iss, flags::SYN | flags::ACK, true);
             return;
         }
@@ -350,7 +359,7 @@ impl<D: Device> AckPeer<D> {
         if !self.make_hot(key) {
             return;
         }
-        let Some((_, e)) = self.hot.as_mut() else {
+        let Some(e) = self.hot.and_then(|(_, i)| self.entries.get_mut(i as usize)) else {
             return;
         };
         let c = &mut e.c;
@@ -421,8 +430,10 @@ impl<D: Device> AckPeer<D> {
             c.snd_nxt = c.snd_nxt.wrapping_add(len);
             self.stats.resp_bytes += len as u64;
         }
-        if let (true, Some((_, e))) = (self.make_hot(key), self.hot.as_mut()) {
-            e.c.snd_nxt = c.snd_nxt;
+        if self.make_hot(key) {
+            if let Some(e) = self.hot.and_then(|(_, i)| self.entries.get_mut(i as usize)) {
+                e.c.snd_nxt = c.snd_nxt;
+            }
         }
     }
 
@@ -431,7 +442,7 @@ impl<D: Device> AckPeer<D> {
         if !self.make_hot(key) {
             return;
         }
-        let Some((_, e)) = self.hot.as_mut() else {
+        let Some(e) = self.hot.and_then(|(_, i)| self.entries.get_mut(i as usize)) else {
             return;
         };
         e.c.owed = false;
@@ -445,8 +456,8 @@ impl<D: Device> AckPeer<D> {
     /// its prebuilt frame in place (no copy of the frame) when it has one.
     fn answer(&mut self, sport: u16, extra: u8) {
         let m = self.alloc();
-        let (c, frame) = match self.hot.as_ref() {
-            Some((_, e)) => (e.c, e.tmpl.as_ref().filter(|_| e.c.ts_on)),
+        let (c, frame) = match self.hot.and_then(|(_, i)| self.entries.get(i as usize)) {
+            Some(e) => (e.c, e.tmpl.as_ref().filter(|_| e.c.ts_on)),
             None => return,
         };
         if let (Some(mut m), Some((f, sum))) = (m, frame) {
