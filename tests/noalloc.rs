@@ -112,7 +112,10 @@ fn run(wire: linerate_sim::SimConfig, name: &str, zero_copy: bool) {
             ..wire
         },
     );
+    // A send buffer of fixed size (`SO_SNDBUF`): one that grows with cwnd grows its queue
+    // with it, which is warm-up however late a lossy path lets cwnd get there.
     setup.stack.tcp.sndbuf = 512 << 10;
+    setup.stack.tcp.sndbuf_auto = false;
     let mut sim = Sim::new(pool.clone(), setup);
     // The simulated NIC's own frame buffers: enough for any window, allocated up front.
     sim.wire.borrow_mut().prealloc(8192);
@@ -126,6 +129,7 @@ fn run(wire: linerate_sim::SimConfig, name: &str, zero_copy: bool) {
             });
         let mut cfg = SimSetup::clean(1).stack;
         cfg.tcp.sndbuf = 512 << 10;
+        cfg.tcp.sndbuf_auto = false;
         sim.stack = linerate::Stack::new(dev, pool.clone(), cfg, sim.now);
         let mut r = TxRegion::new(&eal, chunk.len(), None).unwrap();
         r.fill(|b| b.copy_from_slice(&chunk));

@@ -148,6 +148,13 @@ impl TimerWheel {
         self.len += 1;
     }
 
+    /// Whether an entry for `d` would fire in an earlier `expire` than one for `armed`
+    /// (deadlines in the same tick fire together, so re-arming for the earlier is no use).
+    #[inline]
+    pub fn fires_before(&self, d: Nanos, armed: Nanos) -> bool {
+        d.div_ceil(self.tick) < armed.div_ceil(self.tick)
+    }
+
     /// Moves the ids whose deadline is `<= now` into `out`.
     #[inline]
     pub fn expire(&mut self, now: Nanos, out: &mut Vec<u32>) {

@@ -380,7 +380,7 @@ impl<D: Device> Stack<D> {
             return;
         }
         if let Some(d) = tcb.next_deadline() {
-            if tcb.wheel_at.is_none_or(|w| d < w) {
+            if tcb.wheel_at.is_none_or(|w| self.wheel.fires_before(d, w)) {
                 self.wheel.schedule(id, d);
                 tcb.wheel_at = Deadline::at(d);
             }

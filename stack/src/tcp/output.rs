@@ -49,9 +49,14 @@ pub(crate) fn write_xmit<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nan
         tcb.waits |= WAIT_NEIGH;
         return;
     }
+    let pacing = tcb.cfg.pacing;
+    if pacing && tcb.pace_at.is_some_and(|t| t > now) {
+        // The gate is closed and its timer armed: an ACK meanwhile need not try the queue
+        // (`tcp_pacing_check`); with many connections that try was a quarter of the core.
+        return;
+    }
     tcb.cwnd_limited = false;
     // Pacing (tcp::pacing): refresh the rate from cwnd/srtt and accrue tokens.
-    let pacing = tcb.cfg.pacing;
     if pacing {
         let rate = linerate_proto::pacing::rate(&tcb.ccs, tcb.in_flight(), tcb.rtt.srtt_us);
         tcb.pacer.update(now, rate, tcb.mss);
