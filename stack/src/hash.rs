@@ -1,9 +1,28 @@
 //! The stack's 4-tuple key and the hasher of its 4-tuple tables (the connection table, the
 //! TIME-WAIT table and the ACK peer's).
+use linerate_proto::wire::ethernet::{EtherType, EthernetFrame};
+use linerate_proto::wire::ipv4::{Ipv4Packet, Protocol};
+use linerate_proto::wire::tcp::TcpPacket;
 use std::net::Ipv4Addr;
 
 /// A connection's key: (local address, remote address, remote port, local port).
 pub(crate) type Tuple = (Ipv4Addr, Ipv4Addr, u16, u16);
+
+/// The key of the connection an inbound Ethernet frame is for, if it is IPv4 TCP: a glance
+/// for prefetching, not validation (input checks everything again).
+#[inline]
+pub(crate) fn tuple_of_frame(frame: &[u8]) -> Option<Tuple> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EtherType::IPV4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    if ip.protocol() != Protocol::TCP {
+        return None;
+    }
+    let t = TcpPacket::new_checked(ip.payload()).ok()?;
+    Some((ip.dst(), ip.src(), t.src_port(), t.dst_port()))
+}
 
 /// A fast keyed hash for the connection table (SipHash cost a few percent per segment). The
 /// table only holds our own connections, and the key is random per stack, so a peer cannot
