@@ -32,6 +32,7 @@ const RANKS: &[(&str, u32)] = &[
     ("socket", 10),
     ("stats", 10),
     ("wait", 10),
+    ("peer::frames", 10),
     ("peer", 11),
     ("pcap", 11),
     ("control", 11),

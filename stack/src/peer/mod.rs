@@ -4,11 +4,13 @@
 //! per `ack_every` data segments, like a delayed-ACK receiver) and FIN-ACKs on the RX side.
 //! With it the stack's full per-segment cost (copy, transmit, ACK processing, freeing) can be
 //! measured on one core without a network.
+mod frames;
+
 use crate::hash::TupleHasher;
-use crate::tcp::header::{finish_checksum, ts_option_sum, write_ts_option, TcpHdr};
+use frames::{build, fill_ack, BaseFrames, Ends, Hdr, ACK_FRAME_LEN, SYN_ACK_LEN};
+
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads};
 use linerate_proto::wire::arp::{self, ArpOp, ArpPacket};
-use linerate_proto::wire::checksum;
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
 use linerate_proto::wire::ipv4::{Ipv4Packet, Protocol};
 use linerate_proto::wire::tcp::{flags, TcpOptions, TcpPacket};
@@ -112,6 +114,8 @@ pub struct AckPeer<D: Device> {
     /// The connection of the last frame and its slot: the frames of a unit are one
     /// connection's in a row, so most frames need no hashing at all.
     hot: Option<(Key, u32)>,
+    /// Each stack address's base frames (`frames`).
+    bases: HashMap<Ipv4Addr, Box<BaseFrames>, TupleHasher>,
     seen: Vec<Seen>,
     /// Connections holding back an ACK (fewer than `ack_every` segments since the last):
     /// answered at the end of the batch, as a receiver ACKs once its receive queue is
@@ -147,6 +151,7 @@ impl<D: Device> AckPeer<D> {
             entries: Vec::new(),
             free_entries: Vec::new(),
             hot: None,
+            bases: HashMap::with_hasher(TupleHasher::new()),
             seen: Vec::with_capacity(4096),
             owed: Vec::with_capacity(256),
             rxq: VecDeque::with_capacity(4096),
@@ -273,6 +278,51 @@ impl<D: Device> AckPeer<D> {
     }
 
     /// An mbuf for a frame to the stack, from a bulk allocation (one call per few ACKs).
+    /// Who the peer is on the wire, from its (public, settable) fields.
+    fn ends(&self) -> Ends {
+        Ends {
+            stack_mac: self.stack_mac,
+            peer_mac: self.peer_mac,
+            peer_ip: self.peer_ip,
+            window: self.window,
+            wscale: self.wscale,
+        }
+    }
+
+    /// The base frames for stack address `ip`, built on first use (and again if the peer's
+    /// addresses or window changed since).
+    fn base(&mut self, ip: Ipv4Addr) -> &BaseFrames {
+        let ends = self.ends();
+        if self.bases.get(&ip).is_none_or(|b| b.ends != ends) {
+            self.bases.insert(ip, Box::new(BaseFrames::new(&ends, ip)));
+        }
+        &self.bases[&ip]
+    }
+
+    /// Queues connection `c`'s SYN-ACK (sequence `iss`) to the stack's port `stack_port`.
+    fn syn_ack(&mut self, stack_port: u16, c: PeerConn, iss: u32) {
+        let Some(mut m) = self.alloc() else {
+            return;
+        };
+        let Some(f) = m.append(SYN_ACK_LEN) else {
+            return;
+        };
+        let h = Hdr {
+            stack_ip: c.stack_ip,
+            stack_port,
+            our_port: c.our_port,
+            seq: iss,
+            ack: c.rcv_nxt,
+            ts_recent: c.ts_recent,
+            ts_on: true,
+            fl: flags::SYN | flags::ACK,
+            syn: true,
+        };
+        self.base(c.stack_ip).write_syn_ack(f, &h);
+        self.stats.acks_sent += 1;
+        self.rxq.push_back(m);
+    }
+
     fn alloc(&mut self) -> Option<Mbuf> {
         if self.spare.is_empty() && !self.pool.alloc_bulk(&mut self.spare, SPARE_BATCH) {
             let m = self.pool.alloc();
@@ -336,7 +386,9 @@ impl<D: Device> AckPeer<D> {
                 owed: false,
                 req_got: 0,
             };
-            let tmpl = c.ts_on.then(|| self.ack_template(sport, c));
+            let tmpl = c
+                .ts_on
+                .then(|| self.base(stack_ip).ack_template(dport, sport));
             self.forget(key);
             let e = PeerEntry { c, tmpl };
             let i = match self.free_entries.pop() {
@@ -351,7 +403,7 @@ impl<D: Device> AckPeer<D> {
             };
             self.conns.insert(key, i);
             self.hot = Some((key, i));
-            self.emit(sport, c, iss, flags::SYN | flags::ACK, true);
+            self.syn_ack(sport, c, iss);
             return;
         }
         let every = self.ack_every;
@@ -490,128 +542,25 @@ impl<D: Device> AckPeer<D> {
         };
         let total = ETH_HEADER_LEN + IPV4_HEADER_LEN + TCP_HEADER_LEN + opt_len + len as usize;
         let Some(b) = m.append(total) else { return };
-        self.build(b, stack_port, c, seq, fl, syn);
+        let h = Hdr {
+            stack_ip: c.stack_ip,
+            stack_port,
+            our_port: c.our_port,
+            seq,
+            ack: c.rcv_nxt,
+            ts_recent: c.ts_recent,
+            ts_on: c.ts_on,
+            fl,
+            syn,
+        };
+        build(b, &self.ends(), &h);
         self.stats.acks_sent += 1;
         self.rxq.push_back(m);
     }
-
-    /// The pure-ACK frame of the connection on `stack_port` with sequence, ACK and
-    /// timestamps zero, and the sum of everything else (pseudo-header included).
-    fn ack_template(&self, stack_port: u16, c: PeerConn) -> ([u8; ACK_FRAME_LEN], u32) {
-        let mut f = [0u8; ACK_FRAME_LEN];
-        let z = PeerConn {
-            rcv_nxt: 0,
-            ts_recent: 0,
-            ..c
-        };
-        self.build(&mut f, stack_port, z, 0, flags::ACK, false);
-        let tcp = &mut f[ETH_HEADER_LEN + IPV4_HEADER_LEN..];
-        tcp[16..18].copy_from_slice(&[0, 0]);
-        // Sequence, ACK and the echoed timestamp are zero here (TSval is always 1): emit adds
-        // their words.
-        let tcp_len = tcp.len() as u16;
-        let ph = checksum::pseudo_header_v4(self.peer_ip, c.stack_ip, Protocol::TCP, tcp_len);
-        let sum = checksum::sum(tcp, ph);
-        (f, sum)
-    }
-
-    /// Writes the peer's segment into `b` (exactly the frame's length).
-    fn build(&self, b: &mut [u8], stack_port: u16, c: PeerConn, seq: u32, fl: u8, syn: bool) {
-        let tcp_len = b.len() - ETH_HEADER_LEN - IPV4_HEADER_LEN;
-        b.fill(0); // recycled mbufs hold old bytes
-        b[0..6].copy_from_slice(&self.stack_mac.0);
-        b[6..12].copy_from_slice(&self.peer_mac.0);
-        b[12..14].copy_from_slice(&EtherType::IPV4.to_be_bytes());
-        {
-            let mut ip = Ipv4Packet::new_unchecked(&mut b[14..34]);
-            ip.set_version(4);
-            ip.set_header_len(20);
-            ip.set_dscp_ecn(0);
-            ip.set_total_len((20 + tcp_len) as u16);
-            ip.set_ident(0);
-            ip.set_dont_frag(true);
-            ip.set_frag_offset(0);
-            ip.set_ttl(64);
-            ip.set_protocol(Protocol::TCP);
-            ip.set_src(self.peer_ip);
-            ip.set_dst(c.stack_ip);
-            ip.fill_checksum();
-        }
-        let t = &mut b[34..];
-        let wnd = if syn {
-            65535
-        } else {
-            (self.window >> self.wscale).min(65535)
-        };
-        let th = TcpHdr {
-            src_port: c.our_port,
-            dst_port: stack_port,
-            seq,
-            ack: c.rcv_nxt,
-            flags: fl,
-            window: wnd as u16,
-        };
-        // The header (with the options `emit_data` made room for); the rest is payload.
-        let hl = TCP_HEADER_LEN
-            + if syn {
-                20
-            } else if c.ts_on {
-                12
-            } else {
-                0
-            };
-        th.write(&mut t[..hl]);
-        let mut hsum = th.sum(hl);
-        if syn {
-            // MSS 1460, SACK-permitted, TS, NOP, WS — Linux's SYN-ACK layout.
-            t[20..24].copy_from_slice(&[2, 4, 0x05, 0xb4]);
-            t[24..26].copy_from_slice(&[4, 2]);
-            t[26..28].copy_from_slice(&[8, 10]);
-            t[28..32].copy_from_slice(&1u32.to_be_bytes());
-            t[32..36].copy_from_slice(&c.ts_recent.to_be_bytes());
-            t[36..40].copy_from_slice(&[1, 3, 3, self.wscale]);
-            hsum += checksum::sum(&t[20..40], 0); // one per connection
-        } else if c.ts_on {
-            write_ts_option(&mut t[20..], 1, c.ts_recent);
-            hsum += ts_option_sum(1, c.ts_recent);
-        }
-        finish_checksum(t, self.peer_ip, c.stack_ip, tcp_len, hsum, 0, false);
-    }
-}
-
-/// Writes into empty `m` the ACK frame `f` (whose other words sum to `sum`) with sequence,
-/// ACK and echoed timestamp `(seq, ack, ts)` and flags `extra` (FIN) added to ACK; false
-/// without room.
-#[inline]
-fn fill_ack(
-    m: &mut Mbuf,
-    f: &[u8; ACK_FRAME_LEN],
-    sum: u32,
-    t: (u32, u32, u32),
-    extra: u8,
-) -> bool {
-    let (seq, ack, ts) = t;
-    let Some(b) = m.append(ACK_FRAME_LEN) else {
-        return false;
-    };
-    b.copy_from_slice(f);
-    let tcp = &mut b[ETH_HEADER_LEN + IPV4_HEADER_LEN..];
-    tcp[4..8].copy_from_slice(&seq.to_be_bytes());
-    tcp[8..12].copy_from_slice(&ack.to_be_bytes());
-    tcp[13] |= extra;
-    write_ts_option(&mut tcp[TCP_HEADER_LEN..], 1, ts);
-    let w = |x: u32| (x >> 16) + (x & 0xffff);
-    // The flags are the low byte of the word with the header length.
-    let sum = sum + w(seq) + w(ack) + w(ts) + extra as u32;
-    tcp[16..18].copy_from_slice(&checksum::fold(sum).to_be_bytes());
-    true
 }
 
 /// Mbufs per bulk allocation of ACK frames.
 const SPARE_BATCH: usize = 8;
-
-/// A pure ACK with timestamps: Ethernet, IPv4, TCP and its 12 bytes of options.
-const ACK_FRAME_LEN: usize = ETH_HEADER_LEN + IPV4_HEADER_LEN + TCP_HEADER_LEN + 12;
 
 impl<D: Device> Device for AckPeer<D> {
     fn rx_burst(&mut self, out: &mut Vec<Mbuf>) -> usize {
