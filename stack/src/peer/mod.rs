@@ -277,7 +277,6 @@ impl<D: Device> AckPeer<D> {
         Mbuf::free_bulk(&mut self.spare);
     }
 
-    /// An mbuf for a frame to the stack, from a bulk allocation (one call per few ACKs).
     /// Who the peer is on the wire, from its (public, settable) fields.
     fn ends(&self) -> Ends {
         Ends {
@@ -323,6 +322,7 @@ impl<D: Device> AckPeer<D> {
         self.rxq.push_back(m);
     }
 
+    /// An mbuf for a frame to the stack, from a bulk allocation (one call per few ACKs).
     fn alloc(&mut self) -> Option<Mbuf> {
         if self.spare.is_empty() && !self.pool.alloc_bulk(&mut self.spare, SPARE_BATCH) {
             let m = self.pool.alloc();
