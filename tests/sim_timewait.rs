@@ -7,12 +7,12 @@
 mod common;
 
 use linerate::event::{Event, FREED};
-use linerate::{ConnId, ConnectError, IoError, Nanos, State, MS, SEC};
+use linerate::{ConnId, ConnectError, Nanos, State, MS, SEC};
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame};
 use linerate_proto::wire::ipv4::{Ipv4Packet, Protocol};
 use linerate_proto::wire::tcp::flags::{ACK, FIN, PSH, RST, SYN};
 use linerate_proto::wire::tcp::{OptionWriter, TcpOptions, TcpPacket};
-use linerate_sim::harness::{payload, PEER_IP, PEER_MAC, PORT, STACK_IP, STACK_MAC};
+use linerate_sim::harness::{payload, PEER_IP, PORT, STACK_IP};
 use linerate_sim::sackpeer::{stack_config, SackPeer, SackSim};
 use linerate_sim::{Dir, SimConfig, SimPeer};
 use std::net::SocketAddrV4;
@@ -92,22 +92,7 @@ fn frame(port: u16, fl: u8, seq: u32, ack: u32, ts: Option<(u32, u32)>, data: &[
     };
     let tcp_len = 20 + optlen + data.len();
     let mut f = vec![0u8; 14 + 20 + tcp_len];
-    let mut eth = EthernetFrame::new_unchecked(&mut f[..]);
-    eth.set_dst(STACK_MAC);
-    eth.set_src(PEER_MAC);
-    eth.set_ethertype(EtherType::IPV4);
-    {
-        let mut ip = Ipv4Packet::new_unchecked(&mut f[14..34]);
-        ip.set_version(4);
-        ip.set_header_len(20);
-        ip.set_total_len((20 + tcp_len) as u16);
-        ip.set_dont_frag(true);
-        ip.set_ttl(64);
-        ip.set_protocol(Protocol::TCP);
-        ip.set_src(PEER_IP);
-        ip.set_dst(STACK_IP);
-        ip.fill_checksum();
-    }
+    linerate_sim::harness::peer_to_stack_headers(&mut f, tcp_len);
     let mut t = TcpPacket::new_unchecked(&mut f[34..]);
     t.set_src_port(PORT);
     t.set_dst_port(port);
@@ -263,17 +248,8 @@ impl Tw {
             if tw_at.is_some() && (self.sim.peer.closed || self.dropped.is_some()) {
                 break;
             }
-            while off < data.len() {
-                match self.sim.stack.send(id, &data[off..]) {
-                    Ok(n) => off += n,
-                    Err(IoError::WouldBlock) => break,
-                    Err(e) => panic!("send: {e:?}"),
-                }
-            }
-            if off == data.len() && !closed {
-                self.sim.stack.close(id).expect("close");
-                closed = true;
-            }
+            common::app::write_then_close(&mut self.sim.stack, id, &data, &mut off, &mut closed)
+                .expect("send and close");
             self.sim.stack.flush();
             self.sim.advance();
         }

@@ -7,7 +7,7 @@
 mod common;
 
 use linerate::event::{Event, FREED};
-use linerate::{ConnId, ConnectError, IoError, Nanos, State, MS, SEC};
+use linerate::{ConnId, ConnectError, Nanos, State, MS, SEC};
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame};
 use linerate_proto::wire::ipv4::{Ipv4Packet, Protocol};
 use linerate_proto::wire::tcp::{flags, TcpOptions, TcpPacket};
@@ -169,17 +169,8 @@ impl Tw {
             if tw_at.is_some() && self.sim.peer.closed {
                 break;
             }
-            while off < data.len() {
-                match self.sim.stack.send(id, &data[off..]) {
-                    Ok(n) => off += n,
-                    Err(IoError::WouldBlock) => break,
-                    Err(e) => panic!("{what}: send at {off}: {e:?} {st:?}"),
-                }
-            }
-            if off == data.len() && !closed {
-                self.sim.stack.close(id).expect("close");
-                closed = true;
-            }
+            common::app::write_then_close(&mut self.sim.stack, id, data, &mut off, &mut closed)
+                .unwrap_or_else(|e| panic!("{what}: send at {off}: {e:?} {st:?}"));
             self.sim.stack.flush();
             self.sim.advance();
         }

@@ -375,24 +375,7 @@ impl SackPeer {
         };
         let tcp_len = 20 + optlen;
         let mut f = vec![0u8; 14 + 20 + tcp_len];
-        f[0..6].copy_from_slice(&STACK_MAC.0);
-        f[6..12].copy_from_slice(&PEER_MAC.0);
-        f[12..14].copy_from_slice(&EtherType::IPV4.to_be_bytes());
-        {
-            let mut ip = Ipv4Packet::new_unchecked(&mut f[14..34]);
-            ip.set_version(4);
-            ip.set_header_len(20);
-            ip.set_dscp_ecn(0);
-            ip.set_total_len((20 + tcp_len) as u16);
-            ip.set_ident(0);
-            ip.set_dont_frag(true);
-            ip.set_frag_offset(0);
-            ip.set_ttl(64);
-            ip.set_protocol(Protocol::TCP);
-            ip.set_src(PEER_IP);
-            ip.set_dst(STACK_IP);
-            ip.fill_checksum();
-        }
+        crate::harness::peer_to_stack_headers(&mut f, tcp_len);
         let ack = self.rcv_nxt();
         let t = &mut f[34..];
         t[0..2].copy_from_slice(&PORT.to_be_bytes());

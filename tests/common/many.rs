@@ -233,21 +233,7 @@ impl ManyPeer {
         let f = &mut self.out;
         f.clear();
         f.resize(14 + 20 + tcp_len, 0);
-        f[0..6].copy_from_slice(&STACK_MAC.0);
-        f[6..12].copy_from_slice(&PEER_MAC.0);
-        f[12..14].copy_from_slice(&EtherType::IPV4.to_be_bytes());
-        {
-            let mut ip = Ipv4Packet::new_unchecked(&mut f[14..34]);
-            ip.set_version(4);
-            ip.set_header_len(20);
-            ip.set_total_len((20 + tcp_len) as u16);
-            ip.set_dont_frag(true);
-            ip.set_ttl(64);
-            ip.set_protocol(Protocol::TCP);
-            ip.set_src(PEER_IP);
-            ip.set_dst(STACK_IP);
-            ip.fill_checksum();
-        }
+        linerate_sim::harness::peer_to_stack_headers(f, tcp_len);
         let t = &mut f[34..];
         t[0..2].copy_from_slice(&PORT.to_be_bytes());
         t[2..4].copy_from_slice(&port.to_be_bytes());

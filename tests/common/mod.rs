@@ -2,6 +2,7 @@
 //! are `linerate_sim::eal`, shared with the benchmarks).
 #![allow(dead_code)]
 
+pub mod app;
 pub mod e2e;
 pub mod flow;
 
