@@ -74,7 +74,7 @@ pub struct StackConfig {
     pub rss: Option<RssSteering>,
     /// Timer wheel granularity.
     pub timer_tick: Nanos,
-    /// Most connections in TIME-WAIT at once (Linux's `tcp_max_tw_buckets`; a record is 64
+    /// Most connections in TIME-WAIT at once (Linux's `tcp_max_tw_buckets`; a record is 56
     /// bytes plus its index entry). Past it, a closed connection skips TIME-WAIT.
     pub max_time_wait: usize,
     /// Mbufs `send` must leave in the pool: enough to refill the RX ring and send ACKs, ARP
