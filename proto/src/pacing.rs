@@ -12,7 +12,12 @@
 //! go when the bucket holds its length. The bucket holds at most a small burst — four
 //! segments, or about a millisecond of data at the current rate (up to 64 KiB) — so that TX
 //! stays batched and the 1 ms timer wheel (which wakes a connection whose gate closed) does
-//! not cap the rate. Before the first RTT sample there is no rate and nothing is paced.
+//! not cap the rate. A connection the gate held back that is woken late, because one pass of
+//! the polling loop over many connections takes longer than that millisecond, may send what
+//! the rate earned while it waited, up to 64 KiB (one TSO unit): were the bucket cut to a
+//! millisecond then, every slow pass would shrink the units, the costlier small units would
+//! slow the pass and stretch the measured RTT further, and the lower rate would feed on
+//! itself. Before the first RTT sample there is no rate and nothing is paced.
 //! No allocation: a few integer operations per segment.
 use crate::cc::CcState;
 use crate::timer::{Nanos, MS, SEC};
@@ -55,6 +60,8 @@ pub struct Pacer {
     pub tokens: u64,
     /// When `tokens` was last brought up to date.
     pub last: Nanos,
+    /// The gate held a segment back since the last update ([`Pacer::held_back`]).
+    pub waiting: bool,
 }
 
 impl Pacer {
@@ -66,19 +73,31 @@ impl Pacer {
     }
 
     /// Accrues tokens for the time since the last update at the old rate, then takes the
-    /// new `rate`. A connection that was not pacing starts with a full bucket.
+    /// new `rate`. A connection that was not pacing starts with a full bucket. One the gate
+    /// held back keeps what accrued while it waited, up to [`MAX_BURST_BYTES`], however late
+    /// the wake-up (the module's note says why).
     #[inline]
     pub fn update(&mut self, now: Nanos, rate: u64, mss: u32) {
-        let cap = Self::burst(rate, mss);
+        let mut cap = Self::burst(rate, mss);
         if self.rate == 0 {
             self.tokens = cap;
         } else {
             let dt = now.saturating_sub(self.last);
             let add = (self.rate as u128 * dt as u128 / SEC as u128).min(u64::MAX as u128);
+            if self.waiting {
+                cap = cap.max(self.tokens.saturating_add(add as u64).min(MAX_BURST_BYTES));
+            }
             self.tokens = self.tokens.saturating_add(add as u64).min(cap);
         }
+        self.waiting = false;
         self.last = now;
         self.rate = rate;
+    }
+
+    /// The gate held a segment back: the connection waits for tokens with data to send.
+    #[inline]
+    pub fn held_back(&mut self) {
+        self.waiting = true;
     }
 
     /// May `len` bytes leave now?
@@ -193,6 +212,43 @@ mod tests {
             now += p.wait(1000);
         }
         assert!((1_000_000..=1_005_000).contains(&bytes), "{bytes}");
+    }
+
+    #[test]
+    fn a_late_wake_keeps_what_the_wait_earned() {
+        // 4 MB/s, 1448-byte segments: the bucket holds 4 segments (1 ms is 4 KB). Woken only
+        // every 5 ms (a slow pass of the loop), a backlogged connection still gets 4 MB/s.
+        let run = |held_back: bool| {
+            let mut p = Pacer::default();
+            p.update(0, 4_000_000, 1448);
+            let (mut bytes, mut now) = (0u64, 0);
+            while now < SEC {
+                p.update(now, 4_000_000, 1448);
+                while p.may_send(1448) {
+                    p.on_sent(1448);
+                    bytes += 1448;
+                }
+                if held_back {
+                    p.held_back();
+                }
+                now += 5 * MS;
+            }
+            bytes
+        };
+        let b = run(true);
+        assert!((3_980_000..=4_030_000).contains(&b), "{b}");
+        // Without the wait noted, the bucket caps at 4 segments per wake: 1.16 MB/s.
+        let b = run(false);
+        assert!(b < 1_200_000, "{b}");
+        // An idle connection (not held back) refills only to the burst, however long it
+        // idled; a held-back one at most to 64 KiB.
+        let mut p = Pacer::default();
+        p.update(0, 4_000_000, 1448);
+        p.update(10 * SEC, 4_000_000, 1448);
+        assert_eq!(p.tokens, 4 * 1448);
+        p.held_back();
+        p.update(20 * SEC, 4_000_000, 1448);
+        assert_eq!(p.tokens, MAX_BURST_BYTES);
     }
 
     #[test]

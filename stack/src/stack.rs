@@ -32,9 +32,12 @@ use std::sync::Arc;
 
 pub(crate) use crate::hash::Tuple;
 
-/// Most RX bursts one `poll` reads (8 192 frames): enough that ACKs keep up with what the
-/// loop sends, few enough that timers and TX are not held up behind a flood.
-const RX_BURSTS: usize = 256;
+/// Most RX bursts one `poll` reads (32 768 frames, a few milliseconds of work): enough that
+/// ACKs keep up with what a pass over thousands of connections sends (with 8 192, ACKs
+/// waited a pass and more, the RTT and so the pacing rate followed, and units shrank to 5
+/// segments at 10 000 connections), few enough that timers and TX are not held up long
+/// behind a flood.
+const RX_BURSTS: usize = 1024;
 
 /// Most emptied write queues kept for reuse, and the largest kept (in segments): enough for
 /// a connection-rate run's churn without holding a bulk sender's large queues.

@@ -172,6 +172,7 @@ fn sendable_segs(tcb: &mut Tcb, now: Nanos) -> usize {
         // the window may double within an RTT while the gate spreads it, so a sender using
         // half of it or more still counts as window-limited (RFC 7661 §4.3's rationale).
         Some(Stop::Pacing(len, flight)) if k == 0 => {
+            tcb.pacer.held_back();
             tcb.pace_at = Deadline::at(now + tcb.pacer.wait(len).max(1));
             if tcb.ccs.in_slow_start() && 2 * flight as u64 >= tcb.ccs.cwnd as u64 {
                 tcb.cwnd_limited = true;
