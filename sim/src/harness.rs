@@ -26,23 +26,11 @@ pub const PORT: u16 = 5201;
 /// (DF, TTL 64, checksum filled) into `f[..34]`, for `tcp_len` bytes of TCP after them.
 pub fn peer_to_stack_headers(f: &mut [u8], tcp_len: usize) {
     use linerate_proto::wire::ethernet::EtherType;
-    use linerate_proto::wire::ipv4::{Ipv4Packet, Protocol};
+    use linerate_proto::wire::ipv4::Ipv4Packet;
     f[0..6].copy_from_slice(&STACK_MAC.0);
     f[6..12].copy_from_slice(&PEER_MAC.0);
     f[12..14].copy_from_slice(&EtherType::IPV4.to_be_bytes());
-    let mut ip = Ipv4Packet::new_unchecked(&mut f[14..34]);
-    ip.set_version(4);
-    ip.set_header_len(20);
-    ip.set_dscp_ecn(0);
-    ip.set_total_len((20 + tcp_len) as u16);
-    ip.set_ident(0);
-    ip.set_dont_frag(true);
-    ip.set_frag_offset(0);
-    ip.set_ttl(64);
-    ip.set_protocol(Protocol::TCP);
-    ip.set_src(PEER_IP);
-    ip.set_dst(STACK_IP);
-    ip.fill_checksum();
+    Ipv4Packet::new_unchecked(&mut f[14..34]).emit_tcp(PEER_IP, STACK_IP, tcp_len);
 }
 
 thread_local! {

@@ -352,6 +352,24 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         let c = checksum::checksum(&self.buf.as_ref()[..self.header_len()]);
         self.set_checksum(c);
     }
+
+    /// Writes a whole option-less header of a TCP packet from `src` to `dst` carrying
+    /// `payload_len` bytes: DF, TTL 64, ident 0, checksum filled (what a test peer sends).
+    pub fn emit_tcp(&mut self, src: Ipv4Addr, dst: Ipv4Addr, payload_len: usize) {
+        self.set_version(4);
+        self.set_header_len(20);
+        self.set_dscp_ecn(0);
+        self.set_total_len((20 + payload_len) as u16);
+        self.set_ident(0);
+        self.set_dont_frag(true);
+        self.set_more_frags(false);
+        self.set_frag_offset(0);
+        self.set_ttl(64);
+        self.set_protocol(Protocol::TCP);
+        self.set_src(src);
+        self.set_dst(dst);
+        self.fill_checksum();
+    }
 }
 
 impl<T: AsRef<[u8]>> AsRef<[u8]> for Ipv4Packet<T> {
@@ -463,6 +481,24 @@ impl FromStr for Ipv4Cidr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emit_tcp_bytes() {
+        let mut b = [0xeeu8; 20];
+        let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
+        p.emit_tcp(
+            Ipv4Addr::new(198, 18, 0, 2),
+            Ipv4Addr::new(198, 18, 1, 7),
+            32,
+        );
+        assert_eq!(
+            b[..12],
+            [0x45, 0, 0, 52, 0, 0, 0x40, 0, 64, 6, b[10], b[11]],
+            "version/IHL, length 52, DF, TTL 64, TCP"
+        );
+        assert_eq!(b[12..], [198, 18, 0, 2, 198, 18, 1, 7]);
+        assert!(Ipv4Packet::new_unchecked(&b[..]).verify_checksum());
+    }
     use crate::wire::testutil::{hex, XorShift};
 
     // IPv4 part of a Linux-style SYN 198.18.0.1:43210 -> 198.18.0.2:5201

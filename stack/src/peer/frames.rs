@@ -55,21 +55,7 @@ pub(super) fn build(b: &mut [u8], e: &Ends, h: &Hdr) {
     b[0..6].copy_from_slice(&e.stack_mac.0);
     b[6..12].copy_from_slice(&e.peer_mac.0);
     b[12..14].copy_from_slice(&EtherType::IPV4.to_be_bytes());
-    {
-        let mut ip = Ipv4Packet::new_unchecked(&mut b[ETH_HEADER_LEN..L4]);
-        ip.set_version(4);
-        ip.set_header_len(20);
-        ip.set_dscp_ecn(0);
-        ip.set_total_len((20 + tcp_len) as u16);
-        ip.set_ident(0);
-        ip.set_dont_frag(true);
-        ip.set_frag_offset(0);
-        ip.set_ttl(64);
-        ip.set_protocol(Protocol::TCP);
-        ip.set_src(e.peer_ip);
-        ip.set_dst(h.stack_ip);
-        ip.fill_checksum();
-    }
+    Ipv4Packet::new_unchecked(&mut b[ETH_HEADER_LEN..L4]).emit_tcp(e.peer_ip, h.stack_ip, tcp_len);
     let t = &mut b[L4..];
     let wnd = if h.syn {
         65535
