@@ -122,7 +122,7 @@ impl<D: Device> Stack<D> {
                 if !self.tuple_free(&key) {
                     return Err(ConnectError::AddrInUse);
                 }
-                self.take_tuple(&key);
+                self.tw.take(&key);
                 (lip, p)
             }
             None => self.ephemeral(rip, rport).ok_or(ConnectError::NoPorts)?,
@@ -275,7 +275,7 @@ impl<D: Device> Stack<D> {
             let taken = |p| !self.tuple_free(&(lip, rip, rport, p));
             if let Some(p) = picker.find(&rss.reta, rss.queue, (lo, hi), self.next_port, taken) {
                 self.next_port = if advance { after(p) } else { p };
-                self.take_tuple(&(lip, rip, rport, p));
+                self.tw.take(&(lip, rip, rport, p));
                 return Some(p);
             }
         }
@@ -284,7 +284,7 @@ impl<D: Device> Stack<D> {
         for _ in 0..span {
             if self.tuple_free(&(lip, rip, rport, p)) {
                 self.next_port = if advance { after(p) } else { p };
-                self.take_tuple(&(lip, rip, rport, p));
+                self.tw.take(&(lip, rip, rport, p));
                 return Some(p);
             }
             p = after(p);
@@ -303,11 +303,6 @@ impl<D: Device> Stack<D> {
                 .tw
                 .find(key)
                 .is_none_or(|slot| self.tw.reusable(slot, self.now))
-    }
-
-    /// Ends the TIME-WAIT record on `key`, if any, so that a new connection may take it.
-    fn take_tuple(&mut self, key: &Tuple) {
-        self.tw.take(key);
     }
 
     fn tcb_mut(&mut self, id: ConnId) -> Result<&mut Tcb, IoError> {

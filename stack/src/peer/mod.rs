@@ -115,7 +115,7 @@ pub struct AckPeer<D: Device> {
     /// connection's in a row, so most frames need no hashing at all.
     hot: Option<(Key, u32)>,
     /// Each stack address's base frames (`frames`).
-    bases: HashMap<Ipv4Addr, Box<BaseFrames>, TupleHasher>,
+    bases: HashMap<Ipv4Addr, BaseFrames, TupleHasher>,
     seen: Vec<Seen>,
     /// Connections holding back an ACK (fewer than `ack_every` segments since the last):
     /// answered at the end of the batch, as a receiver ACKs once its receive queue is
@@ -292,10 +292,14 @@ impl<D: Device> AckPeer<D> {
     /// addresses or window changed since).
     fn base(&mut self, ip: Ipv4Addr) -> &BaseFrames {
         let ends = self.ends();
-        if self.bases.get(&ip).is_none_or(|b| b.ends != ends) {
-            self.bases.insert(ip, Box::new(BaseFrames::new(&ends, ip)));
+        let b = self
+            .bases
+            .entry(ip)
+            .or_insert_with(|| BaseFrames::new(&ends, ip));
+        if b.ends != ends {
+            *b = BaseFrames::new(&ends, ip);
         }
-        &self.bases[&ip]
+        b
     }
 
     /// Queues connection `c`'s SYN-ACK (sequence `iss`) to the stack's port `stack_port`.
