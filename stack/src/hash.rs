@@ -41,6 +41,13 @@ impl TupleHasher {
     }
 }
 
+impl std::fmt::Debug for TupleHasher {
+    /// The key stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TupleHasher")
+    }
+}
+
 impl std::hash::BuildHasher for TupleHasher {
     type Hasher = TupleHash;
     fn build_hasher(&self) -> TupleHash {

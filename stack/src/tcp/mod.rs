@@ -17,6 +17,7 @@ pub(crate) mod scoreboard;
 pub(crate) mod stateless;
 pub(crate) mod timers;
 pub(crate) mod timewait;
+pub(crate) mod tw_index;
 
 use crate::ip::Dst;
 pub(crate) use config::ConnCfg;

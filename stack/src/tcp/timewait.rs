@@ -6,11 +6,12 @@
 //! as blocks that was a gigabyte written once and read once; as records it is a few dozen
 //! megabytes. The records have their own table, so the live connections' index stays small.
 use super::stateless::Bare;
+use super::tw_index::TwIndex;
 use super::{seq_ge, seq_lt, Tcb};
 use crate::hash::{Tuple, TupleHasher};
 use linerate_proto::timer::{Deadline, Nanos, MS, SEC};
 use linerate_proto::wire::tcp::flags;
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 /// Marks a timer-wheel id as a TIME-WAIT slot (connection ids stay below 2^24).
 pub(crate) const TW_TIMER: u32 = 1 << 31;
@@ -32,6 +33,8 @@ struct TwSock {
     /// What the timer wheel holds for this slot (it cancels lazily).
     wheel_at: Deadline,
     time_wait_us: u32,
+    /// The key's hash, which the index files the record under.
+    hash: u32,
     /// The window field of our ACKs (already scaled).
     window: u16,
     ts_on: bool,
@@ -81,7 +84,12 @@ pub(crate) enum TwVerdict {
 pub(crate) struct TimeWaitTable {
     socks: Vec<TwSock>,
     free: Vec<u32>,
-    by_tuple: HashMap<Tuple, u32, TupleHasher>,
+    index: TwIndex,
+    hasher: TupleHasher,
+    /// Records per local port. `connect` asks about each tuple it would take, and its walk
+    /// goes port by port, so this (a quarter megabyte read in order) answers "none" without
+    /// a miss into the index.
+    on_port: Vec<u32>,
     max: usize,
     counters: TimeWaitStats,
 }
@@ -92,7 +100,9 @@ impl TimeWaitTable {
         TimeWaitTable {
             socks: Vec::new(),
             free: Vec::new(),
-            by_tuple: HashMap::with_hasher(TupleHasher::new()),
+            index: TwIndex::new(),
+            hasher: TupleHasher::new(),
+            on_port: vec![0; 1 << 16],
             max,
             counters: TimeWaitStats::default(),
         }
@@ -100,7 +110,7 @@ impl TimeWaitTable {
 
     /// Records held.
     pub(crate) fn len(&self) -> usize {
-        self.by_tuple.len()
+        self.index.len()
     }
 
     /// What the records did, and how many there are.
@@ -113,28 +123,30 @@ impl TimeWaitTable {
 
     /// Heap bytes: the slab and the index.
     pub(crate) fn memory(&self) -> usize {
-        let cap = self.by_tuple.capacity();
-        let buckets = if cap == 0 {
-            0
-        } else {
-            (cap * 8 / 7).next_power_of_two()
-        };
         self.socks.capacity() * std::mem::size_of::<TwSock>()
             + self.free.capacity() * 4
-            + buckets * (std::mem::size_of::<(Tuple, u32)>() + 1)
+            + self.index.memory()
+            + self.on_port.capacity() * 4
+    }
+
+    fn hash(&self, key: &Tuple) -> u32 {
+        self.hasher.hash_one(key) as u32
     }
 
     /// `tcp_time_wait`: a record for `tcb` (in TIME-WAIT, with its end in `close_at`), or
     /// `None` when the table is full (the connection then ends without TIME-WAIT, as in
     /// Linux). Returns the record's slot and when the wheel should wake it.
     pub(crate) fn enter(&mut self, tcb: &Tcb, now: Nanos) -> Option<(u32, Nanos)> {
-        if self.by_tuple.len() >= self.max {
+        if self.len() >= self.max {
             self.counters.overflow += 1;
             return None;
         }
         let time_wait = tcb.cfg.time_wait();
         let end = tcb.close_at.get().unwrap_or(now + time_wait);
         let key = (tcb.local_ip, tcb.remote_ip, tcb.remote_port, tcb.local_port);
+        // A tuple has one record; a second would mean the caller skipped `take`.
+        self.take_quietly(&key);
+        let hash = self.hash(&key);
         let sock = TwSock {
             key,
             snd_nxt: tcb.snd_nxt,
@@ -144,6 +156,7 @@ impl TimeWaitTable {
             end,
             wheel_at: Deadline::at(end),
             time_wait_us: (time_wait / 1000).min(u32::MAX as Nanos) as u32,
+            hash,
             window: (tcb.rcv_wnd() >> tcb.rcv_wscale).min(0xffff) as u16,
             ts_on: tcb.ts_on,
             live: true,
@@ -158,16 +171,20 @@ impl TimeWaitTable {
                 (self.socks.len() - 1) as u32
             }
         };
-        if let Some(old) = self.by_tuple.insert(key, slot) {
-            // A tuple has one record; a second would mean the caller skipped `take`.
-            self.release(old);
-        }
+        self.index.insert(hash, slot);
+        self.on_port[key.3 as usize] += 1;
         Some((slot, end))
     }
 
     /// The record on `key`, if any.
     pub(crate) fn find(&self, key: &Tuple) -> Option<u32> {
-        self.by_tuple.get(key).copied()
+        if self.on_port[key.3 as usize] == 0 {
+            return None;
+        }
+        let socks = &self.socks;
+        self.index.find(self.hash(key), |slot| {
+            socks.get(slot as usize).is_some_and(|s| s.key == *key)
+        })
     }
 
     /// Whether `connect` may take `key` from its record: one that used timestamps and has
@@ -182,19 +199,29 @@ impl TimeWaitTable {
 
     /// Ends the record on `key` for a new connection to take the tuple.
     pub(crate) fn take(&mut self, key: &Tuple) {
-        if let Some(slot) = self.by_tuple.remove(key) {
-            self.release(slot);
+        if self.take_quietly(key) {
             self.counters.reused += 1;
         }
     }
 
-    fn release(&mut self, slot: u32) {
-        if let Some(s) = self.socks.get_mut(slot as usize) {
-            if s.live {
-                s.live = false;
-                self.free.push(slot);
+    fn take_quietly(&mut self, key: &Tuple) -> bool {
+        match self.find(key) {
+            Some(slot) => {
+                self.release(slot);
+                true
             }
+            None => false,
         }
+    }
+
+    /// Ends the record in `slot` (live, as the index holds only live ones).
+    fn release(&mut self, slot: u32) {
+        let s = &mut self.socks[slot as usize];
+        s.live = false;
+        let (hash, port) = (s.hash, s.key.3);
+        self.index.remove(hash, slot);
+        self.on_port[port as usize] -= 1;
+        self.free.push(slot);
     }
 
     /// The wheel fired for `slot`: ends its TIME-WAIT if due. Returns when to wake it again
@@ -205,8 +232,6 @@ impl TimeWaitTable {
             return None;
         }
         if s.end <= now {
-            let key = s.key;
-            self.by_tuple.remove(&key);
             self.release(slot);
             return None;
         }
