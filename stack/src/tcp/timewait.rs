@@ -144,8 +144,7 @@ impl TimeWaitTable {
         let time_wait = tcb.cfg.time_wait();
         let end = tcb.close_at.get().unwrap_or(now + time_wait);
         let key = (tcb.local_ip, tcb.remote_ip, tcb.remote_port, tcb.local_port);
-        // A tuple has one record; a second would mean the caller skipped `take`.
-        self.take_quietly(&key);
+        // A live connection's tuple has no record (`connect` takes it), so none is looked for.
         let hash = self.hash(&key);
         let sock = TwSock {
             key,
@@ -199,18 +198,9 @@ impl TimeWaitTable {
 
     /// Ends the record on `key` for a new connection to take the tuple.
     pub(crate) fn take(&mut self, key: &Tuple) {
-        if self.take_quietly(key) {
+        if let Some(slot) = self.find(key) {
+            self.release(slot);
             self.counters.reused += 1;
-        }
-    }
-
-    fn take_quietly(&mut self, key: &Tuple) -> bool {
-        match self.find(key) {
-            Some(slot) => {
-                self.release(slot);
-                true
-            }
-            None => false,
         }
     }
 

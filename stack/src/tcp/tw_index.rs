@@ -8,11 +8,19 @@
 /// Entries per table at least (a power of two).
 const MIN_CAP: usize = 1024;
 
+/// Inserts wait this many later inserts in `pending`, their entries' lines prefetched, so
+/// that the miss is over when they land (a record's insert otherwise waited on DRAM in
+/// the middle of an ACK's processing).
+const PENDING: usize = 8;
+
 /// Hash-and-slot entries, linearly probed, at most half full. An entry of 0 is empty.
 #[derive(Debug)]
 pub(crate) struct TwIndex {
     entries: Vec<u64>,
     len: usize,
+    /// Entries inserted but not yet placed, oldest first.
+    pending: [u64; PENDING],
+    pending_len: usize,
 }
 
 #[inline]
@@ -30,11 +38,13 @@ impl TwIndex {
         TwIndex {
             entries: vec![0; MIN_CAP],
             len: 0,
+            pending: [0; PENDING],
+            pending_len: 0,
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.len + self.pending_len
     }
 
     /// Heap bytes.
@@ -50,11 +60,19 @@ impl TwIndex {
     /// Adds `slot` under hash `h` (a slot is added once; the caller removes it before
     /// reusing it).
     pub(crate) fn insert(&mut self, h: u32, slot: u32) {
-        if (self.len + 1) * 2 > self.entries.len() {
-            self.grow();
+        if self.pending_len == PENDING {
+            let oldest = self.pending[0];
+            self.pending.copy_within(1.., 0);
+            self.pending_len -= 1;
+            if (self.len + 1) * 2 > self.entries.len() {
+                self.grow();
+            }
+            self.place(oldest);
+            self.len += 1;
         }
-        self.place(entry(h, slot));
-        self.len += 1;
+        linerate_dpdk::prefetch(&self.entries[h as usize & self.mask()], 1);
+        self.pending[self.pending_len] = entry(h, slot);
+        self.pending_len += 1;
     }
 
     fn place(&mut self, e: u64) {
@@ -77,6 +95,12 @@ impl TwIndex {
     /// The slots whose hash is `h`, for the caller to compare keys: the first for which
     /// `is_key` holds.
     pub(crate) fn find(&self, h: u32, mut is_key: impl FnMut(u32) -> bool) -> Option<u32> {
+        for &e in &self.pending[..self.pending_len] {
+            let slot = (e as u32).wrapping_sub(1);
+            if hash_of(e) == h && is_key(slot) {
+                return Some(slot);
+            }
+        }
         let mask = self.mask();
         let mut i = h as usize & mask;
         loop {
@@ -94,8 +118,16 @@ impl TwIndex {
 
     /// Removes `slot`, added under hash `h`. Returns whether it was there.
     pub(crate) fn remove(&mut self, h: u32, slot: u32) -> bool {
-        let mask = self.mask();
         let want = entry(h, slot);
+        if let Some(p) = self.pending[..self.pending_len]
+            .iter()
+            .position(|&e| e == want)
+        {
+            self.pending.copy_within(p + 1.., p);
+            self.pending_len -= 1;
+            return true;
+        }
+        let mask = self.mask();
         let mut i = h as usize & mask;
         loop {
             match self.entries[i] {
