@@ -166,7 +166,7 @@ fn open_port(s: &mut Settings) -> Result<Dpdk, SendError> {
         &eal,
         "send_pool",
         mbufs,
-        256,
+        512,
         MBUF_DEFAULT_DATAROOM,
         None,
     )?);
