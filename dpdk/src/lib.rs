@@ -34,7 +34,7 @@ pub use mempool::Mempool;
 pub use port::{
     find_port, port_names, LinkStatus, Offloads, Port, PortConfig, PortStats, MAX_BURST,
 };
-pub use prefetch::prefetch;
+pub use prefetch::{advise_huge_pages, prefetch};
 pub use queue::QueuePair;
 pub use region::{TxRegion, MAX_FRAMES, MAX_VIEW_LEN};
 pub use rss::RssInfo;

@@ -243,6 +243,9 @@ impl<D: Device> Stack<D> {
 
         self.wheel.expire(now, &mut self.expired);
         let mut expired = std::mem::take(&mut self.expired);
+        for &id in expired.iter().filter(|&&id| id & TW_TIMER != 0) {
+            self.tw.prefetch_expiry(id & !TW_TIMER);
+        }
         for id in expired.drain(..) {
             if id & TW_TIMER != 0 {
                 if let Some(at) = self.tw.expire(id & !TW_TIMER, now) {

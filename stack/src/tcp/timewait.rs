@@ -166,7 +166,11 @@ impl TimeWaitTable {
                 i
             }
             None => {
+                let cap = self.socks.capacity();
                 self.socks.push(sock);
+                if self.socks.capacity() != cap {
+                    linerate_dpdk::advise_huge_pages(self.socks.spare_capacity_mut());
+                }
                 (self.socks.len() - 1) as u32
             }
         };
@@ -212,6 +216,14 @@ impl TimeWaitTable {
         self.index.remove(hash, slot);
         self.on_port[port as usize] -= 1;
         self.free.push(slot);
+    }
+
+    /// Starts the cache miss that ending `slot` will take in the index, so that a batch of
+    /// expiries overlaps its misses.
+    pub(crate) fn prefetch_expiry(&self, slot: u32) {
+        if let Some(s) = self.socks.get(slot as usize).filter(|s| s.live) {
+            self.index.prefetch(s.hash);
+        }
     }
 
     /// The wheel fired for `slot`: ends its TIME-WAIT if due. Returns when to wake it again

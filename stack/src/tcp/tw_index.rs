@@ -70,9 +70,14 @@ impl TwIndex {
             self.place(oldest);
             self.len += 1;
         }
-        linerate_dpdk::prefetch(&self.entries[h as usize & self.mask()], 1);
+        self.prefetch(h);
         self.pending[self.pending_len] = entry(h, slot);
         self.pending_len += 1;
+    }
+
+    /// Starts the miss of the line where hash `h`'s probe begins.
+    pub(crate) fn prefetch(&self, h: u32) {
+        linerate_dpdk::prefetch(&self.entries[h as usize & self.mask()], 1);
     }
 
     fn place(&mut self, e: u64) {
@@ -86,6 +91,7 @@ impl TwIndex {
 
     fn grow(&mut self) {
         let doubled = vec![0; self.entries.len() * 2];
+        linerate_dpdk::advise_huge_pages(&doubled);
         let old = std::mem::replace(&mut self.entries, doubled);
         for e in old.into_iter().filter(|&e| e != 0) {
             self.place(e);
