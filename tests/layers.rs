@@ -10,6 +10,7 @@ use std::path::Path;
 const RANKS: &[(&str, u32)] = &[
     ("dev", 0),
     ("hash", 0),
+    ("tcp::tw_index", 0),
     ("region", 0),
     ("steer", 0),
     ("neigh", 1),
