@@ -13,6 +13,9 @@ use linerate_proto::timer::{Deadline, Nanos, MS, SEC};
 use linerate_proto::wire::tcp::flags;
 use std::hash::BuildHasher;
 
+/// Slots of the per-port record counts at first (they double with the records, to 65 536).
+const MIN_PORT_SLOTS: usize = 1024;
+
 /// Marks a timer-wheel id as a TIME-WAIT slot (connection ids stay below 2^24).
 pub(crate) const TW_TIMER: u32 = 1 << 31;
 
@@ -86,9 +89,10 @@ pub(crate) struct TimeWaitTable {
     free: Vec<u32>,
     index: TwIndex,
     hasher: TupleHasher,
-    /// Records per local port. `connect` asks about each tuple it would take, and its walk
-    /// goes port by port, so this (a quarter megabyte read in order) answers "none" without
-    /// a miss into the index.
+    /// Records per local port, ports folded onto a power-of-two table that grows with the
+    /// records (to one slot per port): `connect` asks about each tuple it would take, and its
+    /// walk goes port by port, so a zero here (a line read in order) answers "none" without
+    /// a miss into the index. Folded, a few thousand records cost kilobytes, not 256 KiB.
     on_port: Vec<u32>,
     max: usize,
     counters: TimeWaitStats,
@@ -102,7 +106,7 @@ impl TimeWaitTable {
             free: Vec::new(),
             index: TwIndex::new(),
             hasher: TupleHasher::new(),
-            on_port: vec![0; 1 << 16],
+            on_port: vec![0; MIN_PORT_SLOTS],
             max,
             counters: TimeWaitStats::default(),
         }
@@ -175,13 +179,17 @@ impl TimeWaitTable {
             }
         };
         self.index.insert(hash, slot);
-        self.on_port[key.3 as usize] += 1;
+        let folded = self.fold(key.3);
+        self.on_port[folded] += 1;
+        if self.index.len() > self.on_port.len() * 4 && self.on_port.len() < 1 << 16 {
+            self.refold_ports(self.on_port.len() * 2);
+        }
         Some((slot, end))
     }
 
     /// The record on `key`, if any.
     pub(crate) fn find(&self, key: &Tuple) -> Option<u32> {
-        if self.on_port[key.3 as usize] == 0 {
+        if self.on_port[self.fold(key.3)] == 0 {
             return None;
         }
         let socks = &self.socks;
@@ -214,7 +222,8 @@ impl TimeWaitTable {
         s.live = false;
         let (hash, port) = (s.hash, s.key.3);
         self.index.remove(hash, slot);
-        self.on_port[port as usize] -= 1;
+        let folded = self.fold(port);
+        self.on_port[folded] -= 1;
         self.free.push(slot);
     }
 
@@ -223,6 +232,20 @@ impl TimeWaitTable {
     pub(crate) fn prefetch_expiry(&self, slot: u32) {
         if let Some(s) = self.socks.get(slot as usize).filter(|s| s.live) {
             self.index.prefetch(s.hash);
+        }
+    }
+
+    /// The slot of `port`'s count.
+    #[inline]
+    fn fold(&self, port: u16) -> usize {
+        port as usize & (self.on_port.len() - 1)
+    }
+
+    /// Recounts the live records per port into `slots` slots.
+    fn refold_ports(&mut self, slots: usize) {
+        self.on_port = vec![0; slots];
+        for s in self.socks.iter().filter(|s| s.live) {
+            self.on_port[s.key.3 as usize & (slots - 1)] += 1;
         }
     }
 
