@@ -133,10 +133,10 @@ fn run_many(n: usize, len: usize, pool: &Arc<Mempool>) {
         let id = net.stack.connect(DST, None).expect("connect");
         let port = net.stack.local_port(id).unwrap();
         assert_eq!(port, PORT0 + i as u16);
-        if by_id.len() <= id as usize {
-            by_id.resize(id as usize + 1, usize::MAX);
+        if by_id.len() <= id.index() {
+            by_id.resize(id.index() + 1, usize::MAX);
         }
-        by_id[id as usize] = i;
+        by_id[id.index()] = i;
         conns.push(Conn {
             id,
             port,
@@ -154,7 +154,7 @@ fn run_many(n: usize, len: usize, pool: &Arc<Mempool>) {
         take_events(&mut net, &mut evs);
         drains += 1;
         for ev in &evs {
-            let i = by_id[ev.conn as usize];
+            let i = by_id[ev.conn.index()];
             let c = &mut conns[i];
             assert!(!c.freed, "an event after FREED: {ev:?}");
             assert!(c.drain < drains, "two events for one connection: {ev:?}");
@@ -422,7 +422,11 @@ fn events_report_connect_ack_writable_close() {
     assert!(run_until(&mut net, SEC, &mut log, |_, l| l.len() > from));
     net.stack.abort(d).unwrap();
     let d2 = net.stack.connect(DST, None).unwrap();
-    assert_ne!(d2, d, "the freed slot waits for the next poll");
+    assert_ne!(
+        d2.index(),
+        d.index(),
+        "the freed slot waits for the next poll"
+    );
     let from = log.len();
     assert!(run_until(&mut net, SEC, &mut log, |_, l| l[from..]
         .iter()
@@ -437,7 +441,13 @@ fn events_report_connect_ack_writable_close() {
     assert_eq!(new[0].state, State::Established);
     // After that poll (and its events taken), the old slot is free again.
     let d3 = net.stack.connect(DST, None).unwrap();
-    assert_eq!(d3, d, "the freed slot is reused after a poll");
+    assert_eq!(
+        d3.index(),
+        d.index(),
+        "the freed slot is reused after a poll"
+    );
+    assert_ne!(d3, d, "under a new generation");
+    assert_eq!(net.stack.state(d), None, "the old id names nothing");
 }
 
 /// A connection's send buffer starts at 64 KiB (`SNDBUF_INIT`), whatever `sndbuf` allows, and
@@ -540,7 +550,7 @@ fn device_backlog_waiters_are_fair() {
     let ids: Vec<ConnId> = (0..N)
         .map(|_| net.stack.connect(DST, None).unwrap())
         .collect();
-    assert!(ids.iter().enumerate().all(|(i, &id)| id as usize == i));
+    assert!(ids.iter().enumerate().all(|(i, &id)| id.index() == i));
     let ports: Vec<u16> = ids
         .iter()
         .map(|&id| net.stack.local_port(id).unwrap())
@@ -550,7 +560,7 @@ fn device_backlog_waiters_are_fair() {
     let (mut log, mut seen) = (Vec::new(), 0);
     let ok = run_until(&mut net, 60 * SEC, &mut log, |net, l| {
         for e in &l[seen..] {
-            let i = e.conn as usize;
+            let i = e.conn.index();
             assert_eq!(e.what & event::ERROR, 0, "{e:?}");
             acked[i] = e.bytes_acked;
             if e.what & event::CONNECTED != 0 {

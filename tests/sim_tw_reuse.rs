@@ -7,7 +7,7 @@
 mod common;
 
 use linerate::event::{Event, FREED};
-use linerate::{ConnId, ConnectError, Nanos, State, MS, SEC};
+use linerate::{ConnId, ConnectError, IoError, Nanos, State, MS, SEC};
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame};
 use linerate_proto::wire::ipv4::{Ipv4Packet, Protocol};
 use linerate_proto::wire::tcp::{flags, TcpOptions, TcpPacket};
@@ -391,4 +391,40 @@ fn no_reuse_without_timestamps() {
     assert_eq!(tw.tw_reused(), 0, "nothing was reused");
     assert!(tw.segs.iter().all(|s| s.tsval.is_none()));
     assert_eq!(tw.rsts(), vec![], "no RST ever went to the receiver");
+}
+
+/// Ids carry their slot's generation: once a connection is freed and its slot holds the next
+/// one, every call with the old id fails or answers `None`, and the new connection is left
+/// alone (a close or abort through the stale id would have ended it before its bytes went).
+#[test]
+fn stale_ids_never_reach_the_next_connection() {
+    let mut tw = Tw::new("tw_stale_id", 5 * SEC, 8, true);
+    let data = payload(12, 20_000);
+    let a = tw.connect().expect("first connect");
+    tw.finish(a, &data[..6_000], "A");
+    tw.tick(); // A's FREED is taken; the next poll hands its slot out again
+    let b = tw.connect().expect("second connect");
+    assert_eq!(a.index(), b.index(), "the slot is reused");
+    assert_ne!(a.generation(), b.generation());
+    assert_ne!(a, b);
+    assert_eq!(ConnId::from_raw(b.to_raw()), Some(b));
+    assert!(
+        (b.to_raw() as i64) >= 0,
+        "raw ids are never negative (C's -errno)"
+    );
+    let stack = &mut tw.sim.stack;
+    assert_eq!(stack.send(a, b"stale"), Err(IoError::NotConnected));
+    assert_eq!(stack.shutdown(a), Err(IoError::NotConnected));
+    assert_eq!(stack.close(a), Err(IoError::NotConnected));
+    assert_eq!(stack.abort(a), Err(IoError::NotConnected));
+    assert_eq!(stack.recv(a, &mut [0; 8]), Err(IoError::NotConnected));
+    assert_eq!(
+        (stack.state(a), stack.error(a), stack.local_port(a)),
+        (None, None, None)
+    );
+    assert!(stack.info(a).is_none());
+    assert_eq!((stack.send_space(a), stack.recv_queue(a)), (0, 0));
+    assert_eq!(stack.state(b), Some(State::SynSent));
+    assert_eq!(stack.connections().collect::<Vec<_>>(), vec![b]);
+    tw.finish(b, &data[6_000..], "B");
 }

@@ -6,7 +6,8 @@
 //! a connection already ends in. Each connection has at most one event in the queue: a later
 //! change merges into it, so the queue never holds more than one event per connection plus
 //! one per connection freed since the app last drained it.
-use crate::tcp::{ConnId, State, Tcb, TcpError};
+use crate::tcp::{ConnId, Slot, State, Tcb, TcpError};
+use linerate_proto::timer::Nanos;
 use std::collections::VecDeque;
 
 /// The connection's SYN was answered: ESTABLISHED.
@@ -43,17 +44,21 @@ pub struct Event {
     pub bytes_acked: u64,
     /// Payload bytes received in order since the connection opened.
     pub bytes_received: u64,
+    /// When the event was last updated, on the stack's clock: for [`ACKED`], when those
+    /// bytes were acknowledged (the storage case's completion time).
+    pub at: Nanos,
 }
 
 impl Event {
     /// No event: what a caller's buffer for [`crate::Stack::events`] can start filled with.
     pub const EMPTY: Event = Event {
-        conn: 0,
+        conn: ConnId::NONE,
         what: 0,
         state: State::Closed,
         error: None,
         bytes_acked: 0,
         bytes_received: 0,
+        at: 0,
     };
 }
 
@@ -76,7 +81,7 @@ impl EventQueue {
     /// Notes whatever changed on `tcb` (connection `id`) since its last report; `freed` when
     /// the stack frees its slot now.
     #[inline]
-    pub(crate) fn note(&mut self, id: ConnId, tcb: &mut Tcb, freed: bool) {
+    pub(crate) fn note(&mut self, id: Slot, tcb: &mut Tcb, freed: bool, now: Nanos) {
         let writable = tcb.reported.want_write && tcb.writable();
         let r = &mut tcb.reported;
         let mut what = 0;
@@ -109,18 +114,20 @@ impl EventQueue {
         if what == 0 {
             return;
         }
+        let conn = ConnId::new(id, tcb.gen);
         let ev = Event {
-            conn: id,
+            conn,
             what,
             state: tcb.state,
             error: tcb.error,
             bytes_acked: tcb.counters.bytes_acked,
             bytes_received: tcb.counters.bytes_received,
+            at: now,
         };
         // Still queued: merge. (`seq - head` is its place while it is at or after the head;
         // a connection's number is checked against the event's id.)
         let at = r.seq.wrapping_sub(self.head) as usize;
-        if at < self.q.len() && self.q[at].conn == id {
+        if at < self.q.len() && self.q[at].conn == conn {
             if let Some(e) = self.q.get_mut(at) {
                 *e = Event {
                     what: e.what | ev.what,

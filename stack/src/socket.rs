@@ -5,7 +5,7 @@ use crate::region::RegionId;
 use crate::stack::{Stack, Tuple};
 use crate::tcp::output;
 use crate::tcp::{
-    wscale_for, ConnId, Reported, State, Tcb, TcpConfig, TcpCounters, TcpError, TcpInfo,
+    wscale_for, ConnId, Reported, Slot, State, Tcb, TcpConfig, TcpCounters, TcpError, TcpInfo,
 };
 use crate::tcp::{ConnCfg, LISTED_POOL, SNDBUF_INIT, WAIT_NEIGH};
 use linerate_dpdk::{Device, TxRegion};
@@ -141,7 +141,8 @@ impl<D: Device> Stack<D> {
                     self.conns.reserve_exact(self.cfg.max_conns.min(1 << 24));
                 }
                 self.conns.push(None);
-                (self.conns.len() - 1) as ConnId
+                self.gens.push(0);
+                (self.conns.len() - 1) as Slot
             }
         };
         // RFC 6528: a keyed hash of the 4-tuple plus a 4 µs clock.
@@ -153,8 +154,10 @@ impl<D: Device> Stack<D> {
         } else {
             0
         };
+        let gen = self.gens[id as usize];
         let tcb = Tcb {
             state: State::SynSent,
+            gen,
             local_ip,
             local_port: lport,
             remote_ip: rip,
@@ -237,7 +240,7 @@ impl<D: Device> Stack<D> {
             tcb.rto_at = Deadline::at(now + tcb.rtt.current());
         }
         self.after_event(id);
-        Ok(id)
+        Ok(ConnId::new(id, gen))
     }
 
     /// A free (source address, port) for a connection to `rip:rport`: each port with every
@@ -305,10 +308,23 @@ impl<D: Device> Stack<D> {
                 .is_none_or(|slot| self.tw.reusable(slot, self.now))
     }
 
+    /// The slot `id` names while its connection lives (a stale generation names nothing).
+    fn slot_of(&self, id: ConnId) -> Result<Slot, IoError> {
+        self.tcb(id).map(|_| id.slot()).ok_or(IoError::NotConnected)
+    }
+
+    fn tcb(&self, id: ConnId) -> Option<&Tcb> {
+        self.conns
+            .get(id.index())
+            .and_then(|c| c.as_ref())
+            .filter(|t| t.gen == id.generation())
+    }
+
     fn tcb_mut(&mut self, id: ConnId) -> Result<&mut Tcb, IoError> {
         self.conns
-            .get_mut(id as usize)
+            .get_mut(id.index())
             .and_then(|c| c.as_mut())
+            .filter(|t| t.gen == id.generation())
             .ok_or(IoError::NotConnected)
     }
 
@@ -316,9 +332,10 @@ impl<D: Device> Stack<D> {
     /// returns how much that was. `WouldBlock` when none; a partial count is counted in
     /// `partial_writes`. Bytes taken are never dropped.
     pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, IoError> {
-        let tcb = Self::sendable(&mut self.conns, id)?;
+        let slot = self.slot_of(id)?;
+        let tcb = Self::sendable(&mut self.conns, slot)?;
         let n = output::copy_to_queue(tcb, &mut self.ip, data);
-        self.after_send(id, n, data.len())
+        self.after_send(slot, n, data.len())
     }
 
     /// Registers a zero-copy payload region with this stack, for [`Stack::send_region`]. Its
@@ -350,7 +367,8 @@ impl<D: Device> Stack<D> {
         if !fits {
             return Err(IoError::BadRegion);
         }
-        let tcb = Self::sendable(&mut self.conns, id)?;
+        let slot = self.slot_of(id)?;
+        let tcb = Self::sendable(&mut self.conns, slot)?;
         if len <= COPY_BREAK {
             // A reference costs more than copying a few cache lines: small writes are copied
             // (as the kernel falls back to copying small MSG_ZEROCOPY sends).
@@ -360,17 +378,17 @@ impl<D: Device> Stack<D> {
             let b = regions.bytes(r.0, off as u32, len as u32).unwrap_or(&[]);
             let n = output::copy_to_queue(tcb, &mut self.ip, b);
             self.ip.regions = regions;
-            return self.after_send(id, n, len);
+            return self.after_send(slot, n, len);
         }
         let (off, len) = (off as u32, len.min(u32::MAX as usize) as u32);
         let n = output::region_to_queue(tcb, &mut self.ip, r, off, len) as usize;
-        self.after_send(id, n, len as usize)
+        self.after_send(slot, n, len as usize)
     }
 
     /// The connection `id` if it may queue data now.
-    fn sendable(conns: &mut [Option<Tcb>], id: ConnId) -> Result<&mut Tcb, IoError> {
+    fn sendable(conns: &mut [Option<Tcb>], slot: Slot) -> Result<&mut Tcb, IoError> {
         let tcb = conns
-            .get_mut(id as usize)
+            .get_mut(slot as usize)
             .and_then(|c| c.as_mut())
             .ok_or(IoError::NotConnected)?;
         if let Some(e) = tcb.error {
@@ -390,7 +408,7 @@ impl<D: Device> Stack<D> {
     }
 
     /// Counts a short or empty write of `n` of `want` bytes and lets output run.
-    fn after_send(&mut self, id: ConnId, n: usize, want: usize) -> Result<usize, IoError> {
+    fn after_send(&mut self, id: Slot, n: usize, want: usize) -> Result<usize, IoError> {
         let Some(Some(tcb)) = self.conns.get_mut(id as usize) else {
             return Err(IoError::NotConnected);
         };
@@ -438,14 +456,12 @@ impl<D: Device> Stack<D> {
     /// Free space in the send buffer (it starts small and grows with the congestion window
     /// up to `TcpConfig::sndbuf`).
     pub fn send_space(&self, id: ConnId) -> usize {
-        self.conns
-            .get(id as usize)
-            .and_then(|c| c.as_ref())
-            .map_or(0, |t| t.send_space() as usize)
+        self.tcb(id).map_or(0, |t| t.send_space() as usize)
     }
 
     /// `tcp_recvmsg`: copies in-order data out. `Ok(0)` is end of stream (the peer sent FIN).
     pub fn recv(&mut self, id: ConnId, buf: &mut [u8]) -> Result<usize, IoError> {
+        let slot = id.slot();
         let tcb = self.tcb_mut(id)?;
         if tcb.rx_len() == 0 {
             if tcb.peer_fin {
@@ -468,13 +484,14 @@ impl<D: Device> Stack<D> {
         let half = tcb.cfg.rcvbuf / 2;
         if before < half && tcb.rcv_wnd() >= half {
             tcb.ack_now = true;
-            self.after_event(id);
+            self.after_event(slot);
         }
         Ok(n)
     }
 
     /// shutdown(SHUT_WR): FIN after everything queued.
     pub fn shutdown(&mut self, id: ConnId) -> Result<(), IoError> {
+        let slot = id.slot();
         let tcb = self.tcb_mut(id)?;
         match tcb.state {
             State::Established => tcb.state = State::FinWait1,
@@ -486,7 +503,7 @@ impl<D: Device> Stack<D> {
             _ => return Ok(()),
         }
         tcb.fin_wanted = true;
-        self.after_event(id);
+        self.after_event(slot);
         Ok(())
     }
 
@@ -503,66 +520,50 @@ impl<D: Device> Stack<D> {
             tcb.close_at = Deadline::at(now + tcb.cfg.fin_timeout());
         }
         self.shutdown(id)?;
-        self.after_event(id);
+        self.after_event(id.slot());
         Ok(())
     }
 
     /// abort(): RST now, drop everything queued, free the slot.
     pub fn abort(&mut self, id: ConnId) -> Result<(), IoError> {
         let now = self.now;
-        let tcb = self
-            .conns
-            .get_mut(id as usize)
-            .and_then(|c| c.as_mut())
-            .ok_or(IoError::NotConnected)?;
+        let slot = self.slot_of(id)?;
+        let Some(Some(tcb)) = self.conns.get_mut(slot as usize) else {
+            return Err(IoError::NotConnected);
+        };
         if !matches!(tcb.state, State::Closed | State::SynSent | State::TimeWait) {
             let seq = tcb.snd_nxt;
             let _ = output::send_control(tcb, &mut self.ip, flags::RST | flags::ACK, seq, now);
         }
         tcb.fail(TcpError::Aborted);
         tcb.released = true;
-        self.after_event(id);
+        self.after_event(id.slot());
         Ok(())
     }
 
     /// Connection state; `None` once closed and freed.
     pub fn state(&self, id: ConnId) -> Option<State> {
-        self.conns
-            .get(id as usize)
-            .and_then(|c| c.as_ref())
-            .map(|t| t.state)
+        self.tcb(id).map(|t| t.state)
     }
 
     /// The error that ended the connection, if any.
     pub fn error(&self, id: ConnId) -> Option<TcpError> {
-        self.conns
-            .get(id as usize)
-            .and_then(|c| c.as_ref())
-            .and_then(|t| t.error)
+        self.tcb(id).and_then(|t| t.error)
     }
 
     /// Bytes waiting to be read.
     pub fn recv_queue(&self, id: ConnId) -> usize {
-        self.conns
-            .get(id as usize)
-            .and_then(|c| c.as_ref())
-            .map_or(0, |t| t.rx_len())
+        self.tcb(id).map_or(0, |t| t.rx_len())
     }
 
     /// `ss -ti` for one connection.
     pub fn info(&self, id: ConnId) -> Option<TcpInfo> {
-        self.conns
-            .get(id as usize)
-            .and_then(|c| c.as_ref())
-            .map(|t| t.info())
+        self.tcb(id).map(|t| t.info())
     }
 
     /// The local (source) port of connection `id`.
     pub fn local_port(&self, id: ConnId) -> Option<u16> {
-        self.conns
-            .get(id as usize)
-            .and_then(|c| c.as_ref())
-            .map(|t| t.local_port)
+        self.tcb(id).map(|t| t.local_port)
     }
 
     /// Whether a TIME-WAIT record holds the 4-tuple `local` → `remote` (a connection the app
@@ -577,7 +578,6 @@ impl<D: Device> Stack<D> {
         self.conns
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.is_some())
-            .map(|(i, _)| i as ConnId)
+            .filter_map(|(i, c)| c.as_ref().map(|t| ConnId::new(i as Slot, t.gen)))
     }
 }

@@ -17,7 +17,7 @@ use crate::tcp::output;
 use crate::tcp::stateless::{self, RstFor};
 use crate::tcp::timers;
 use crate::tcp::timewait::{TimeWaitTable, TwVerdict, TW_TIMER};
-use crate::tcp::{ConnId, Seg, State, Tcb, TcpConfig, TcpCounters, TcpError};
+use crate::tcp::{ConnId, Seg, Slot, State, Tcb, TcpConfig, TcpCounters, TcpError};
 use crate::tcp::{LISTED_DEV, LISTED_NEIGH, WAIT_DEV, WAIT_NEIGH};
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads};
 use linerate_proto::route::{Route, RouteTable};
@@ -110,17 +110,19 @@ impl StackConfig {
 pub struct Stack<D: Device> {
     pub(crate) ip: IpLayer<D>,
     pub(crate) conns: Vec<Option<Tcb>>,
-    pub(crate) free: Vec<ConnId>,
+    /// Each slot's generation: the next connection in it gets this one (`ConnId`).
+    pub(crate) gens: Vec<u32>,
+    pub(crate) free: Vec<Slot>,
     /// Slots freed since the last `poll`: they join `free` when it starts, so that an id's
     /// FREED event (taken after a poll) comes before the id names a new connection.
-    pub(crate) freed: Vec<ConnId>,
-    pub(crate) by_tuple: HashMap<Tuple, ConnId, TupleHasher>,
+    pub(crate) freed: Vec<Slot>,
+    pub(crate) by_tuple: HashMap<Tuple, Slot, TupleHasher>,
     /// The last 4-tuple found in `by_tuple` (the kernel's early demux: a burst of ACKs is
     /// mostly one connection's); cleared when that entry goes.
-    demux_cache: Option<(Tuple, ConnId)>,
+    demux_cache: Option<(Tuple, Slot)>,
     /// A plain ACK held back until the next frame shows whether a later ACK of the same
     /// connection supersedes it (`input::plain_ack`); processed by the end of the RX burst.
-    pending_ack: Option<(ConnId, PlainAck)>,
+    pending_ack: Option<(Slot, PlainAck)>,
     /// Closed connections in TIME-WAIT, as records without a block.
     pub(crate) tw: TimeWaitTable,
     pub(crate) wheel: TimerWheel,
@@ -128,18 +130,18 @@ pub struct Stack<D: Device> {
     rx: Vec<Mbuf>,
     /// Connections whose output waits for the end of the RX burst or the app's flush
     /// (`Tcb::deferred`).
-    touched: Vec<ConnId>,
+    touched: Vec<Slot>,
     pub(crate) failed_neigh: Vec<usize>,
     pub(crate) resolved_neigh: Vec<usize>,
     /// Connections whose output stopped on a full device, in the order they stopped: run
     /// again, round robin, as the device drains (the kernel's TSQ wake-up).
-    pub(crate) dev_waiters: VecDeque<ConnId>,
+    pub(crate) dev_waiters: VecDeque<Slot>,
     /// Connections waiting for a next hop's ARP reply: all that `neigh_changed` visits.
-    pub(crate) neigh_waiters: Vec<ConnId>,
+    pub(crate) neigh_waiters: Vec<Slot>,
     /// Connections whose `send` the pool's reserve refused while they had nothing queued:
     /// told WRITABLE once the pool has room again (Linux lets such a socket queue one skb
     /// regardless, `tcp_stream_alloc_skb`'s force_schedule; here it waits, without spinning).
-    pub(crate) pool_waiters: Vec<ConnId>,
+    pub(crate) pool_waiters: Vec<Slot>,
     /// Emptied write queues of freed connections, for new ones: a connection a microsecond
     /// long would otherwise cost an allocation and a free (at a million a second, the free
     /// alone took 8 % of the core).
@@ -188,6 +190,7 @@ impl<D: Device> Stack<D> {
         Stack {
             ip,
             conns: Vec::new(),
+            gens: Vec::new(),
             free: Vec::new(),
             freed: Vec::new(),
             by_tuple: HashMap::with_capacity_and_hasher(1024, TupleHasher::new()),
@@ -300,7 +303,7 @@ impl<D: Device> Stack<D> {
     }
 
     /// Leaves connection `id`'s output (and timer re-arm) to the next `run_deferred`.
-    pub(crate) fn defer(&mut self, id: ConnId) {
+    pub(crate) fn defer(&mut self, id: Slot) {
         if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
             if !tcb.deferred {
                 tcb.deferred = true;
@@ -330,7 +333,7 @@ impl<D: Device> Stack<D> {
 
     /// After input, a timer or an app call: let output send, answer with an ACK if one is
     /// owed, re-arm the wheel, and free the slot of a finished, released connection.
-    pub(crate) fn after_event(&mut self, id: ConnId) {
+    pub(crate) fn after_event(&mut self, id: Slot) {
         let now = self.now;
         let Some(Some(tcb)) = self.conns.get_mut(id as usize) else {
             return;
@@ -360,7 +363,7 @@ impl<D: Device> Stack<D> {
             }
         }
         let freed = (tcb.state == State::Closed || to_tw) && tcb.released;
-        self.events.note(id, tcb, freed);
+        self.events.note(id, tcb, freed, now);
         if to_tw {
             tcb.end();
         }
@@ -385,6 +388,8 @@ impl<D: Device> Stack<D> {
                     self.spare_queues.push(queue);
                 }
                 self.conns[id as usize] = None;
+                let gen = &mut self.gens[id as usize];
+                *gen = gen.wrapping_add(1) & ConnId::GEN_MASK;
                 self.freed.push(id);
             }
             return;
@@ -405,7 +410,7 @@ impl<D: Device> Stack<D> {
         if self.by_tuple.len() < PREFETCH_FROM {
             return;
         }
-        let mut ids = [0 as ConnId; linerate_dpdk::MAX_BURST];
+        let mut ids = [0 as Slot; linerate_dpdk::MAX_BURST];
         let (mut n, mut last) = (0, None);
         for m in frames.iter().take(ids.len()) {
             let Some(key) = tuple_of_frame(m.data()) else {
@@ -561,7 +566,7 @@ impl<D: Device> Stack<D> {
 
     /// `tcp::input` for connection `id`; output runs now if an ACK is owed, else at the end
     /// of the burst.
-    fn rcv(&mut self, id: ConnId, seg: &SegIn) {
+    fn rcv(&mut self, id: Slot, seg: &SegIn) {
         let now = self.now;
         if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
             input::rcv(tcb, &mut self.ip, seg, now);

@@ -5,7 +5,7 @@ use crate::ip::RxDrops;
 use crate::neigh::NeighStats;
 use crate::stack::{Stack, Tuple};
 use crate::tcp::timewait::TimeWaitStats;
-use crate::tcp::{ConnId, Tcb, TcpCounters, TcpError};
+use crate::tcp::{Slot, Tcb, TcpCounters, TcpError};
 use linerate_dpdk::Device;
 
 /// Heap bytes a stack holds for its connections ([`Stack::conn_memory`]).
@@ -74,7 +74,7 @@ impl<D: Device> Stack<D> {
         let buckets = (self.by_tuple.capacity() * 8 / 7).next_power_of_two();
         ConnMemory {
             table: self.conns.len() * size_of::<Option<Tcb>>(),
-            index: buckets * (size_of::<(Tuple, ConnId)>() + 1),
+            index: buckets * (size_of::<(Tuple, Slot)>() + 1),
             wheel: self.wheel.memory(),
             events: self.events.memory(),
             queues: self

@@ -301,7 +301,7 @@ impl Conns {
             None => self.list.len() as u32,
         };
         if let Some(id) = c.id {
-            let slot = id as usize;
+            let slot = id.index();
             if self.by_id.len() <= slot {
                 self.by_id.resize(slot + 1, NONE);
             }
@@ -336,7 +336,7 @@ impl Conns {
         t.open -= c.open_id().is_some() as usize;
         t.established_now -= (c.state == Some(State::Established)) as u64;
         if let Some(id) = c.id.take() {
-            if let Some(b) = self.by_id.get_mut(id as usize) {
+            if let Some(b) = self.by_id.get_mut(id.index()) {
                 *b = NONE;
             }
         }
@@ -381,7 +381,7 @@ impl Conns {
         hists: &mut Hists,
         now: u64,
     ) {
-        let Some(&i) = self.by_id.get(id as usize) else {
+        let Some(&i) = self.by_id.get(id.index()) else {
             return;
         };
         while let Ok(n) = stack.recv(id, &mut self.scratch) {
@@ -409,14 +409,14 @@ impl Conns {
     }
 
     fn apply(&mut self, ev: &Event, hists: &mut Hists, now: u64, limit: u64) {
-        let Some(&i) = self.by_id.get(ev.conn as usize) else {
+        let Some(&i) = self.by_id.get(ev.conn.index()) else {
             return;
         };
         if i == NONE {
             return;
         }
         if ev.what & event::FREED != 0 {
-            self.by_id[ev.conn as usize] = NONE;
+            self.by_id[ev.conn.index()] = NONE;
         }
         let c = &mut self.list[i as usize];
         let t = &mut self.tally;

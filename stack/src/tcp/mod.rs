@@ -32,8 +32,78 @@ use std::net::Ipv4Addr;
 
 pub(crate) use linerate_proto::seq::{seq_ge, seq_gt, seq_le, seq_lt};
 
-/// Index of a connection in its stack.
-pub type ConnId = u32;
+/// A connection's slot in its stack's table (internal: the public handle is [`ConnId`]).
+pub(crate) type Slot = u32;
+
+/// A connection: its slot in the stack and that slot's generation, which moves on each time
+/// the slot is freed. A stale id (its connection freed, the slot perhaps holding another)
+/// gets [`crate::IoError::NotConnected`] or `None` and never reaches the newer connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId {
+    slot: Slot,
+    gen: u32,
+}
+
+impl ConnId {
+    /// No connection: what [`crate::event::Event::EMPTY`] names (slot and generation past
+    /// any real one).
+    pub const NONE: ConnId = ConnId {
+        slot: u32::MAX,
+        gen: u32::MAX,
+    };
+
+    /// Generations wrap below 2^31, so that [`ConnId::to_raw`] is a non-negative `i64`.
+    pub(crate) const GEN_MASK: u32 = (1 << 31) - 1;
+
+    pub(crate) fn new(slot: Slot, gen: u32) -> ConnId {
+        ConnId {
+            slot,
+            gen: gen & Self::GEN_MASK,
+        }
+    }
+
+    pub(crate) fn slot(self) -> Slot {
+        self.slot
+    }
+
+    /// The slot: dense, below `StackConfig::max_conns`, and unique among the stack's live
+    /// connections, so an app can index its own tables by it.
+    pub fn index(self) -> usize {
+        self.slot as usize
+    }
+
+    /// The slot's generation.
+    pub fn generation(self) -> u32 {
+        self.gen
+    }
+
+    /// As one integer, generation above slot: what the C ABI hands out (never negative).
+    pub fn to_raw(self) -> u64 {
+        (self.gen as u64) << 32 | self.slot as u64
+    }
+
+    /// Back from [`ConnId::to_raw`]; `None` for a value it never returns.
+    pub fn from_raw(raw: u64) -> Option<ConnId> {
+        let gen = (raw >> 32) as u32;
+        (gen <= Self::GEN_MASK).then_some(ConnId {
+            slot: raw as u32,
+            gen,
+        })
+    }
+}
+
+impl Default for ConnId {
+    /// [`ConnId::NONE`].
+    fn default() -> ConnId {
+        ConnId::NONE
+    }
+}
+
+impl std::fmt::Display for ConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.slot, self.gen)
+    }
+}
 
 /// RFC 9293 states (LISTEN and SYN-RECEIVED are absent: linerate only opens actively).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -238,6 +308,8 @@ pub(crate) const SNDBUF_INIT: u32 = 64 << 10;
 #[derive(Debug)]
 pub(crate) struct Tcb {
     pub(crate) state: State,
+    /// The generation of the slot this connection holds (`ConnId::generation`).
+    pub(crate) gen: u32,
     pub(crate) local_ip: Ipv4Addr,
     pub(crate) local_port: u16,
     pub(crate) remote_ip: Ipv4Addr,
