@@ -6,7 +6,7 @@
 //! a connection already ends in. Each connection has at most one event in the queue: a later
 //! change merges into it, so the queue never holds more than one event per connection plus
 //! one per connection freed since the app last drained it.
-use crate::tcp::{ConnId, Slot, State, Tcb, TcpError};
+use crate::tcp::{ConnId, State, Tcb, TcpError};
 use linerate_proto::timer::Nanos;
 use std::collections::VecDeque;
 
@@ -81,7 +81,7 @@ impl EventQueue {
     /// Notes whatever changed on `tcb` (connection `id`) since its last report; `freed` when
     /// the stack frees its slot now.
     #[inline]
-    pub(crate) fn note(&mut self, id: Slot, tcb: &mut Tcb, freed: bool, now: Nanos) {
+    pub(crate) fn note(&mut self, conn: ConnId, tcb: &mut Tcb, freed: bool, now: Nanos) {
         let writable = tcb.reported.want_write && tcb.writable();
         let r = &mut tcb.reported;
         let mut what = 0;
@@ -114,7 +114,6 @@ impl EventQueue {
         if what == 0 {
             return;
         }
-        let conn = ConnId::new(id, tcb.gen);
         let ev = Event {
             conn,
             what,

@@ -157,7 +157,6 @@ impl<D: Device> Stack<D> {
         let gen = self.gens[id as usize];
         let tcb = Tcb {
             state: State::SynSent,
-            gen,
             local_ip,
             local_port: lport,
             remote_ip: rip,
@@ -314,17 +313,19 @@ impl<D: Device> Stack<D> {
     }
 
     fn tcb(&self, id: ConnId) -> Option<&Tcb> {
-        self.conns
-            .get(id.index())
-            .and_then(|c| c.as_ref())
-            .filter(|t| t.gen == id.generation())
+        if self.gens.get(id.index()) != Some(&id.generation()) {
+            return None;
+        }
+        self.conns.get(id.index()).and_then(|c| c.as_ref())
     }
 
     fn tcb_mut(&mut self, id: ConnId) -> Result<&mut Tcb, IoError> {
+        if self.gens.get(id.index()) != Some(&id.generation()) {
+            return Err(IoError::NotConnected);
+        }
         self.conns
             .get_mut(id.index())
             .and_then(|c| c.as_mut())
-            .filter(|t| t.gen == id.generation())
             .ok_or(IoError::NotConnected)
     }
 
@@ -578,6 +579,7 @@ impl<D: Device> Stack<D> {
         self.conns
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| c.as_ref().map(|t| ConnId::new(i as Slot, t.gen)))
+            .filter(|(_, c)| c.is_some())
+            .map(|(i, _)| ConnId::new(i as Slot, self.gens[i]))
     }
 }

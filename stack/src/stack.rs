@@ -363,7 +363,8 @@ impl<D: Device> Stack<D> {
             }
         }
         let freed = (tcb.state == State::Closed || to_tw) && tcb.released;
-        self.events.note(id, tcb, freed, now);
+        let conn = ConnId::new(id, self.gens[id as usize]);
+        self.events.note(conn, tcb, freed, now);
         if to_tw {
             tcb.end();
         }

@@ -308,8 +308,6 @@ pub(crate) const SNDBUF_INIT: u32 = 64 << 10;
 #[derive(Debug)]
 pub(crate) struct Tcb {
     pub(crate) state: State,
-    /// The generation of the slot this connection holds (`ConnId::generation`).
-    pub(crate) gen: u32,
     pub(crate) local_ip: Ipv4Addr,
     pub(crate) local_port: u16,
     pub(crate) remote_ip: Ipv4Addr,

@@ -1,0 +1,71 @@
+//! `lr_event`: the stack's merged per-connection events, one C event per kind.
+use linerate::event::{Event, ACKED, CLOSED, CONNECTED, ERROR, READABLE, WRITABLE};
+use std::collections::VecDeque;
+
+/// What `lr_poll` reports.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum lr_event_kind {
+    /// The handshake finished: the connection may send.
+    LR_EV_CONNECTED = 1,
+    /// Send space came back after an `lr_send` that took less than it was given (or
+    /// `-EAGAIN`).
+    LR_EV_WRITABLE = 2,
+    /// The peer acknowledged more: `bytes` is the total acknowledged since the connect.
+    LR_EV_ACKED = 3,
+    /// Data or the peer's FIN arrived: `bytes` is the total received since the connect.
+    LR_EV_READABLE = 4,
+    /// Both sides closed (or the app aborted): `error` is 0.
+    LR_EV_CLOSED = 5,
+    /// The connection failed: `error` is the errno (ECONNREFUSED, ECONNRESET, ETIMEDOUT,
+    /// EHOSTUNREACH).
+    LR_EV_ERROR = 6,
+}
+
+/// One thing that happened to one connection.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct lr_event {
+    /// The connection, as `lr_connect` returned it.
+    pub conn: i64,
+    /// An `lr_event_kind`.
+    pub kind: u32,
+    /// With `LR_EV_ERROR`, the errno; else 0.
+    pub error: i32,
+    /// With `LR_EV_ACKED`, bytes acknowledged; with `LR_EV_READABLE`, bytes received (both
+    /// since the connect); else 0.
+    pub bytes: u64,
+}
+
+/// Appends the C events of one stack event, in the order they happened: connected, acked,
+/// writable, readable, then closed or failed.
+pub(crate) fn expand(e: &Event, out: &mut VecDeque<lr_event>) {
+    let conn = e.conn.to_raw() as i64;
+    let mut push = |kind: lr_event_kind, error: i32, bytes: u64| {
+        out.push_back(lr_event {
+            conn,
+            kind: kind as u32,
+            error,
+            bytes,
+        })
+    };
+    if e.what & CONNECTED != 0 {
+        push(lr_event_kind::LR_EV_CONNECTED, 0, 0);
+    }
+    if e.what & ACKED != 0 {
+        push(lr_event_kind::LR_EV_ACKED, 0, e.bytes_acked);
+    }
+    if e.what & WRITABLE != 0 {
+        push(lr_event_kind::LR_EV_WRITABLE, 0, 0);
+    }
+    if e.what & READABLE != 0 {
+        push(lr_event_kind::LR_EV_READABLE, 0, e.bytes_received);
+    }
+    if e.what & CLOSED != 0 {
+        push(lr_event_kind::LR_EV_CLOSED, 0, 0);
+    }
+    if e.what & ERROR != 0 {
+        let errno = e.error.map_or(libc::EIO, crate::errno::tcp);
+        push(lr_event_kind::LR_EV_ERROR, errno, 0);
+    }
+}

@@ -1,0 +1,284 @@
+//! `lr_stack`: one stack on one queue pair, and the calls on its connections.
+use crate::event::{expand, lr_event};
+use crate::runtime::lr_runtime;
+use crate::{errno, guard, put_err, str_arg};
+use linerate::event::Event;
+use linerate::steer::{PortSplit, Reta, RssSteering, Toeplitz};
+use linerate::{ConnId, DpdkDevice, Ipv4Cidr, Stack, StackConfig, State, TscClock};
+use std::collections::VecDeque;
+use std::ffi::{c_char, c_int, c_void};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::ptr;
+use std::sync::Arc;
+
+/// A stack on one queue pair of the runtime's port, with its clock and the events not yet
+/// handed out.
+pub struct lr_stack {
+    stack: Stack<DpdkDevice>,
+    clock: TscClock,
+    /// `Stack::events`' buffer.
+    evs: Vec<Event>,
+    /// Events a full `lr_poll` buffer left over, handed out first next time.
+    pending: VecDeque<lr_event>,
+}
+
+/// A stack on queue pair `queue` of `rt`'s port, at `ip_cidr` ("198.18.0.1/24") with
+/// `gateway` as default route (NULL: none). With several queue pairs, each stack takes its
+/// slice of the ephemeral ports and picks ports whose replies the NIC's RSS sends to its
+/// queue. Call it on the thread that will poll the stack. NULL on failure, with a reason in
+/// `err`.
+///
+/// # Safety
+/// `rt` is NULL or a live runtime; the strings are NULL or NUL-terminated; `err` is NULL
+/// or `errlen` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn lr_stack_new(
+    rt: *mut lr_runtime,
+    queue: u16,
+    ip_cidr: *const c_char,
+    gateway: *const c_char,
+    err: *mut c_char,
+    errlen: usize,
+) -> *mut lr_stack {
+    guard(ptr::null_mut(), || {
+        // SAFETY: a non-NULL `rt` came from lr_runtime_new and is not being freed (contract).
+        let r = match unsafe { rt.as_ref() } {
+            Some(rt) => new(rt, queue, ip_cidr, gateway),
+            None => Err("rt: NULL".into()),
+        };
+        match r {
+            Ok(s) => Box::into_raw(Box::new(s)),
+            Err(msg) => {
+                put_err(err, errlen, &msg);
+                ptr::null_mut()
+            }
+        }
+    })
+}
+
+fn new(
+    rt: &lr_runtime,
+    queue: u16,
+    ip_cidr: *const c_char,
+    gateway: *const c_char,
+) -> Result<lr_stack, String> {
+    let ip_s = str_arg(ip_cidr).ok_or("ip_cidr: NULL or not UTF-8")?;
+    let ip: Ipv4Cidr = ip_s
+        .parse()
+        .map_err(|e| format!("ip_cidr {ip_s:?}: {e} (want a.b.c.d/len)"))?;
+    let gateway = match gateway.is_null() {
+        true => None,
+        false => {
+            let g = str_arg(gateway).ok_or("gateway: not UTF-8")?;
+            Some(
+                g.parse::<Ipv4Addr>()
+                    .map_err(|_| format!("gateway {g:?}: not an IPv4 address"))?,
+            )
+        }
+    };
+    let mut cfg = StackConfig::new(ip);
+    cfg.gateway = gateway;
+    let queues = rt.port.rx_queues() as usize;
+    if queues > 1 {
+        let split = PortSplit::new(cfg.ephemeral, queues).ok_or("too many queues for the ports")?;
+        cfg.ephemeral = split.range_of(queue as usize);
+        if let Some(info) = rt.port.rss() {
+            if let (Some(t), Some(reta)) = (
+                Toeplitz::new(&info.key),
+                Reta::from_entries(info.reta.clone()),
+            ) {
+                cfg.rss = Some(RssSteering {
+                    toeplitz: Arc::new(t),
+                    reta,
+                    queue,
+                });
+            }
+        }
+    }
+    // Mempool caches are per lcore: give this thread one if EAL did not start it.
+    rt.eal.register_thread().map_err(|e| e.to_string())?;
+    let q = rt.port.queue(queue).map_err(|e| e.to_string())?;
+    let dev = DpdkDevice::new(q).map_err(|e| e.to_string())?;
+    let clock = TscClock::new();
+    Ok(lr_stack {
+        stack: Stack::new(dev, rt.pool.clone(), cfg, clock.now()),
+        clock,
+        evs: vec![Event::EMPTY; 256],
+        pending: VecDeque::new(),
+    })
+}
+
+/// Frees a stack (NULL is allowed): its connections end without a FIN and its queue pair
+/// is released.
+///
+/// # Safety
+/// `s` is NULL or from `lr_stack_new`, not in use on another thread, and not used again.
+#[no_mangle]
+pub unsafe extern "C" fn lr_stack_free(s: *mut lr_stack) {
+    guard((), || {
+        if !s.is_null() {
+            // SAFETY: `s` came from lr_stack_new and is freed once (the caller's contract).
+            drop(unsafe { Box::from_raw(s) });
+        }
+    })
+}
+
+/// The stack behind `s`, if not NULL.
+fn stack<'a>(s: *mut lr_stack) -> Option<&'a mut lr_stack> {
+    // SAFETY: a non-NULL `s` came from lr_stack_new, is not freed, and only the calling
+    // thread uses it now (the contract of every lr_stack call).
+    unsafe { s.as_mut() }
+}
+
+/// The connection `conn` names on `s`, if it is live (a stale or made-up id is not).
+fn conn_of(s: &lr_stack, conn: i64) -> Option<ConnId> {
+    let id = ConnId::from_raw(u64::try_from(conn).ok()?)?;
+    s.stack.state(id).map(|_| id)
+}
+
+/// Opens a connection to `dst_ip_port` ("198.19.0.2:5201") from an ephemeral port. Returns
+/// its id (>= 0), or -EINVAL (bad arguments), -ENETUNREACH (no route), -EADDRNOTAVAIL (no
+/// free port), -EMFILE (connection limit), -ENOBUFS (neighbour table full). LR_EV_CONNECTED
+/// or LR_EV_ERROR follows from lr_poll.
+///
+/// # Safety
+/// `s` is NULL or a live stack no other thread is using; `dst_ip_port` is NULL or a
+/// NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn lr_connect(s: *mut lr_stack, dst_ip_port: *const c_char) -> i64 {
+    guard(-libc::EIO as i64, || {
+        let Some(s) = stack(s) else {
+            return -libc::EINVAL as i64;
+        };
+        let Some(dst) = str_arg(dst_ip_port).and_then(|d| d.parse::<SocketAddrV4>().ok()) else {
+            return -libc::EINVAL as i64;
+        };
+        match s.stack.connect(dst, None) {
+            Ok(id) => id.to_raw() as i64,
+            Err(e) => -errno::connect(e) as i64,
+        }
+    })
+}
+
+/// Queues up to `len` bytes of `buf` (copied) on `conn`. Returns the bytes taken (may be
+/// fewer than `len`; LR_EV_WRITABLE says when to go on), -EAGAIN when the send buffer or the
+/// pool is full, -ENOTCONN before the handshake finished, -EPIPE after lr_shutdown, the
+/// connection's errno once it failed, -EINVAL for a bad pointer or id.
+///
+/// # Safety
+/// `s` is NULL or a live stack no other thread is using; `buf` is NULL or `len` readable
+/// bytes.
+#[no_mangle]
+pub unsafe extern "C" fn lr_send(
+    s: *mut lr_stack,
+    conn: i64,
+    buf: *const c_void,
+    len: usize,
+) -> i64 {
+    guard(-libc::EIO as i64, || {
+        let Some(s) = stack(s) else {
+            return -libc::EINVAL as i64;
+        };
+        if (buf.is_null() && len > 0) || len > isize::MAX as usize {
+            return -libc::EINVAL as i64;
+        }
+        let Some(id) = conn_of(s, conn) else {
+            return -libc::EINVAL as i64;
+        };
+        if s.stack.state(id) == Some(State::SynSent) {
+            return -libc::ENOTCONN as i64;
+        }
+        let data: &[u8] = if len == 0 {
+            &[]
+        } else {
+            // SAFETY: `buf` is not NULL and the caller gives `len` readable bytes there for
+            // the call (the bytes are copied before it returns).
+            unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) }
+        };
+        match s.stack.send(id, data) {
+            Ok(n) => n as i64,
+            Err(e) => -errno::io(e) as i64,
+        }
+    })
+}
+
+/// Runs RX, timers and TX once, then writes up to `max` events into `ev`; returns how many
+/// (events that did not fit come first next time), or -EINVAL.
+///
+/// # Safety
+/// `s` is NULL or a live stack no other thread is using; `ev` is NULL or room for `max`
+/// events.
+#[no_mangle]
+pub unsafe extern "C" fn lr_poll(s: *mut lr_stack, ev: *mut lr_event, max: c_int) -> c_int {
+    guard(-libc::EIO, || {
+        let Some(s) = stack(s) else {
+            return -libc::EINVAL;
+        };
+        if max < 0 || (ev.is_null() && max > 0) {
+            return -libc::EINVAL;
+        }
+        s.stack.poll(s.clock.now());
+        loop {
+            let n = s.stack.events(&mut s.evs);
+            for e in &s.evs[..n] {
+                expand(e, &mut s.pending);
+            }
+            if n < s.evs.len() {
+                break;
+            }
+        }
+        if max == 0 {
+            return 0;
+        }
+        // SAFETY: `ev` is not NULL and the caller gives room for `max` events there.
+        let out = unsafe { std::slice::from_raw_parts_mut(ev, max as usize) };
+        let k = out.len().min(s.pending.len());
+        for (o, e) in out.iter_mut().zip(s.pending.drain(..k)) {
+            *o = e;
+        }
+        k as c_int
+    })
+}
+
+/// FIN after everything queued (shutdown(SHUT_WR)); LR_EV_CLOSED (error 0) follows once
+/// both sides closed. 0, or -EINVAL for a bad id.
+///
+/// # Safety
+/// `s` is NULL or a live stack no other thread is using.
+#[no_mangle]
+pub unsafe extern "C" fn lr_shutdown(s: *mut lr_stack, conn: i64) -> c_int {
+    guard(-libc::EIO, || {
+        let Some(s) = stack(s) else {
+            return -libc::EINVAL;
+        };
+        let Some(id) = conn_of(s, conn) else {
+            return -libc::EINVAL;
+        };
+        match s.stack.shutdown(id) {
+            Ok(()) => 0,
+            Err(e) => -errno::io(e),
+        }
+    })
+}
+
+/// Releases the id: a FIN after queued data as with lr_shutdown (an RST if received data
+/// was left unread), and the connection ends on its own; its later events still come. 0,
+/// or -EINVAL for a bad id.
+///
+/// # Safety
+/// `s` is NULL or a live stack no other thread is using.
+#[no_mangle]
+pub unsafe extern "C" fn lr_close(s: *mut lr_stack, conn: i64) -> c_int {
+    guard(-libc::EIO, || {
+        let Some(s) = stack(s) else {
+            return -libc::EINVAL;
+        };
+        let Some(id) = conn_of(s, conn) else {
+            return -libc::EINVAL;
+        };
+        match s.stack.close(id) {
+            Ok(()) => 0,
+            Err(e) => -errno::io(e),
+        }
+    })
+}

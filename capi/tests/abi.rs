@@ -1,0 +1,142 @@
+//! The C ABI's contract on bad input, called as C would call it: NULL pointers, bad strings,
+//! bad and stale ids and bad sizes give -EINVAL (or NULL and a one-line message), never a
+//! crash, and the errors that mean something else say so (-ENOTCONN before the handshake,
+//! -ENETUNREACH without a route). On net_null, so no peer answers.
+use linerate_capi::*;
+use std::ffi::{c_char, CStr, CString};
+use std::ptr;
+
+fn msg(err: &[c_char]) -> String {
+    // SAFETY: the library NUL-terminates whatever it writes into `err`.
+    unsafe { CStr::from_ptr(err.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn hugepages() -> bool {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("HugePages_Free:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .is_some_and(|n| n > 0)
+}
+
+#[test]
+fn bad_input_is_an_error_never_a_crash() {
+    // SAFETY: every pointer passed is NULL or what the header asks for (live objects,
+    // NUL-terminated strings, buffers as long as their lengths): the bad values are the
+    // ones the library must check, not ones that break its contract.
+    unsafe { calls() }
+}
+
+unsafe fn calls() {
+    let mut err = [0 as c_char; 256];
+    let (el, e) = (err.len(), err.as_mut_ptr());
+    let c = |s: &str| CString::new(s).unwrap();
+
+    // Nothing to work on.
+    assert!(lr_runtime_new(ptr::null(), c("net_null0").as_ptr(), e, el).is_null());
+    assert_eq!(msg(&err), "eal_args: NULL or not UTF-8");
+    let mut tiny = [0x55 as c_char; 4];
+    assert!(lr_runtime_new(ptr::null(), ptr::null(), tiny.as_mut_ptr(), 4).is_null());
+    assert_eq!(msg(&tiny), "eal", "cut to fit, NUL-terminated");
+    let ip = c("198.18.0.1/24");
+    assert!(lr_stack_new(ptr::null_mut(), 0, ip.as_ptr(), ptr::null(), e, el).is_null());
+    assert_eq!(msg(&err), "rt: NULL");
+    let dst = c("198.18.0.2:5201");
+    let mut ev = [lr_event {
+        conn: 0,
+        kind: 0,
+        error: 0,
+        bytes: 0,
+    }; 8];
+    let inval = -libc::EINVAL;
+    assert_eq!(lr_connect(ptr::null_mut(), dst.as_ptr()), inval as i64);
+    assert_eq!(
+        lr_send(ptr::null_mut(), 0, b"x".as_ptr().cast(), 1),
+        inval as i64
+    );
+    assert_eq!(lr_poll(ptr::null_mut(), ev.as_mut_ptr(), 8), inval);
+    assert_eq!(lr_shutdown(ptr::null_mut(), 0), inval);
+    assert_eq!(lr_close(ptr::null_mut(), 0), inval);
+    lr_stack_free(ptr::null_mut());
+    lr_runtime_free(ptr::null_mut());
+
+    // A runtime on net_null.
+    let mem = if hugepages() {
+        "--in-memory"
+    } else {
+        "--no-huge --no-shconf -m 512"
+    };
+    let args = c(&format!(
+        "-l 0 --no-pci --no-telemetry {mem} --vdev=net_null0"
+    ));
+    let rt = lr_runtime_new(args.as_ptr(), c("net_null0").as_ptr(), e, el);
+    assert!(!rt.is_null(), "{}", msg(&err));
+    assert!(lr_runtime_new(args.as_ptr(), c("net_null0").as_ptr(), e, el).is_null());
+    assert!(
+        msg(&err).contains("already"),
+        "EAL starts once: {}",
+        msg(&err)
+    );
+    assert!(lr_stack_new(rt, 0, c("198.18.0.1/33").as_ptr(), ptr::null(), e, el).is_null());
+    assert!(
+        msg(&err).starts_with("ip_cidr \"198.18.0.1/33\""),
+        "{}",
+        msg(&err)
+    );
+    assert!(lr_stack_new(rt, 0, ip.as_ptr(), c("gw").as_ptr(), e, el).is_null());
+    assert_eq!(msg(&err), "gateway \"gw\": not an IPv4 address");
+    assert!(lr_stack_new(rt, 7, ip.as_ptr(), ptr::null(), e, el).is_null());
+    assert!(msg(&err).contains("no queue pair 7"), "{}", msg(&err));
+    let s = lr_stack_new(rt, 0, ip.as_ptr(), ptr::null(), e, el);
+    assert!(!s.is_null(), "{}", msg(&err));
+    assert!(lr_stack_new(rt, 0, ip.as_ptr(), ptr::null(), e, el).is_null());
+    assert!(msg(&err).contains("already owned"), "{}", msg(&err));
+
+    // Connections.
+    assert_eq!(lr_connect(s, ptr::null()), inval as i64);
+    assert_eq!(
+        lr_connect(s, c("198.18.0.2").as_ptr()),
+        inval as i64,
+        "no port"
+    );
+    let off_net = c("10.1.2.3:80");
+    assert_eq!(lr_connect(s, off_net.as_ptr()), -libc::ENETUNREACH as i64);
+    let id = lr_connect(s, dst.as_ptr());
+    assert!(id >= 0, "{id}");
+    assert_eq!(
+        lr_send(s, id, b"x".as_ptr().cast(), 1),
+        -libc::ENOTCONN as i64
+    );
+    assert_eq!(lr_send(s, id, ptr::null(), 1), inval as i64);
+    assert_eq!(
+        lr_send(s, id, b"x".as_ptr().cast(), usize::MAX),
+        inval as i64
+    );
+    assert_eq!(lr_send(s, -1, b"x".as_ptr().cast(), 1), inval as i64);
+    let other_gen = id + (1 << 32);
+    assert_eq!(lr_send(s, other_gen, b"x".as_ptr().cast(), 1), inval as i64);
+    assert_eq!(lr_shutdown(s, other_gen), inval);
+    assert_eq!(lr_poll(s, ptr::null_mut(), 8), inval);
+    assert_eq!(lr_poll(s, ev.as_mut_ptr(), -1), inval);
+    assert_eq!(lr_poll(s, ev.as_mut_ptr(), 0), 0);
+    assert_eq!(lr_close(s, id), 0, "closing in SYN-SENT aborts");
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        let n = lr_poll(s, ev.as_mut_ptr(), 1); // one at a time: the rest waits
+        assert!(n >= 0);
+        got.extend_from_slice(&ev[..n as usize]);
+    }
+    assert!(
+        got.iter()
+            .any(|e| e.conn == id && e.kind == lr_event_kind::LR_EV_CLOSED as u32),
+        "{got:?}"
+    );
+    assert_eq!(lr_close(s, id), inval, "the id is stale once freed");
+    lr_stack_free(s);
+    lr_runtime_free(rt);
+}
