@@ -427,6 +427,8 @@ impl<D: Device> Stack<D> {
             tcb.counters.partial_writes += 1;
             tcb.reported.want_write = true;
         }
+        // The latency path: a nodelay message of up to one MSS goes to the NIC in this call.
+        let now_out = tcb.cfg.nodelay && n <= tcb.mss as usize;
         // The kernel's autocork: while frames wait for the NIC, output waits for the next
         // flush or poll, so that the writes made by then leave together (as TSO units);
         // with nothing waiting, it runs now.
@@ -434,6 +436,9 @@ impl<D: Device> Stack<D> {
             self.defer(id);
         } else {
             self.after_event(id);
+            if now_out {
+                self.ip.dev.flush();
+            }
         }
         Ok(n)
     }
