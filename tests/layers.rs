@@ -37,6 +37,7 @@ const RANKS: &[(&str, u32)] = &[
     ("peer", 11),
     ("pcap", 11),
     ("control", 11),
+    ("remote", 11),
 ];
 
 fn rank(m: &str) -> Option<u32> {

@@ -18,6 +18,7 @@ mod hash;
 mod ip;
 mod neigh;
 mod region;
+pub mod remote;
 mod socket;
 mod stack;
 mod stats;
