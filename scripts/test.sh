@@ -27,6 +27,7 @@ step build
 # The impairment stage runs from its release build; the tests use the debug build.
 cargo build --release --quiet -p lr-impair
 cargo build --quiet -p linerate-capi # the C example's liblinerate_capi.so (tests/e2e_capi.rs)
+cargo build --quiet --examples --features ack-peer # tests/example_order_sender.rs runs them
 cargo test --workspace --no-run --quiet
 
 step topology

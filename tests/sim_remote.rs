@@ -25,6 +25,23 @@ const LEN: usize = 300_000;
 const CHUNK: usize = 16 << 10;
 const BUFFERS: usize = 8;
 
+/// The stack and the receiver on a clean wire, with a send buffer of half a chunk: every
+/// send waits for room, so a connection's later requests (the next chunk, the shutdown)
+/// queue behind its first in the port.
+fn small_sndbuf_net(name: &str, seed: u64) -> Net {
+    let eal = common::eal(&[]);
+    let pool = common::pool(&eal, name, 8191);
+    let mut cfg = many::stack_config();
+    cfg.tcp.sndbuf = 8 << 10;
+    cfg.tcp.sndbuf_auto = false;
+    Net::new(
+        pool,
+        SimConfig::clean(seed),
+        SimConfig::clean(seed + 1),
+        cfg,
+    )
+}
+
 /// What the app thread saw.
 #[derive(Debug, Default)]
 struct AppLog {
@@ -118,14 +135,7 @@ fn app(h: linerate::remote::RemoteHandle, data: Vec<u8>) -> AppLog {
 
 #[test]
 fn an_app_thread_drives_connections_through_the_handle() {
-    let eal = common::eal(&[]);
-    let pool = common::pool(&eal, "remote", 8191);
-    let mut cfg = many::stack_config();
-    // A send buffer of half a chunk: every send waits for room, so a connection's later
-    // requests (the next chunk, the shutdown) queue behind its first in the port.
-    cfg.tcp.sndbuf = 8 << 10;
-    cfg.tcp.sndbuf_auto = false;
-    let mut net = Net::new(pool, SimConfig::clean(61), SimConfig::clean(62), cfg);
+    let mut net = small_sndbuf_net("remote", 61);
     let (handle, mut port) = remote(4);
     let data = payload(9, LEN);
     let app = std::thread::spawn({
@@ -174,12 +184,7 @@ fn an_app_thread_drives_connections_through_the_handle() {
 /// room (a shutdown must not overtake the bytes before it), while other connections' go on.
 #[test]
 fn a_connections_requests_wait_behind_its_send() {
-    let eal = common::eal(&[]);
-    let pool = common::pool(&eal, "remote_order", 4095);
-    let mut cfg = many::stack_config();
-    cfg.tcp.sndbuf = 8 << 10;
-    cfg.tcp.sndbuf_auto = false;
-    let mut net = Net::new(pool, SimConfig::clean(63), SimConfig::clean(64), cfg);
+    let mut net = small_sndbuf_net("remote_order", 63);
     let (h, mut port) = remote(16);
     h.connect(DST, 0).unwrap();
     h.connect(DST, 1).unwrap();

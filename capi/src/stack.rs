@@ -4,7 +4,7 @@ use crate::runtime::lr_runtime;
 use crate::{errno, guard, put_err, str_arg};
 use linerate::event::Event;
 use linerate::steer::{PortSplit, Reta, RssSteering, Toeplitz};
-use linerate::{ConnId, DpdkDevice, Ipv4Cidr, Stack, StackConfig, State, TscClock};
+use linerate::{ConnId, DpdkDevice, IoError, Ipv4Cidr, Stack, StackConfig, State, TscClock};
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_void};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -247,18 +247,7 @@ pub unsafe extern "C" fn lr_poll(s: *mut lr_stack, ev: *mut lr_event, max: c_int
 /// `s` is NULL or a live stack no other thread is using.
 #[no_mangle]
 pub unsafe extern "C" fn lr_shutdown(s: *mut lr_stack, conn: i64) -> c_int {
-    guard(-libc::EIO, || {
-        let Some(s) = stack(s) else {
-            return -libc::EINVAL;
-        };
-        let Some(id) = conn_of(s, conn) else {
-            return -libc::EINVAL;
-        };
-        match s.stack.shutdown(id) {
-            Ok(()) => 0,
-            Err(e) => -errno::io(e),
-        }
-    })
+    on_conn(s, conn, |st, id| st.shutdown(id))
 }
 
 /// Releases the id: a FIN after queued data as with lr_shutdown (an RST if received data
@@ -269,6 +258,16 @@ pub unsafe extern "C" fn lr_shutdown(s: *mut lr_stack, conn: i64) -> c_int {
 /// `s` is NULL or a live stack no other thread is using.
 #[no_mangle]
 pub unsafe extern "C" fn lr_close(s: *mut lr_stack, conn: i64) -> c_int {
+    on_conn(s, conn, |st, id| st.close(id))
+}
+
+/// `f` on connection `conn` of `s`: 0, its error as -errno, or -EINVAL for a NULL stack or
+/// a bad id.
+fn on_conn(
+    s: *mut lr_stack,
+    conn: i64,
+    f: impl FnOnce(&mut Stack<DpdkDevice>, ConnId) -> Result<(), IoError>,
+) -> c_int {
     guard(-libc::EIO, || {
         let Some(s) = stack(s) else {
             return -libc::EINVAL;
@@ -276,7 +275,7 @@ pub unsafe extern "C" fn lr_close(s: *mut lr_stack, conn: i64) -> c_int {
         let Some(id) = conn_of(s, conn) else {
             return -libc::EINVAL;
         };
-        match s.stack.close(id) {
+        match f(&mut s.stack, id) {
             Ok(()) => 0,
             Err(e) => -errno::io(e),
         }
