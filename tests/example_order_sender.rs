@@ -20,9 +20,11 @@ fn ns_after(line: &str, label: &str) -> u64 {
 #[test]
 #[ignore = "needs the example built with --features ack-peer: run scripts/test.sh"]
 fn order_sender_sends_and_times_every_message() {
-    let exe = std::env::current_exe().expect("test exe path");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = dir.join("examples/order_sender");
+    let dir = common::e2e::linerate_bin();
+    let bin = dir
+        .parent()
+        .expect("target dir")
+        .join("examples/order_sender");
     assert!(
         bin.exists(),
         "{} missing: cargo build --examples --features ack-peer",
