@@ -37,13 +37,24 @@ enum lr_event_kind
   LR_EV_CLOSED = 5,
   /*
    The connection failed: `error` is the errno (ECONNREFUSED, ECONNRESET, ETIMEDOUT,
-   EHOSTUNREACH).
+   EHOSTUNREACH). From `lr_remote_poll` also a request the stack refused (`bytes`: what
+   a refused send had taken).
    */
   LR_EV_ERROR = 6,
+  /*
+   From `lr_remote_poll`: the outcome of `lr_remote_connect`. `bytes` is its tag; `conn`
+   the new id, or -1 with the errno in `error`.
+   */
+  LR_EV_OPENED = 7,
 };
 #ifndef __cplusplus
 typedef uint32_t lr_event_kind;
 #endif // __cplusplus
+
+/*
+ An app thread's end of a stack.
+ */
+typedef struct lr_remote lr_remote;
 
 /*
  EAL, a port with one queue pair per EAL lcore, and the pool its stacks share.
@@ -82,6 +93,73 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/*
+ Attaches a cross-thread handle to `s`, with queues of `depth` messages each; call it on
+ the stack's thread. From then on `lr_poll` applies the handle's requests and its events go
+ to the handle. NULL when `s` is NULL or already has one.
+
+ # Safety
+ `s` is NULL or a live stack no other thread is using.
+ */
+lr_remote *lr_remote_new(lr_stack *s, size_t depth);
+
+/*
+ Frees the handle (NULL is allowed). Its stack keeps running what it already took.
+
+ # Safety
+ `r` is NULL or from `lr_remote_new`, not in use on another thread, and not used again.
+ */
+void lr_remote_free(lr_remote *r);
+
+/*
+ Asks for a connection to `dst_ip_port`. 0, -EAGAIN (queue full), or -EINVAL. The outcome
+ comes from `lr_remote_poll` as `LR_EV_OPENED`: `bytes` is `tag`, `conn` the id (or -1 with
+ the errno in `error`).
+
+ # Safety
+ `r` is NULL or a live handle no other thread is using; `dst_ip_port` is NULL or a
+ NUL-terminated string.
+ */
+int lr_remote_connect(lr_remote *r, const char *dst_ip_port, uint64_t tag);
+
+/*
+ Copies `len` bytes of `buf` and queues them for `conn` (they go in order with the
+ connection's other requests, as send space comes). Returns `len`, -EAGAIN when the queue
+ is full (nothing taken), or -EINVAL. A refusal later comes as `LR_EV_ERROR` with `bytes`
+ the count the connection took of this send.
+
+ # Safety
+ `r` is NULL or a live handle no other thread is using; `buf` is NULL or `len` readable
+ bytes.
+ */
+int64_t lr_remote_send(lr_remote *r, int64_t conn, const void *buf, size_t len);
+
+/*
+ FIN after the connection's earlier sends: 0, -EAGAIN, or -EINVAL.
+
+ # Safety
+ `r` is NULL or a live handle no other thread is using.
+ */
+int lr_remote_shutdown(lr_remote *r, int64_t conn);
+
+/*
+ Releases the id after the connection's earlier sends: 0, -EAGAIN, or -EINVAL.
+
+ # Safety
+ `r` is NULL or a live handle no other thread is using.
+ */
+int lr_remote_close(lr_remote *r, int64_t conn);
+
+/*
+ Writes up to `max` of the stack's replies and events into `ev`; returns how many (the
+ rest come first next time), or -EINVAL.
+
+ # Safety
+ `r` is NULL or a live handle no other thread is using; `ev` is NULL or room for `max`
+ events.
+ */
+int lr_remote_poll(lr_remote *r, lr_event *ev, int max);
 
 /*
  Starts EAL with `eal_args` (as on a DPDK command line, space-separated, without the
@@ -157,7 +235,8 @@ int64_t lr_send(lr_stack *s, int64_t conn, const void *buf, size_t len);
 
 /*
  Runs RX, timers and TX once, then writes up to `max` events into `ev`; returns how many
- (events that did not fit come first next time), or -EINVAL.
+ (events that did not fit come first next time), or -EINVAL. With an `lr_remote`, it also
+ applies the handle's requests, and the events go to the handle instead.
 
  # Safety
  `s` is NULL or a live stack no other thread is using; `ev` is NULL or room for `max`

@@ -18,8 +18,12 @@ pub enum lr_event_kind {
     /// Both sides closed (or the app aborted): `error` is 0.
     LR_EV_CLOSED = 5,
     /// The connection failed: `error` is the errno (ECONNREFUSED, ECONNRESET, ETIMEDOUT,
-    /// EHOSTUNREACH).
+    /// EHOSTUNREACH). From `lr_remote_poll` also a request the stack refused (`bytes`: what
+    /// a refused send had taken).
     LR_EV_ERROR = 6,
+    /// From `lr_remote_poll`: the outcome of `lr_remote_connect`. `bytes` is its tag; `conn`
+    /// the new id, or -1 with the errno in `error`.
+    LR_EV_OPENED = 7,
 }
 
 /// One thing that happened to one connection.

@@ -3,6 +3,7 @@ use crate::event::{expand, lr_event};
 use crate::runtime::lr_runtime;
 use crate::{errno, guard, put_err, str_arg};
 use linerate::event::Event;
+use linerate::remote::RemotePort;
 use linerate::steer::{PortSplit, Reta, RssSteering, Toeplitz};
 use linerate::{ConnId, DpdkDevice, IoError, Ipv4Cidr, Stack, StackConfig, State, TscClock};
 use std::collections::VecDeque;
@@ -20,6 +21,9 @@ pub struct lr_stack {
     evs: Vec<Event>,
     /// Events a full `lr_poll` buffer left over, handed out first next time.
     pending: VecDeque<lr_event>,
+    /// The port of the cross-thread handle, once `lr_remote_new` made one: `lr_poll` runs
+    /// it, and the events go to the handle.
+    pub(crate) remote: Option<RemotePort>,
 }
 
 /// A stack on queue pair `queue` of `rt`'s port, at `ip_cidr` ("198.18.0.1/24") with
@@ -105,6 +109,7 @@ fn new(
         clock,
         evs: vec![Event::EMPTY; 256],
         pending: VecDeque::new(),
+        remote: None,
     })
 }
 
@@ -124,7 +129,7 @@ pub unsafe extern "C" fn lr_stack_free(s: *mut lr_stack) {
 }
 
 /// The stack behind `s`, if not NULL.
-fn stack<'a>(s: *mut lr_stack) -> Option<&'a mut lr_stack> {
+pub(crate) fn stack<'a>(s: *mut lr_stack) -> Option<&'a mut lr_stack> {
     // SAFETY: a non-NULL `s` came from lr_stack_new, is not freed, and only the calling
     // thread uses it now (the contract of every lr_stack call).
     unsafe { s.as_mut() }
@@ -203,7 +208,8 @@ pub unsafe extern "C" fn lr_send(
 }
 
 /// Runs RX, timers and TX once, then writes up to `max` events into `ev`; returns how many
-/// (events that did not fit come first next time), or -EINVAL.
+/// (events that did not fit come first next time), or -EINVAL. With an `lr_remote`, it also
+/// applies the handle's requests, and the events go to the handle instead.
 ///
 /// # Safety
 /// `s` is NULL or a live stack no other thread is using; `ev` is NULL or room for `max`
@@ -218,6 +224,9 @@ pub unsafe extern "C" fn lr_poll(s: *mut lr_stack, ev: *mut lr_event, max: c_int
             return -libc::EINVAL;
         }
         s.stack.poll(s.clock.now());
+        if let Some(port) = s.remote.as_mut() {
+            port.run(&mut s.stack);
+        }
         loop {
             let n = s.stack.events(&mut s.evs);
             for e in &s.evs[..n] {
