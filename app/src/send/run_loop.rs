@@ -206,8 +206,10 @@ impl<'a, D: Device> Sender<'a, D> {
         };
         match sent {
             Ok(n) => {
-                if self.s.latency.is_some() {
-                    // Latency mode times send() → frame accepted by the NIC: flush each one.
+                if self.s.latency.is_some() && self.stack.tx_backlog() > 0 {
+                    // Latency mode times send() → frame accepted by the NIC. With nodelay
+                    // the stack hands a small message to the NIC inside send; whatever is
+                    // still waiting goes now.
                     self.stack.flush();
                 }
                 let t1 = self.clock.now();
