@@ -1,6 +1,7 @@
 //! `lr_event`: the stack's merged per-connection events, one C event per kind.
 use linerate::event::{Event, ACKED, CLOSED, CONNECTED, ERROR, READABLE, WRITABLE};
 use std::collections::VecDeque;
+use std::ffi::c_int;
 
 /// What `lr_poll` reports.
 #[repr(u32)]
@@ -72,4 +73,20 @@ pub(crate) fn expand(e: &Event, out: &mut VecDeque<lr_event>) {
         let errno = e.error.map_or(libc::EIO, crate::errno::tcp);
         push(lr_event_kind::LR_EV_ERROR, errno, 0);
     }
+}
+
+/// Moves up to `max` of `pending` into the caller's `ev` and returns how many (the rest stay
+/// for the next call). The caller has checked `ev` and `max` (`max >= 0`, `ev` not NULL
+/// unless `max` is 0).
+pub(crate) fn hand_out(pending: &mut VecDeque<lr_event>, ev: *mut lr_event, max: c_int) -> c_int {
+    if max <= 0 {
+        return 0;
+    }
+    // SAFETY: `ev` is not NULL and the caller gives room for `max` events there.
+    let out = unsafe { std::slice::from_raw_parts_mut(ev, max as usize) };
+    let k = out.len().min(pending.len());
+    for (o, e) in out.iter_mut().zip(pending.drain(..k)) {
+        *o = e;
+    }
+    k as c_int
 }

@@ -2,7 +2,7 @@
 //! makes it; one other thread at a time uses it: connects, sends and closes go to the stack
 //! through a bounded lock-free queue, and replies and events come back through another, as
 //! `lr_event`s. A send's bytes are copied into a buffer the handle recycles.
-use crate::event::{expand, lr_event, lr_event_kind};
+use crate::event::{expand, hand_out, lr_event, lr_event_kind};
 use crate::stack::{lr_stack, stack};
 use crate::{errno, guard, str_arg};
 use linerate::remote::{remote, RemoteHandle, Reply, Request};
@@ -224,15 +224,6 @@ pub unsafe extern "C" fn lr_remote_poll(r: *mut lr_remote, ev: *mut lr_event, ma
                 Reply::Event(e) => expand(&e, &mut r.pending),
             }
         }
-        if max == 0 {
-            return 0;
-        }
-        // SAFETY: `ev` is not NULL and the caller gives room for `max` events there.
-        let out = unsafe { std::slice::from_raw_parts_mut(ev, max as usize) };
-        let k = out.len().min(r.pending.len());
-        for (o, e) in out.iter_mut().zip(r.pending.drain(..k)) {
-            *o = e;
-        }
-        k as c_int
+        hand_out(&mut r.pending, ev, max)
     })
 }

@@ -1,5 +1,5 @@
 //! `lr_stack`: one stack on one queue pair, and the calls on its connections.
-use crate::event::{expand, lr_event};
+use crate::event::{expand, hand_out, lr_event};
 use crate::runtime::lr_runtime;
 use crate::{errno, guard, put_err, str_arg};
 use linerate::event::Event;
@@ -236,16 +236,7 @@ pub unsafe extern "C" fn lr_poll(s: *mut lr_stack, ev: *mut lr_event, max: c_int
                 break;
             }
         }
-        if max == 0 {
-            return 0;
-        }
-        // SAFETY: `ev` is not NULL and the caller gives room for `max` events there.
-        let out = unsafe { std::slice::from_raw_parts_mut(ev, max as usize) };
-        let k = out.len().min(s.pending.len());
-        for (o, e) in out.iter_mut().zip(s.pending.drain(..k)) {
-            *o = e;
-        }
-        k as c_int
+        hand_out(&mut s.pending, ev, max)
     })
 }
 

@@ -13,17 +13,6 @@ fn msg(err: &[c_char]) -> String {
         .into_owned()
 }
 
-fn hugepages() -> bool {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("HugePages_Free:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .is_some_and(|n| n > 0)
-}
-
 #[test]
 fn bad_input_is_an_error_never_a_crash() {
     // SAFETY: every pointer passed is NULL or what the header asks for (live objects,
@@ -66,7 +55,7 @@ unsafe fn calls() {
     lr_runtime_free(ptr::null_mut());
 
     // A runtime on net_null.
-    let mem = if hugepages() {
+    let mem = if linerate_sim::eal::hugepages() > 0 {
         "--in-memory"
     } else {
         "--no-huge --no-shconf -m 512"

@@ -8,17 +8,6 @@ use std::ffi::{c_char, CString};
 use std::ptr;
 use std::time::{Duration, Instant};
 
-fn hugepages() -> bool {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("HugePages_Free:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .is_some_and(|n| n > 0)
-}
-
 /// The handle's address, to move it to the app thread (which alone uses it from then on).
 struct Remote(usize);
 
@@ -77,7 +66,7 @@ fn app(r: Remote) -> Vec<lr_event> {
 fn a_second_thread_drives_the_stack_through_lr_remote() {
     let mut err = [0 as c_char; 256];
     let (el, e) = (err.len(), err.as_mut_ptr());
-    let mem = if hugepages() {
+    let mem = if linerate_sim::eal::hugepages() > 0 {
         "--in-memory"
     } else {
         "--no-huge --no-shconf -m 512"
