@@ -93,7 +93,7 @@ unsafe fn calls() {
         inval as i64,
         "no port"
     );
-    let off_net = c("10.1.2.3:80");
+    let off_net = c("198.19.2.3:80");
     assert_eq!(lr_connect(s, off_net.as_ptr()), -libc::ENETUNREACH as i64);
     let id = lr_connect(s, dst.as_ptr());
     assert!(id >= 0, "{id}");
