@@ -37,6 +37,11 @@ pub use stack::{
 
 use std::ffi::{c_char, CStr};
 
+/// The connection id C holds, if it is one `ConnId::to_raw` can give (live or not).
+fn raw_id(conn: i64) -> Option<linerate::ConnId> {
+    linerate::ConnId::from_raw(u64::try_from(conn).ok()?)
+}
+
 /// Runs `f`; a panic in it becomes `on_panic` (after the panic hook has printed it), so
 /// that no unwinding reaches C.
 fn guard<T>(on_panic: T, f: impl FnOnce() -> T) -> T {

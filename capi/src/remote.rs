@@ -4,7 +4,7 @@
 //! `lr_event`s. A send's bytes are copied into a buffer the handle recycles.
 use crate::event::{expand, hand_out, lr_event, lr_event_kind};
 use crate::stack::{lr_stack, stack};
-use crate::{errno, guard, str_arg};
+use crate::{errno, guard, raw_id, str_arg};
 use linerate::remote::{remote, RemoteHandle, Reply, Request};
 use linerate::ConnId;
 use std::collections::VecDeque;
@@ -170,10 +170,6 @@ fn conn_request(r: *mut lr_remote, conn: i64, req: fn(ConnId) -> Request) -> c_i
         };
         submit(r, req(id))
     })
-}
-
-fn raw_id(conn: i64) -> Option<ConnId> {
-    ConnId::from_raw(u64::try_from(conn).ok()?)
 }
 
 /// Writes up to `max` of the stack's replies and events into `ev`; returns how many (the

@@ -1,7 +1,7 @@
 //! `lr_stack`: one stack on one queue pair, and the calls on its connections.
 use crate::event::{expand, hand_out, lr_event};
 use crate::runtime::lr_runtime;
-use crate::{errno, guard, put_err, str_arg};
+use crate::{errno, guard, put_err, raw_id, str_arg};
 use linerate::event::Event;
 use linerate::remote::RemotePort;
 use linerate::steer::{PortSplit, Reta, RssSteering, Toeplitz};
@@ -137,8 +137,7 @@ pub(crate) fn stack<'a>(s: *mut lr_stack) -> Option<&'a mut lr_stack> {
 
 /// The connection `conn` names on `s`, if it is live (a stale or made-up id is not).
 fn conn_of(s: &lr_stack, conn: i64) -> Option<ConnId> {
-    let id = ConnId::from_raw(u64::try_from(conn).ok()?)?;
-    s.stack.state(id).map(|_| id)
+    raw_id(conn).filter(|&id| s.stack.state(id).is_some())
 }
 
 /// Opens a connection to `dst_ip_port` ("198.19.0.2:5201") from an ephemeral port. Returns
@@ -187,11 +186,14 @@ pub unsafe extern "C" fn lr_send(
         if (buf.is_null() && len > 0) || len > isize::MAX as usize {
             return -libc::EINVAL as i64;
         }
-        let Some(id) = conn_of(s, conn) else {
+        let Some(id) = raw_id(conn) else {
             return -libc::EINVAL as i64;
         };
-        if s.stack.state(id) == Some(State::SynSent) {
-            return -libc::ENOTCONN as i64;
+        // One lookup: a stale or made-up id has no state.
+        match s.stack.state(id) {
+            None => return -libc::EINVAL as i64,
+            Some(State::SynSent) => return -libc::ENOTCONN as i64,
+            Some(_) => {}
         }
         let data: &[u8] = if len == 0 {
             &[]
