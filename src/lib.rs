@@ -46,7 +46,7 @@ pub use linerate_stack::{
 /// Readiness events from [`Stack::events`]: which connections changed, and how.
 pub mod event {
     pub use linerate_stack::event::{
-        Event, ACKED, CLOSED, CONNECTED, ERROR, FREED, READABLE, STATE, WRITABLE,
+        Event, ACKED, CLOSED, CONNECTED, ERROR, FREED, READABLE, STATE, WRITABLE, ZC_DONE,
     };
 }
 
@@ -61,7 +61,8 @@ pub mod dpdk {
     pub use linerate_dpdk::{
         find_port, lcore_id, port_names, rdtsc, tsc_hz, DpdkError, Eal, LcoreError, LinkStatus,
         Mbuf, Mempool, Offloads, Port, PortConfig, PortStats, QueuePair, RssInfo, TxOffload,
-        TxRegion, MAX_BURST, MAX_VIEW_LEN, MBUF_DEFAULT_DATAROOM, MBUF_HEADROOM,
+        TxRegion, ZcRegion, MAX_BURST, MAX_TICKETS, MAX_VIEW_LEN, MBUF_DEFAULT_DATAROOM,
+        MBUF_HEADROOM,
     };
 }
 

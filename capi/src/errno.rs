@@ -29,6 +29,8 @@ pub(crate) fn io(e: IoError) -> i32 {
         IoError::WouldBlock => libc::EAGAIN,
         IoError::NotConnected | IoError::BadRegion => libc::EINVAL,
         IoError::Shutdown => libc::EPIPE,
+        // Every ticket leased: like a full send buffer, it clears as completions come.
+        IoError::NoTicket => libc::ENOBUFS,
         IoError::Conn(e) => tcp(e),
     }
 }

@@ -23,14 +23,99 @@ int lr_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail) { return rte_
 struct lr_region {
     struct rte_mbuf_ext_shared_info shinfo;
     void *base;
+    struct lr_ticket *tickets;
+    uint32_t nticket;
+};
+
+/* A completion ticket: the shared info that one zero-copy send's views attach to. Its count
+ * is the sender's hold plus one per live view; at zero, the callback marks it done (its
+ * bytes are no longer read by anyone) and drops the region reference the ticket held. */
+struct lr_ticket {
+    struct rte_mbuf_ext_shared_info shinfo;
+    struct lr_region *region;
+    uint32_t state; /* LR_TICKET_FREE, _HELD or _RELEASED; written atomically */
 };
 
 static void lr_region_free(void *addr, void *opaque)
 {
     struct lr_region *r = opaque;
     (void)addr;
+    rte_free(r->tickets);
     rte_free(r->base);
     rte_free(r);
+}
+
+static void lr_ticket_free(void *addr, void *opaque)
+{
+    struct lr_ticket *t = opaque;
+    struct lr_region *r = t->region;
+
+    (void)addr;
+    __atomic_store_n(&t->state, LR_TICKET_FREE, __ATOMIC_RELEASE);
+    lr_region_put(&r->shinfo);
+}
+
+int lr_region_tickets(struct rte_mbuf_ext_shared_info *shinfo, uint32_t n)
+{
+    struct lr_region *r = shinfo->fcb_opaque;
+    uint32_t i;
+
+    if (r->tickets != NULL || n == 0)
+        return -1;
+    r->tickets = rte_zmalloc("lr_tickets", (size_t)n * sizeof(struct lr_ticket), RTE_CACHE_LINE_SIZE);
+    if (r->tickets == NULL)
+        return -1;
+    for (i = 0; i < n; i++) {
+        r->tickets[i].shinfo.free_cb = lr_ticket_free;
+        r->tickets[i].shinfo.fcb_opaque = &r->tickets[i];
+        r->tickets[i].region = r;
+    }
+    r->nticket = n;
+    return 0;
+}
+
+struct rte_mbuf_ext_shared_info *lr_ticket_open(struct rte_mbuf_ext_shared_info *shinfo, uint32_t i)
+{
+    struct lr_region *r = shinfo->fcb_opaque;
+    uint32_t free_state = LR_TICKET_FREE;
+    struct lr_ticket *t;
+
+    if (i >= r->nticket)
+        return NULL;
+    t = &r->tickets[i];
+    if (!__atomic_compare_exchange_n(&t->state, &free_state, LR_TICKET_HELD, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        return NULL;
+    /* The ticket keeps the region's memory alive until its last view goes. */
+    rte_mbuf_ext_refcnt_update(&r->shinfo, 1);
+    rte_mbuf_ext_refcnt_set(&t->shinfo, 1);
+    return &t->shinfo;
+}
+
+int lr_ticket_release(struct rte_mbuf_ext_shared_info *shinfo, uint32_t i)
+{
+    struct lr_region *r = shinfo->fcb_opaque;
+    uint32_t held = LR_TICKET_HELD;
+    struct lr_ticket *t;
+
+    if (i >= r->nticket)
+        return -1;
+    t = &r->tickets[i];
+    if (!__atomic_compare_exchange_n(&t->state, &held, LR_TICKET_RELEASED, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        return -1;
+    if (rte_mbuf_ext_refcnt_update(&t->shinfo, -1) == 0)
+        lr_ticket_free(NULL, t);
+    return 0;
+}
+
+uint32_t lr_ticket_state(const struct rte_mbuf_ext_shared_info *shinfo, uint32_t i)
+{
+    const struct lr_region *r = shinfo->fcb_opaque;
+
+    if (i >= r->nticket)
+        return LR_TICKET_FREE;
+    return __atomic_load_n(&r->tickets[i].state, __ATOMIC_ACQUIRE);
 }
 
 struct rte_mbuf_ext_shared_info *lr_region_new(size_t len, int socket, void **base)

@@ -63,6 +63,16 @@ uint64_t lr_tsc_hz(void);
 struct rte_mbuf_ext_shared_info *lr_region_new(size_t len, int socket, void **base);
 void lr_region_put(struct rte_mbuf_ext_shared_info *shinfo);
 uint16_t lr_region_refcnt(const struct rte_mbuf_ext_shared_info *shinfo);
+
+/* Completion tickets (see shim.c): n per region, made once. A ticket is opened (FREE to
+ * HELD, taking a region reference), has views attached to its shared info while HELD, is
+ * released by its sender (HELD to RELEASED, dropping the hold) and goes back to FREE when its
+ * last view is freed, on whichever thread frees it. */
+enum { LR_TICKET_FREE = 0, LR_TICKET_HELD = 1, LR_TICKET_RELEASED = 2 };
+int lr_region_tickets(struct rte_mbuf_ext_shared_info *shinfo, uint32_t n);
+struct rte_mbuf_ext_shared_info *lr_ticket_open(struct rte_mbuf_ext_shared_info *shinfo, uint32_t i);
+int lr_ticket_release(struct rte_mbuf_ext_shared_info *shinfo, uint32_t i);
+uint32_t lr_ticket_state(const struct rte_mbuf_ext_shared_info *shinfo, uint32_t i);
 uint64_t lr_virt2iova(const void *addr);
 /* A fresh mbuf from `mp` whose data is [addr, addr + len) of the region: no copy. */
 struct rte_mbuf *lr_pktmbuf_ext_view(struct rte_mempool *mp,

@@ -15,6 +15,10 @@ pub trait Device {
     fn mac(&self) -> MacAddr;
     /// The TX/RX offloads the port has enabled.
     fn offloads(&self) -> Offloads;
+    /// Frees the mbufs of frames already sent now, where the device would otherwise keep
+    /// them until its ring fills (a NIC's lazy descriptor cleanup): zero-copy completions
+    /// wait for those frees.
+    fn tx_done_cleanup(&mut self) {}
 }
 
 /// A DPDK ethdev queue pair as a [`Device`].
@@ -52,5 +56,9 @@ impl Device for DpdkDevice {
     }
     fn offloads(&self) -> Offloads {
         self.offloads
+    }
+    fn tx_done_cleanup(&mut self) {
+        // Drivers without it (-ENOTSUP) free on their own schedule.
+        let _ = self.q.tx_done_cleanup();
     }
 }

@@ -36,7 +36,7 @@ pub use port::{
 };
 pub use prefetch::{advise_huge_pages, prefetch};
 pub use queue::QueuePair;
-pub use region::{TxRegion, MAX_FRAMES, MAX_VIEW_LEN};
+pub use region::{TxRegion, ZcRegion, MAX_FRAMES, MAX_TICKETS, MAX_VIEW_LEN};
 pub use rss::RssInfo;
 
 /// DPDK's headroom in front of packet data in every mbuf (RTE_PKTMBUF_HEADROOM).

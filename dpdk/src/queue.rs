@@ -67,6 +67,14 @@ impl QueuePair {
             sent
         }
     }
+
+    /// Asks the driver to free the mbufs of frames it has finished sending now, not when its
+    /// ring next passes the free threshold (`rte_eth_tx_done_cleanup`); a driver without it
+    /// frees them later anyway. Returns how many it freed, or a negative errno.
+    pub fn tx_done_cleanup(&mut self) -> i32 {
+        // SAFETY: the port and queue exist while this queue pair does; 0 means "all".
+        unsafe { linerate_dpdk_sys::rte_eth_tx_done_cleanup(self.port.inner.id, self.queue, 0) }
+    }
 }
 
 impl Drop for QueuePair {

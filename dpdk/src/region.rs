@@ -8,6 +8,9 @@
 use super::{DpdkError, Eal, Mbuf, Mempool, Result};
 use std::ptr::NonNull;
 
+mod zc;
+pub use zc::{ZcRegion, MAX_TICKETS};
+
 /// Views one region can have live at once (frames in TX queues and rings): its view pool.
 const VIEW_POOL: u32 = 16_383;
 
@@ -122,6 +125,18 @@ impl TxRegion {
     /// outside the region or longer than [`MAX_VIEW_LEN`].
     #[inline]
     pub fn view(&self, off: usize, len: usize) -> Option<Mbuf> {
+        self.view_on(self.shinfo, off, len)
+    }
+
+    /// `view` with the mbuf counted on `sh`: the region's own shared info, or a completion
+    /// ticket's (`ZcRegion`), which holds a reference on the region.
+    #[inline]
+    fn view_on(
+        &self,
+        sh: NonNull<linerate_dpdk_sys::rte_mbuf_ext_shared_info>,
+        off: usize,
+        len: usize,
+    ) -> Option<Mbuf> {
         if len == 0 || len > MAX_VIEW_LEN || off.checked_add(len)? > self.len {
             return None;
         }
@@ -131,7 +146,7 @@ impl TxRegion {
         let m = unsafe {
             linerate_dpdk_sys::lr_pktmbuf_ext_view(
                 self.views.as_ptr(),
-                self.shinfo.as_ptr(),
+                sh.as_ptr(),
                 self.base.as_ptr().add(off).cast(),
                 self.iova + off as u64,
                 len as u16,
@@ -149,6 +164,17 @@ impl TxRegion {
     /// short (frames still in TX rings: backpressure), `lens` has more than [`MAX_FRAMES`]
     /// entries, or the slices leave the region.
     pub fn frames(&self, off: usize, lens: &[u32], out: &mut Vec<Mbuf>) -> bool {
+        self.frames_on(self.shinfo, off, lens, out)
+    }
+
+    /// `frames` with the views counted on `sh` (see `view_on`).
+    fn frames_on(
+        &self,
+        sh: NonNull<linerate_dpdk_sys::rte_mbuf_ext_shared_info>,
+        off: usize,
+        lens: &[u32],
+        out: &mut Vec<Mbuf>,
+    ) -> bool {
         let n = lens.len();
         if n == 0 || n > MAX_FRAMES || lens.iter().any(|&l| l as usize > MAX_VIEW_LEN) {
             return false;
@@ -167,7 +193,7 @@ impl TxRegion {
             let got = linerate_dpdk_sys::lr_pktmbuf_ext_frames(
                 self.heads.as_ptr(),
                 self.views.as_ptr(),
-                self.shinfo.as_ptr(),
+                sh.as_ptr(),
                 self.base.as_ptr().add(off).cast(),
                 self.iova + off as u64,
                 lens.as_ptr(),

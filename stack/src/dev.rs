@@ -137,6 +137,11 @@ impl<D: Device> Dev<D> {
         Mbuf::free_bulk(&mut self.freed);
     }
 
+    /// Lets the device free the mbufs of frames it has sent (`Device::tx_done_cleanup`).
+    pub(crate) fn tx_done_cleanup(&mut self) {
+        self.dev.tx_done_cleanup();
+    }
+
     /// Frames waiting for the NIC.
     pub(crate) fn backlog(&self) -> usize {
         self.txq.len()

@@ -11,22 +11,25 @@ use linerate_proto::timer::Nanos;
 use std::collections::VecDeque;
 
 /// The connection's SYN was answered: ESTABLISHED.
-pub const CONNECTED: u8 = 1;
+pub const CONNECTED: u16 = 1;
 /// Send space came back after a send that took less than it was given.
-pub const WRITABLE: u8 = 2;
+pub const WRITABLE: u16 = 2;
 /// The peer acknowledged new bytes ([`Event::bytes_acked`]).
-pub const ACKED: u8 = 4;
+pub const ACKED: u16 = 4;
 /// Bytes arrived to be read with `recv` ([`Event::bytes_received`]), or the peer's FIN.
-pub const READABLE: u8 = 8;
+pub const READABLE: u16 = 8;
 /// The connection ended cleanly: both FINs done (TIME-WAIT or CLOSED), or aborted by the app.
-pub const CLOSED: u8 = 16;
+pub const CLOSED: u16 = 16;
 /// The connection failed ([`Event::error`]).
-pub const ERROR: u8 = 32;
+pub const ERROR: u16 = 32;
 /// The state changed in another way (e.g. FIN-WAIT-1 → FIN-WAIT-2).
-pub const STATE: u8 = 64;
+pub const STATE: u16 = 64;
 /// The stack freed the connection's slot: its id may come back from a `connect` after the
 /// next `poll`.
-pub const FREED: u8 = 128;
+pub const FREED: u16 = 128;
+/// Zero-copy sends from a reusable region completed: their memory may be written again
+/// ([`Event::zc_done`]).
+pub const ZC_DONE: u16 = 256;
 
 /// What changed on one connection since the app last took its events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +37,8 @@ pub struct Event {
     /// The connection.
     pub conn: ConnId,
     /// Bits: [`CONNECTED`], [`WRITABLE`], [`ACKED`], [`READABLE`], [`CLOSED`], [`ERROR`],
-    /// [`STATE`], [`FREED`].
-    pub what: u8,
+    /// [`STATE`], [`FREED`], [`ZC_DONE`].
+    pub what: u16,
     /// The state when the event was last updated.
     pub state: State,
     /// Why it failed, with [`ERROR`].
@@ -44,6 +47,10 @@ pub struct Event {
     pub bytes_acked: u64,
     /// Payload bytes received in order since the connection opened.
     pub bytes_received: u64,
+    /// Bytes of the connection's sends from reusable regions (`Stack::register_zc_region`)
+    /// whose memory has come back, in send order since it opened: every byte of them is
+    /// acknowledged and no frame reads it any more.
+    pub zc_done: u64,
     /// When the event was last updated, on the stack's clock: for [`ACKED`], when those
     /// bytes were acknowledged (the storage case's completion time).
     pub at: Nanos,
@@ -58,6 +65,7 @@ impl Event {
         error: None,
         bytes_acked: 0,
         bytes_received: 0,
+        zc_done: 0,
         at: 0,
     };
 }
@@ -96,6 +104,10 @@ impl EventQueue {
             r.rcvd = rcvd;
             what |= READABLE;
         }
+        if tcb.zc_done as u32 != r.zc {
+            r.zc = tcb.zc_done as u32;
+            what |= ZC_DONE;
+        }
         if tcb.state != r.state {
             what |= state_bits(r.state, tcb.state, tcb.error);
             if tcb.peer_fin && !r.fin {
@@ -121,6 +133,7 @@ impl EventQueue {
             error: tcb.error,
             bytes_acked: tcb.counters.bytes_acked,
             bytes_received: tcb.counters.bytes_received,
+            zc_done: tcb.zc_done,
             at: now,
         };
         // Still queued: merge. (`seq - head` is its place while it is at or after the head;
@@ -161,7 +174,7 @@ impl EventQueue {
 }
 
 /// The bits for a change from state `from` to `to`.
-fn state_bits(from: State, to: State, error: Option<TcpError>) -> u8 {
+fn state_bits(from: State, to: State, error: Option<TcpError>) -> u16 {
     let mut b = STATE;
     if from == State::SynSent && to != State::Closed {
         b |= CONNECTED;

@@ -46,6 +46,8 @@ pub(crate) struct Template<'a> {
 /// back from `off` of region `region`.
 pub(crate) struct UnitPayload<'a> {
     pub(crate) region: u16,
+    /// The ticket its bytes are leased under (reusable regions), or `NO_TICKET`.
+    pub(crate) ticket: u16,
     pub(crate) off: u32,
     pub(crate) lens: &'a [u32],
     pub(crate) sums: &'a [u32],
@@ -61,7 +63,8 @@ pub(crate) struct UnitPayload<'a> {
 /// (drivers' "copybreak"; the kernel, too, copies small MSG_ZEROCOPY sends).
 const COPY_BREAK: u32 = 256;
 
-/// The mbufs a frame needs for `len` payload bytes at `off` of region `r`: a header mbuf
+/// The mbufs a frame needs for `len` payload bytes at `off` of region `r` (under ticket
+/// `t` of a reusable region): a header mbuf
 /// chained to a view of the bytes, or with them copied in when they are few or the port
 /// lacks multi-segment TX. `None` when the pool is dry.
 #[inline]
@@ -69,7 +72,7 @@ pub(crate) fn alloc_frame(
     pool: &Mempool,
     regions: &Regions,
     multi_seg: bool,
-    r: u16,
+    (r, t): (u16, u16),
     off: u32,
     len: u32,
 ) -> Option<Mbuf> {
@@ -82,7 +85,7 @@ pub(crate) fn alloc_frame(
         h.append(b.len())?.copy_from_slice(b);
         return Some(h);
     }
-    let v = regions.view(r, off, len)?;
+    let v = regions.view(r, t, off, len)?;
     h.chain(v).ok()?;
     Some(h)
 }
@@ -103,7 +106,7 @@ pub(crate) fn segment<D: Device>(
     let n = p.lens.len().min(MAX_UNIT_SEGS);
     scratch.clear();
     // Units hold zero-copy segments, never empty ones: every length gets a view.
-    let bulk = multi_seg && regions.frames(p.region, p.off, &p.lens[..n], scratch);
+    let bulk = multi_seg && regions.frames(p.region, p.ticket, p.off, &p.lens[..n], scratch);
     let mut off = p.off;
     let mut seq = p.seq;
     let mut frames = scratch.drain(..);
@@ -114,7 +117,7 @@ pub(crate) fn segment<D: Device>(
         let m = if bulk {
             frames.next()
         } else {
-            alloc_frame(pool, regions, multi_seg, p.region, off, len)
+            alloc_frame(pool, regions, multi_seg, (p.region, p.ticket), off, len)
         };
         let Some(mut m) = m else {
             return i;
@@ -157,7 +160,7 @@ pub(crate) fn tso<D: Device>(
     let mut at = 0;
     while at < total {
         let len = (total - at).min(TSO_VIEW_MAX);
-        let Some(v) = regions.view(p.region, p.off + at, len) else {
+        let Some(v) = regions.view(p.region, p.ticket, p.off + at, len) else {
             return false;
         };
         if m.chain(v).is_err() {

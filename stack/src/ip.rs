@@ -139,6 +139,8 @@ pub(crate) struct Unit<'a> {
     /// Flags of the last segment only (PSH, FIN).
     pub(crate) last_flags: u8,
     pub(crate) region: u16,
+    /// Its ticket (reusable regions) or `NO_TICKET`.
+    pub(crate) ticket: u16,
     pub(crate) off: u32,
     /// Each segment's payload length.
     pub(crate) lens: &'a [u32],
@@ -231,10 +233,11 @@ impl<D: Device> IpLayer<D> {
         self.pool.alloc()
     }
 
-    /// A frame of `len` bytes at `off` of region `r`: a header mbuf (headers go into its
-    /// headroom) chained to a view of the payload, no copy (`gso::alloc_frame`).
+    /// A frame of `len` bytes at `off` of region `r` (`t`: its ticket): a header mbuf
+    /// (headers go into its headroom) chained to a view of the payload, no copy
+    /// (`gso::alloc_frame`).
     #[inline]
-    pub(crate) fn alloc_region_frame(&self, r: u16, off: u32, len: u32) -> Option<Mbuf> {
+    pub(crate) fn alloc_region_frame(&self, r: (u16, u16), off: u32, len: u32) -> Option<Mbuf> {
         let multi = self.offloads.tx_multi_seg;
         gso::alloc_frame(&self.pool, &self.regions, multi, r, off, len)
     }
@@ -275,6 +278,7 @@ impl<D: Device> IpLayer<D> {
         };
         let p = UnitPayload {
             region: u.region,
+            ticket: u.ticket,
             off: u.off,
             lens: u.lens,
             sums: u.sums,

@@ -25,6 +25,7 @@ mod stats;
 pub mod steer;
 mod tcp;
 mod wait;
+mod zc;
 
 #[cfg(feature = "pcap")]
 pub mod pcap;

@@ -161,6 +161,10 @@ impl<D: Device> Device for PcapDevice<D> {
             self.inner.offloads()
         }
     }
+
+    fn tx_done_cleanup(&mut self) {
+        self.inner.tx_done_cleanup();
+    }
 }
 
 /// The whole frame, every chained segment.

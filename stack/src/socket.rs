@@ -1,13 +1,13 @@
 //! The app's side of a connection (`tcp_sendmsg`, `tcp_recvmsg`, `connect`, `shutdown`,
 //! `close`): non-blocking calls on the stack of the calling core.
 use crate::event::Event;
-use crate::region::RegionId;
+use crate::region::{RegionId, NO_TICKET};
 use crate::stack::{Stack, Tuple};
 use crate::tcp::output;
 use crate::tcp::{
     wscale_for, ConnId, Reported, Slot, State, Tcb, TcpConfig, TcpCounters, TcpError, TcpInfo,
 };
-use crate::tcp::{ConnCfg, LISTED_POOL, SNDBUF_INIT, WAIT_NEIGH};
+use crate::tcp::{ConnCfg, ZcList, LISTED_POOL, SNDBUF_INIT, WAIT_NEIGH};
 use linerate_dpdk::{Device, TxRegion};
 use linerate_proto::cc::CcState;
 use linerate_proto::pacing::Pacer;
@@ -68,6 +68,9 @@ pub enum IoError {
     Conn(TcpError),
     /// `send_region` named a region this stack did not register, or a range outside it.
     BadRegion,
+    /// Every ticket of the reusable region is leased: send again after a
+    /// [`crate::event::ZC_DONE`] event (or give the region more tickets).
+    NoTicket,
 }
 
 impl std::fmt::Display for IoError {
@@ -80,6 +83,9 @@ impl std::fmt::Display for IoError {
             IoError::BadRegion => {
                 f.write_str("unknown region, or a range outside it (register_region first)")
             }
+            IoError::NoTicket => f.write_str(
+                "every ticket of the zero-copy region is in use: send again after a ZC_DONE event, or make the region with more tickets",
+            ),
         }
     }
 }
@@ -225,6 +231,8 @@ impl<D: Device> Stack<D> {
             reo_at: Deadline::NONE,
             reported: Reported::new(),
             waits: 0,
+            zc: ZcList::EMPTY,
+            zc_done: 0,
         };
         self.by_tuple.insert((local_ip, rip, rport, lport), id);
         self.reserve_timers();
@@ -308,7 +316,7 @@ impl<D: Device> Stack<D> {
     }
 
     /// The slot `id` names while its connection lives (a stale generation names nothing).
-    fn slot_of(&self, id: ConnId) -> Result<Slot, IoError> {
+    pub(crate) fn slot_of(&self, id: ConnId) -> Result<Slot, IoError> {
         self.tcb(id).map(|_| id.slot()).ok_or(IoError::NotConnected)
     }
 
@@ -368,6 +376,9 @@ impl<D: Device> Stack<D> {
         if !fits {
             return Err(IoError::BadRegion);
         }
+        if self.ip.regions.is_zc(r) {
+            return self.send_zc(id, r, off, len);
+        }
         let slot = self.slot_of(id)?;
         let tcb = Self::sendable(&mut self.conns, slot)?;
         if len <= COPY_BREAK {
@@ -382,12 +393,12 @@ impl<D: Device> Stack<D> {
             return self.after_send(slot, n, len);
         }
         let (off, len) = (off as u32, len.min(u32::MAX as usize) as u32);
-        let n = output::region_to_queue(tcb, &mut self.ip, r, off, len) as usize;
+        let n = output::region_to_queue(tcb, &mut self.ip, (r, NO_TICKET), off, len) as usize;
         self.after_send(slot, n, len as usize)
     }
 
     /// The connection `id` if it may queue data now.
-    fn sendable(conns: &mut [Option<Tcb>], slot: Slot) -> Result<&mut Tcb, IoError> {
+    pub(crate) fn sendable(conns: &mut [Option<Tcb>], slot: Slot) -> Result<&mut Tcb, IoError> {
         let tcb = conns
             .get_mut(slot as usize)
             .and_then(|c| c.as_mut())
@@ -409,7 +420,7 @@ impl<D: Device> Stack<D> {
     }
 
     /// Counts a short or empty write of `n` of `want` bytes and lets output run.
-    fn after_send(&mut self, id: Slot, n: usize, want: usize) -> Result<usize, IoError> {
+    pub(crate) fn after_send(&mut self, id: Slot, n: usize, want: usize) -> Result<usize, IoError> {
         let Some(Some(tcb)) = self.conns.get_mut(id as usize) else {
             return Err(IoError::NotConnected);
         };

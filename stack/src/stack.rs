@@ -18,7 +18,7 @@ use crate::tcp::stateless::{self, RstFor};
 use crate::tcp::timers;
 use crate::tcp::timewait::{TimeWaitTable, TwVerdict, TW_TIMER};
 use crate::tcp::{ConnId, Seg, Slot, State, Tcb, TcpConfig, TcpCounters, TcpError};
-use crate::tcp::{LISTED_DEV, LISTED_NEIGH, WAIT_DEV, WAIT_NEIGH};
+use crate::tcp::{ZcList, LISTED_DEV, LISTED_NEIGH, WAIT_DEV, WAIT_NEIGH};
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads};
 use linerate_proto::route::{Route, RouteTable};
 use linerate_proto::timer::{Deadline, Nanos, TimerWheel, MS};
@@ -142,6 +142,8 @@ pub struct Stack<D: Device> {
     /// told WRITABLE once the pool has room again (Linux lets such a socket queue one skb
     /// regardless, `tcp_stream_alloc_skb`'s force_schedule; here it waits, without spinning).
     pub(crate) pool_waiters: Vec<Slot>,
+    /// Connections whose released zero-copy tickets wait for their frames (`crate::zc`).
+    pub(crate) zc_waiters: Vec<Slot>,
     /// Emptied write queues of freed connections, for new ones: a connection a microsecond
     /// long would otherwise cost an allocation and a free (at a million a second, the free
     /// alone took 8 % of the core).
@@ -206,6 +208,7 @@ impl<D: Device> Stack<D> {
             dev_waiters: VecDeque::new(),
             neigh_waiters: Vec::new(),
             pool_waiters: Vec::new(),
+            zc_waiters: Vec::new(),
             spare_queues: Vec::new(),
             mac,
             now,
@@ -279,6 +282,9 @@ impl<D: Device> Stack<D> {
         if !self.pool_waiters.is_empty() && self.ip.pool_has_room() {
             self.wake_pool_waiters();
         }
+        if !self.zc_waiters.is_empty() {
+            self.run_zc_waiters();
+        }
     }
 
     /// Connections held (slots in use, freed ones not yet reusable excepted): O(1).
@@ -335,6 +341,11 @@ impl<D: Device> Stack<D> {
     /// owed, re-arm the wheel, and free the slot of a finished, released connection.
     pub(crate) fn after_event(&mut self, id: Slot) {
         let now = self.now;
+        if let Some(Some(tcb)) = self.conns.get(id as usize) {
+            if tcb.zc.head != ZcList::EMPTY.head {
+                self.zc_progress(id);
+            }
+        }
         let Some(Some(tcb)) = self.conns.get_mut(id as usize) else {
             return;
         };
@@ -355,14 +366,16 @@ impl<D: Device> Stack<D> {
         }
         // A closed connection in TIME-WAIT leaves a record and gives its block back.
         // (With the records' table full it skips TIME-WAIT, and the event says CLOSED.)
-        let to_tw = tcb.state == State::TimeWait && tcb.released;
+        // Not while zero-copy sends wait for their frames: their completions need the id.
+        let zc_open = tcb.zc.head != ZcList::EMPTY.head;
+        let to_tw = tcb.state == State::TimeWait && tcb.released && !zc_open;
         if to_tw {
             match self.tw.enter(tcb, now) {
                 Some((slot, at)) => self.wheel.schedule(slot | TW_TIMER, at),
                 None => tcb.end(),
             }
         }
-        let freed = (tcb.state == State::Closed || to_tw) && tcb.released;
+        let freed = (tcb.state == State::Closed || to_tw) && tcb.released && !zc_open;
         let conn = ConnId::new(id, self.gens[id as usize]);
         self.events.note(conn, tcb, freed, now);
         if to_tw {
@@ -373,7 +386,7 @@ impl<D: Device> Stack<D> {
             tcb.delack_at = Deadline::NONE;
             tcb.persist_at = Deadline::NONE;
             tcb.close_at = Deadline::NONE;
-            if tcb.released {
+            if tcb.released && !zc_open {
                 self.retired.add(&tcb.counters);
                 self.retired_errors += tcb.error.is_some_and(|e| e != TcpError::Aborted) as u64;
                 let key = (tcb.local_ip, tcb.remote_ip, tcb.remote_port, tcb.local_port);

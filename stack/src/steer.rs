@@ -298,6 +298,10 @@ impl<D: Device> Device for Steered<D> {
     fn offloads(&self) -> Offloads {
         self.inner.offloads()
     }
+
+    fn tx_done_cleanup(&mut self) {
+        self.inner.tx_done_cleanup();
+    }
 }
 
 #[cfg(test)]

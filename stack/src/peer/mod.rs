@@ -614,4 +614,8 @@ impl<D: Device> Device for AckPeer<D> {
     fn offloads(&self) -> Offloads {
         self.offloads.unwrap_or_else(|| self.inner.offloads())
     }
+
+    fn tx_done_cleanup(&mut self) {
+        self.inner.tx_done_cleanup();
+    }
 }

@@ -196,9 +196,10 @@ pub(crate) enum Payload {
     /// Copied in by `send`: the bytes are in this mbuf, after `Seg::hdr` bytes of headers
     /// left there by the last transmission. A FIN without data has an empty one.
     Copied(Mbuf),
-    /// Zero-copy (`send_region`): `Seg::len` bytes at `off` of a registered region. Each
-    /// transmission is a header mbuf chained to a fresh view of those bytes.
-    Region { region: u16, off: u32 },
+    /// Zero-copy (`send_region`): `Seg::len` bytes at `off` of a registered region, leased
+    /// under `ticket` when the region is reusable (else `NO_TICKET`). Each transmission is a
+    /// header mbuf chained to a fresh view of those bytes.
+    Region { region: u16, off: u32, ticket: u16 },
 }
 
 /// One segment on the write/retransmit queue.
@@ -271,6 +272,8 @@ pub(crate) struct Reported {
     pub(crate) state: State,
     /// A send came up short: report WRITABLE once space comes back.
     pub(crate) want_write: bool,
+    /// Low 32 bits of `zc_done`.
+    pub(crate) zc: u32,
 }
 
 impl Reported {
@@ -283,6 +286,7 @@ impl Reported {
             rcvd: 0,
             state: State::SynSent,
             want_write: false,
+            zc: 0,
         }
     }
 }
@@ -299,6 +303,27 @@ pub(crate) const LISTED_NEIGH: u8 = 8;
 /// `Tcb::waits`: on the stack's list of connections a full pool turned away with nothing
 /// queued (no ACK of theirs will come to say WRITABLE).
 pub(crate) const LISTED_POOL: u8 = 16;
+/// `Tcb::waits`: on the stack's list of connections whose released zero-copy tickets wait
+/// for their last frames to be freed.
+pub(crate) const LISTED_ZC: u8 = 32;
+
+/// A connection's zero-copy tickets (`crate::zc`), packed `TicketId`s in send order: `head`
+/// to `tail` are open, those from `held` on still held by the connection (the ones before it
+/// wait for their frames to be freed). `u32::MAX`: none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ZcList {
+    pub(crate) head: u32,
+    pub(crate) held: u32,
+    pub(crate) tail: u32,
+}
+
+impl ZcList {
+    pub(crate) const EMPTY: ZcList = ZcList {
+        head: u32::MAX,
+        held: u32::MAX,
+        tail: u32::MAX,
+    };
+}
 
 /// Send buffer a connection starts with, bytes (grown with the window up to
 /// `TcpConfig::sndbuf`, as `tcp_sndbuf_expand` does).
@@ -406,6 +431,10 @@ pub(crate) struct Tcb {
     /// connection is on: the kernel's TSQ wake-up and neighbour queue, without a walk over
     /// every connection.
     pub(crate) waits: u8,
+    /// Zero-copy tickets not yet complete.
+    pub(crate) zc: ZcList,
+    /// Bytes of zero-copy sends from reusable regions whose memory has come back.
+    pub(crate) zc_done: u64,
 }
 
 impl Tcb {

@@ -112,14 +112,18 @@ fn sendable_segs(tcb: &mut Tcb, now: Nanos) -> usize {
     let qlen = tcb.queue.len();
     let (mut k, mut total) = (0usize, 0u32);
     // Where the previous segment's payload ends, if the next one may join its unit.
-    let mut joins_at: Option<(u16, u32)> = None;
+    let mut joins_at: Option<(u16, u32, u16)> = None;
     let mut stop = None;
     // One pass over the deque's range (indexing a VecDeque per segment re-wraps each time).
     for s in tcb.queue.range(first..) {
         let (seq, len, fin) = (s.seq, s.len, s.fin);
         if k > 0 {
             let joins = match s.data {
-                Payload::Region { region, off } => joins_at == Some((region, off)),
+                Payload::Region {
+                    region,
+                    off,
+                    ticket,
+                } => joins_at == Some((region, off, ticket)),
                 Payload::Copied(_) => false,
             };
             if !joins || total + len > MAX_UNIT_BYTES || k == MAX_UNIT_SEGS {
@@ -153,8 +157,12 @@ fn sendable_segs(tcb: &mut Tcb, now: Nanos) -> usize {
         // Only zero-copy segments of new data, full-sized but the last, group (what one TSO
         // frame can carry).
         joins_at = match s.data {
-            Payload::Region { region, off } if !fin && len == mss && !seq_lt(seq, tcb.snd_max) => {
-                Some((region, off + len))
+            Payload::Region {
+                region,
+                off,
+                ticket,
+            } if !fin && len == mss && !seq_lt(seq, tcb.snd_max) => {
+                Some((region, off + len, ticket))
             }
             _ => None,
         };
@@ -202,7 +210,12 @@ fn transmit_unit<D: Device>(
     ip: &mut IpLayer<D>,
     now: Nanos,
 ) -> usize {
-    let Payload::Region { region, off } = tcb.queue[first].data else {
+    let Payload::Region {
+        region,
+        off,
+        ticket,
+    } = tcb.queue[first].data
+    else {
         return 0;
     };
     let thl = if tcb.ts_on {
@@ -232,6 +245,7 @@ fn transmit_unit<D: Device>(
         seq,
         last_flags,
         region,
+        ticket,
         off,
         lens: &lens[..k],
         sums: &sums[..k],
@@ -396,12 +410,16 @@ pub(crate) fn transmit_skb<D: Device>(
             }
             seg.hdr = (m.len() - len as usize) as u16;
         }
-        Payload::Region { region, off } => {
+        Payload::Region {
+            region,
+            off,
+            ticket,
+        } => {
             // A header mbuf chained to a view of the region: the queue keeps no mbuf.
             if !ip.has_room() {
                 return false;
             }
-            let Some(mut m) = ip.alloc_region_frame(region, off, len) else {
+            let Some(mut m) = ip.alloc_region_frame((region, ticket), off, len) else {
                 tcb.counters.alloc_failures += 1;
                 return false;
             };
@@ -536,7 +554,7 @@ fn trim_head(tcb: &mut Tcb, idx: usize, regions: &mut Regions, csum_offload: boo
     if !csum_offload {
         seg.csum = match seg.data {
             Payload::Copied(ref m) => checksum::sum(m.data(), 0),
-            Payload::Region { region, off } => regions.sum(region, off, seg.len),
+            Payload::Region { region, off, .. } => regions.sum(region, off, seg.len),
         };
     }
     true
@@ -678,11 +696,11 @@ pub(crate) fn copy_to_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, data:
 /// point at `len` bytes at `off` of registered region `r`, up to the size goal each, with
 /// their checksums read from the region's table. Returns the bytes taken; stops at the
 /// send-buffer limit. Nothing is allocated from the pool: frames take their mbufs when they
-/// leave.
+/// leave. `ticket` is the lease the bytes are under (a reusable region) or `NO_TICKET`.
 pub(crate) fn region_to_queue<D: Device>(
     tcb: &mut Tcb,
     ip: &mut IpLayer<D>,
-    r: RegionId,
+    (r, ticket): (RegionId, u16),
     off: u32,
     len: u32,
 ) -> u32 {
@@ -693,8 +711,13 @@ pub(crate) fn region_to_queue<D: Device>(
     // after it is new.
     if tcb.unsent < tcb.queue.len() {
         if let Some(s) = tcb.queue.back_mut() {
-            if let Payload::Region { region, off: at } = s.data {
-                if region == r.0 && !s.fin && s.len < goal && at + s.len == off {
+            if let Payload::Region {
+                region,
+                off: at,
+                ticket: t,
+            } = s.data
+            {
+                if region == r.0 && t == ticket && !s.fin && s.len < goal && at + s.len == off {
                     done = (goal - s.len).min(len);
                     s.len += done;
                     if !csum_offload {
@@ -709,6 +732,7 @@ pub(crate) fn region_to_queue<D: Device>(
         let data = Payload::Region {
             region: r.0,
             off: at,
+            ticket,
         };
         let mut seg = Seg::new(data, tcb.write_seq.wrapping_add(done), false);
         seg.len = n;
