@@ -46,6 +46,12 @@ enum lr_event_kind
    the new id, or -1 with the errno in `error`.
    */
   LR_EV_OPENED = 7,
+  /*
+   Memory of `lr_send_zc` sends came back (acknowledged, and no frame reads it any
+   more): `bytes` is the total of the connection's zero-copy bytes returned, in send
+   order since the connect.
+   */
+  LR_EV_ZC_DONE = 8,
 };
 #ifndef __cplusplus
 typedef uint32_t lr_event_kind;
@@ -84,8 +90,8 @@ typedef struct {
    */
   int32_t error;
   /*
-   With `LR_EV_ACKED`, bytes acknowledged; with `LR_EV_READABLE`, bytes received (both
-   since the connect); else 0.
+   With `LR_EV_ACKED`, bytes acknowledged; with `LR_EV_READABLE`, bytes received; with
+   `LR_EV_ZC_DONE`, zero-copy bytes returned (all since the connect); else 0.
    */
   uint64_t bytes;
 } lr_event;
@@ -201,6 +207,22 @@ lr_stack *lr_stack_new(lr_runtime *rt,
                        size_t errlen);
 
 /*
+ `lr_stack_new` with the port's other end played by linerate's in-process ACK peer at
+ `peer_ip` (it answers ARP, handshakes, data with cumulative ACKs, and FINs): on net_null
+ this measures the stack's own cost per send, as `linerate send --ack-peer` does. NULL on
+ failure, with a reason in `err`.
+
+ # Safety
+ As `lr_stack_new`; `peer_ip` is NULL or a NUL-terminated string.
+ */
+lr_stack *lr_stack_new_ack_peer(lr_runtime *rt,
+                                uint16_t queue,
+                                const char *ip_cidr,
+                                const char *peer_ip,
+                                char *err,
+                                size_t errlen);
+
+/*
  Frees a stack (NULL is allowed): its connections end without a FIN and its queue pair
  is released.
 
@@ -262,6 +284,54 @@ int lr_shutdown(lr_stack *s, int64_t conn);
  `s` is NULL or a live stack no other thread is using.
  */
 int lr_close(lr_stack *s, int64_t conn);
+
+/*
+ Makes a reusable zero-copy region of `len` bytes of hugepage memory (zeroed) with
+ `tickets` completion tickets (1 to 65 534: how many sends, merged per connection when
+ they follow each other, may be in flight at once) and gives it to stack `s`. Returns its
+ number (>= 0), or -EINVAL (bad arguments) or -ENOMEM (no hugepage memory), with a
+ reason in `err`. The region lives as long as the stack.
+
+ # Safety
+ `s` is NULL or a live stack no other thread is using; `err` is NULL or `errlen`
+ writable bytes.
+ */
+int lr_zc_region_new(lr_stack *s, size_t len, uint32_t tickets, char *err, size_t errlen);
+
+/*
+ The first byte of region `region` of `s`, to write data into; NULL for a bad stack or
+ region. Write only bytes no send still leases (`lr_zc_region_busy`): a retransmission may
+ read them until their LR_EV_ZC_DONE.
+
+ # Safety
+ `s` is NULL or a live stack no other thread is using. The pointer is valid while the
+ stack lives.
+ */
+void *lr_zc_region_base(lr_stack *s, int region);
+
+/*
+ 1 when a send still leases some byte of the `len` bytes at `off` of region `region` (a
+ frame may still carry them: do not write them), 0 when they are free to write, -EINVAL
+ for a bad stack, region or range.
+
+ # Safety
+ `s` is NULL or a live stack no other thread is using.
+ */
+int lr_zc_region_busy(lr_stack *s, int region, size_t off, size_t len);
+
+/*
+ Queues `len` bytes at `off` of region `region` on `conn` without copying them. Returns
+ the bytes taken (may be fewer than `len`: send the rest after LR_EV_WRITABLE), -EAGAIN
+ when the send buffer is full, -ENOBUFS when every ticket of the region is leased (send
+ again after an LR_EV_ZC_DONE), -ENOTCONN before the handshake finished, -EPIPE after
+ lr_shutdown, the connection's errno once it failed, -EINVAL for a bad stack, id, region
+ or range. The bytes taken come back with LR_EV_ZC_DONE events: `bytes` there counts
+ this connection's zero-copy bytes returned so far, in send order.
+
+ # Safety
+ `s` is NULL or a live stack no other thread is using.
+ */
+int64_t lr_send_zc(lr_stack *s, int64_t conn, int region, size_t off, size_t len);
 
 #ifdef __cplusplus
 }  // extern "C"

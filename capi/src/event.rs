@@ -1,5 +1,5 @@
 //! `lr_event`: the stack's merged per-connection events, one C event per kind.
-use linerate::event::{Event, ACKED, CLOSED, CONNECTED, ERROR, READABLE, WRITABLE};
+use linerate::event::{Event, ACKED, CLOSED, CONNECTED, ERROR, READABLE, WRITABLE, ZC_DONE};
 use std::collections::VecDeque;
 use std::ffi::c_int;
 
@@ -25,6 +25,10 @@ pub enum lr_event_kind {
     /// From `lr_remote_poll`: the outcome of `lr_remote_connect`. `bytes` is its tag; `conn`
     /// the new id, or -1 with the errno in `error`.
     LR_EV_OPENED = 7,
+    /// Memory of `lr_send_zc` sends came back (acknowledged, and no frame reads it any
+    /// more): `bytes` is the total of the connection's zero-copy bytes returned, in send
+    /// order since the connect.
+    LR_EV_ZC_DONE = 8,
 }
 
 /// One thing that happened to one connection.
@@ -37,8 +41,8 @@ pub struct lr_event {
     pub kind: u32,
     /// With `LR_EV_ERROR`, the errno; else 0.
     pub error: i32,
-    /// With `LR_EV_ACKED`, bytes acknowledged; with `LR_EV_READABLE`, bytes received (both
-    /// since the connect); else 0.
+    /// With `LR_EV_ACKED`, bytes acknowledged; with `LR_EV_READABLE`, bytes received; with
+    /// `LR_EV_ZC_DONE`, zero-copy bytes returned (all since the connect); else 0.
     pub bytes: u64,
 }
 
@@ -60,6 +64,9 @@ pub(crate) fn expand(e: &Event, out: &mut VecDeque<lr_event>) {
     if e.what & ACKED != 0 {
         push(lr_event_kind::LR_EV_ACKED, 0, e.bytes_acked);
     }
+    if e.what & ZC_DONE != 0 {
+        push(lr_event_kind::LR_EV_ZC_DONE, 0, e.zc_done);
+    }
     if e.what & WRITABLE != 0 {
         push(lr_event_kind::LR_EV_WRITABLE, 0, 0);
     }
@@ -78,7 +85,14 @@ pub(crate) fn expand(e: &Event, out: &mut VecDeque<lr_event>) {
 /// Moves up to `max` of `pending` into the caller's `ev` and returns how many (the rest stay
 /// for the next call). The caller has checked `ev` and `max` (`max >= 0`, `ev` not NULL
 /// unless `max` is 0).
-pub(crate) fn hand_out(pending: &mut VecDeque<lr_event>, ev: *mut lr_event, max: c_int) -> c_int {
+///
+/// # Safety
+/// `ev` has room for `max` events.
+pub(crate) unsafe fn hand_out(
+    pending: &mut VecDeque<lr_event>,
+    ev: *mut lr_event,
+    max: c_int,
+) -> c_int {
     if max <= 0 {
         return 0;
     }

@@ -24,6 +24,7 @@ mod event;
 mod remote;
 mod runtime;
 mod stack;
+mod zc;
 
 pub use event::{lr_event, lr_event_kind};
 pub use remote::{
@@ -33,7 +34,9 @@ pub use remote::{
 pub use runtime::{lr_runtime, lr_runtime_free, lr_runtime_new};
 pub use stack::{
     lr_close, lr_connect, lr_poll, lr_send, lr_shutdown, lr_stack, lr_stack_free, lr_stack_new,
+    lr_stack_new_ack_peer,
 };
+pub use zc::{lr_send_zc, lr_zc_region_base, lr_zc_region_busy, lr_zc_region_new};
 
 use std::ffi::{c_char, CStr};
 
@@ -49,7 +52,10 @@ fn guard<T>(on_panic: T, f: impl FnOnce() -> T) -> T {
 }
 
 /// A C string argument; `None` for NULL or text that is not UTF-8.
-fn str_arg<'a>(p: *const c_char) -> Option<&'a str> {
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string that stays valid while the result is used.
+unsafe fn str_arg<'a>(p: *const c_char) -> Option<&'a str> {
     if p.is_null() {
         return None;
     }
@@ -60,7 +66,10 @@ fn str_arg<'a>(p: *const c_char) -> Option<&'a str> {
 
 /// Puts `msg` into the caller's `err` buffer of `len` bytes: truncated to fit, always
 /// NUL-terminated; nothing when `err` is NULL or `len` is 0.
-fn put_err(err: *mut c_char, len: usize, msg: &str) {
+///
+/// # Safety
+/// `err` is NULL or `len` writable bytes.
+unsafe fn put_err(err: *mut c_char, len: usize, msg: &str) {
     if err.is_null() || len == 0 {
         return;
     }

@@ -30,7 +30,8 @@ pub struct lr_remote {
 #[no_mangle]
 pub unsafe extern "C" fn lr_remote_new(s: *mut lr_stack, depth: usize) -> *mut lr_remote {
     guard(ptr::null_mut(), || {
-        let Some(s) = stack(s) else {
+        // SAFETY: `s` is NULL or a live stack only this thread uses (the call's contract).
+        let Some(s) = (unsafe { stack(s) }) else {
             return ptr::null_mut();
         };
         if s.remote.is_some() {
@@ -61,7 +62,10 @@ pub unsafe extern "C" fn lr_remote_free(r: *mut lr_remote) {
 }
 
 /// The handle behind `r`, if not NULL.
-fn handle<'a>(r: *mut lr_remote) -> Option<&'a mut lr_remote> {
+///
+/// # Safety
+/// `r` is NULL or from `lr_remote_new`, not freed, and used by no other thread meanwhile.
+unsafe fn handle<'a>(r: *mut lr_remote) -> Option<&'a mut lr_remote> {
     // SAFETY: a non-NULL `r` came from lr_remote_new, is not freed, and only the calling
     // thread uses it now (the contract of every lr_remote call).
     unsafe { r.as_mut() }
@@ -93,10 +97,14 @@ pub unsafe extern "C" fn lr_remote_connect(
     tag: u64,
 ) -> c_int {
     guard(-libc::EIO, || {
-        let Some(r) = handle(r) else {
+        // SAFETY: `r` is NULL or a live handle only this thread uses (the call's contract).
+        let Some(r) = (unsafe { handle(r) }) else {
             return -libc::EINVAL;
         };
-        let Some(dst) = str_arg(dst_ip_port).and_then(|d| d.parse::<SocketAddrV4>().ok()) else {
+        // SAFETY: the string is NULL or NUL-terminated (the call's contract).
+        let Some(dst) =
+            unsafe { str_arg(dst_ip_port) }.and_then(|d| d.parse::<SocketAddrV4>().ok())
+        else {
             return -libc::EINVAL;
         };
         submit(r, Request::Connect { dst, tag })
@@ -119,7 +127,8 @@ pub unsafe extern "C" fn lr_remote_send(
     len: usize,
 ) -> i64 {
     guard(-libc::EIO as i64, || {
-        let Some(r) = handle(r) else {
+        // SAFETY: `r` is NULL or a live handle only this thread uses (the call's contract).
+        let Some(r) = (unsafe { handle(r) }) else {
             return -libc::EINVAL as i64;
         };
         let Some(id) = raw_id(conn) else {
@@ -165,7 +174,8 @@ pub unsafe extern "C" fn lr_remote_close(r: *mut lr_remote, conn: i64) -> c_int 
 
 fn conn_request(r: *mut lr_remote, conn: i64, req: fn(ConnId) -> Request) -> c_int {
     guard(-libc::EIO, || {
-        let (Some(r), Some(id)) = (handle(r), raw_id(conn)) else {
+        // SAFETY: `r` is NULL or a live handle only this thread uses (the call's contract).
+        let (Some(r), Some(id)) = (unsafe { handle(r) }, raw_id(conn)) else {
             return -libc::EINVAL;
         };
         submit(r, req(id))
@@ -181,7 +191,8 @@ fn conn_request(r: *mut lr_remote, conn: i64, req: fn(ConnId) -> Request) -> c_i
 #[no_mangle]
 pub unsafe extern "C" fn lr_remote_poll(r: *mut lr_remote, ev: *mut lr_event, max: c_int) -> c_int {
     guard(-libc::EIO, || {
-        let Some(r) = handle(r) else {
+        // SAFETY: `r` is NULL or a live handle only this thread uses (the call's contract).
+        let Some(r) = (unsafe { handle(r) }) else {
             return -libc::EINVAL;
         };
         if max < 0 || (ev.is_null() && max > 0) {
@@ -220,6 +231,7 @@ pub unsafe extern "C" fn lr_remote_poll(r: *mut lr_remote, ev: *mut lr_event, ma
                 Reply::Event(e) => expand(&e, &mut r.pending),
             }
         }
-        hand_out(&mut r.pending, ev, max)
+        // SAFETY: `ev` has room for `max` events, checked not NULL above (the call's contract).
+        unsafe { hand_out(&mut r.pending, ev, max) }
     })
 }

@@ -31,18 +31,24 @@ pub unsafe extern "C" fn lr_runtime_new(
     err: *mut c_char,
     errlen: usize,
 ) -> *mut lr_runtime {
-    guard(ptr::null_mut(), || match new(eal_args, port) {
+    // SAFETY: the caller's contract for the strings.
+    guard(ptr::null_mut(), || match unsafe { new(eal_args, port) } {
         Ok(rt) => Box::into_raw(Box::new(rt)),
         Err(msg) => {
-            put_err(err, errlen, &msg);
+            // SAFETY: `err` is NULL or `errlen` writable bytes (the call's contract).
+            unsafe { put_err(err, errlen, &msg) };
             ptr::null_mut()
         }
     })
 }
 
-fn new(eal_args: *const c_char, port: *const c_char) -> Result<lr_runtime, String> {
-    let args = str_arg(eal_args).ok_or("eal_args: NULL or not UTF-8")?;
-    let name = str_arg(port).ok_or("port: NULL or not UTF-8")?;
+/// # Safety
+/// The strings are NULL or NUL-terminated.
+unsafe fn new(eal_args: *const c_char, port: *const c_char) -> Result<lr_runtime, String> {
+    // SAFETY: the string is NULL or NUL-terminated (the call's contract).
+    let args = unsafe { str_arg(eal_args) }.ok_or("eal_args: NULL or not UTF-8")?;
+    // SAFETY: the string is NULL or NUL-terminated (the call's contract).
+    let name = unsafe { str_arg(port) }.ok_or("port: NULL or not UTF-8")?;
     let argv: Vec<&str> = args.split_whitespace().collect();
     let eal = Eal::init(&argv).map_err(|e| e.to_string())?;
     let queues = eal.lcores().len().clamp(1, 64) as u16;

@@ -2,10 +2,13 @@
 use crate::event::{expand, hand_out, lr_event};
 use crate::runtime::lr_runtime;
 use crate::{errno, guard, put_err, raw_id, str_arg};
+use linerate::dpdk::{Eal, Mbuf, Offloads};
 use linerate::event::Event;
+use linerate::peer::AckPeer;
 use linerate::remote::RemotePort;
 use linerate::steer::{PortSplit, Reta, RssSteering, Toeplitz};
-use linerate::{ConnId, DpdkDevice, IoError, Ipv4Cidr, Stack, StackConfig, State, TscClock};
+use linerate::{ConnId, Device, DpdkDevice, IoError, Ipv4Cidr, MacAddr};
+use linerate::{Stack, StackConfig, State, TscClock};
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_void};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -15,7 +18,9 @@ use std::sync::Arc;
 /// A stack on one queue pair of the runtime's port, with its clock and the events not yet
 /// handed out.
 pub struct lr_stack {
-    stack: Stack<DpdkDevice>,
+    pub(crate) stack: Stack<Nic>,
+    /// For the zero-copy regions it makes (`lr_region_new`).
+    pub(crate) eal: Eal,
     clock: TscClock,
     /// `Stack::events`' buffer.
     evs: Vec<Event>,
@@ -47,33 +52,122 @@ pub unsafe extern "C" fn lr_stack_new(
     guard(ptr::null_mut(), || {
         // SAFETY: a non-NULL `rt` came from lr_runtime_new and is not being freed (contract).
         let r = match unsafe { rt.as_ref() } {
-            Some(rt) => new(rt, queue, ip_cidr, gateway),
+            // SAFETY: the caller's contract for the strings.
+            Some(rt) => unsafe { new(rt, queue, ip_cidr, gateway, None) },
             None => Err("rt: NULL".into()),
         };
         match r {
             Ok(s) => Box::into_raw(Box::new(s)),
             Err(msg) => {
-                put_err(err, errlen, &msg);
+                // SAFETY: `err` is NULL or `errlen` writable bytes (the call's contract).
+                unsafe { put_err(err, errlen, &msg) };
                 ptr::null_mut()
             }
         }
     })
 }
 
-fn new(
+/// `lr_stack_new` with the port's other end played by linerate's in-process ACK peer at
+/// `peer_ip` (it answers ARP, handshakes, data with cumulative ACKs, and FINs): on net_null
+/// this measures the stack's own cost per send, as `linerate send --ack-peer` does. NULL on
+/// failure, with a reason in `err`.
+///
+/// # Safety
+/// As `lr_stack_new`; `peer_ip` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn lr_stack_new_ack_peer(
+    rt: *mut lr_runtime,
+    queue: u16,
+    ip_cidr: *const c_char,
+    peer_ip: *const c_char,
+    err: *mut c_char,
+    errlen: usize,
+) -> *mut lr_stack {
+    guard(ptr::null_mut(), || {
+        // SAFETY: the caller's contract for `peer_ip` (NULL or NUL-terminated).
+        let peer = unsafe { str_arg(peer_ip) }.map(|p| p.parse::<Ipv4Addr>());
+        // SAFETY: a non-NULL `rt` came from lr_runtime_new and is not being freed (contract).
+        let r = match (unsafe { rt.as_ref() }, peer) {
+            (None, _) => Err("rt: NULL".into()),
+            (_, None) => Err("peer_ip: NULL or not UTF-8".into()),
+            (_, Some(Err(_))) => Err("peer_ip: not an IPv4 address (want a.b.c.d)".into()),
+            (Some(rt), Some(Ok(ip))) => {
+                // SAFETY: the caller's contract for `ip_cidr`.
+                unsafe { new(rt, queue, ip_cidr, ptr::null(), Some(ip)) }
+            }
+        };
+        match r {
+            Ok(s) => Box::into_raw(Box::new(s)),
+            Err(msg) => {
+                // SAFETY: the caller's contract for `err` and `errlen`.
+                unsafe { put_err(err, errlen, &msg) };
+                ptr::null_mut()
+            }
+        }
+    })
+}
+
+/// What a C stack runs on: a queue pair of the port, or one with the in-process ACK peer
+/// behind it (`lr_stack_new_ack_peer`).
+pub(crate) enum Nic {
+    Port(DpdkDevice),
+    AckPeer(Box<AckPeer<DpdkDevice>>),
+}
+
+impl Device for Nic {
+    #[inline]
+    fn rx_burst(&mut self, out: &mut Vec<Mbuf>) -> usize {
+        match self {
+            Nic::Port(d) => d.rx_burst(out),
+            Nic::AckPeer(d) => d.rx_burst(out),
+        }
+    }
+    #[inline]
+    fn tx_burst(&mut self, pkts: &mut Vec<Mbuf>) -> usize {
+        match self {
+            Nic::Port(d) => d.tx_burst(pkts),
+            Nic::AckPeer(d) => d.tx_burst(pkts),
+        }
+    }
+    fn mac(&self) -> MacAddr {
+        match self {
+            Nic::Port(d) => d.mac(),
+            Nic::AckPeer(d) => d.mac(),
+        }
+    }
+    fn offloads(&self) -> Offloads {
+        match self {
+            Nic::Port(d) => d.offloads(),
+            Nic::AckPeer(d) => d.offloads(),
+        }
+    }
+    fn tx_done_cleanup(&mut self) {
+        match self {
+            Nic::Port(d) => d.tx_done_cleanup(),
+            Nic::AckPeer(d) => d.tx_done_cleanup(),
+        }
+    }
+}
+
+/// # Safety
+/// The strings are NULL or NUL-terminated.
+unsafe fn new(
     rt: &lr_runtime,
     queue: u16,
     ip_cidr: *const c_char,
     gateway: *const c_char,
+    peer: Option<Ipv4Addr>,
 ) -> Result<lr_stack, String> {
-    let ip_s = str_arg(ip_cidr).ok_or("ip_cidr: NULL or not UTF-8")?;
+    // SAFETY: the string is NULL or NUL-terminated (the call's contract).
+    let ip_s = unsafe { str_arg(ip_cidr) }.ok_or("ip_cidr: NULL or not UTF-8")?;
     let ip: Ipv4Cidr = ip_s
         .parse()
         .map_err(|e| format!("ip_cidr {ip_s:?}: {e} (want a.b.c.d/len)"))?;
     let gateway = match gateway.is_null() {
         true => None,
         false => {
-            let g = str_arg(gateway).ok_or("gateway: not UTF-8")?;
+            // SAFETY: the string is NULL or NUL-terminated (the call's contract).
+            let g = unsafe { str_arg(gateway) }.ok_or("gateway: not UTF-8")?;
             Some(
                 g.parse::<Ipv4Addr>()
                     .map_err(|_| format!("gateway {g:?}: not an IPv4 address"))?,
@@ -103,9 +197,19 @@ fn new(
     rt.eal.register_thread().map_err(|e| e.to_string())?;
     let q = rt.port.queue(queue).map_err(|e| e.to_string())?;
     let dev = DpdkDevice::new(q).map_err(|e| e.to_string())?;
+    let dev = match peer {
+        Some(peer_ip) => Nic::AckPeer(Box::new(AckPeer::new(
+            dev,
+            rt.pool.clone(),
+            ip.addr,
+            peer_ip,
+        ))),
+        None => Nic::Port(dev),
+    };
     let clock = TscClock::new();
     Ok(lr_stack {
         stack: Stack::new(dev, rt.pool.clone(), cfg, clock.now()),
+        eal: rt.eal.clone(),
         clock,
         evs: vec![Event::EMPTY; 256],
         pending: VecDeque::new(),
@@ -129,7 +233,10 @@ pub unsafe extern "C" fn lr_stack_free(s: *mut lr_stack) {
 }
 
 /// The stack behind `s`, if not NULL.
-pub(crate) fn stack<'a>(s: *mut lr_stack) -> Option<&'a mut lr_stack> {
+///
+/// # Safety
+/// `s` is NULL or from `lr_stack_new`, not freed, and used by no other thread meanwhile.
+pub(crate) unsafe fn stack<'a>(s: *mut lr_stack) -> Option<&'a mut lr_stack> {
     // SAFETY: a non-NULL `s` came from lr_stack_new, is not freed, and only the calling
     // thread uses it now (the contract of every lr_stack call).
     unsafe { s.as_mut() }
@@ -151,10 +258,14 @@ fn conn_of(s: &lr_stack, conn: i64) -> Option<ConnId> {
 #[no_mangle]
 pub unsafe extern "C" fn lr_connect(s: *mut lr_stack, dst_ip_port: *const c_char) -> i64 {
     guard(-libc::EIO as i64, || {
-        let Some(s) = stack(s) else {
+        // SAFETY: `s` is NULL or a live stack only this thread uses (the call's contract).
+        let Some(s) = (unsafe { stack(s) }) else {
             return -libc::EINVAL as i64;
         };
-        let Some(dst) = str_arg(dst_ip_port).and_then(|d| d.parse::<SocketAddrV4>().ok()) else {
+        // SAFETY: the string is NULL or NUL-terminated (the call's contract).
+        let Some(dst) =
+            unsafe { str_arg(dst_ip_port) }.and_then(|d| d.parse::<SocketAddrV4>().ok())
+        else {
             return -libc::EINVAL as i64;
         };
         match s.stack.connect(dst, None) {
@@ -180,7 +291,8 @@ pub unsafe extern "C" fn lr_send(
     len: usize,
 ) -> i64 {
     guard(-libc::EIO as i64, || {
-        let Some(s) = stack(s) else {
+        // SAFETY: `s` is NULL or a live stack only this thread uses (the call's contract).
+        let Some(s) = (unsafe { stack(s) }) else {
             return -libc::EINVAL as i64;
         };
         if (buf.is_null() && len > 0) || len > isize::MAX as usize {
@@ -219,7 +331,8 @@ pub unsafe extern "C" fn lr_send(
 #[no_mangle]
 pub unsafe extern "C" fn lr_poll(s: *mut lr_stack, ev: *mut lr_event, max: c_int) -> c_int {
     guard(-libc::EIO, || {
-        let Some(s) = stack(s) else {
+        // SAFETY: `s` is NULL or a live stack only this thread uses (the call's contract).
+        let Some(s) = (unsafe { stack(s) }) else {
             return -libc::EINVAL;
         };
         if max < 0 || (ev.is_null() && max > 0) {
@@ -238,7 +351,8 @@ pub unsafe extern "C" fn lr_poll(s: *mut lr_stack, ev: *mut lr_event, max: c_int
                 break;
             }
         }
-        hand_out(&mut s.pending, ev, max)
+        // SAFETY: `ev` has room for `max` events, checked not NULL above (the call's contract).
+        unsafe { hand_out(&mut s.pending, ev, max) }
     })
 }
 
@@ -268,10 +382,11 @@ pub unsafe extern "C" fn lr_close(s: *mut lr_stack, conn: i64) -> c_int {
 fn on_conn(
     s: *mut lr_stack,
     conn: i64,
-    f: impl FnOnce(&mut Stack<DpdkDevice>, ConnId) -> Result<(), IoError>,
+    f: impl FnOnce(&mut Stack<Nic>, ConnId) -> Result<(), IoError>,
 ) -> c_int {
     guard(-libc::EIO, || {
-        let Some(s) = stack(s) else {
+        // SAFETY: `s` is NULL or a live stack only this thread uses (the call's contract).
+        let Some(s) = (unsafe { stack(s) }) else {
             return -libc::EINVAL;
         };
         let Some(id) = conn_of(s, conn) else {

@@ -1,7 +1,8 @@
 //! The C ABI's contract on bad input, called as C would call it: NULL pointers, bad strings,
 //! bad and stale ids and bad sizes give -EINVAL (or NULL and a one-line message), never a
 //! crash, and the errors that mean something else say so (-ENOTCONN before the handshake,
-//! -ENETUNREACH without a route). On net_null, so no peer answers.
+//! -ENETUNREACH without a route). On net_null, so no peer answers; then the zero-copy
+//! calls with the in-process ACK peer behind net_null.
 use linerate_capi::*;
 use std::ffi::{c_char, CStr, CString};
 use std::ptr;
@@ -127,5 +128,130 @@ unsafe fn calls() {
     );
     assert_eq!(lr_close(s, id), inval, "the id is stale once freed");
     lr_stack_free(s);
+    zero_copy_with_completions(rt);
     lr_runtime_free(rt);
+}
+
+/// Polls `s` until `done` holds for the events so far (or 200 000 polls); returns them.
+unsafe fn poll_until(
+    s: *mut lr_stack,
+    got: &mut Vec<lr_event>,
+    done: impl Fn(&[lr_event]) -> bool,
+) {
+    let mut ev = [lr_event {
+        conn: 0,
+        kind: 0,
+        error: 0,
+        bytes: 0,
+    }; 64];
+    for _ in 0..200_000 {
+        let n = lr_poll(s, ev.as_mut_ptr(), 64);
+        assert!(n >= 0);
+        got.extend_from_slice(&ev[..n as usize]);
+        if done(got) {
+            return;
+        }
+    }
+    panic!("events never came: {got:?}");
+}
+
+/// The zero-copy calls on queue 0 again, now with the in-process ACK peer behind it: a
+/// region written in place, sends from it, LR_EV_ZC_DONE only for acknowledged bytes, and
+/// the bytes writable again after it.
+unsafe fn zero_copy_with_completions(rt: *mut lr_runtime) {
+    let mut err = [0 as c_char; 256];
+    let (e, el) = (err.as_mut_ptr(), err.len());
+    let c = |s: &str| CString::new(s).unwrap();
+    let ip = c("198.18.0.1/24");
+    let inval = -libc::EINVAL;
+    assert!(lr_stack_new_ack_peer(rt, 0, ip.as_ptr(), c("peer").as_ptr(), e, el).is_null());
+    assert_eq!(msg(&err), "peer_ip: not an IPv4 address (want a.b.c.d)");
+    let s = lr_stack_new_ack_peer(rt, 0, ip.as_ptr(), c("198.18.0.2").as_ptr(), e, el);
+    assert!(!s.is_null(), "{}", msg(&err));
+
+    assert_eq!(lr_zc_region_new(ptr::null_mut(), 4096, 4, e, el), inval);
+    assert_eq!(lr_zc_region_new(s, 4096, 0, e, el), inval);
+    assert!(msg(&err).starts_with("tickets: 0"), "{}", msg(&err));
+    assert_eq!(lr_zc_region_new(s, 0, 4, e, el), inval);
+    const LEN: usize = 1 << 20;
+    let r = lr_zc_region_new(s, LEN, 8, e, el);
+    assert!(r >= 0, "{}", msg(&err));
+    assert!(lr_zc_region_base(s, r + 1).is_null());
+    assert!(lr_zc_region_base(s, -1).is_null());
+    let base = lr_zc_region_base(s, r).cast::<u8>();
+    assert!(!base.is_null());
+    for i in 0..LEN {
+        *base.add(i) = (i * 7 % 251) as u8;
+    }
+    assert_eq!(lr_zc_region_busy(s, r, 0, LEN), 0);
+    assert_eq!(lr_zc_region_busy(s, r, LEN, 1), inval);
+
+    let id = lr_connect(s, c("198.18.0.2:5201").as_ptr());
+    assert!(id >= 0, "{id}");
+    assert_eq!(lr_send_zc(s, id, r, 0, 100), -libc::ENOTCONN as i64);
+    let mut got = Vec::new();
+    let is = |k: lr_event_kind| move |e: &lr_event| e.conn == id && e.kind == k as u32;
+    poll_until(s, &mut got, |g| {
+        g.iter().any(is(lr_event_kind::LR_EV_CONNECTED))
+    });
+    assert_eq!(
+        lr_send_zc(s, id, r, LEN - 10, 11),
+        inval as i64,
+        "past the end"
+    );
+    assert_eq!(
+        lr_send_zc(s, id, r + 1, 0, 10),
+        inval as i64,
+        "no such region"
+    );
+    assert_eq!(
+        lr_send_zc(s, id + (1 << 32), r, 0, 10),
+        inval as i64,
+        "stale id"
+    );
+    let mut sent = 0usize;
+    while sent < LEN {
+        match lr_send_zc(s, id, r, sent, LEN - sent) {
+            n if n > 0 => sent += n as usize,
+            n if n == -libc::EAGAIN as i64 || n == -libc::ENOBUFS as i64 => {
+                assert!(
+                    lr_zc_region_busy(s, r, 0, sent) == 1
+                        || got.iter().any(is(lr_event_kind::LR_EV_ZC_DONE))
+                );
+                let mut ev = [lr_event {
+                    conn: 0,
+                    kind: 0,
+                    error: 0,
+                    bytes: 0,
+                }; 64];
+                let k = lr_poll(s, ev.as_mut_ptr(), 64);
+                got.extend_from_slice(&ev[..k as usize]);
+            }
+            n => panic!("lr_send_zc: {n}"),
+        }
+    }
+    poll_until(s, &mut got, |g| {
+        g.iter()
+            .any(|e| is(lr_event_kind::LR_EV_ZC_DONE)(e) && e.bytes == LEN as u64)
+    });
+    // Every completion is covered by an earlier (or the same poll's) ACK.
+    let mut acked = 0;
+    for e in got.iter().filter(|e| e.conn == id) {
+        if e.kind == lr_event_kind::LR_EV_ACKED as u32 {
+            acked = e.bytes;
+        }
+        if e.kind == lr_event_kind::LR_EV_ZC_DONE as u32 {
+            assert!(
+                e.bytes <= acked,
+                "memory back before its ACK: {e:?} (acked {acked})"
+            );
+        }
+    }
+    assert_eq!(
+        lr_zc_region_busy(s, r, 0, LEN),
+        0,
+        "every byte writable again"
+    );
+    assert_eq!(lr_close(s, id), 0);
+    lr_stack_free(s);
 }

@@ -11,6 +11,18 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RegionId(pub(crate) u16);
 
+impl RegionId {
+    /// The number C callers hold.
+    pub fn to_raw(self) -> u16 {
+        self.0
+    }
+
+    /// The region numbered `n` (`to_raw`); a number no region has is refused by every call.
+    pub fn from_raw(n: u16) -> RegionId {
+        RegionId(n)
+    }
+}
+
 /// A region's bytes: shared and immutable, or the app's to reuse.
 enum Buf {
     Shared(Arc<TxRegion>),
