@@ -192,8 +192,9 @@ void lr_runtime_free(lr_runtime *rt);
  A stack on queue pair `queue` of `rt`'s port, at `ip_cidr` ("198.18.0.1/24") with
  `gateway` as default route (NULL: none). With several queue pairs, each stack takes its
  slice of the ephemeral ports and picks ports whose replies the NIC's RSS sends to its
- queue. Call it on the thread that will poll the stack. NULL on failure, with a reason in
- `err`.
+ queue. Connections send with TCP_NODELAY: a message of up to one MSS leaves inside
+ `lr_send`. Call it on the thread that will poll the stack. NULL on failure, with a reason
+ in `err`.
 
  # Safety
  `rt` is NULL or a live runtime; the strings are NULL or NUL-terminated; `err` is NULL

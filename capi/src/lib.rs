@@ -34,7 +34,7 @@ pub use remote::{
 pub use runtime::{lr_runtime, lr_runtime_free, lr_runtime_new};
 pub use stack::{
     lr_close, lr_connect, lr_poll, lr_send, lr_shutdown, lr_stack, lr_stack_free, lr_stack_new,
-    lr_stack_new_ack_peer,
+    lr_stack_new_ack_peer, Nic,
 };
 pub use zc::{lr_send_zc, lr_zc_region_base, lr_zc_region_busy, lr_zc_region_new};
 

@@ -3,8 +3,8 @@
 //! The app writes its data in place in a region the stack owns, sends byte ranges of it
 //! with `lr_send_zc`, and may write a range again once `LR_EV_ZC_DONE` events of the
 //! connections that sent it say their memory came back (or `lr_zc_region_busy` says 0).
-use crate::stack::{lr_stack, stack};
-use crate::{errno, guard, put_err, raw_id};
+use crate::stack::{lr_stack, send_errno, stack};
+use crate::{guard, put_err, raw_id};
 use linerate::dpdk::{ZcRegion, MAX_TICKETS};
 use linerate::RegionId;
 use std::ffi::{c_char, c_int, c_void};
@@ -143,14 +143,9 @@ pub unsafe extern "C" fn lr_send_zc(
         if s.stack.zc_region(r).is_none() {
             return -libc::EINVAL as i64;
         }
-        match s.stack.state(id) {
-            None => return -libc::EINVAL as i64,
-            Some(linerate::State::SynSent) => return -libc::ENOTCONN as i64,
-            Some(_) => {}
-        }
         match s.stack.send_region(id, r, off, len) {
             Ok(n) => n as i64,
-            Err(e) => -errno::io(e) as i64,
+            Err(e) => -send_errno(s, id, e) as i64,
         }
     })
 }

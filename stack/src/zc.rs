@@ -2,8 +2,8 @@
 //! notifications, for the storage case.
 //!
 //! A send from a reusable region (`ZcRegion`) leases its bytes under a ticket; consecutive
-//! sends of one connection that continue each other share one, as the kernel merges
-//! notifications. A connection keeps its tickets in send order. Once the peer has
+//! small sends of one connection that continue each other share one (up to 64 KiB), as the
+//! kernel merges notifications. A connection keeps its tickets in send order. Once the peer has
 //! acknowledged a ticket's last byte (or the connection has ended) the connection releases
 //! it; once no frame holds its bytes (the device has freed them) it is complete. Completions
 //! are reported in send order, as `Event::zc_done`, the bytes returned so far.
@@ -95,6 +95,9 @@ impl<D: Device> Stack<D> {
     }
 }
 
+/// Most bytes consecutive sends merge into one ticket: one TSO unit's worth.
+const MERGE_MAX: u32 = 64 << 10;
+
 /// The ticket `take` bytes at `off` of region `r` go under: the connection's last one when
 /// it is still held and these bytes continue it in the region and in sequence, else a new
 /// one at the end of its list. `None` when the region has no ticket free.
@@ -109,9 +112,11 @@ fn lease(
     let write_seq = tcb.write_seq;
     let end = write_seq.wrapping_add(take);
     if !TicketId(tcb.zc.held).is_none() && tail.region() == r.0 {
+        // Small writes merge (their segments pack full); large ones keep their own ticket,
+        // so that a storage app's blocks come back one by one, not a ring's worth at once.
         let continues = regions
             .ticket(tail)
-            .is_some_and(|m| m.off_end == off && m.end == write_seq);
+            .is_some_and(|m| m.off_end == off && m.end == write_seq && m.bytes + take <= MERGE_MAX);
         if continues && regions.extend(tail, take) {
             if let Some(m) = regions.ticket(tail) {
                 (m.end, m.off_end, m.bytes) = (end, off + take, m.bytes + take);
