@@ -79,6 +79,28 @@ fn c_example_sends_a_file_on_four_connections() {
     assert!(stdout.contains("4 closed whole, 0 failed"), "{stdout}");
     let conns = sink.finish();
     assert_all_whole(&conns, CONNS, data.len() as u64, &sha256_hex(&data));
+    // The same from a zero-copy region: lr_send_zc, and every byte returned by
+    // LR_EV_ZC_DONE only after the kernel acknowledged it.
+    let sink = Sink::start(5231, CONNS);
+    let out = Command::new(&exe)
+        .args([
+            eal.as_str(),
+            "net_af_packet0",
+            "198.18.0.1/24",
+            "198.18.0.254",
+            &sink.addr().to_string(),
+            &CONNS.to_string(),
+        ])
+        .arg(&file)
+        .arg("zc")
+        .output()
+        .expect("run the example");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "send_file zc failed: {stdout}");
+    assert!(stdout.contains("(zero copy): 4 closed whole, 0 failed"), "{stdout}");
+    let conns = sink.finish();
+    assert_all_whole(&conns, CONNS, data.len() as u64, &sha256_hex(&data));
     // A bad argument is one line naming it, and a failure exit (no panic, no crash).
     let bad = Command::new(&exe)
         .args([

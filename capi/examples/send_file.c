@@ -1,14 +1,16 @@
 /* Sends one file on several connections through linerate's C ABI, then closes them.
  *
- *   send_file EAL_ARGS PORT IP/LEN GATEWAY|- DST_IP:PORT CONNECTIONS FILE
+ *   send_file EAL_ARGS PORT IP/LEN GATEWAY|- DST_IP:PORT CONNECTIONS FILE [zc]
  *
  * e.g. (as root, inside the lr-gen namespace of scripts/topology.sh, with a sink listening):
  *   send_file "-l 0 --in-memory --no-pci --vdev=net_af_packet0,iface=lr-gen0" \
  *       net_af_packet0 198.18.0.1/24 198.18.0.254 198.19.0.2:5201 4 /etc/services
  *
  * Every connection sends the whole file, shuts down once all of it is queued, and counts as
- * done at LR_EV_CLOSED. Prints one summary line; exits 0 only if every connection closed
- * cleanly with the whole file acknowledged. */
+ * done at LR_EV_CLOSED. With "zc" the file is read straight into a zero-copy region and sent
+ * from there with lr_send_zc (no copy); a connection then also waits for LR_EV_ZC_DONE to
+ * return all of it. Prints one summary line; exits 0 only if every connection closed
+ * cleanly with the whole file acknowledged (and, with zc, returned). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@ struct conn {
     int64_t id;
     size_t sent;     /* bytes lr_send took */
     uint64_t acked;  /* from LR_EV_ACKED */
+    uint64_t zc_done; /* from LR_EV_ZC_DONE */
     int connected, shut, closed, error;
 };
 
@@ -55,6 +58,9 @@ static unsigned char *read_file(const char *path, size_t *len) {
     return buf;
 }
 
+/* The zero-copy region holding the file (lr_send_zc), or -1 to copy with lr_send. */
+static int zc_region = -1;
+
 /* Queues as much of the file as the connection takes now; shuts down once all is queued. */
 static int push(lr_stack *s, struct conn *c, const unsigned char *data, size_t len) {
     while (c->connected && !c->shut && !c->closed) {
@@ -63,8 +69,10 @@ static int push(lr_stack *s, struct conn *c, const unsigned char *data, size_t l
             c->shut = 1;
             break;
         }
-        int64_t n = lr_send(s, c->id, data + c->sent, len - c->sent);
-        if (n == -EAGAIN) break; /* LR_EV_WRITABLE or LR_EV_ACKED brings us back */
+        int64_t n = zc_region >= 0 ? lr_send_zc(s, c->id, zc_region, c->sent, len - c->sent)
+                                   : lr_send(s, c->id, data + c->sent, len - c->sent);
+        /* LR_EV_WRITABLE, LR_EV_ACKED or LR_EV_ZC_DONE brings us back */
+        if (n == -EAGAIN || n == -ENOBUFS) break;
         if (n < 0) {
             fprintf(stderr, "send_file: lr_send: %s\n", strerror((int)-n));
             return -1;
@@ -81,8 +89,9 @@ static struct conn *find(struct conn *cs, int n, int64_t id) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 8) {
-        fprintf(stderr, "usage: send_file EAL_ARGS PORT IP/LEN GATEWAY|- DST_IP:PORT CONNECTIONS FILE\n");
+    int zc = argc == 9 && strcmp(argv[8], "zc") == 0;
+    if (argc != 8 && !zc) {
+        fprintf(stderr, "usage: send_file EAL_ARGS PORT IP/LEN GATEWAY|- DST_IP:PORT CONNECTIONS FILE [zc]\n");
         return 2;
     }
     int n = atoi(argv[6]);
@@ -109,6 +118,15 @@ int main(int argc, char **argv) {
         lr_runtime_free(rt);
         return 1;
     }
+    if (zc) {
+        /* The file's bytes go where the NIC reads them, once, for every connection. */
+        zc_region = lr_zc_region_new(s, len ? len : 1, 256, err, sizeof err);
+        if (zc_region < 0) {
+            fprintf(stderr, "send_file: %s\n", err);
+            return 1;
+        }
+        memcpy(lr_zc_region_base(s, zc_region), data, len);
+    }
     struct conn cs[MAX_CONNS];
     memset(cs, 0, sizeof cs);
     for (int i = 0; i < n; i++) {
@@ -121,7 +139,8 @@ int main(int argc, char **argv) {
     lr_event ev[64];
     int done = 0, failed = 0;
     double deadline = now_s() + TIMEOUT_S;
-    while (done < n && now_s() < deadline) {
+    int returned = 0; /* with zc: every connection's bytes came back */
+    while ((done < n || (zc && !returned)) && now_s() < deadline) {
         int k = lr_poll(s, ev, 64);
         if (k < 0) {
             fprintf(stderr, "send_file: lr_poll: %s\n", strerror(-k));
@@ -133,6 +152,14 @@ int main(int argc, char **argv) {
             switch (ev[i].kind) {
             case LR_EV_CONNECTED: c->connected = 1; break;
             case LR_EV_ACKED: c->acked = ev[i].bytes; break;
+            case LR_EV_ZC_DONE:
+                c->zc_done = ev[i].bytes;
+                if (c->zc_done > c->acked) { /* never: memory comes back only once acked */
+                    fprintf(stderr, "send_file: %llu bytes returned, %llu acked\n",
+                            (unsigned long long)c->zc_done, (unsigned long long)c->acked);
+                    c->error = EPROTO;
+                }
+                break;
             case LR_EV_WRITABLE: break;
             case LR_EV_READABLE: break;
             case LR_EV_CLOSED: c->closed = 1; done++; break;
@@ -147,14 +174,17 @@ int main(int argc, char **argv) {
             }
             if (push(s, c, data, len) != 0) return 1;
         }
+        returned = 1;
+        for (int i = 0; i < n; i++) returned &= cs[i].zc_done == len;
     }
     int whole = 0;
     for (int i = 0; i < n; i++) {
-        whole += cs[i].closed && !cs[i].error && cs[i].acked == len;
+        whole += cs[i].closed && !cs[i].error && cs[i].acked == len && (!zc || cs[i].zc_done == len);
         lr_close(s, cs[i].id);
     }
-    printf("send_file: %d connections, %zu bytes each: %d closed whole, %d failed, %d unfinished\n",
-           n, len, whole, failed, n - done);
+    if (zc && lr_zc_region_busy(s, zc_region, 0, len ? len : 1) != 0) whole = 0;
+    printf("send_file: %d connections, %zu bytes each%s: %d closed whole, %d failed, %d unfinished\n",
+           n, len, zc ? " (zero copy)" : "", whole, failed, n - done);
     lr_stack_free(s);
     lr_runtime_free(rt);
     free(data);
