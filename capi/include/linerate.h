@@ -180,6 +180,15 @@ int lr_remote_poll(lr_remote *r, lr_event *ev, int max);
 lr_runtime *lr_runtime_new(const char *eal_args, const char *port, char *err, size_t errlen);
 
 /*
+ Queue pairs the runtime's port has (one per EAL lcore): the stacks it can hold, one per
+ queue, each on its own thread. 0 for NULL.
+
+ # Safety
+ `rt` is NULL or a live runtime.
+ */
+uint16_t lr_runtime_queues(const lr_runtime *rt);
+
+/*
  Frees a runtime (NULL is allowed). Stacks made from it keep working; the port closes
  when the last of them is freed.
 

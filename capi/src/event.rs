@@ -47,7 +47,8 @@ pub struct lr_event {
 }
 
 /// Appends the C events of one stack event, in the order they happened: connected, acked,
-/// writable, readable, then closed or failed.
+/// zero-copy memory returned, writable, readable, then closed; or, for a failure, the error
+/// before the memory it returned.
 pub(crate) fn expand(e: &Event, out: &mut VecDeque<lr_event>) {
     let conn = e.conn.to_raw() as i64;
     let mut push = |kind: lr_event_kind, error: i32, bytes: u64| {
@@ -64,14 +65,21 @@ pub(crate) fn expand(e: &Event, out: &mut VecDeque<lr_event>) {
     if e.what & ACKED != 0 {
         push(lr_event_kind::LR_EV_ACKED, 0, e.bytes_acked);
     }
-    if e.what & ZC_DONE != 0 {
-        push(lr_event_kind::LR_EV_ZC_DONE, 0, e.zc_done);
-    }
     if e.what & WRITABLE != 0 {
         push(lr_event_kind::LR_EV_WRITABLE, 0, 0);
     }
     if e.what & READABLE != 0 {
         push(lr_event_kind::LR_EV_READABLE, 0, e.bytes_received);
+    }
+    // Memory back before a clean close (all of it acknowledged, and CLOSED is last), after
+    // an error (which says why it came back unacknowledged).
+    let zc = |push: &mut dyn FnMut(lr_event_kind, i32, u64)| {
+        if e.what & ZC_DONE != 0 {
+            push(lr_event_kind::LR_EV_ZC_DONE, 0, e.zc_done);
+        }
+    };
+    if e.what & ERROR == 0 {
+        zc(&mut push);
     }
     if e.what & CLOSED != 0 {
         push(lr_event_kind::LR_EV_CLOSED, 0, 0);
@@ -79,6 +87,7 @@ pub(crate) fn expand(e: &Event, out: &mut VecDeque<lr_event>) {
     if e.what & ERROR != 0 {
         let errno = e.error.map_or(libc::EIO, crate::errno::tcp);
         push(lr_event_kind::LR_EV_ERROR, errno, 0);
+        zc(&mut push);
     }
 }
 

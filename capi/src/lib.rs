@@ -31,7 +31,7 @@ pub use remote::{
     lr_remote, lr_remote_close, lr_remote_connect, lr_remote_free, lr_remote_new, lr_remote_poll,
     lr_remote_send, lr_remote_shutdown,
 };
-pub use runtime::{lr_runtime, lr_runtime_free, lr_runtime_new};
+pub use runtime::{lr_runtime, lr_runtime_free, lr_runtime_new, lr_runtime_queues};
 pub use stack::{
     lr_close, lr_connect, lr_poll, lr_send, lr_shutdown, lr_stack, lr_stack_free, lr_stack_new,
     lr_stack_new_ack_peer, Nic,

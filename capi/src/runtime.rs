@@ -1,10 +1,10 @@
 //! `lr_runtime`: EAL, one port and its hugepage mbuf pool.
 use crate::{guard, put_err, str_arg};
 use linerate::dpdk::{Eal, Mempool, Port, PortConfig, MBUF_DEFAULT_DATAROOM};
-use linerate::steer::RSS_KEY_MS;
+use linerate::steer::{mesh, MeshPort, RSS_KEY_MS};
 use std::ffi::c_char;
 use std::ptr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Mbufs per queue pair: the RX and TX rings and a few thousand in flight.
 const MBUFS_PER_QUEUE: u32 = 16_383;
@@ -14,6 +14,9 @@ pub struct lr_runtime {
     pub(crate) eal: Eal,
     pub(crate) pool: Arc<Mempool>,
     pub(crate) port: Port,
+    /// With several queue pairs: each stack's end of the mesh that passes a frame landing
+    /// on another stack's queue to its owner (taken by `lr_stack_new`).
+    pub(crate) mesh: Arc<Mutex<Vec<Option<MeshPort>>>>,
 }
 
 /// Starts EAL with `eal_args` (as on a DPDK command line, space-separated, without the
@@ -69,7 +72,29 @@ unsafe fn new(eal_args: *const c_char, port: *const c_char) -> Result<lr_runtime
         ..Default::default()
     };
     let port = Port::open(&eal, name, &cfg, pool.clone()).map_err(|e| e.to_string())?;
-    Ok(lr_runtime { eal, pool, port })
+    let mesh = match queues {
+        1 => Vec::new(),
+        n => mesh(n as usize, 4096).into_iter().map(Some).collect(),
+    };
+    Ok(lr_runtime {
+        eal,
+        pool,
+        port,
+        mesh: Arc::new(Mutex::new(mesh)),
+    })
+}
+
+/// Queue pairs the runtime's port has (one per EAL lcore): the stacks it can hold, one per
+/// queue, each on its own thread. 0 for NULL.
+///
+/// # Safety
+/// `rt` is NULL or a live runtime.
+#[no_mangle]
+pub unsafe extern "C" fn lr_runtime_queues(rt: *const lr_runtime) -> u16 {
+    // SAFETY: a non-NULL `rt` came from lr_runtime_new and is not being freed (contract).
+    guard(0, || {
+        unsafe { rt.as_ref() }.map_or(0, |rt| rt.port.rx_queues())
+    })
 }
 
 /// Frees a runtime (NULL is allowed). Stacks made from it keep working; the port closes

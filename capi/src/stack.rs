@@ -6,14 +6,14 @@ use linerate::dpdk::{Eal, Mbuf, Offloads};
 use linerate::event::Event;
 use linerate::peer::AckPeer;
 use linerate::remote::RemotePort;
-use linerate::steer::{PortSplit, Reta, RssSteering, Toeplitz};
+use linerate::steer::{MeshPort, PortSplit, Reta, RssSteering, Steered, Toeplitz};
 use linerate::{ConnId, Device, DpdkDevice, IoError, Ipv4Cidr, MacAddr};
 use linerate::{Stack, StackConfig, State, TscClock};
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_void};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ptr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A stack on one queue pair of the runtime's port, with its clock and the events not yet
 /// handed out.
@@ -29,6 +29,8 @@ pub struct lr_stack {
     /// The port of the cross-thread handle, once `lr_remote_new` made one: `lr_poll` runs
     /// it, and the events go to the handle.
     pub(crate) remote: Option<RemotePort>,
+    /// Where this stack's end of the runtime's mesh goes back when it is freed.
+    mesh_home: Arc<Mutex<Vec<Option<MeshPort>>>>,
 }
 
 /// A stack on queue pair `queue` of `rt`'s port, at `ip_cidr` ("198.18.0.1/24") with
@@ -115,6 +117,8 @@ pub enum Nic {
     Port(DpdkDevice),
     /// The same with the ACK peer answering behind it.
     AckPeer(Box<AckPeer<DpdkDevice>>),
+    /// One of several queue pairs, with frames for the other stacks passed on to them.
+    Steered(Box<Steered<DpdkDevice>>),
 }
 
 impl lr_stack {
@@ -131,6 +135,7 @@ impl Device for Nic {
         match self {
             Nic::Port(d) => d.rx_burst(out),
             Nic::AckPeer(d) => d.rx_burst(out),
+            Nic::Steered(d) => d.rx_burst(out),
         }
     }
     #[inline]
@@ -138,24 +143,28 @@ impl Device for Nic {
         match self {
             Nic::Port(d) => d.tx_burst(pkts),
             Nic::AckPeer(d) => d.tx_burst(pkts),
+            Nic::Steered(d) => d.tx_burst(pkts),
         }
     }
     fn mac(&self) -> MacAddr {
         match self {
             Nic::Port(d) => d.mac(),
             Nic::AckPeer(d) => d.mac(),
+            Nic::Steered(d) => d.mac(),
         }
     }
     fn offloads(&self) -> Offloads {
         match self {
             Nic::Port(d) => d.offloads(),
             Nic::AckPeer(d) => d.offloads(),
+            Nic::Steered(d) => d.offloads(),
         }
     }
     fn tx_done_cleanup(&mut self) {
         match self {
             Nic::Port(d) => d.tx_done_cleanup(),
             Nic::AckPeer(d) => d.tx_done_cleanup(),
+            Nic::Steered(d) => d.tx_done_cleanup(),
         }
     }
 }
@@ -190,9 +199,11 @@ unsafe fn new(
     // TCP_NODELAY, as latency-bound C callers set it: a message leaves inside lr_send.
     cfg.tcp.nodelay = true;
     let queues = rt.port.rx_queues() as usize;
+    let mut split = None;
     if queues > 1 {
-        let split = PortSplit::new(cfg.ephemeral, queues).ok_or("too many queues for the ports")?;
-        cfg.ephemeral = split.range_of(queue as usize);
+        let sp = PortSplit::new(cfg.ephemeral, queues).ok_or("too many queues for the ports")?;
+        cfg.ephemeral = sp.range_of(queue as usize);
+        split = Some(sp);
         if let Some(info) = rt.port.rss() {
             if let (Some(t), Some(reta)) = (
                 Toeplitz::new(&info.key),
@@ -210,14 +221,29 @@ unsafe fn new(
     rt.eal.register_thread().map_err(|e| e.to_string())?;
     let q = rt.port.queue(queue).map_err(|e| e.to_string())?;
     let dev = DpdkDevice::new(q).map_err(|e| e.to_string())?;
-    let dev = match peer {
-        Some(peer_ip) => Nic::AckPeer(Box::new(AckPeer::new(
+    let dev = match (peer, split) {
+        (Some(peer_ip), _) => Nic::AckPeer(Box::new(AckPeer::new(
             dev,
             rt.pool.clone(),
             ip.addr,
             peer_ip,
         ))),
-        None => Nic::Port(dev),
+        (None, Some(split)) => {
+            // A frame of another stack's connection (a NIC without RSS, or with a hash we
+            // cannot steer by) goes to its owner through the mesh.
+            let port = rt
+                .mesh
+                .lock()
+                .ok()
+                .and_then(|mut m| m.get_mut(queue as usize)?.take());
+            let port = port.ok_or_else(|| format!("queue {queue} has a stack already"))?;
+            let mut d = Steered::new(dev, port, split);
+            if let Some(rss) = cfg.rss.clone() {
+                d = d.check_rss(rss);
+            }
+            Nic::Steered(Box::new(d))
+        }
+        (None, None) => Nic::Port(dev),
     };
     let clock = TscClock::new();
     Ok(lr_stack {
@@ -227,6 +253,7 @@ unsafe fn new(
         evs: vec![Event::EMPTY; 256],
         pending: VecDeque::new(),
         remote: None,
+        mesh_home: rt.mesh.clone(),
     })
 }
 
@@ -240,7 +267,17 @@ pub unsafe extern "C" fn lr_stack_free(s: *mut lr_stack) {
     guard((), || {
         if !s.is_null() {
             // SAFETY: `s` came from lr_stack_new and is freed once (the caller's contract).
-            drop(unsafe { Box::from_raw(s) });
+            let s = unsafe { Box::from_raw(s) };
+            let home = s.mesh_home.clone();
+            // Its end of the mesh goes back, for a new stack on the queue.
+            if let Nic::Steered(d) = s.stack.into_device() {
+                let (_, port) = d.into_parts();
+                if let Ok(mut m) = home.lock() {
+                    if let Some(slot) = m.get_mut(port.worker()) {
+                        *slot = Some(port);
+                    }
+                }
+            }
         }
     })
 }

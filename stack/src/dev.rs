@@ -132,6 +132,11 @@ impl<D: Device> Dev<D> {
         }
     }
 
+    /// The device, the frames still queued for it freed.
+    pub(crate) fn into_inner(self) -> D {
+        self.dev
+    }
+
     /// Frees what `free_later` collected.
     pub(crate) fn release(&mut self) {
         Mbuf::free_bulk(&mut self.freed);

@@ -608,6 +608,12 @@ impl<D: Device> Stack<D> {
         self.ip.dev.device_mut()
     }
 
+    /// Ends the stack (as dropping it does: connections end without a FIN, frames not yet
+    /// handed over are freed) and gives its device back, to be used again.
+    pub fn into_device(self) -> D {
+        self.ip.dev.into_inner()
+    }
+
     /// The neighbour (ARP) table.
     pub fn neigh(&self) -> &NeighTable {
         &self.ip.neigh

@@ -240,6 +240,11 @@ impl<D: Device> Steered<D> {
         &self.inner
     }
 
+    /// The wrapped device and this worker's end of the mesh, for a new stack on the queue.
+    pub fn into_parts(self) -> (D, MeshPort) {
+        (self.inner, self.mesh)
+    }
+
     fn pass_on(&mut self, w: usize, m: Mbuf) {
         match self.mesh.to[w].try_send(m) {
             Ok(()) => self.stats.redirected_out += 1,
