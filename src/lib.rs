@@ -53,7 +53,9 @@ pub mod event {
 /// The cross-thread handle: app threads submit connects, sends, shutdowns and closes to a
 /// stack's lcore and take its replies and events through two bounded lock-free queues.
 pub mod remote {
-    pub use linerate_stack::remote::{remote, RemoteHandle, RemotePort, Reply, Request};
+    pub use linerate_stack::remote::{
+        remote, remotes, Message, RemoteHandle, RemotePort, Reply, Request,
+    };
 }
 
 /// DPDK through its safe wrapper: EAL, hugepage mempools, mbufs, ports and queue pairs.

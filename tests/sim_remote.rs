@@ -11,7 +11,7 @@ mod common;
 mod many;
 
 use linerate::event::{CLOSED, CONNECTED, ERROR};
-use linerate::remote::{remote, Reply, Request};
+use linerate::remote::{remote, remotes, Reply, Request};
 use linerate::{ConnId, SEC};
 use linerate_sim::harness::{payload, PEER_IP, PORT};
 use linerate_sim::SimConfig;
@@ -53,7 +53,7 @@ struct AppLog {
 
 /// The app: connect, send `data` on each connection in chunks from a fixed set of buffers,
 /// shut down, and wait for every CLOSED.
-fn app(h: linerate::remote::RemoteHandle, data: Vec<u8>) -> AppLog {
+fn app(mut h: linerate::remote::RemoteHandle, data: Vec<u8>) -> AppLog {
     let mut log = AppLog::default();
     let mut free: Vec<Vec<u8>> = (0..BUFFERS).map(|_| Vec::with_capacity(CHUNK)).collect();
     let mut ids: Vec<Option<ConnId>> = vec![None; CONNS];
@@ -61,7 +61,10 @@ fn app(h: linerate::remote::RemoteHandle, data: Vec<u8>) -> AppLog {
     let mut shut = [false; CONNS];
     let mut waiting: Option<Request> = None;
     let deadline = Instant::now() + Duration::from_secs(60);
-    let submit = |r: Request, log: &mut AppLog, waiting: &mut Option<Request>| {
+    let submit = |h: &mut linerate::remote::RemoteHandle,
+                  r: Request,
+                  log: &mut AppLog,
+                  waiting: &mut Option<Request>| {
         if let Err(r) = h.submit(r) {
             log.full += 1;
             *waiting = Some(r);
@@ -103,7 +106,7 @@ fn app(h: linerate::remote::RemoteHandle, data: Vec<u8>) -> AppLog {
         }
         // One request at a time, retried while the queue is full.
         if let Some(r) = waiting.take() {
-            submit(r, &mut log, &mut waiting);
+            submit(&mut h, r, &mut log, &mut waiting);
             std::thread::yield_now();
             continue;
         }
@@ -118,13 +121,18 @@ fn app(h: linerate::remote::RemoteHandle, data: Vec<u8>) -> AppLog {
                 buf.clear();
                 buf.extend_from_slice(&data[next_off[i]..end]);
                 next_off[i] = end;
-                submit(Request::Send { conn: id, buf }, &mut log, &mut waiting);
+                submit(
+                    &mut h,
+                    Request::Send { conn: id, buf },
+                    &mut log,
+                    &mut waiting,
+                );
             }
             // The shutdown right behind the last chunk, which most likely still waits for
             // send space: it must not overtake it.
             if next_off[i] == data.len() && !shut[i] && waiting.is_none() {
                 shut[i] = true;
-                submit(Request::Shutdown(id), &mut log, &mut waiting);
+                submit(&mut h, Request::Shutdown(id), &mut log, &mut waiting);
             }
         }
         std::thread::yield_now();
@@ -185,7 +193,7 @@ fn an_app_thread_drives_connections_through_the_handle() {
 #[test]
 fn a_connections_requests_wait_behind_its_send() {
     let mut net = small_sndbuf_net("remote_order", 63);
-    let (h, mut port) = remote(16);
+    let (mut h, mut port) = remote(16);
     h.connect(DST, 0).unwrap();
     h.connect(DST, 1).unwrap();
     let (mut ids, mut connected) = (vec![None; 2], 0);
@@ -237,5 +245,112 @@ fn a_connections_requests_wait_behind_its_send() {
     assert_eq!(
         (rx.bytes, rx.hash, rx.fin),
         (big.len() as u64, fnv(FNV0, &big), true)
+    );
+}
+
+/// Message `i` of producer `p`: its numbers, then bytes that depend on both.
+fn stress_msg(p: u8, i: u32) -> [u8; 64] {
+    let mut m = [0u8; 64];
+    m[0] = p;
+    m[1..5].copy_from_slice(&i.to_le_bytes());
+    for (k, b) in m[5..].iter_mut().enumerate() {
+        *b = (i as usize * 31 + k * 7 + p as usize) as u8;
+    }
+    m
+}
+
+const STRESS_MSGS: u32 = 500_000;
+
+/// A producer thread: its own handle and connection, STRESS_MSGS inline messages, then FIN.
+fn producer(mut h: linerate::remote::RemoteHandle, p: u8) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let pump =
+        |h: &mut linerate::remote::RemoteHandle, id: &mut Option<ConnId>, closed: &mut bool| {
+            while let Some(r) = h.take() {
+                match r {
+                    Reply::Connected { result, .. } => *id = Some(result.expect("connect")),
+                    Reply::Event(e) => {
+                        assert_eq!(e.what & ERROR, 0, "{e:?}");
+                        *closed |= e.what & CLOSED != 0;
+                    }
+                    other => panic!("producer {p}: {other:?}"),
+                }
+            }
+            assert!(Instant::now() < deadline, "producer {p} timed out");
+        };
+    let (mut id, mut closed, mut full) = (None, false, 0u64);
+    h.connect(DST, p as u64).unwrap();
+    while id.is_none() {
+        pump(&mut h, &mut id, &mut closed);
+        std::thread::yield_now();
+    }
+    let conn = id.unwrap();
+    for i in 0..STRESS_MSGS {
+        let m = stress_msg(p, i);
+        while h.send_message(conn, &m).is_err() {
+            full += 1;
+            pump(&mut h, &mut id, &mut closed);
+            std::hint::spin_loop();
+        }
+    }
+    while h.submit(Request::Shutdown(conn)).is_err() {
+        pump(&mut h, &mut id, &mut closed);
+    }
+    while !closed {
+        pump(&mut h, &mut id, &mut closed);
+        std::thread::yield_now();
+    }
+    full
+}
+
+#[test]
+fn two_producer_threads_a_million_messages_byte_exact() {
+    let eal = common::eal(&[]);
+    let pool = common::pool(&eal, "remote_stress", 16383);
+    let mut net = Net::new(
+        pool,
+        SimConfig::clean(71),
+        SimConfig::clean(72),
+        many::stack_config(),
+    );
+    let (mut hs, mut port) = remotes(2, 256);
+    let (hb, ha) = (hs.pop().unwrap(), hs.pop().unwrap());
+    let a = std::thread::spawn(move || producer(ha, 1));
+    let b = std::thread::spawn(move || producer(hb, 2));
+    let wall = Instant::now() + Duration::from_secs(120);
+    while !(a.is_finished() && b.is_finished()) && Instant::now() < wall {
+        net.tick();
+        port.run(&mut net.stack);
+        net.advance();
+    }
+    assert!(
+        a.is_finished() && b.is_finished(),
+        "producers stuck at {} s: pending {}, peer {:?}",
+        net.now / SEC,
+        port.pending(),
+        net.peer
+            .conns
+            .values()
+            .map(|c| (c.bytes, c.fin))
+            .collect::<Vec<_>>()
+    );
+    let fulls = (a.join().expect("producer 1"), b.join().expect("producer 2"));
+    eprintln!("request queue full: {fulls:?}");
+    let want = |p: u8| (0..STRESS_MSGS).fold(FNV0, |h, i| fnv(h, &stress_msg(p, i)));
+    let mut got: Vec<_> = net
+        .peer
+        .conns
+        .values()
+        .map(|c| (c.bytes, c.hash, c.fin))
+        .collect();
+    got.sort();
+    let mut expect: Vec<_> = [1u8, 2]
+        .iter()
+        .map(|&p| (STRESS_MSGS as u64 * 64, want(p), true))
+        .collect();
+    expect.sort();
+    assert_eq!(
+        got, expect,
+        "each producer's messages arrive whole and in order"
     );
 }

@@ -20,6 +20,7 @@ mod prefetch;
 mod queue;
 mod region;
 mod rss;
+pub mod spsc;
 
 pub use clock::TscClock;
 pub use device::{Device, DpdkDevice};
