@@ -5,7 +5,7 @@
 use crate::event::{expand, hand_out, lr_event, lr_event_kind};
 use crate::stack::{lr_stack, stack};
 use crate::{errno, guard, raw_id, str_arg};
-use linerate::remote::{remote, RemoteHandle, Reply, Request};
+use linerate::remote::{remote, Message, RemoteHandle, Reply, Request};
 use linerate::ConnId;
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_void};
@@ -144,10 +144,17 @@ pub unsafe extern "C" fn lr_remote_send(
             // the call (they are copied before it returns).
             unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) }
         };
-        let mut b = r.spare.pop().unwrap_or_default();
-        b.clear();
-        b.extend_from_slice(data);
-        match submit(r, Request::Send { conn: id, buf: b }) {
+        // A small message travels inside the request (no buffer, one slot between cores).
+        let req = match Message::new(data) {
+            Some(msg) => Request::Message { conn: id, msg },
+            None => {
+                let mut b = r.spare.pop().unwrap_or_default();
+                b.clear();
+                b.extend_from_slice(data);
+                Request::Send { conn: id, buf: b }
+            }
+        };
+        match submit(r, req) {
             0 => len as i64,
             e => e as i64,
         }
