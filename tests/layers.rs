@@ -38,6 +38,7 @@ const RANKS: &[(&str, u32)] = &[
     ("pcap", 11),
     ("control", 11),
     ("remote", 11),
+    ("zc", 11),
 ];
 
 fn rank(m: &str) -> Option<u32> {
