@@ -166,6 +166,10 @@ self_test() {
     check "kv" "$(kv kv added_mean_ns)" 7.5
     check "kv missing key" "$(kv kv nope)" n/a
     check "kv missing file" "$(kv nofile x)" n/a
+    echo "order_sender: 10 messages of 64 bytes at 10000/s: send-to-wire p50 123 ns, p99 231 ns, p99.9 384 ns, max 900 ns; 640 of 640 bytes acked" >"$d/ord.out"
+    check "order p50" "$(order_pct ord p50)" 123
+    check "order p99" "$(order_pct ord p99)" 231
+    check "order p99.9" "$(order_pct ord p99.9)" 384
     [ "$fail" = 0 ] && echo "self-test: ok" >&2
     return "$fail"
 }

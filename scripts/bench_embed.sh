@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Section 6 of scripts/bench.sh (sourced by it): the embedded library. What the C ABI adds
+# Section 6 of scripts/bench.sh (sourced by it): the embedded library. The stack alone in a
+# minimal app (examples/order_sender.rs: 64-byte messages at 10 000/s, as section 3). What the C ABI adds
 # to a send (capi/examples/abi_cost.rs: lr_send through a function pointer against
 # Stack::send on the same stack and connection, alternating rounds), what a cross-thread
 # submit adds over a send on the stack's own thread (examples/remote_latency.rs, both
@@ -16,8 +17,10 @@ embed_build() {
 }
 
 embed_measure() {
-    local r ex="$ROOT/target/release/examples"
+    # Relative, as the commands are shown (bench.sh runs from the repository root).
+    local r ex=target/release/examples
     for r in $(seq "$EMBED_RUNS"); do
+        measure "order-$r" "$ex/order_sender" "$NULL_EAL" 100000 10000
         measure "abi-cost-$r" "$ex/abi_cost" "$NULL_EAL" 200000 10
         measure "remote-lat-$r" "$ex/remote_latency" "$NULL_EAL" 20000 10
     done
@@ -31,6 +34,21 @@ kv() {
     echo "${v:-n/a}"
 }
 
+# order_sender's percentile $2 ("p50", "p99", "p99.9") in ns from $LOGS/$1.out; "n/a" when missing.
+order_pct() {
+    local v
+    v=$(tail -n 1 "$LOGS/$1.out" 2>/dev/null | sed -n "s/.* $2 \([0-9]*\) ns.*/\1/p")
+    echo "${v:-n/a}"
+}
+order_median() {
+    median $(for r in $(seq "$EMBED_RUNS"); do order_pct "order-$r" "$1"; done)
+}
+
+# A section-3 latency field ($2 of report $1, in µs) in whole ns; "n/a" when missing.
+lat_ns() {
+    awk -v v="$(lat "$1" "$2")" 'BEGIN { if (v == "n/a" || v == "") print "n/a"; else printf "%.0f", v * 1000 }'
+}
+
 # Medians of key $2 over the runs of measurement family $1.
 kv_median() {
     median $(for r in $(seq "$EMBED_RUNS"); do kv "$1-$r" "$2"; done)
@@ -40,7 +58,11 @@ kv_spread() {
 }
 
 embed_targets() {
-    local added
+    local added p
+    p=$(order_median p50)
+    echo "| send latency, the stack alone in a minimal app (order_sender, 64 B, 10 000/s): p50 ≤ 150 ns (§6) | $(fmt "$p" 0) ns | $(meets "$p" '<=' 150) |"
+    p=$(order_median p99)
+    echo "| the same: p99 ≤ 500 ns (§6) | $(fmt "$p" 0) ns | $(meets "$p" '<=' 500) |"
     added=$(kv_median abi-cost added_mean_ns)
     echo "| the C ABI adds ≤ 10 ns per send over the Rust call (§6) | $(fmt "$added" 1) ns | $(meets "$added" '<=' 10) |"
     added=$(kv_median remote-lat added_p50_ns)
@@ -53,6 +75,21 @@ embed_report() {
     echo "Each row is the median of $EMBED_RUNS runs [min–max]; within a run the two sides"
     echo "alternate in rounds on the same stack, so drift cancels. Times are per call, from"
     echo "the call to its return (C ABI) or to the frame reaching the device (cross-thread)."
+    echo
+    echo "### The stack alone in a minimal app"
+    echo
+    echo "\`examples/order_sender.rs\`: one nodelay connection, 64-byte messages at 10 000/s (as in"
+    echo "section 3), each timed from \`send\` to its return with the frame accepted by"
+    echo "\`rte_eth_tx_burst\`; the app polls the stack between messages and does nothing else"
+    echo "(the load generator's own loop, around the same call in section 3, is the difference)."
+    echo "Same run: section 3's kernel \`write()\` row."
+    echo
+    echo "| ns | p50 | p99 | p99.9 |"
+    echo "| --- | --- | --- | --- |"
+    echo "| order_sender (median of $EMBED_RUNS) | $(fmt "$(order_median p50)" 0) | $(fmt "$(order_median p99)" 0) | $(fmt "$(order_median p99.9)" 0) |"
+    echo "| kernel \`write()\` (section 3) | $(lat_ns lat-kernel .send.p50_us) | $(lat_ns lat-kernel .send.p99_us) | $(lat_ns lat-kernel .send.p999_us) |"
+    echo
+    echo "- \`$(cmd_of order-1)\`"
     echo
     echo "### What the C ABI adds to a send"
     echo
