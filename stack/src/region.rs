@@ -132,14 +132,14 @@ impl Regions {
         Some(RegionId(id))
     }
 
-    /// Bytes in region `id`, or `None` for an id this stack did not give out.
-    pub(crate) fn len(&self, id: RegionId) -> Option<usize> {
-        self.v.get(id.0 as usize).map(|r| r.slice().len())
-    }
-
-    /// True when region `id` is reusable (sends from it take tickets).
-    pub(crate) fn is_zc(&self, id: RegionId) -> bool {
-        self.zc(id.0).is_some()
+    /// Whether region `id` is reusable (sends from it take tickets), or `None` when it is
+    /// not this stack's or `len` bytes at `off` leave it.
+    #[inline]
+    pub(crate) fn kind(&self, id: RegionId, off: usize, len: usize) -> Option<bool> {
+        let g = self.v.get(id.0 as usize)?;
+        let n = g.slice().len();
+        off.checked_add(len).filter(|&end| end <= n)?;
+        Some(matches!(g.buf, Buf::Zc(_)))
     }
 
     fn zc(&self, r: u16) -> Option<&Zc> {
@@ -288,6 +288,7 @@ impl Regions {
 }
 
 impl Region {
+    #[inline]
     fn slice(&self) -> &[u8] {
         match &self.buf {
             Buf::Shared(b) => b.as_slice(),

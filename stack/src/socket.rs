@@ -368,16 +368,11 @@ impl<D: Device> Stack<D> {
         off: usize,
         len: usize,
     ) -> Result<usize, IoError> {
-        let fits = self
-            .ip
-            .regions
-            .len(r)
-            .is_some_and(|n| off.checked_add(len).is_some_and(|end| end <= n));
-        if !fits {
-            return Err(IoError::BadRegion);
-        }
-        if self.ip.regions.is_zc(r) {
-            return self.send_zc(id, r, off, len);
+        // One look at the region: the range, and whether it is reusable (tickets).
+        match self.ip.regions.kind(r, off, len) {
+            None => return Err(IoError::BadRegion),
+            Some(true) => return self.send_zc(id, r, off, len),
+            Some(false) => {}
         }
         let slot = self.slot_of(id)?;
         let tcb = Self::sendable(&mut self.conns, slot)?;
