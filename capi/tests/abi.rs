@@ -255,20 +255,35 @@ unsafe fn zero_copy_with_completions(rt: *mut lr_runtime) {
     // FIN both ways: LR_EV_CLOSED comes, and it is the connection's last event; nothing
     // was acknowledged before the connection said it was up.
     assert_eq!(lr_shutdown(s, id), 0);
-    poll_until(s, &mut got, |g| g.iter().any(is(lr_event_kind::LR_EV_CLOSED)));
+    poll_until(s, &mut got, |g| {
+        g.iter().any(is(lr_event_kind::LR_EV_CLOSED))
+    });
     for _ in 0..1000 {
-        let mut ev = [lr_event { conn: 0, kind: 0, error: 0, bytes: 0 }; 64];
+        let mut ev = [lr_event {
+            conn: 0,
+            kind: 0,
+            error: 0,
+            bytes: 0,
+        }; 64];
         let k = lr_poll(s, ev.as_mut_ptr(), 64);
         got.extend_from_slice(&ev[..k as usize]);
     }
-    let mine: Vec<u32> = got.iter().filter(|e| e.conn == id).map(|e| e.kind).collect();
+    let mine: Vec<u32> = got
+        .iter()
+        .filter(|e| e.conn == id)
+        .map(|e| e.kind)
+        .collect();
     let first = |k: lr_event_kind| mine.iter().position(|&x| x == k as u32);
     let (c, a) = (
         first(lr_event_kind::LR_EV_CONNECTED),
         first(lr_event_kind::LR_EV_ACKED),
     );
     assert!(matches!((c, a), (Some(c), Some(a)) if c < a), "{mine:?}");
-    assert_eq!(mine.last(), Some(&(lr_event_kind::LR_EV_CLOSED as u32)), "{mine:?}");
+    assert_eq!(
+        mine.last(),
+        Some(&(lr_event_kind::LR_EV_CLOSED as u32)),
+        "{mine:?}"
+    );
     assert_eq!(lr_close(s, id), 0);
     lr_stack_free(s);
 }
