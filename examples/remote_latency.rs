@@ -300,6 +300,11 @@ fn run() -> Result<(), Box<dyn Error>> {
                     return Err(format!("after 5 s: {what}").into());
                 }
                 stack.poll(clock.now());
+                // The app thread's last requests may still be in the ring when it says it is
+                // done: apply them too.
+                if cross_phase {
+                    port.run(&mut stack);
+                }
             }
             // Copied out, not taken: the meter keeps its capacity and never allocates.
             let got = &mut stack.device_mut().tap.cycles;

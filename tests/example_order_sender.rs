@@ -20,22 +20,8 @@ fn ns_after(line: &str, label: &str) -> u64 {
 #[test]
 #[ignore = "needs the example built with --features ack-peer: run scripts/test.sh"]
 fn order_sender_sends_and_times_every_message() {
-    let dir = common::e2e::linerate_bin();
-    let bin = dir
-        .parent()
-        .expect("target dir")
-        .join("examples/order_sender");
-    assert!(
-        bin.exists(),
-        "{} missing: cargo build --examples --features ack-peer",
-        bin.display()
-    );
-    let mem = if common::hugepages() > 0 {
-        "--in-memory"
-    } else {
-        "--no-huge --no-shconf -m 512"
-    };
-    let eal = format!("-l 0 --no-pci --no-telemetry {mem} --vdev=net_null0");
+    let bin = common::example_bin("order_sender");
+    let eal = common::null_eal();
     let out = Command::new(&bin)
         .args([eal.as_str(), "20000", "200000"])
         .output()

@@ -20,22 +20,8 @@ fn field<T: std::str::FromStr>(line: &str, key: &str) -> T {
 #[test]
 #[ignore = "needs the example built with --features ack-peer: run scripts/test.sh"]
 fn storage_writer_gets_every_block_back() {
-    let dir = common::e2e::linerate_bin();
-    let bin = dir
-        .parent()
-        .expect("target dir")
-        .join("examples/storage_writer");
-    assert!(
-        bin.exists(),
-        "{} missing: cargo build --examples --features ack-peer",
-        bin.display()
-    );
-    let mem = if common::hugepages() > 0 {
-        "--in-memory"
-    } else {
-        "--no-huge --no-shconf -m 512"
-    };
-    let eal = format!("-l 0 --no-pci --no-telemetry {mem} --vdev=net_null0");
+    let bin = common::example_bin("storage_writer");
+    let eal = common::null_eal();
     let (total, block) = (TOTAL.to_string(), BLOCK.to_string());
     let out = Command::new(&bin)
         .args(["--eal", &eal, "--bytes", &total, "--block", &block])

@@ -138,21 +138,26 @@ unsafe fn poll_until(
     got: &mut Vec<lr_event>,
     done: impl Fn(&[lr_event]) -> bool,
 ) {
+    for _ in 0..200_000 {
+        poll_once(s, got);
+        if done(got) {
+            return;
+        }
+    }
+    panic!("events never came: {got:?}");
+}
+
+/// One `lr_poll`, its events appended to `got`.
+unsafe fn poll_once(s: *mut lr_stack, got: &mut Vec<lr_event>) {
     let mut ev = [lr_event {
         conn: 0,
         kind: 0,
         error: 0,
         bytes: 0,
     }; 64];
-    for _ in 0..200_000 {
-        let n = lr_poll(s, ev.as_mut_ptr(), 64);
-        assert!(n >= 0);
-        got.extend_from_slice(&ev[..n as usize]);
-        if done(got) {
-            return;
-        }
-    }
-    panic!("events never came: {got:?}");
+    let n = lr_poll(s, ev.as_mut_ptr(), 64);
+    assert!(n >= 0);
+    got.extend_from_slice(&ev[..n as usize]);
 }
 
 /// The zero-copy calls on queue 0 again, now with the in-process ACK peer behind it: a
@@ -218,14 +223,7 @@ unsafe fn zero_copy_with_completions(rt: *mut lr_runtime) {
                     lr_zc_region_busy(s, r, 0, sent) == 1
                         || got.iter().any(is(lr_event_kind::LR_EV_ZC_DONE))
                 );
-                let mut ev = [lr_event {
-                    conn: 0,
-                    kind: 0,
-                    error: 0,
-                    bytes: 0,
-                }; 64];
-                let k = lr_poll(s, ev.as_mut_ptr(), 64);
-                got.extend_from_slice(&ev[..k as usize]);
+                poll_once(s, &mut got);
             }
             n => panic!("lr_send_zc: {n}"),
         }
@@ -259,14 +257,7 @@ unsafe fn zero_copy_with_completions(rt: *mut lr_runtime) {
         g.iter().any(is(lr_event_kind::LR_EV_CLOSED))
     });
     for _ in 0..1000 {
-        let mut ev = [lr_event {
-            conn: 0,
-            kind: 0,
-            error: 0,
-            bytes: 0,
-        }; 64];
-        let k = lr_poll(s, ev.as_mut_ptr(), 64);
-        got.extend_from_slice(&ev[..k as usize]);
+        poll_once(s, &mut got);
     }
     let mine: Vec<u32> = got
         .iter()

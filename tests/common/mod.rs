@@ -8,3 +8,30 @@ pub mod flow;
 
 #[allow(unused_imports)]
 pub use linerate_sim::eal::{eal, eal_args, hugepages, pool};
+
+/// Example `name`, as scripts/test.sh builds it (`cargo build --examples --features
+/// ack-peer`), next to the `linerate` binary.
+pub fn example_bin(name: &str) -> std::path::PathBuf {
+    let dir = e2e::linerate_bin();
+    let bin = dir
+        .parent()
+        .expect("target dir")
+        .join("examples")
+        .join(name);
+    assert!(
+        bin.exists(),
+        "{} missing: cargo build --examples --features ack-peer",
+        bin.display()
+    );
+    bin
+}
+
+/// EAL arguments for one lcore on net_null (in hugepages when there are some).
+pub fn null_eal() -> String {
+    let mem = if hugepages() > 0 {
+        "--in-memory"
+    } else {
+        "--no-huge --no-shconf -m 512"
+    };
+    format!("-l 0 --no-pci --no-telemetry {mem} --vdev=net_null0")
+}
