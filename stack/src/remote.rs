@@ -152,6 +152,11 @@ struct Chan {
     replies: Producer<Reply>,
     /// Replies that found the ring full, oldest first: they go before any new one.
     held: VecDeque<Reply>,
+    /// This handle's requests taken off its ring and not done yet: at most a ring's worth,
+    /// so that a stack that cannot keep up leaves the ring full (the app's backpressure)
+    /// instead of queueing without bound here.
+    queued: usize,
+    cap: usize,
 }
 
 /// A request on one connection, with a send's progress.
@@ -203,6 +208,8 @@ pub fn remotes(n: usize, depth: usize) -> (Vec<RemoteHandle>, RemotePort) {
             requests: req_out,
             replies: rep_in,
             held: VecDeque::new(),
+            queued: 0,
+            cap: depth.max(2).next_power_of_two(),
         });
     }
     let port = RemotePort {
@@ -259,7 +266,10 @@ impl RemotePort {
             }
         }
         for h in 0..self.chans.len() {
-            while let Some(r) = self.chans[h].requests.pop() {
+            while self.chans[h].queued < self.chans[h].cap {
+                let Some(r) = self.chans[h].requests.pop() else {
+                    break;
+                };
                 let op = match r {
                     Request::Connect { dst, tag } => {
                         let result = stack.connect(dst, None);
@@ -274,6 +284,7 @@ impl RemotePort {
                     Request::Shutdown(conn) => Op::Shutdown(conn),
                     Request::Close(conn) => Op::Close(conn),
                 };
+                self.chans[h].queued += 1;
                 self.ops.push_back((h, op));
             }
         }
@@ -333,6 +344,9 @@ impl RemotePort {
             let Some((h, op)) = self.ops.remove(i) else {
                 break;
             };
+            if let Some(c) = self.chans.get_mut(h) {
+                c.queued -= 1;
+            }
             let reply = match op {
                 Op::Send { buf, off, .. } => Reply::Sent {
                     conn,
