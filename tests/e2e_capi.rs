@@ -55,61 +55,44 @@ fn c_example_sends_a_file_on_four_connections() {
     let data = random_bytes(77, (1 << 20) + 13);
     let file = dir.join("payload.bin");
     std::fs::write(&file, &data).unwrap();
-    let sink = Sink::start(5231, CONNS);
     let vdev = "--vdev=net_af_packet0,iface=lr-gen0,framecnt=4096";
     let eal = if common::hugepages() > 0 {
         format!("-l 0 --no-pci --no-telemetry --in-memory {vdev}")
     } else {
         format!("-l 0 --no-pci --no-telemetry --no-huge --no-shconf -m 1024 {vdev}")
     };
-    let out = Command::new(&exe)
-        .args([
-            eal.as_str(),
-            "net_af_packet0",
-            "198.18.0.1/24",
-            "198.18.0.254",
-            &sink.addr().to_string(),
-            &CONNS.to_string(),
-        ])
-        .arg(&file)
-        .output()
-        .expect("run the example");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "send_file failed: {stdout}");
+    // Runs the example against a fresh sink and checks every connection's bytes; returns
+    // its summary line.
+    let send = |eal: &str, extra: &[&str]| -> String {
+        let sink = Sink::start(5231, CONNS);
+        let out = Command::new(&exe)
+            .args([eal, "net_af_packet0", "198.18.0.1/24", "198.18.0.254"])
+            .args([&sink.addr().to_string(), &CONNS.to_string()])
+            .arg(&file)
+            .args(extra)
+            .output()
+            .expect("run the example");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "send_file {extra:?} failed: {stdout}");
+        let conns = sink.finish();
+        assert_all_whole(&conns, CONNS, data.len() as u64, &sha256_hex(&data));
+        stdout
+    };
+    let stdout = send(&eal, &[]);
     assert!(stdout.contains("4 closed whole, 0 failed"), "{stdout}");
-    let conns = sink.finish();
-    assert_all_whole(&conns, CONNS, data.len() as u64, &sha256_hex(&data));
     // The same from a zero-copy region: lr_send_zc, and every byte returned by
     // LR_EV_ZC_DONE only after the kernel acknowledged it; on two lcores, so two stacks on
     // two queue pairs and threads, the ACKs of one landing on the other's queue as the
     // kernel's fanout hashes them (the runtime's mesh passes them on).
-    let sink = Sink::start(5231, CONNS);
     let eal2 = eal
         .replace("-l 0 ", "-l 0-1 ")
         .replace("framecnt=4096", "framecnt=4096,qpairs=2");
-    let out = Command::new(&exe)
-        .args([
-            eal2.as_str(),
-            "net_af_packet0",
-            "198.18.0.1/24",
-            "198.18.0.254",
-            &sink.addr().to_string(),
-            &CONNS.to_string(),
-        ])
-        .arg(&file)
-        .arg("zc")
-        .output()
-        .expect("run the example");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "send_file zc failed: {stdout}");
+    let stdout = send(&eal2, &["zc"]);
     assert!(
         stdout.contains("on 2 stacks") && stdout.contains("(zero copy): 4 closed whole, 0 failed"),
         "{stdout}"
     );
-    let conns = sink.finish();
-    assert_all_whole(&conns, CONNS, data.len() as u64, &sha256_hex(&data));
     // A bad argument is one line naming it, and a failure exit (no panic, no crash).
     let bad = Command::new(&exe)
         .args([

@@ -24,6 +24,7 @@ const RANKS: &[(&str, u32)] = &[
     ("tcp::rack", 5),
     ("tcp::stateless", 5),
     ("tcp::sack", 6),
+    ("tcp::zc", 4),
     ("tcp::output", 7),
     ("tcp::input", 8),
     ("tcp::timers", 8),

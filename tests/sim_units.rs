@@ -6,6 +6,8 @@
 //! arrived with a bad checksum, and that units were really used.
 mod common;
 
+use common::lossy;
+
 use linerate::dpdk::{Eal, Mempool, Offloads};
 use linerate::MS;
 use linerate_sim::sackpeer::{SackOutcome, SackSim};
@@ -70,16 +72,6 @@ fn runs(name: &str, seeds: std::ops::Range<u64>, len: usize, fwd: SimConfig, o: 
     }
     eprintln!("{name}: {tot:?}");
     tot
-}
-
-fn lossy(loss: f64, reorder: f64) -> SimConfig {
-    SimConfig {
-        delay: 2 * MS,
-        loss,
-        reorder,
-        reorder_delay: 3 * MS,
-        ..Default::default()
-    }
 }
 
 fn chained() -> Offloads {

@@ -5,6 +5,8 @@
 //! completion ever ran ahead of the peer's ACK, and that a leased block cannot be written.
 mod common;
 
+use common::lossy;
+
 use linerate::dpdk::{Offloads, ZcRegion};
 use linerate::event::{self, Event};
 use linerate::{IoError, RegionId, MS};
@@ -149,16 +151,6 @@ fn storage_run(name: &str, seed: u64, len: usize, fwd: SimConfig, o: Offloads) -
     log.retrans_segs = s.tcp.retrans_segs;
     log.dropped = sim.wire.borrow().stats(linerate_sim::Dir::ToPeer).dropped;
     log
-}
-
-fn lossy(loss: f64, reorder: f64) -> SimConfig {
-    SimConfig {
-        delay: 2 * MS,
-        loss,
-        reorder,
-        reorder_delay: 3 * MS,
-        ..Default::default()
-    }
 }
 
 #[test]

@@ -73,21 +73,19 @@ pub(crate) fn expand(e: &Event, out: &mut VecDeque<lr_event>) {
     }
     // Memory back before a clean close (all of it acknowledged, and CLOSED is last), after
     // an error (which says why it came back unacknowledged).
-    let zc = |push: &mut dyn FnMut(lr_event_kind, i32, u64)| {
-        if e.what & ZC_DONE != 0 {
-            push(lr_event_kind::LR_EV_ZC_DONE, 0, e.zc_done);
-        }
-    };
-    if e.what & ERROR == 0 {
-        zc(&mut push);
+    let (zc, failed) = (e.what & ZC_DONE != 0, e.what & ERROR != 0);
+    if zc && !failed {
+        push(lr_event_kind::LR_EV_ZC_DONE, 0, e.zc_done);
     }
     if e.what & CLOSED != 0 {
         push(lr_event_kind::LR_EV_CLOSED, 0, 0);
     }
-    if e.what & ERROR != 0 {
+    if failed {
         let errno = e.error.map_or(libc::EIO, crate::errno::tcp);
         push(lr_event_kind::LR_EV_ERROR, errno, 0);
-        zc(&mut push);
+        if zc {
+            push(lr_event_kind::LR_EV_ZC_DONE, 0, e.zc_done);
+        }
     }
 }
 

@@ -140,9 +140,6 @@ pub unsafe extern "C" fn lr_send_zc(
         let (Some(id), Some(r)) = (raw_id(conn), region_id(region)) else {
             return -libc::EINVAL as i64;
         };
-        if s.stack.zc_region(r).is_none() {
-            return -libc::EINVAL as i64;
-        }
         match s.stack.send_region(id, r, off, len) {
             Ok(n) => n as i64,
             Err(e) => -send_errno(s, id, e) as i64,

@@ -341,14 +341,12 @@ impl<D: Device> Stack<D> {
     /// owed, re-arm the wheel, and free the slot of a finished, released connection.
     pub(crate) fn after_event(&mut self, id: Slot) {
         let now = self.now;
-        if let Some(Some(tcb)) = self.conns.get(id as usize) {
-            if tcb.zc.head != ZcList::EMPTY.head {
-                self.zc_progress(id);
-            }
-        }
         let Some(Some(tcb)) = self.conns.get_mut(id as usize) else {
             return;
         };
+        if tcb.zc.head != ZcList::EMPTY.head {
+            crate::tcp::zc::progress_listed(tcb, &mut self.ip.regions, &mut self.zc_waiters, id);
+        }
         output::write_xmit(tcb, &mut self.ip, now);
         if tcb.ack_now && tcb.state != State::Closed && tcb.state != State::SynSent {
             output::send_ack(tcb, &mut self.ip, now);

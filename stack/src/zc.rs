@@ -6,13 +6,13 @@
 //! kernel merges notifications. A connection keeps its tickets in send order. Once the peer has
 //! acknowledged a ticket's last byte (or the connection has ended) the connection releases
 //! it; once no frame holds its bytes (the device has freed them) it is complete. Completions
-//! are reported in send order, as `Event::zc_done`, the bytes returned so far.
+//! are reported in send order, as `Event::zc_done`, the bytes returned so far. The release
+//! and completion side runs on every ACK, in `tcp::zc`.
 use crate::region::{RegionId, Regions, Ticket, TicketId};
 use crate::socket::IoError;
 use crate::stack::Stack;
-use crate::tcp::{output, ConnId, Slot, State, Tcb, LISTED_ZC};
+use crate::tcp::{output, ConnId, Tcb, LISTED_ZC};
 use linerate_dpdk::{Device, ZcRegion};
-use linerate_proto::seq::seq_le;
 
 impl<D: Device> Stack<D> {
     /// Registers reusable zero-copy region `region` with this stack, which owns it from now
@@ -81,18 +81,6 @@ impl<D: Device> Stack<D> {
         waiters.append(&mut self.zc_waiters);
         self.zc_waiters = waiters;
     }
-
-    /// Releases and completes connection `id`'s tickets as far as they go, and lists it to
-    /// be looked at again while a released one waits for its frames.
-    pub(crate) fn zc_progress(&mut self, id: Slot) {
-        let Some(Some(tcb)) = self.conns.get_mut(id as usize) else {
-            return;
-        };
-        if progress(tcb, &mut self.ip.regions) && tcb.waits & LISTED_ZC == 0 {
-            tcb.waits |= LISTED_ZC;
-            self.zc_waiters.push(id);
-        }
-    }
 }
 
 /// Most bytes consecutive sends merge into one ticket: one TSO unit's worth.
@@ -143,36 +131,4 @@ fn lease(
     }
     tcb.zc.tail = t.0;
     Some(t)
-}
-
-/// Releases the tickets whose bytes the peer has (all of them once the connection has
-/// ended: nothing will be sent again), then completes released ones from the front while
-/// their frames are gone. True while a released ticket still waits for its frames.
-fn progress(tcb: &mut Tcb, regions: &mut Regions) -> bool {
-    let ended = tcb.state == State::Closed;
-    let mut held = TicketId(tcb.zc.held);
-    while let Some(&mut Ticket { next, end, .. }) = regions.ticket(held) {
-        if !ended && !seq_le(end, tcb.snd_una) {
-            break;
-        }
-        regions.release(held);
-        held = TicketId(next);
-    }
-    tcb.zc.held = held.0;
-    let mut head = TicketId(tcb.zc.head);
-    while head != held {
-        let Some(&mut Ticket { next, bytes, .. }) = regions.ticket(head) else {
-            break;
-        };
-        if !regions.reap(head) {
-            break;
-        }
-        tcb.zc_done += bytes as u64;
-        head = TicketId(next);
-    }
-    tcb.zc.head = head.0;
-    if head.is_none() {
-        tcb.zc.tail = head.0;
-    }
-    head != held
 }

@@ -35,3 +35,15 @@ pub fn null_eal() -> String {
     };
     format!("-l 0 --no-pci --no-telemetry {mem} --vdev=net_null0")
 }
+
+/// A lossy, reordering data direction (2 ms delay, reordered frames 3 ms late), for the
+/// simulations that check recovery.
+pub fn lossy(loss: f64, reorder: f64) -> linerate_sim::SimConfig {
+    linerate_sim::SimConfig {
+        delay: 2 * linerate::MS,
+        loss,
+        reorder,
+        reorder_delay: 3 * linerate::MS,
+        ..Default::default()
+    }
+}

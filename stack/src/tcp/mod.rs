@@ -18,6 +18,7 @@ pub(crate) mod stateless;
 pub(crate) mod timers;
 pub(crate) mod timewait;
 pub(crate) mod tw_index;
+pub(crate) mod zc;
 
 use crate::ip::Dst;
 pub(crate) use config::ConnCfg;
