@@ -477,13 +477,16 @@ fn send_buffer_grows_lazily() {
     assert!(run_until(&mut net, SEC, &mut log, |_, l| l.len() == 2));
     assert_eq!(net.stack.send_space(a), SNDBUF_INIT);
     assert_eq!(net.stack.send_space(f), max);
-    // The first write takes exactly the initial buffer.
+    // The first write takes the initial buffer, its last segment filled (as Linux checks
+    // the buffer per skb): whole segments, less than one over.
     let data = payload(3, LEN);
-    assert_eq!(net.stack.send(a, &data), Ok(SNDBUF_INIT));
+    let mss = net.stack.info(a).unwrap().mss as usize;
+    let first = SNDBUF_INIT.div_ceil(mss) * mss;
+    assert_eq!(net.stack.send(a, &data), Ok(first));
     assert_eq!(net.stack.send_space(a), 0);
     net.stack.abort(f).unwrap();
 
-    let (mut sent, mut limit, mut writable) = (SNDBUF_INIT, SNDBUF_INIT, false);
+    let (mut sent, mut limit, mut writable) = (first, SNDBUF_INIT, false);
     let mut seen = log.len();
     let mut limits = vec![limit];
     let ok = run_until(&mut net, 60 * SEC, &mut log, |net, l| {
@@ -492,18 +495,19 @@ fn send_buffer_grows_lazily() {
             .any(|e| e.conn == a && e.what & event::WRITABLE != 0);
         seen = l.len();
         let info = net.stack.info(a).unwrap();
-        // The buffer: free space plus what is queued and not yet acknowledged.
+        // The buffer: free space plus what is queued and not yet acknowledged (up to a
+        // segment less one over it, when a write filled its last segment).
         let now = net.stack.send_space(a) + sent - info.counters.bytes_acked as usize;
-        assert!(now >= limit, "the send buffer shrank: {now} < {limit}");
+        assert!(now + mss > limit, "the send buffer shrank: {now} < {limit}");
         assert!(
             now >= (2 * info.cwnd as usize).min(max),
             "{now} < 2 × cwnd: {info:?}"
         );
-        assert!(now <= max, "{now} > sndbuf {max}");
+        assert!(now < max + mss, "{now} > sndbuf {max} and a segment");
         if now > limit {
             limits.push(now);
+            limit = now;
         }
-        limit = now;
         if writable && sent < LEN {
             sent += net.stack.send(a, &data[sent..]).unwrap_or(0);
             writable = false;
@@ -520,6 +524,62 @@ fn send_buffer_grows_lazily() {
     );
     assert!(limits.len() >= 4, "grew step by step: {limits:?}");
     assert!(limit >= 1 << 20, "grew with the window: {limits:?}");
+}
+
+/// Zero-copy writes that the send buffer cuts short take whole segments, as Linux checks the
+/// buffer per skb: a short segment left at the end of a write would leave alone once the
+/// data before it is acked, and every later segment would start off the region's grid of
+/// precomputed checksums. Every byte still arrives in order.
+#[test]
+fn buffer_limited_region_writes_end_on_a_segment() {
+    const LEN: usize = 4 << 20;
+    let path = |seed| SimConfig {
+        seed,
+        delay: 2 * MS,
+        ..Default::default()
+    };
+    let eal = common::eal(&[]);
+    let mut net = Net::new(
+        pool("many_fill", 8191),
+        path(43),
+        path(44),
+        many::stack_config(),
+    );
+    let data = payload(5, LEN);
+    let mut region = linerate::dpdk::TxRegion::new(&eal, LEN, None).expect("region");
+    region.fill(|b| b.copy_from_slice(&data));
+    let r = net
+        .stack
+        .register_region(Arc::new(region))
+        .expect("register");
+    let a = net.stack.connect(DST, None).unwrap();
+    let mut log = Vec::new();
+    assert!(run_until(&mut net, SEC, &mut log, |net, _| {
+        net.stack.state(a) == Some(State::Established)
+    }));
+    let mss = net.stack.info(a).unwrap().mss as usize;
+    assert_eq!(
+        net.stack.send_region(a, r, 0, LEN),
+        Ok(SNDBUF_INIT.div_ceil(mss) * mss),
+        "the first write fills its last segment"
+    );
+    let (mut sent, mut cut) = (SNDBUF_INIT.div_ceil(mss) * mss, 1);
+    let ok = run_until(&mut net, 30 * SEC, &mut log, |net, _| {
+        if sent < LEN {
+            if let Ok(n) = net.stack.send_region(a, r, sent, LEN - sent) {
+                sent += n;
+                if n > 0 && sent < LEN {
+                    cut += 1;
+                    assert_eq!(sent % mss, 0, "a cut write ended inside a segment");
+                }
+            }
+        }
+        net.stack.info(a).unwrap().counters.bytes_acked == LEN as u64
+    });
+    assert!(ok, "{sent} {:?}", net.stack.info(a));
+    assert!(cut > 5, "the buffer cut {cut} writes");
+    let rx = &net.peer.conns[&net.stack.local_port(a).unwrap()];
+    assert_eq!((rx.bytes, rx.hash), (LEN as u64, fnv(FNV0, &data)));
 }
 
 /// A device with a line rate (two frames a microsecond) and 1 000 connections that each queue

@@ -666,9 +666,9 @@ pub(crate) fn copy_to_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, data:
         let Payload::Copied(ref mut m) = seg.data else {
             break;
         };
+        // Filled to the goal whatever the room, as in `region_to_queue`.
         let n = (goal - seg.len as usize)
             .min(data.len() - done)
-            .min(room)
             .min(m.tailroom());
         if n == 0 {
             break;
@@ -705,7 +705,10 @@ pub(crate) fn region_to_queue<D: Device>(
     len: u32,
 ) -> u32 {
     let (goal, csum_offload) = (tcb.mss, ip.tcp_csum_offload());
-    let len = len.min(tcb.send_space());
+    let space = tcb.send_space();
+    if space == 0 {
+        return 0;
+    }
     let mut done = 0;
     // First fill an unsent tail segment that ends where this piece starts; every segment
     // after it is new.
@@ -727,7 +730,12 @@ pub(crate) fn region_to_queue<D: Device>(
             }
         }
     }
-    while done < len {
+    // The buffer is checked per segment, not per byte, as Linux checks
+    // `sk_stream_memory_free` before each new skb: a segment once begun is filled to the
+    // goal. A write cut short by the buffer then never ends in a short segment, which
+    // would leave alone once the queue before it is acked, and put every later segment
+    // off the payload's grid of precomputed sums (most of the scale run's were off it).
+    while done < len && done < space {
         let (at, n) = (off + done, goal.min(len - done));
         let data = Payload::Region {
             region: r.0,
