@@ -13,6 +13,7 @@ const RANKS: &[(&str, u32)] = &[
     ("tcp::tw_index", 0),
     ("region", 0),
     ("steer", 0),
+    ("ehash", 1),
     ("neigh", 1),
     ("gso", 1),
     ("ip", 2),

@@ -12,6 +12,7 @@
 
 pub mod control;
 mod dev;
+mod ehash;
 pub mod event;
 mod gso;
 mod hash;

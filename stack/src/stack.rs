@@ -7,8 +7,9 @@
 //! gets one `after_event`: output may send, an owed ACK goes, and its timer is re-armed.
 //! Pure ACKs leave it to the end of the RX burst, so a burst of them runs output once.
 use crate::dev::Dev;
+use crate::ehash::Ehash;
 use crate::event::EventQueue;
-use crate::hash::{tuple_of_frame, TupleHasher};
+use crate::hash::tuple_of_frame;
 use crate::ip::{self, IpLayer};
 use crate::neigh::{LocalAddrs, NeighConfig, NeighTable};
 use crate::steer::RssSteering;
@@ -25,7 +26,6 @@ use linerate_proto::timer::{Deadline, Nanos, TimerWheel, MS};
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame, MacAddr};
 use linerate_proto::wire::ipv4::Ipv4Cidr;
 use linerate_proto::wire::tcp::{flags, TcpOptions, TcpPacket};
-use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -46,6 +46,9 @@ const SPARE_QUEUE_SEGS: usize = 64;
 
 /// Connections from which RX prefetches their blocks (below, they stay in cache anyway).
 const PREFETCH_FROM: usize = 256;
+
+/// A key no connection has (the blank of `by_tuple`'s empty entries).
+const NO_TUPLE: Tuple = (Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, 0, 0);
 
 /// How to build a stack.
 #[derive(Debug, Clone)]
@@ -116,7 +119,7 @@ pub struct Stack<D: Device> {
     /// Slots freed since the last `poll`: they join `free` when it starts, so that an id's
     /// FREED event (taken after a poll) comes before the id names a new connection.
     pub(crate) freed: Vec<Slot>,
-    pub(crate) by_tuple: HashMap<Tuple, Slot, TupleHasher>,
+    pub(crate) by_tuple: Ehash<Tuple>,
     /// The last 4-tuple found in `by_tuple` (the kernel's early demux: a burst of ACKs is
     /// mostly one connection's); cleared when that entry goes.
     demux_cache: Option<(Tuple, Slot)>,
@@ -195,7 +198,7 @@ impl<D: Device> Stack<D> {
             gens: Vec::new(),
             free: Vec::new(),
             freed: Vec::new(),
-            by_tuple: HashMap::with_capacity_and_hasher(1024, TupleHasher::new()),
+            by_tuple: Ehash::with_capacity(1024, NO_TUPLE),
             demux_cache: None,
             pending_ack: None,
             tw: TimeWaitTable::new(cfg.max_time_wait),
@@ -422,31 +425,43 @@ impl<D: Device> Stack<D> {
         if self.by_tuple.len() < PREFETCH_FROM {
             return;
         }
-        let mut ids = [0 as Slot; linerate_dpdk::MAX_BURST];
-        let (mut n, mut last) = (0, None);
-        for m in frames.iter().take(ids.len()) {
+        // Three passes, each starting the misses the next one needs: the table entries,
+        // the blocks they name, the write queues' heads those hold.
+        let mut keys = [(NO_TUPLE, 0u64); linerate_dpdk::MAX_BURST];
+        let mut n = 0;
+        for m in frames.iter().take(keys.len()) {
             let Some(key) = tuple_of_frame(m.data()) else {
                 continue;
             };
-            if last == Some(key) {
+            if n > 0 && keys[n - 1].0 == key {
                 continue;
             }
-            last = Some(key);
-            if let Some(&id) = self.by_tuple.get(&key) {
+            let h = self.by_tuple.hash(&key);
+            self.by_tuple.prefetch(h);
+            keys[n] = (key, h);
+            n += 1;
+        }
+        let mut ids = [0 as Slot; linerate_dpdk::MAX_BURST];
+        let mut found = 0;
+        for (key, h) in &keys[..n] {
+            if let Some(id) = self.by_tuple.get_hashed(key, *h) {
                 if let Some(Some(tcb)) = self.conns.get(id as usize) {
                     linerate_dpdk::prefetch(tcb, 16);
-                    ids[n] = id;
-                    n += 1;
+                    ids[found] = id;
+                    found += 1;
                 }
             }
         }
-        for &id in &ids[..n] {
-            if let Some(seg) = self
-                .conns
-                .get(id as usize)
-                .and_then(|c| c.as_ref()?.queue.front())
-            {
-                linerate_dpdk::prefetch(seg, 1);
+        for &id in &ids[..found] {
+            if let Some(Some(tcb)) = self.conns.get(id as usize) {
+                // The head the ACK frees, and the first segments not yet sent, which the
+                // output after the ACK reads next (written by the app long before).
+                if let Some(seg) = tcb.queue.front() {
+                    linerate_dpdk::prefetch(seg, 1);
+                }
+                if let Some(seg) = tcb.queue.get(tcb.unsent) {
+                    linerate_dpdk::prefetch(seg, 1);
+                }
             }
         }
     }
@@ -511,7 +526,7 @@ impl<D: Device> Stack<D> {
         let id = match self.demux_cache {
             Some((k, id)) if k == key => Some(id),
             _ => {
-                let found = self.by_tuple.get(&key).copied();
+                let found = self.by_tuple.get(&key);
                 if let Some(id) = found {
                     self.demux_cache = Some((key, id));
                 }

@@ -3,9 +3,9 @@
 use crate::dev::DevStats;
 use crate::ip::RxDrops;
 use crate::neigh::NeighStats;
-use crate::stack::{Stack, Tuple};
+use crate::stack::Stack;
 use crate::tcp::timewait::TimeWaitStats;
-use crate::tcp::{Slot, Tcb, TcpCounters, TcpError};
+use crate::tcp::{Tcb, TcpCounters, TcpError};
 use linerate_dpdk::Device;
 
 /// Heap bytes a stack holds for its connections ([`Stack::conn_memory`]).
@@ -70,11 +70,9 @@ impl<D: Device> Stack<D> {
     /// Heap bytes the stack holds for its connections, by part. A walk over the connections.
     pub fn conn_memory(&self) -> ConnMemory {
         use std::mem::size_of;
-        // hashbrown: a control byte per bucket, buckets a power of two at 7/8 load.
-        let buckets = (self.by_tuple.capacity() * 8 / 7).next_power_of_two();
         ConnMemory {
             table: self.conns.len() * size_of::<Option<Tcb>>(),
-            index: buckets * (size_of::<(Tuple, Slot)>() + 1),
+            index: self.by_tuple.memory(),
             wheel: self.wheel.memory(),
             events: self.events.memory(),
             queues: self

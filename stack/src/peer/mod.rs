@@ -6,6 +6,7 @@
 //! measured on one core without a network.
 mod frames;
 
+use crate::ehash::Ehash;
 use crate::hash::TupleHasher;
 use frames::{build, fill_ack, BaseFrames, Ends, Hdr, ACK_FRAME_LEN, SYN_ACK_LEN};
 
@@ -108,7 +109,7 @@ pub struct AckPeer<D: Device> {
     /// Connections by (stack address, stack port, peer port): a hash table of slots in
     /// `entries`, so that a million connections cost what one does, and no entry (with its
     /// pure-ACK frame) moves when the hot one changes.
-    conns: HashMap<Key, u32, TupleHasher>,
+    conns: Ehash<Key>,
     entries: Vec<PeerEntry>,
     free_entries: Vec<u32>,
     /// The connection of the last frame and its slot: the frames of a unit are one
@@ -147,7 +148,7 @@ impl<D: Device> AckPeer<D> {
             wscale: 9,
             ack_every: 2,
             respond: None,
-            conns: HashMap::with_capacity_and_hasher(64, TupleHasher::new()),
+            conns: Ehash::with_capacity(64, (Ipv4Addr::UNSPECIFIED, 0, 0)),
             entries: Vec::new(),
             free_entries: Vec::new(),
             hot: None,
@@ -252,7 +253,10 @@ impl<D: Device> AckPeer<D> {
 
     fn process(&mut self) {
         let seen = std::mem::take(&mut self.seen);
-        for s in &seen {
+        for (i, s) in seen.iter().enumerate() {
+            if i % PREFETCH_AHEAD == 0 {
+                self.prefetch(&seen[i..(i + PREFETCH_AHEAD).min(seen.len())]);
+            }
             match *s {
                 Seen::ArpRequest { mac, ip } => self.arp_reply(mac, ip),
                 Seen::Tcp {
@@ -275,6 +279,41 @@ impl<D: Device> AckPeer<D> {
         }
         self.owed = owed;
         Mbuf::free_bulk(&mut self.spare);
+    }
+
+    /// Starts the misses of the connections `seen` names, all at once: their table
+    /// entries, then their states. One at a time, with many connections, they were most of
+    /// the peer's cost (as the stack's own demux, `Stack::prefetch_conns`).
+    fn prefetch(&self, seen: &[Seen]) {
+        if self.conns.len() < 256 {
+            return;
+        }
+        let mut keys = [((Ipv4Addr::UNSPECIFIED, 0, 0), 0u64); PREFETCH_AHEAD];
+        let mut n = 0;
+        for s in seen.iter().take(PREFETCH_AHEAD) {
+            if let Seen::Tcp {
+                src, sport, dport, ..
+            } = *s
+            {
+                let key = (src, sport, dport);
+                if n > 0 && keys[n - 1].0 == key {
+                    continue;
+                }
+                let h = self.conns.hash(&key);
+                self.conns.prefetch(h);
+                keys[n] = (key, h);
+                n += 1;
+            }
+        }
+        for (key, h) in &keys[..n] {
+            if let Some(e) = self
+                .conns
+                .get_hashed(key, *h)
+                .and_then(|i| self.entries.get(i as usize))
+            {
+                linerate_dpdk::prefetch(e, 2);
+            }
+        }
     }
 
     /// Who the peer is on the wire, from its (public, settable) fields.
@@ -352,7 +391,7 @@ impl<D: Device> AckPeer<D> {
     #[inline]
     fn make_hot(&mut self, key: Key) -> bool {
         if self.hot.is_none_or(|(k, _)| k != key) {
-            let Some(&i) = self.conns.get(&key) else {
+            let Some(i) = self.conns.get(&key) else {
                 return false;
             };
             self.hot = Some((key, i));
@@ -562,6 +601,9 @@ impl<D: Device> AckPeer<D> {
         self.rxq.push_back(m);
     }
 }
+
+/// Frames of `seen` whose connections are prefetched together.
+const PREFETCH_AHEAD: usize = 32;
 
 /// Mbufs per bulk allocation of ACK frames.
 const SPARE_BATCH: usize = 8;
