@@ -40,7 +40,7 @@ pub use linerate_proto::wire::ipv4::Ipv4Cidr;
 pub use linerate_stack::{
     ConnId, ConnMemory, ConnectError, DevStats, IoError, NeighConfig, NeighState, NeighStats,
     NeighTable, Neighbour, RegionId, RxDrops, Stack, StackConfig, StackStats, State, TcpConfig,
-    TcpCounters, TcpError, TcpInfo, TX_BACKLOG,
+    TcpConfigError, TcpCounters, TcpError, TcpInfo, TX_BACKLOG,
 };
 
 /// Readiness events from [`Stack::events`]: which connections changed, and how.

@@ -11,7 +11,7 @@ mod many;
 
 use linerate::dpdk::Mempool;
 use linerate::event::{self, Event};
-use linerate::{ConnId, Device, IoError, State, TcpError, MS, SEC, TX_BACKLOG};
+use linerate::{ConnId, ConnectError, Device, IoError, State, TcpError, MS, SEC, TX_BACKLOG};
 use linerate_sim::harness::{payload, PEER_IP, PORT};
 use linerate_sim::{Dir, SimConfig};
 use many::{fnv, LineRate, Net, FNV0};
@@ -580,6 +580,54 @@ fn buffer_limited_region_writes_end_on_a_segment() {
     assert!(cut > 5, "the buffer cut {cut} writes");
     let rx = &net.peer.conns[&net.stack.local_port(a).unwrap()];
     assert_eq!((rx.bytes, rx.hash), (LEN as u64, fnv(FNV0, &data)));
+}
+
+/// Settings the stack cannot honour are refused at connect, one line naming the field,
+/// and leave nothing behind (they panicked later: `min_rto > max_rto` in the RTO clamp).
+#[test]
+fn bad_tcp_config_is_refused_at_connect() {
+    let cfg = many::stack_config();
+    let mut net = Net::new(
+        pool("many_badcfg", 1023),
+        SimConfig::default(),
+        SimConfig::default(),
+        cfg.clone(),
+    );
+    let bad = [
+        (linerate::TcpConfig { mss: 11, ..cfg.tcp }, "mss"),
+        (
+            linerate::TcpConfig {
+                min_rto: 2 * SEC,
+                max_rto: SEC,
+                ..cfg.tcp
+            },
+            "max_rto",
+        ),
+        (
+            linerate::TcpConfig {
+                rcvbuf: 0,
+                ..cfg.tcp
+            },
+            "rcvbuf",
+        ),
+    ];
+    for (c, field) in bad {
+        match net.stack.connect_with(DST, None, c) {
+            Err(ConnectError::Config(e)) => {
+                assert_eq!(e.field, field);
+                assert!(e
+                    .to_string()
+                    .starts_with(&format!("TcpConfig::{field} is ")));
+            }
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert_eq!(net.stack.stats().conns_open, 0, "nothing was opened");
+    let a = net.stack.connect(DST, None).unwrap();
+    let mut log = Vec::new();
+    assert!(run_until(&mut net, SEC, &mut log, |net, _| {
+        net.stack.state(a) == Some(State::Established)
+    }));
 }
 
 /// A device with a line rate (two frames a microsecond) and 1 000 connections that each queue

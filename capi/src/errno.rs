@@ -20,6 +20,7 @@ pub(crate) fn connect(e: ConnectError) -> i32 {
         ConnectError::NoPorts => libc::EADDRNOTAVAIL,
         ConnectError::TooManyConnections => libc::EMFILE,
         ConnectError::NeighTableFull => libc::ENOBUFS,
+        ConnectError::Config(_) => libc::EINVAL,
     }
 }
 

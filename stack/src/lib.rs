@@ -41,4 +41,4 @@ pub use socket::{ConnectError, IoError};
 pub use stack::{Stack, StackConfig};
 pub use stats::{ConnMemory, StackStats};
 pub use tcp::timewait::TimeWaitStats;
-pub use tcp::{ConnId, State, TcpConfig, TcpCounters, TcpError, TcpInfo};
+pub use tcp::{ConnId, State, TcpConfig, TcpConfigError, TcpCounters, TcpError, TcpInfo};

@@ -7,7 +7,7 @@ use crate::tcp::output;
 use crate::tcp::{
     wscale_for, ConnId, Reported, Slot, State, Tcb, TcpConfig, TcpCounters, TcpError, TcpInfo,
 };
-use crate::tcp::{ConnCfg, ZcList, LISTED_POOL, SNDBUF_INIT, WAIT_NEIGH};
+use crate::tcp::{ConnCfg, TcpConfigError, ZcList, LISTED_POOL, SNDBUF_INIT, WAIT_NEIGH};
 use linerate_dpdk::{Device, TxRegion};
 use linerate_proto::cc::CcState;
 use linerate_proto::pacing::Pacer;
@@ -34,6 +34,8 @@ pub enum ConnectError {
     TooManyConnections,
     /// The neighbour table is full.
     NeighTableFull,
+    /// A `TcpConfig` value is out of range.
+    Config(TcpConfigError),
 }
 
 impl std::fmt::Display for ConnectError {
@@ -48,6 +50,7 @@ impl std::fmt::Display for ConnectError {
             ConnectError::NoPorts => f.write_str("no free ephemeral port for this destination"),
             ConnectError::TooManyConnections => f.write_str("connection limit reached"),
             ConnectError::NeighTableFull => f.write_str("neighbour table full"),
+            ConnectError::Config(e) => e.fmt(f),
         }
     }
 }
@@ -110,6 +113,7 @@ impl<D: Device> Stack<D> {
         local_port: Option<u16>,
         cfg: TcpConfig,
     ) -> Result<ConnId, ConnectError> {
+        cfg.validate().map_err(ConnectError::Config)?;
         let now = self.now;
         let rip = *remote.ip();
         let rport = remote.port();

@@ -106,8 +106,8 @@ impl<'a, D: Device> Sender<'a, D> {
         }
     }
 
-    /// connect() to `dst`. No route is a usage error that ends the run; any other failure
-    /// stays with the connection and shows in the report.
+    /// connect() to `dst`. No route or settings the stack refuses are a usage error that
+    /// ends the run; any other failure stays with the connection and shows in the report.
     pub(super) fn open(
         &mut self,
         dst: SocketAddrV4,
@@ -120,7 +120,9 @@ impl<'a, D: Device> Sender<'a, D> {
                 c.id = Some(id);
                 c.state = self.stack.state(id);
             }
-            Err(e @ ConnectError::NoRoute(_)) => return Err(SendError::Usage(e.to_string())),
+            Err(e @ (ConnectError::NoRoute(_) | ConnectError::Config(_))) => {
+                return Err(SendError::Usage(e.to_string()))
+            }
             Err(e) => c.connect_error = Some(e),
         }
         Ok(c)

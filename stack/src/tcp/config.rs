@@ -70,6 +70,84 @@ impl Default for TcpConfig {
     }
 }
 
+/// A [`TcpConfig`] value out of range, found by [`TcpConfig::validate`]: the field, its
+/// value and what it may be, as one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpConfigError {
+    /// The field, e.g. `mss`.
+    pub field: &'static str,
+    /// Its value (times in nanoseconds).
+    pub value: u64,
+    /// What it may be.
+    pub allowed: &'static str,
+}
+
+impl std::fmt::Display for TcpConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "TcpConfig::{} is {}: it must be {}",
+            self.field, self.value, self.allowed
+        )
+    }
+}
+
+impl std::error::Error for TcpConfigError {}
+
+/// Linux's `TCP_MIN_MSS`: room for 40 bytes of options and 8 of data.
+pub const MIN_MSS: u16 = 88;
+/// Most bytes a scaled window can announce (RFC 7323 §2.3: shift 14).
+const MAX_BUF: u32 = 1 << 30;
+/// Longest time a connection keeps (microseconds in a u32: about 71 minutes).
+const MAX_TIME: Nanos = u32::MAX as Nanos * 1000;
+
+impl TcpConfig {
+    /// Checks every value against what the stack can honour; `connect` refuses a
+    /// configuration that fails (`ConnectError::Config`) instead of misbehaving later.
+    pub fn validate(&self) -> Result<(), TcpConfigError> {
+        let bad = |field, value: u64, allowed| {
+            Err(TcpConfigError {
+                field,
+                value,
+                allowed,
+            })
+        };
+        if self.mss < MIN_MSS || self.mss > 65_495 {
+            return bad(
+                "mss",
+                self.mss.into(),
+                "88 to 65495 (Linux's TCP_MIN_MSS to 64 KiB less headers)",
+            );
+        }
+        if self.sndbuf < u32::from(self.mss) {
+            return bad("sndbuf", self.sndbuf.into(), "at least one mss");
+        }
+        if self.rcvbuf < u32::from(self.mss) || self.rcvbuf > MAX_BUF {
+            return bad(
+                "rcvbuf",
+                self.rcvbuf.into(),
+                "one mss to 1 GiB (the largest scaled window)",
+            );
+        }
+        if self.min_rto < MS || self.min_rto > MAX_TIME {
+            return bad("min_rto", self.min_rto, "1 ms to 71 minutes");
+        }
+        if self.max_rto < self.min_rto || self.max_rto > MAX_TIME {
+            return bad("max_rto", self.max_rto, "min_rto to 71 minutes");
+        }
+        if self.delack < MS || self.delack > 500 * MS {
+            return bad("delack", self.delack, "1 ms to 500 ms (RFC 1122 §4.2.3.2)");
+        }
+        if self.time_wait > MAX_TIME {
+            return bad("time_wait", self.time_wait, "at most 71 minutes");
+        }
+        if self.fin_timeout > MAX_TIME {
+            return bad("fin_timeout", self.fin_timeout, "at most 71 minutes");
+        }
+        Ok(())
+    }
+}
+
 /// A connection's settings as its block keeps them: `TcpConfig` less what only `connect`
 /// reads (congestion control, RTO bounds but the upper one), times in microseconds: 28 bytes
 /// where `TcpConfig` takes 176, which counts with a million connections.
@@ -130,5 +208,85 @@ impl ConnCfg {
 
     pub(crate) fn max_rto(&self) -> Nanos {
         self.max_rto_us as Nanos * 1000
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_pass_and_each_bad_value_names_its_field() {
+        assert_eq!(TcpConfig::default().validate(), Ok(()));
+        let d = TcpConfig::default();
+        let cases = [
+            (TcpConfig { mss: 11, ..d }, "mss"),
+            (
+                TcpConfig {
+                    mss: MIN_MSS - 1,
+                    ..d
+                },
+                "mss",
+            ),
+            (TcpConfig { sndbuf: 100, ..d }, "sndbuf"),
+            (TcpConfig { rcvbuf: 0, ..d }, "rcvbuf"),
+            (
+                TcpConfig {
+                    rcvbuf: (1 << 30) + 1,
+                    ..d
+                },
+                "rcvbuf",
+            ),
+            (TcpConfig { min_rto: 0, ..d }, "min_rto"),
+            (
+                TcpConfig {
+                    min_rto: 2 * SEC,
+                    max_rto: SEC,
+                    ..d
+                },
+                "max_rto",
+            ),
+            (
+                TcpConfig {
+                    max_rto: 5000 * SEC,
+                    ..d
+                },
+                "max_rto",
+            ),
+            (TcpConfig { delack: SEC, ..d }, "delack"),
+            (
+                TcpConfig {
+                    time_wait: 5000 * SEC,
+                    ..d
+                },
+                "time_wait",
+            ),
+            (
+                TcpConfig {
+                    fin_timeout: 5000 * SEC,
+                    ..d
+                },
+                "fin_timeout",
+            ),
+        ];
+        for (c, field) in cases {
+            let e = c.validate().expect_err(field);
+            assert_eq!(e.field, field);
+            let line = e.to_string();
+            assert!(
+                line.starts_with(&format!("TcpConfig::{field} is ")),
+                "{line}"
+            );
+            assert!(!line.contains('\n'));
+        }
+        let edge = TcpConfig {
+            mss: MIN_MSS,
+            sndbuf: MIN_MSS.into(),
+            min_rto: MS,
+            max_rto: MS,
+            delack: 500 * MS,
+            ..d
+        };
+        assert_eq!(edge.validate(), Ok(()));
     }
 }

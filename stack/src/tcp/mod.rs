@@ -22,7 +22,7 @@ pub(crate) mod zc;
 
 use crate::ip::Dst;
 pub(crate) use config::ConnCfg;
-pub use config::TcpConfig;
+pub use config::{TcpConfig, TcpConfigError};
 pub use info::{TcpCounters, TcpInfo};
 use linerate_dpdk::Mbuf;
 use linerate_proto::cc::{Cc, CcState};
