@@ -33,6 +33,7 @@ const RANKS: &[(&str, u32)] = &[
     ("event", 8),
     ("stack", 9),
     ("socket", 10),
+    ("hash_connect", 10),
     ("stats", 10),
     ("wait", 10),
     ("peer::frames", 10),

@@ -20,8 +20,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 const DST: SocketAddrV4 = SocketAddrV4::new(PEER_IP, PORT);
-/// Where the stack's ephemeral ports start (`StackConfig::new`).
+/// The stack's ephemeral ports (`StackConfig::new`): a connection's starts at a keyed hash
+/// of its destination (RFC 6056), and the next ones follow it around the range.
 const PORT0: u16 = 32768;
+const PORTS: usize = 60999 - 32768 + 1;
 /// The send buffer a connection starts with (`SNDBUF_INIT`).
 const SNDBUF_INIT: usize = 64 << 10;
 
@@ -126,13 +128,16 @@ fn run_many(n: usize, len: usize, pool: &Arc<Mempool>) {
     let mut cfg = many::stack_config();
     cfg.tcp.sndbuf = 8 << 10;
     let mut net = Net::new(pool.clone(), lossy(21), lossy(22), cfg);
-    let base = payload(5, n * 13 + len);
+    let base = payload(5, PORTS * 13 + len);
     let mut conns: Vec<Conn> = Vec::with_capacity(n);
     let mut by_id: Vec<usize> = Vec::new();
+    let mut first_port = None;
     for i in 0..n {
         let id = net.stack.connect(DST, None).expect("connect");
         let port = net.stack.local_port(id).unwrap();
-        assert_eq!(port, PORT0 + i as u16);
+        let first = *first_port.get_or_insert(port);
+        let want = PORT0 + (((first - PORT0) as usize + i) % PORTS) as u16;
+        assert_eq!(port, want, "ports to one destination follow each other");
         if by_id.len() <= id.index() {
             by_id.resize(id.index() + 1, usize::MAX);
         }
@@ -630,6 +635,49 @@ fn bad_tcp_config_is_refused_at_connect() {
     }));
 }
 
+/// Ephemeral ports are not guessable (RFC 6056 §3.3.3): each destination's ports start at
+/// a hash of it under the stack's secret key, so the first ports to eight destinations are
+/// scattered over the range (not 32768 upwards) and another stack picks others; the ports
+/// to one destination still follow each other.
+#[test]
+fn ephemeral_ports_start_at_a_keyed_hash_of_the_destination() {
+    let firsts = |name: &str| -> Vec<u16> {
+        let mut net = Net::new(
+            pool(name, 1023),
+            SimConfig::default(),
+            SimConfig::default(),
+            many::stack_config(),
+        );
+        (0..8u16)
+            .map(|k| {
+                let dst = SocketAddrV4::new(PEER_IP, PORT + 100 + k);
+                let a = net.stack.connect(dst, None).unwrap();
+                let b = net.stack.connect(dst, None).unwrap();
+                let (pa, pb) = (
+                    net.stack.local_port(a).unwrap(),
+                    net.stack.local_port(b).unwrap(),
+                );
+                let next = if pa == 60999 { PORT0 } else { pa + 1 };
+                assert_eq!(
+                    pb, next,
+                    "the second port to a destination follows the first"
+                );
+                pa
+            })
+            .collect()
+    };
+    let one = firsts("many_ports_a");
+    let mut distinct = one.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert!(distinct.len() >= 7, "scattered: {one:?}");
+    assert!(
+        one.windows(2).filter(|w| w[1] == w[0] + 2).count() < 7,
+        "not handed out in sequence: {one:?}"
+    );
+    assert_ne!(one, firsts("many_ports_b"), "another key, other ports");
+}
+
 /// A device with a line rate (two frames a microsecond) and 1 000 connections that each queue
 /// 32 KiB at once, unpaced: the backlog fills (`TX_BACKLOG`) and most connections stop with
 /// data they may send. They wait on the stack's round-robin list and go again as the device drains; none
@@ -654,7 +702,7 @@ fn device_backlog_waiters_are_fair() {
     let pool = pool("many_backlog", 32_767);
     // Two frames a microsecond (about 24 Gbit/s of full frames).
     let mut net = Net::with_device(pool, to_peer, to_stack, cfg, |d| LineRate::new(d, 2));
-    let base = payload(6, N * 13 + LEN);
+    let base = payload(6, PORTS * 13 + LEN);
     let ids: Vec<ConnId> = (0..N)
         .map(|_| net.stack.connect(DST, None).unwrap())
         .collect();

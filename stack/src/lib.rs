@@ -16,6 +16,7 @@ mod ehash;
 pub mod event;
 mod gso;
 mod hash;
+mod hash_connect;
 mod ip;
 mod neigh;
 mod region;

@@ -11,7 +11,6 @@ use crate::tcp::{ConnCfg, TcpConfigError, ZcList, LISTED_POOL, SNDBUF_INIT, WAIT
 use linerate_dpdk::{Device, TxRegion};
 use linerate_proto::cc::CcState;
 use linerate_proto::pacing::Pacer;
-use linerate_proto::rss::PortPicker;
 use linerate_proto::timer::{Deadline, RttEstimator};
 use linerate_proto::wire::tcp::flags;
 use std::hash::BuildHasher;
@@ -254,64 +253,12 @@ impl<D: Device> Stack<D> {
         Ok(ConnId::new(id, gen))
     }
 
-    /// A free (source address, port) for a connection to `rip:rport`: each port with every
-    /// source address in turn before the next port, so that a tuple comes back only after
-    /// all sources × ports were used (stepping both together would visit only a
-    /// `gcd`-th of the pairs).
-    fn ephemeral(&mut self, rip: Ipv4Addr, rport: u16) -> Option<(Ipv4Addr, u16)> {
-        let local = *self.ip.neigh.local();
-        let n = local.sources();
-        for _ in 0..n {
-            let lip = local.source(self.next_src);
-            self.next_src = (self.next_src + 1) % n;
-            let next_port_too = self.next_src == 0;
-            if let Some(p) = self.ephemeral_port(lip, rip, rport, next_port_too) {
-                return Some((lip, p));
-            }
-        }
-        None
-    }
-
-    /// A free port from `lip` to `rip:rport`, searching from `next_port`; the search moves
-    /// `next_port` to the port found, and past it when `advance`.
-    fn ephemeral_port(
-        &mut self,
-        lip: Ipv4Addr,
-        rip: Ipv4Addr,
-        rport: u16,
-        advance: bool,
-    ) -> Option<u16> {
-        let (lo, hi) = self.cfg.ephemeral;
-        let after = |p: u16| if p >= hi { lo } else { p + 1 };
-        if let Some(rss) = &self.cfg.rss {
-            let remote = SocketAddrV4::new(rip, rport);
-            let picker = PortPicker::new(&rss.toeplitz, lip, remote);
-            let taken = |p| !self.tuple_free(&(lip, rip, rport, p));
-            if let Some(p) = picker.find(&rss.reta, rss.queue, (lo, hi), self.next_port, taken) {
-                self.next_port = if advance { after(p) } else { p };
-                self.tw.take(&(lip, rip, rport, p));
-                return Some(p);
-            }
-        }
-        let span = (hi as u32).saturating_sub(lo as u32) + 1;
-        let mut p = self.next_port;
-        for _ in 0..span {
-            if self.tuple_free(&(lip, rip, rport, p)) {
-                self.next_port = if advance { after(p) } else { p };
-                self.tw.take(&(lip, rip, rport, p));
-                return Some(p);
-            }
-            p = after(p);
-        }
-        None
-    }
-
     /// No connection holds `key`, or only a TIME-WAIT record that may give it up
     /// (`TimeWaitTable::reusable`, Linux's `tcp_tw_reuse`). The successor's timestamps are
     /// higher (the offset is per tuple, the clock a second on), so the peer's PAWS tells old
     /// duplicates from new segments (RFC 6191); its ISN is higher too unless the old
     /// connection sent more than the ISN clock's 250 000 per second covers.
-    fn tuple_free(&self, key: &Tuple) -> bool {
+    pub(crate) fn tuple_free(&self, key: &Tuple) -> bool {
         !self.by_tuple.contains_key(key)
             && self
                 .tw

@@ -153,7 +153,12 @@ pub struct Stack<D: Device> {
     pub(crate) spare_queues: Vec<VecDeque<Seg>>,
     mac: MacAddr,
     pub(crate) now: Nanos,
-    pub(crate) next_port: u16,
+    /// RFC 6056's `next_ephemeral`: added to each destination's keyed offset in the
+    /// ephemeral range.
+    pub(crate) next_port: u32,
+    /// Recent destinations' port hashes (`Stack::port_hash`); empty entries hold
+    /// 0.0.0.0:0.
+    pub(crate) port_hashes: [(Ipv4Addr, u16, u64); 16],
     /// The source address the next connection takes (an index into the source range).
     pub(crate) next_src: u32,
     pub(crate) cfg: StackConfig,
@@ -215,7 +220,8 @@ impl<D: Device> Stack<D> {
             spare_queues: Vec::new(),
             mac,
             now,
-            next_port: cfg.ephemeral.0,
+            next_port: 0,
+            port_hashes: [(Ipv4Addr::UNSPECIFIED, 0, 0); 16],
             next_src: 0,
             cfg,
             isn_key: Default::default(),
