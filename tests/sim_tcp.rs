@@ -1014,3 +1014,97 @@ fn debug_replay() {
         "replay",
     );
 }
+
+/// The TSval and TSecr of a TCP frame's timestamp option.
+fn ts_of(f: &[u8]) -> Option<(u32, u32)> {
+    let hl = ((f.get(46)? >> 4) as usize) * 4;
+    let mut o = f.get(54..34 + hl)?;
+    while let [k, rest @ ..] = o {
+        match *k {
+            0 => return None,
+            1 => o = rest,
+            8 if rest.len() >= 9 => {
+                let v = u32::from_be_bytes(rest[1..5].try_into().ok()?);
+                let e = u32::from_be_bytes(rest[5..9].try_into().ok()?);
+                return Some((v, e));
+            }
+            _ => o = o.get(*o.get(1)? as usize..)?,
+        }
+    }
+    None
+}
+
+/// A forged echo cannot set the RTO: against the SACK peer (which echoes timestamps), an
+/// ACK that covers a retransmitted segment (so only its TSecr could give an RTT) but echoes
+/// a time 100 s old, and then one our clock has not reached, give no sample; the data
+/// still counts as acknowledged. (Before: RTO 120 s, the ceiling.)
+#[test]
+fn sim_forged_tsecr_gives_no_rtt_sample() {
+    use linerate_sim::sackpeer::SackSim;
+    let mut sim = SackSim::new(pool("tsecr"), SimConfig::default(), SimConfig::default());
+    let id = sim
+        .stack
+        .connect(SocketAddrV4::new(PEER_IP, PORT), None)
+        .unwrap();
+    let lport = sim.stack.local_port(id).unwrap();
+    let run = |sim: &mut SackSim, limit: Nanos, done: &dyn Fn(&SackSim) -> bool| {
+        let end = sim.now + limit;
+        while sim.now < end {
+            sim.tick();
+            if done(sim) {
+                return true;
+            }
+            sim.stack.flush();
+            sim.advance();
+        }
+        false
+    };
+    assert!(run(&mut sim, SEC, &|s| s.stack.state(id)
+        == Some(State::Established)));
+    sim.stack.send(id, &[7; 1000]).unwrap();
+    assert!(run(&mut sim, SEC, &|s| s
+        .stack
+        .info(id)
+        .is_some_and(|i| i.counters.bytes_acked == 1000)));
+    let before = sim.stack.info(id).unwrap();
+    assert!(before.timestamps, "the peer echoes timestamps");
+    // Hold everything to the peer (it stays visible on the wire), so the data is resent.
+    sim.wire.borrow_mut().config_mut(Dir::ToPeer).delay = 1000 * SEC;
+    sim.stack.send(id, b"data").unwrap();
+    assert!(run(&mut sim, 5 * SEC, &|s| s
+        .stack
+        .info(id)
+        .is_some_and(|i| i.counters.retrans_segs >= 1)));
+    let last = sim
+        .wire
+        .borrow()
+        .frames(Dir::ToPeer)
+        .last()
+        .map(|f| f.to_vec())
+        .expect("our retransmission is on the wire");
+    let seq = u32::from_be_bytes(last[38..42].try_into().unwrap());
+    let rseq = u32::from_be_bytes(last[42..46].try_into().unwrap());
+    let (ours, echoed) = ts_of(&last).expect("timestamps on our segment");
+    let drops = sim.stack.stats().drops;
+    for (k, tsecr) in [ours.wrapping_sub(100_000), ours.wrapping_add(100_000)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut opts = vec![1, 1, 8, 10];
+        opts.extend_from_slice(&echoed.wrapping_add(1 + k as u32).to_be_bytes());
+        opts.extend_from_slice(&tsecr.to_be_bytes());
+        let ack = seq.wrapping_add(2 * (k as u32 + 1));
+        let seg = tcp_seg(PORT, lport, rseq, ack, ACK, 1024, &opts, &[]);
+        sim.wire
+            .borrow_mut()
+            .send(Dir::ToStack, &ip_frame(6, PEER_IP, STACK_IP, &seg));
+        run(&mut sim, MS, &|_| false);
+    }
+    assert_eq!(sim.stack.stats().drops, drops, "both ACKs were taken");
+    let after = sim.stack.info(id).unwrap();
+    assert_eq!(after.counters.bytes_acked, 1004, "{after:?}");
+    assert!(
+        after.srtt_us < 1_000_000 && after.rto_us < 10_000_000,
+        "no sample from the forged echoes: {after:?}"
+    );
+}

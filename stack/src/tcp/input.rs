@@ -316,7 +316,14 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
             tcb.persist_backoff = 0;
         }
     }
-    tcb.rack.ack_tsecr = seg.opts.timestamps.map(|(_, e)| e);
+    // TSecr sanity: an echo of a time our clock has not reached is not one of ours
+    // (FreeBSD drops it too); everything below takes it as absent.
+    let tsecr = seg
+        .opts
+        .timestamps
+        .map(|(_, e)| e)
+        .filter(|&e| !tcb.ts_on || !seq_gt(e, tcb.ts_now(now)));
+    tcb.rack.ack_tsecr = tsecr;
     // SACK blocks (RFC 2018, RFC 2883): the scoreboard first.
     let prior_sacked = tcb.sb.sacked_out;
     let mut news = sack::SackNews::default();
@@ -326,7 +333,6 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
             sack::on_dsack(tcb, s, e);
         }
     }
-    let tsecr = seg.opts.timestamps.map(|(_, e)| e);
     if ack == tcb.snd_una {
         // RFC 5681 §2: a duplicate ACK carries no data, no SYN/FIN, does not move the window,
         // and arrives while data is outstanding. RFC 6675 §2 also counts an ACK carrying SACK
@@ -404,12 +410,15 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
         seq_rtt = None;
     }
     // RTT: from the newest unretransmitted segment, else from the echoed timestamp.
-    let sample_us = match (seq_rtt, seg.opts.timestamps) {
-        (Some(ns), _) => Some((ns / 1000) as u32),
-        (None, Some((_, tsecr))) if tcb.ts_on && tsecr != 0 => {
-            Some(tcb.ts_now(now).wrapping_sub(tsecr).saturating_mul(1000))
-        }
-        _ => None,
+    let sample_us = match seq_rtt {
+        Some(ns) => Some((ns / 1000) as u32),
+        None => tsecr.filter(|&e| tcb.ts_on && e != 0).and_then(|e| {
+            // An echo older than two RTOs is of no transmission this ACK can answer (that
+            // would have been sent again since): a forged or stale TSecr must not take the
+            // RTO to its ceiling and pacing to a crawl.
+            let us = tcb.ts_now(now).wrapping_sub(e).saturating_mul(1000);
+            (u64::from(us) * 1000 <= 2 * tcb.rtt.current()).then_some(us)
+        }),
     };
     if let Some(us) = sample_us {
         tcb.rtt.sample(us);
