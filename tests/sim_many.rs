@@ -587,6 +587,59 @@ fn buffer_limited_region_writes_end_on_a_segment() {
     assert_eq!((rx.bytes, rx.hash), (LEN as u64, fnv(FNV0, &data)));
 }
 
+/// A zero-copy write is cut into segments only as they may leave (`Tcb::pend`): right after
+/// 1 MiB is written on a new connection (the buffer holds it all), the write queue holds
+/// no more entries than the initial window sends, not the 725 segments of the write; every
+/// byte still arrives, in order, with the FIN after it.
+#[test]
+fn zero_copy_writes_are_cut_into_segments_as_they_leave() {
+    const LEN: usize = 1 << 20;
+    let eal = common::eal(&[]);
+    let mut cfg = many::stack_config();
+    cfg.tcp.sndbuf = 4 << 20;
+    cfg.tcp.sndbuf_auto = false;
+    let path = |seed| SimConfig {
+        seed,
+        delay: 2 * MS,
+        ..Default::default()
+    };
+    let mut net = Net::new(pool("many_pend", 8191), path(45), path(46), cfg);
+    let data = payload(9, LEN);
+    let mut region = linerate::dpdk::TxRegion::new(&eal, LEN, None).expect("region");
+    region.fill(|b| b.copy_from_slice(&data));
+    let r = net
+        .stack
+        .register_region(Arc::new(region))
+        .expect("register");
+    let a = net.stack.connect(DST, None).unwrap();
+    let mut log = Vec::new();
+    assert!(run_until(&mut net, SEC, &mut log, |net, _| {
+        net.stack.state(a) == Some(State::Established)
+    }));
+    let before = net.stack.conn_memory().queues;
+    assert_eq!(net.stack.send_region(a, r, 0, LEN), Ok(LEN));
+    net.stack.flush();
+    let queued = net.stack.conn_memory().queues - before;
+    let info = net.stack.info(a).unwrap();
+    assert_eq!(info.unsent_bytes as usize + info.in_flight as usize, LEN);
+    // 48-byte entries, a power of two of them: 64 hold the initial window and then some.
+    assert!(
+        queued <= 64 * 48,
+        "{queued} bytes of queue entries for {} bytes in flight",
+        info.in_flight
+    );
+    let port = net.stack.local_port(a).unwrap();
+    net.stack.close(a).unwrap();
+    let ok = run_until(&mut net, 30 * SEC, &mut log, |net, _| {
+        net.stack
+            .info(a)
+            .is_none_or(|i| i.counters.bytes_acked == LEN as u64)
+    });
+    assert!(ok, "{:?}", net.stack.info(a));
+    let rx = &net.peer.conns[&port];
+    assert_eq!((rx.bytes, rx.hash), (LEN as u64, fnv(FNV0, &data)));
+}
+
 /// Settings the stack cannot honour are refused at connect, one line naming the field,
 /// and leave nothing behind (they panicked later: `min_rto > max_rto` in the RTO clamp).
 #[test]

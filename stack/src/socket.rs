@@ -200,6 +200,7 @@ impl<D: Device> Stack<D> {
             },
             queue: self.spare_queues.pop().unwrap_or_default(),
             unsent: 0,
+            pend: Default::default(),
             rtt: RttEstimator::new(cfg.min_rto, cfg.max_rto),
             cc: cfg.cc,
             ccs: CcState::new(mss_guess),
@@ -332,6 +333,9 @@ impl<D: Device> Stack<D> {
             // (as the kernel falls back to copying small MSG_ZEROCOPY sends).
             // The table moves out for the call (three words, no allocation) so that the
             // bytes can be read straight from the region while the IP layer is borrowed.
+            // Pending zero-copy bytes become segments first, while the table is here to
+            // sum them.
+            output::materialize(tcb, &mut self.ip, u32::MAX);
             let regions = std::mem::take(&mut self.ip.regions);
             let b = regions.bytes(r.0, off as u32, len as u32).unwrap_or(&[]);
             let n = output::copy_to_queue(tcb, &mut self.ip, b);

@@ -203,6 +203,20 @@ pub(crate) enum Payload {
     Region { region: u16, off: u32, ticket: u16 },
 }
 
+/// The end of the write queue not yet cut into segments: `len` bytes of region `region`
+/// at `off` (under `ticket`), the last `len` bytes before `write_seq`. A write appends here
+/// and touches no queue entry; output cuts segments off the front just before they leave,
+/// so that each entry is written and read while its cache line is still there (with many
+/// connections, writing entries at write time and reading them at the next ACK missed
+/// twice per line).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Pend {
+    pub(crate) region: u16,
+    pub(crate) ticket: u16,
+    pub(crate) off: u32,
+    pub(crate) len: u32,
+}
+
 /// One segment on the write/retransmit queue.
 #[derive(Debug)]
 pub(crate) struct Seg {
@@ -372,6 +386,9 @@ pub(crate) struct Tcb {
     /// `queue[unsent..]` not yet sent.
     pub(crate) queue: VecDeque<Seg>,
     pub(crate) unsent: usize,
+    /// Zero-copy bytes written after the queue and not yet cut into segments
+    /// (`output::materialize` cuts them when they may leave).
+    pub(crate) pend: Pend,
 
     pub(crate) rtt: RttEstimator,
     pub(crate) cc: Cc,
@@ -456,6 +473,7 @@ impl Tcb {
         self.reo_at = Deadline::NONE;
         self.queue.clear();
         self.unsent = 0;
+        self.pend = Pend::default();
         self.sb = Default::default();
     }
 

@@ -5,7 +5,7 @@
 //! write queue (`tcp_sendmsg`'s copy). The only TCP module that transmits.
 use super::header::{finish_checksum, ts_option_sum, write_ts_option, TcpHdr};
 use super::rack::{self, Probe};
-use super::{scoreboard, seq_gt, seq_lt, Payload, Seg, State, Tcb, TcpError};
+use super::{scoreboard, seq_gt, seq_lt, Payload, Pend, Seg, State, Tcb, TcpError};
 use super::{WAIT_DEV, WAIT_NEIGH};
 use crate::ip::{IpLayer, Unit, XmitError, L4, MAX_UNIT_SEGS};
 use crate::region::{RegionId, Regions};
@@ -39,7 +39,7 @@ pub(crate) fn write_xmit<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nan
         queue_fin(tcb, ip);
     }
     tcb.waits &= !(WAIT_DEV | WAIT_NEIGH);
-    if tcb.unsent >= tcb.queue.len() {
+    if tcb.unsent >= tcb.queue.len() && tcb.pend.len == 0 {
         return;
     }
     ip.dst_check(&mut tcb.dst, now);
@@ -62,10 +62,23 @@ pub(crate) fn write_xmit<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nan
         tcb.pacer.update(now, rate, tcb.mss);
     }
     tcb.pace_at = Deadline::NONE;
-    while tcb.unsent < tcb.queue.len() {
+    while tcb.unsent < tcb.queue.len() || tcb.pend.len > 0 {
         if !ip.has_room() {
             tcb.waits |= WAIT_DEV;
             break;
+        }
+        if tcb.pend.len > 0 {
+            // Cut what the window lets leave now, at most a unit, less what is cut and
+            // unsent already (one segment at least when none is, for the checks below
+            // to stop on): a unit never ends early at a cut.
+            let room = tcb.ccs.cwnd.saturating_sub(tcb.pipe()).min(MAX_UNIT_BYTES);
+            let ready = tcb
+                .write_seq
+                .wrapping_sub(tcb.snd_nxt)
+                .saturating_sub(tcb.pend.len);
+            if ready == 0 || ready < room {
+                materialize(tcb, ip, room.saturating_sub(ready));
+            }
         }
         let k = sendable_segs(tcb, now);
         if k == 0 {
@@ -233,7 +246,7 @@ fn transmit_unit<D: Device>(
     if end.fin {
         last_flags |= flags::FIN;
     }
-    if first + k == tcb.queue.len() && end.len > 0 {
+    if first + k == tcb.queue.len() && end.len > 0 && tcb.pend.len == 0 {
         last_flags |= flags::PSH;
     }
     let mut hdr = [0u8; TCP_HEADER_LEN + TCP_TS_OPTIONS_LEN];
@@ -303,6 +316,7 @@ fn events_new_data_sent(tcb: &mut Tcb, n: usize) -> u32 {
 
 /// Puts FIN on the last unsent segment, or on a new empty one.
 fn queue_fin<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>) {
+    materialize(tcb, ip, u32::MAX);
     if tcb.unsent < tcb.queue.len() {
         if let Some(last) = tcb.queue.back_mut() {
             last.fin = true;
@@ -362,7 +376,7 @@ pub(crate) fn transmit_skb<D: Device>(
     } else {
         TCP_HEADER_LEN
     };
-    let last = idx + 1 == tcb.queue.len();
+    let last = idx + 1 == tcb.queue.len() && tcb.pend.len == 0;
     let offload = ip.tcp_csum_offload();
     if seq_lt(tcb.queue[idx].seq, tcb.snd_una) && !trim_head(tcb, idx, &mut ip.regions, offload) {
         return false;
@@ -504,6 +518,9 @@ pub(crate) fn send_loss_probe<D: Device>(
     if !ip.dst_resolved(&tcb.dst) {
         return;
     }
+    if probe == Probe::NewData && tcb.unsent >= tcb.queue.len() {
+        materialize(tcb, ip, 1);
+    }
     if probe == Probe::NewData && transmit_skb(tcb, tcb.unsent, ip, now) {
         event_new_data_sent(tcb);
         rack::on_tlp_sent(tcb, false, now);
@@ -637,6 +654,7 @@ pub(crate) fn copy_to_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, data:
     let goal = tcb.mss as usize;
     // The NIC sums the payload itself: no partial sum to keep.
     let csum_offload = ip.tcp_csum_offload();
+    materialize(tcb, ip, u32::MAX);
     let mut done = 0;
     while done < data.len() {
         let room = tcb.send_space() as usize;
@@ -704,52 +722,87 @@ pub(crate) fn region_to_queue<D: Device>(
     off: u32,
     len: u32,
 ) -> u32 {
-    let (goal, csum_offload) = (tcb.mss, ip.tcp_csum_offload());
     let space = tcb.send_space();
     if space == 0 {
         return 0;
     }
+    let p = tcb.pend;
+    if p.len > 0 && !(p.region == r.0 && p.ticket == ticket && p.off + p.len == off) {
+        // Not a continuation of the pending bytes: they become segments first.
+        materialize(tcb, ip, u32::MAX);
+    }
+    let goal = tcb.mss;
     let mut done = 0;
-    // First fill an unsent tail segment that ends where this piece starts; every segment
-    // after it is new.
-    if tcb.unsent < tcb.queue.len() {
-        if let Some(s) = tcb.queue.back_mut() {
-            if let Payload::Region {
-                region,
-                off: at,
-                ticket: t,
-            } = s.data
-            {
-                if region == r.0 && t == ticket && !s.fin && s.len < goal && at + s.len == off {
-                    done = (goal - s.len).min(len);
-                    s.len += done;
-                    if !csum_offload {
-                        s.csum = ip.regions.sum(region, at, s.len);
+    if tcb.pend.len == 0 {
+        // First fill an unsent tail segment that ends where this piece starts.
+        if tcb.unsent < tcb.queue.len() {
+            if let Some(s) = tcb.queue.back_mut() {
+                if let Payload::Region {
+                    region,
+                    off: at,
+                    ticket: t,
+                } = s.data
+                {
+                    if region == r.0 && t == ticket && !s.fin && s.len < goal && at + s.len == off {
+                        done = (goal - s.len).min(len);
+                        s.len += done;
+                        if !ip.tcp_csum_offload() {
+                            s.csum = ip.regions.sum(region, at, s.len);
+                        }
                     }
                 }
             }
         }
+        tcb.pend = Pend {
+            region: r.0,
+            ticket,
+            off: off + done,
+            len: 0,
+        };
     }
     // The buffer is checked per segment, not per byte, as Linux checks
     // `sk_stream_memory_free` before each new skb: a segment once begun is filled to the
     // goal. A write cut short by the buffer then never ends in a short segment, which
     // would leave alone once the queue before it is acked, and put every later segment
     // off the payload's grid of precomputed sums (most of the scale run's were off it).
-    while done < len && done < space {
-        let (at, n) = (off + done, goal.min(len - done));
-        let data = Payload::Region {
-            region: r.0,
-            off: at,
-            ticket,
-        };
-        let mut seg = Seg::new(data, tcb.write_seq.wrapping_add(done), false);
-        seg.len = n;
-        if !csum_offload {
-            seg.csum = ip.regions.sum(r.0, at, n);
-        }
-        tcb.queue.push_back(seg);
+    // Pending bytes are cut into segments of the goal from their start, so the partial
+    // last one is filled first.
+    let part = tcb.pend.len % goal;
+    if part > 0 && done < len {
+        let n = (goal - part).min(len - done);
         done += n;
+        tcb.pend.len += n;
+    }
+    while done < len && done < space {
+        let n = goal.min(len - done);
+        done += n;
+        tcb.pend.len += n;
     }
     tcb.write_seq = tcb.write_seq.wrapping_add(done);
     done
+}
+
+/// Cuts pending zero-copy bytes (`Tcb::pend`) into segments of the size goal at the end of
+/// the queue, at least one and then while fewer than `want` bytes were cut.
+pub(crate) fn materialize<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, want: u32) {
+    let (goal, csum_offload) = (tcb.mss, ip.tcp_csum_offload());
+    let mut cut = 0;
+    while tcb.pend.len > 0 && (cut == 0 || cut < want) {
+        let p = tcb.pend;
+        let n = goal.min(p.len);
+        let data = Payload::Region {
+            region: p.region,
+            off: p.off,
+            ticket: p.ticket,
+        };
+        let mut seg = Seg::new(data, tcb.write_seq.wrapping_sub(p.len), false);
+        seg.len = n;
+        if !csum_offload {
+            seg.csum = ip.regions.sum(p.region, p.off, n);
+        }
+        tcb.queue.push_back(seg);
+        tcb.pend.off += n;
+        tcb.pend.len -= n;
+        cut += n;
+    }
 }

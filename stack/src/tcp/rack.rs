@@ -246,10 +246,16 @@ pub(crate) fn tlp_probe(tcb: &Tcb) -> Option<Probe> {
     {
         return None;
     }
+    let wnd_end = tcb.snd_una.wrapping_add(tcb.snd_wnd);
     if tcb.unsent < tcb.queue.len() {
         let g = &tcb.queue[tcb.unsent];
-        let wnd_end = tcb.snd_una.wrapping_add(tcb.snd_wnd);
         if !seq_gt(g.seq.wrapping_add(g.len), wnd_end) {
+            return Some(Probe::NewData);
+        }
+    } else if tcb.pend.len > 0 {
+        // The first segment output would cut from the pending bytes.
+        let end = tcb.snd_nxt.wrapping_add(tcb.pend.len.min(tcb.mss));
+        if !seq_gt(end, wnd_end) {
             return Some(Probe::NewData);
         }
     }

@@ -111,7 +111,7 @@ fn retransmit_timer<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
 /// Zero-window probe (RFC 9293 §3.8.6.1): an ACK with an old sequence number makes the peer
 /// answer with its current window.
 fn probe_timer<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
-    let blocked = tcb.unsent < tcb.queue.len() && tcb.in_flight() == 0;
+    let blocked = (tcb.unsent < tcb.queue.len() || tcb.pend.len > 0) && tcb.in_flight() == 0;
     if !blocked
         || !tcb.state.can_send()
             && !matches!(tcb.state, State::FinWait1 | State::LastAck | State::Closing)
