@@ -404,6 +404,11 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
         }
         tcb.unsent = tcb.unsent.saturating_sub(1);
     }
+    if tcb.queue.is_empty() {
+        // Back to the ring's start (`clear` resets it): the next segments are cut into the
+        // entries this ACK just read, still in cache, not into lines a lap of the ring old.
+        tcb.queue.clear();
+    }
     if retrans_acked {
         // Karn's rule (Linux's FLAG_RETRANS_DATA_ACKED): an ACK that covers a retransmission
         // may answer it rather than the older, unretransmitted segments after it.
