@@ -640,6 +640,51 @@ fn zero_copy_writes_are_cut_into_segments_as_they_leave() {
     assert_eq!((rx.bytes, rx.hash), (LEN as u64, fnv(FNV0, &data)));
 }
 
+/// On a path that neither loses nor reorders, RACK sees no reordering on any connection,
+/// whatever its initial sequence number. (RACK.fack started at 0, so every connection
+/// whose sequence numbers lay within 2³¹ below 0, half of them, took its first ACK for
+/// reordering and kept its reordering window open for good.)
+#[test]
+fn a_clean_path_shows_no_reordering_on_any_connection() {
+    const N: usize = 64;
+    let clean = |seed| SimConfig {
+        seed,
+        delay: MS,
+        ..Default::default()
+    };
+    let mut net = Net::new(
+        pool("many_reo", 4095),
+        clean(47),
+        clean(48),
+        many::stack_config(),
+    );
+    let ids: Vec<ConnId> = (0..N)
+        .map(|_| net.stack.connect(DST, None).unwrap())
+        .collect();
+    let data = payload(11, 16 << 10);
+    let mut log = Vec::new();
+    let mut sent = vec![0usize; N];
+    let ok = run_until(&mut net, 10 * SEC, &mut log, |net, _| {
+        for (i, &id) in ids.iter().enumerate() {
+            if sent[i] < data.len() {
+                if let Ok(n) = net.stack.send(id, &data[sent[i]..]) {
+                    sent[i] += n;
+                }
+            }
+        }
+        ids.iter().all(|&id| {
+            net.stack
+                .info(id)
+                .is_some_and(|i| i.counters.bytes_acked == data.len() as u64)
+        })
+    });
+    assert!(ok, "every connection delivered its bytes");
+    let seen: Vec<usize> = (0..N)
+        .filter(|&i| net.stack.info(ids[i]).unwrap().reordering_seen)
+        .collect();
+    assert!(seen.is_empty(), "reordering on a clean path: {seen:?}");
+}
+
 /// Settings the stack cannot honour are refused at connect, one line naming the field,
 /// and leave nothing behind (they panicked later: `min_rto > max_rto` in the RTO clamp).
 #[test]

@@ -4,6 +4,7 @@ use crate::event::Event;
 use crate::region::{RegionId, NO_TICKET};
 use crate::stack::{Stack, Tuple};
 use crate::tcp::output;
+use crate::tcp::rack::RackState;
 use crate::tcp::{
     wscale_for, ConnId, Reported, Slot, State, Tcb, TcpConfig, TcpCounters, TcpError, TcpInfo,
 };
@@ -201,6 +202,7 @@ impl<D: Device> Stack<D> {
             queue: self.spare_queues.pop().unwrap_or_default(),
             unsent: 0,
             pend: Default::default(),
+            copied_segs: 0,
             rtt: RttEstimator::new(cfg.min_rto, cfg.max_rto),
             cc: cfg.cc,
             ccs: CcState::new(mss_guess),
@@ -230,7 +232,12 @@ impl<D: Device> Stack<D> {
             pacer: Pacer::default(),
             pace_at: Deadline::NONE,
             sb: Default::default(),
-            rack: Default::default(),
+            // RACK.fack starts at the ISS: at 0 half of all connections (those whose
+            // sequence numbers lie within 2³¹ below 0) took their first ACK for reordering.
+            rack: RackState {
+                fack: iss,
+                ..Default::default()
+            },
             tlp_at: Deadline::NONE,
             reo_at: Deadline::NONE,
             reported: Reported::new(),

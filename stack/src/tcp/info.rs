@@ -143,4 +143,7 @@ pub struct TcpInfo {
     pub counters: TcpCounters,
     /// Pacing rate, bytes per second (0: not pacing).
     pub pacing_rate: u64,
+    /// RACK has seen the network reorder this connection's segments (Linux's
+    /// `tcpi_reord_seen`, as a flag): its reordering window is open from then on.
+    pub reordering_seen: bool,
 }

@@ -11,6 +11,7 @@ use linerate_proto::cc::{CcState, CongestionControl};
 use linerate_proto::timer::{Deadline, Nanos};
 use linerate_proto::wire::tcp::{flags, TcpOptions};
 use linerate_proto::wire::TCP_TS_OPTIONS_LEN;
+use std::mem::ManuallyDrop;
 
 /// One inbound segment, parsed.
 #[derive(Debug, Clone, Copy)]
@@ -379,6 +380,9 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
     }
     let mut seq_rtt = None;
     let mut retrans_acked = false;
+    if let Some(rtt) = ack_all_clean(tcb, ack.wrapping_sub(acked), ack, now) {
+        seq_rtt = rtt;
+    }
     while let Some(front) = tcb.queue.front() {
         if !seq_le(front.end(), ack) {
             break;
@@ -400,7 +404,8 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
             ..
         }) = tcb.queue.pop_front()
         {
-            ip.dev.free_later(m);
+            tcb.copied_segs -= 1;
+            ip.dev.free_later(ManuallyDrop::into_inner(m));
         }
         tcb.unsent = tcb.unsent.saturating_sub(1);
     }
@@ -536,6 +541,37 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
         }
     }
     true
+}
+
+/// The common ACK, for everything sent, with a clean scoreboard (nothing SACKed, lost or
+/// retransmitted, no copied payload) and no delivery beyond the old `snd_una` on record:
+/// every sent entry leaves at once, and only the newest is read, for the RTT and RACK
+/// (what the per-entry walk would leave: the entries were sent in order). The rest are
+/// let go unread (no drop glue): with many connections, reading each was a cache miss
+/// per line of the queue. Returns the RTT sample when it took the ACK.
+fn ack_all_clean(tcb: &mut Tcb, old_una: u32, ack: u32, now: Nanos) -> Option<Option<Nanos>> {
+    let n = tcb.unsent;
+    let sb = &tcb.sb;
+    if n < 2
+        || ack != tcb.snd_nxt
+        || tcb.copied_segs != 0
+        || sb.sacked_out != 0
+        || sb.lost_out != 0
+        || sb.retrans_out != 0
+        || sb.rexmitted_segs != 0
+        || seq_gt(tcb.rack.fack, old_una)
+    {
+        return None;
+    }
+    let last = tcb.queue.get(n - 1)?;
+    let (sent_at, end) = (last.sent_at, last.end());
+    if end != ack || last.retrans > 0 {
+        return None;
+    }
+    rack::on_delivered(tcb, sent_at, end, false, false, now);
+    tcb.queue.drain(..n);
+    tcb.unsent = 0;
+    Some((sent_at > 0).then(|| now.saturating_sub(sent_at)))
 }
 
 /// Debug builds check the incremental scoreboard counters against a recount.

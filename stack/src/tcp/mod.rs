@@ -29,6 +29,7 @@ use linerate_proto::cc::{Cc, CcState};
 use linerate_proto::pacing::Pacer;
 use linerate_proto::timer::{Deadline, Nanos, RttEstimator, MS};
 use std::collections::VecDeque;
+use std::mem::ManuallyDrop;
 use std::net::Ipv4Addr;
 
 pub(crate) use linerate_proto::seq::{seq_ge, seq_gt, seq_le, seq_lt};
@@ -196,7 +197,9 @@ impl std::error::Error for TcpError {}
 pub(crate) enum Payload {
     /// Copied in by `send`: the bytes are in this mbuf, after `Seg::hdr` bytes of headers
     /// left there by the last transmission. A FIN without data has an empty one.
-    Copied(Mbuf),
+    /// (Freed by hand, `Tcb::free_queue` and the ACK path: with no drop glue a queue's
+    /// acked entries can be let go without reading each, `tcp::input`'s fast path.)
+    Copied(ManuallyDrop<Mbuf>),
     /// Zero-copy (`send_region`): `Seg::len` bytes at `off` of a registered region, leased
     /// under `ticket` when the region is reusable (else `NO_TICKET`). Each transmission is a
     /// header mbuf chained to a fresh view of those bytes.
@@ -389,6 +392,8 @@ pub(crate) struct Tcb {
     /// Zero-copy bytes written after the queue and not yet cut into segments
     /// (`output::materialize` cuts them when they may leave).
     pub(crate) pend: Pend,
+    /// Entries of `queue` with a copied payload (an mbuf to free when acked).
+    pub(crate) copied_segs: u32,
 
     pub(crate) rtt: RttEstimator,
     pub(crate) cc: Cc,
@@ -471,10 +476,20 @@ impl Tcb {
         self.close_at = Deadline::NONE;
         self.tlp_at = Deadline::NONE;
         self.reo_at = Deadline::NONE;
-        self.queue.clear();
+        self.free_queue();
         self.unsent = 0;
         self.pend = Pend::default();
         self.sb = Default::default();
+    }
+
+    /// Empties the write queue, its copied payloads back to the pool.
+    pub(crate) fn free_queue(&mut self) {
+        for s in self.queue.drain(..) {
+            if let Payload::Copied(m) = s.data {
+                drop(ManuallyDrop::into_inner(m));
+            }
+        }
+        self.copied_segs = 0;
     }
 
     /// Bytes in flight (sent, not acknowledged).
@@ -589,6 +604,7 @@ impl Tcb {
             rcv_wscale: self.rcv_wscale,
             counters: self.counters,
             pacing_rate: if self.cfg.pacing { self.pacer.rate } else { 0 },
+            reordering_seen: self.rack.reordering_seen,
         }
     }
 }

@@ -14,6 +14,7 @@ use linerate_proto::timer::{Deadline, Nanos};
 use linerate_proto::wire::checksum;
 use linerate_proto::wire::tcp::{flags, OptionWriter};
 use linerate_proto::wire::{ETH_HEADER_LEN, IPV4_HEADER_LEN, TCP_HEADER_LEN, TCP_TS_OPTIONS_LEN};
+use std::mem::ManuallyDrop;
 
 /// Headroom every data mbuf needs: Ethernet + IPv4 + TCP with the largest options.
 const MAX_HEADER: usize = ETH_HEADER_LEN + IPV4_HEADER_LEN + TCP_HEADER_LEN + 40;
@@ -326,8 +327,12 @@ fn queue_fin<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>) {
         }
     }
     let Some(m) = ip.alloc() else { return }; // retried on the next call
-    tcb.queue
-        .push_back(Seg::new(Payload::Copied(m), tcb.write_seq, true));
+    tcb.queue.push_back(Seg::new(
+        Payload::Copied(ManuallyDrop::new(m)),
+        tcb.write_seq,
+        true,
+    ));
+    tcb.copied_segs += 1;
     tcb.write_seq = tcb.write_seq.wrapping_add(1);
     tcb.fin_queued = true;
 }
@@ -675,8 +680,12 @@ pub(crate) fn copy_to_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, data:
                 tcb.counters.alloc_failures += 1;
                 break;
             };
-            tcb.queue
-                .push_back(Seg::new(Payload::Copied(m), tcb.write_seq, false));
+            tcb.queue.push_back(Seg::new(
+                Payload::Copied(ManuallyDrop::new(m)),
+                tcb.write_seq,
+                false,
+            ));
+            tcb.copied_segs += 1;
         }
         let Some(seg) = tcb.queue.back_mut() else {
             break;
