@@ -460,6 +460,12 @@ pub(crate) struct Tcb {
     pub(crate) zc_done: u64,
 }
 
+impl Drop for Tcb {
+    fn drop(&mut self) {
+        self.free_queue();
+    }
+}
+
 impl Tcb {
     /// Ends the connection with `err`: CLOSED, timers off, queued segments back to the pool.
     pub(crate) fn fail(&mut self, err: TcpError) {
@@ -482,7 +488,8 @@ impl Tcb {
         self.sb = Default::default();
     }
 
-    /// Empties the write queue, its copied payloads back to the pool.
+    /// Empties the write queue, its copied payloads back to the pool (also when the block
+    /// is dropped: `Payload::Copied` does not free itself).
     pub(crate) fn free_queue(&mut self) {
         for s in self.queue.drain(..) {
             if let Payload::Copied(m) = s.data {
