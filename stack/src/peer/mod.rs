@@ -253,9 +253,11 @@ impl<D: Device> AckPeer<D> {
 
     fn process(&mut self) {
         let seen = std::mem::take(&mut self.seen);
+        // Frames up to `ahead` belong to connections already prefetched.
+        let mut ahead = 0;
         for (i, s) in seen.iter().enumerate() {
-            if i % PREFETCH_AHEAD == 0 {
-                self.prefetch(&seen[i..(i + PREFETCH_AHEAD).min(seen.len())]);
+            if i >= ahead {
+                ahead = self.prefetch(&seen[i..]) + i;
             }
             match *s {
                 Seen::ArpRequest { mac, ip } => self.arp_reply(mac, ip),
@@ -284,13 +286,15 @@ impl<D: Device> AckPeer<D> {
     /// Starts the misses of the connections `seen` names, all at once: their table
     /// entries, then their states. One at a time, with many connections, they were most of
     /// the peer's cost (as the stack's own demux, `Stack::prefetch_conns`).
-    fn prefetch(&self, seen: &[Seen]) {
+    /// Covers the next `PREFETCH_AHEAD` connections (a unit's frames are one connection's
+    /// in a row); returns how many frames of `seen` they span.
+    fn prefetch(&self, seen: &[Seen]) -> usize {
         if self.conns.len() < 256 {
-            return;
+            return seen.len();
         }
         let mut keys = [((Ipv4Addr::UNSPECIFIED, 0, 0), 0u64); PREFETCH_AHEAD];
-        let mut n = 0;
-        for s in seen.iter().take(PREFETCH_AHEAD) {
+        let (mut n, mut spanned) = (0, seen.len());
+        for (i, s) in seen.iter().enumerate() {
             if let Seen::Tcp {
                 src, sport, dport, ..
             } = *s
@@ -298,6 +302,10 @@ impl<D: Device> AckPeer<D> {
                 let key = (src, sport, dport);
                 if n > 0 && keys[n - 1].0 == key {
                     continue;
+                }
+                if n == PREFETCH_AHEAD {
+                    spanned = i;
+                    break;
                 }
                 let h = self.conns.hash(&key);
                 self.conns.prefetch(h);
@@ -314,6 +322,7 @@ impl<D: Device> AckPeer<D> {
                 linerate_dpdk::prefetch(e, 2);
             }
         }
+        spanned.max(1)
     }
 
     /// Who the peer is on the wire, from its (public, settable) fields.
@@ -602,8 +611,8 @@ impl<D: Device> AckPeer<D> {
     }
 }
 
-/// Frames of `seen` whose connections are prefetched together.
-const PREFETCH_AHEAD: usize = 32;
+/// Connections of `seen` prefetched together.
+const PREFETCH_AHEAD: usize = 16;
 
 /// Mbufs per bulk allocation of ACK frames.
 const SPARE_BATCH: usize = 8;
