@@ -531,6 +531,24 @@ fn send_buffer_grows_lazily() {
     assert!(limit >= 1 << 20, "grew with the window: {limits:?}");
 }
 
+/// A registered region holding `data` and an established connection to write it on, with
+/// the events so far.
+fn region_conn(net: &mut Net, data: &[u8]) -> (linerate::RegionId, ConnId, Vec<Event>) {
+    let eal = common::eal(&[]);
+    let mut region = linerate::dpdk::TxRegion::new(&eal, data.len(), None).expect("region");
+    region.fill(|b| b.copy_from_slice(data));
+    let r = net
+        .stack
+        .register_region(Arc::new(region))
+        .expect("register");
+    let a = net.stack.connect(DST, None).unwrap();
+    let mut log = Vec::new();
+    assert!(run_until(net, SEC, &mut log, |net, _| {
+        net.stack.state(a) == Some(State::Established)
+    }));
+    (r, a, log)
+}
+
 /// Zero-copy writes that the send buffer cuts short take whole segments, as Linux checks the
 /// buffer per skb: a short segment left at the end of a write would leave alone once the
 /// data before it is acked, and every later segment would start off the region's grid of
@@ -543,7 +561,6 @@ fn buffer_limited_region_writes_end_on_a_segment() {
         delay: 2 * MS,
         ..Default::default()
     };
-    let eal = common::eal(&[]);
     let mut net = Net::new(
         pool("many_fill", 8191),
         path(43),
@@ -551,17 +568,7 @@ fn buffer_limited_region_writes_end_on_a_segment() {
         many::stack_config(),
     );
     let data = payload(5, LEN);
-    let mut region = linerate::dpdk::TxRegion::new(&eal, LEN, None).expect("region");
-    region.fill(|b| b.copy_from_slice(&data));
-    let r = net
-        .stack
-        .register_region(Arc::new(region))
-        .expect("register");
-    let a = net.stack.connect(DST, None).unwrap();
-    let mut log = Vec::new();
-    assert!(run_until(&mut net, SEC, &mut log, |net, _| {
-        net.stack.state(a) == Some(State::Established)
-    }));
+    let (r, a, mut log) = region_conn(&mut net, &data);
     let mss = net.stack.info(a).unwrap().mss as usize;
     assert_eq!(
         net.stack.send_region(a, r, 0, LEN),
@@ -594,7 +601,6 @@ fn buffer_limited_region_writes_end_on_a_segment() {
 #[test]
 fn zero_copy_writes_are_cut_into_segments_as_they_leave() {
     const LEN: usize = 1 << 20;
-    let eal = common::eal(&[]);
     let mut cfg = many::stack_config();
     cfg.tcp.sndbuf = 4 << 20;
     cfg.tcp.sndbuf_auto = false;
@@ -605,17 +611,7 @@ fn zero_copy_writes_are_cut_into_segments_as_they_leave() {
     };
     let mut net = Net::new(pool("many_pend", 8191), path(45), path(46), cfg);
     let data = payload(9, LEN);
-    let mut region = linerate::dpdk::TxRegion::new(&eal, LEN, None).expect("region");
-    region.fill(|b| b.copy_from_slice(&data));
-    let r = net
-        .stack
-        .register_region(Arc::new(region))
-        .expect("register");
-    let a = net.stack.connect(DST, None).unwrap();
-    let mut log = Vec::new();
-    assert!(run_until(&mut net, SEC, &mut log, |net, _| {
-        net.stack.state(a) == Some(State::Established)
-    }));
+    let (r, a, mut log) = region_conn(&mut net, &data);
     let before = net.stack.conn_memory().queues;
     assert_eq!(net.stack.send_region(a, r, 0, LEN), Ok(LEN));
     net.stack.flush();

@@ -1,5 +1,5 @@
-//! The stack's 4-tuple key and the hasher of its 4-tuple tables (the connection table, the
-//! TIME-WAIT table and the ACK peer's).
+//! The stack's 4-tuple key, and the hasher of the TIME-WAIT table and the ACK peer's small
+//! maps (the established table, `ehash`, hashes the tuple itself).
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame};
 use linerate_proto::wire::ipv4::{Ipv4Packet, Protocol};
 use linerate_proto::wire::tcp::TcpPacket;
@@ -24,9 +24,9 @@ pub(crate) fn tuple_of_frame(frame: &[u8]) -> Option<Tuple> {
     Some((ip.dst(), ip.src(), t.src_port(), t.dst_port()))
 }
 
-/// A fast keyed hash for the connection table (SipHash cost a few percent per segment). The
-/// table only holds our own connections, and the key is random per stack, so a peer cannot
-/// aim lookups at a long chain.
+/// A fast keyed hash for 4-tuple tables (SipHash cost a few percent per segment). They only
+/// hold our own connections, and the key is random per stack, so a peer cannot aim lookups
+/// at a long chain.
 #[derive(Clone)]
 pub(crate) struct TupleHasher {
     key: u64,

@@ -719,11 +719,12 @@ pub(crate) fn copy_to_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, data:
     done
 }
 
-/// `tcp_sendmsg` with zero copy (the kernel's MSG_ZEROCOPY frags): queues segments that
-/// point at `len` bytes at `off` of registered region `r`, up to the size goal each, with
-/// their checksums read from the region's table. Returns the bytes taken; stops at the
-/// send-buffer limit. Nothing is allocated from the pool: frames take their mbufs when they
-/// leave. `ticket` is the lease the bytes are under (a reusable region) or `NO_TICKET`.
+/// `tcp_sendmsg` with zero copy (the kernel's MSG_ZEROCOPY frags): appends `len` bytes at
+/// `off` of registered region `r` to the pending range (`Tcb::pend`), which `materialize`
+/// cuts into segments of the size goal, checksums read from the region's table, as they may
+/// leave. Returns the bytes taken; stops at the send-buffer limit. Nothing is allocated from
+/// the pool: frames take their mbufs when they leave. `ticket` is the lease the bytes are
+/// under (a reusable region) or `NO_TICKET`.
 pub(crate) fn region_to_queue<D: Device>(
     tcb: &mut Tcb,
     ip: &mut IpLayer<D>,
