@@ -26,6 +26,7 @@ const RANKS: &[(&str, u32)] = &[
     ("tcp::stateless", 5),
     ("tcp::sack", 6),
     ("tcp::zc", 4),
+    ("tcp::sendmsg", 4),
     ("tcp::output", 7),
     ("tcp::input", 8),
     ("tcp::timers", 8),

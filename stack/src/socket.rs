@@ -3,8 +3,8 @@
 use crate::event::Event;
 use crate::region::{RegionId, NO_TICKET};
 use crate::stack::{Stack, Tuple};
-use crate::tcp::output;
 use crate::tcp::rack::RackState;
+use crate::tcp::{output, sendmsg};
 use crate::tcp::{
     wscale_for, ConnId, Reported, Slot, State, Tcb, TcpConfig, TcpCounters, TcpError, TcpInfo,
 };
@@ -302,7 +302,7 @@ impl<D: Device> Stack<D> {
     pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, IoError> {
         let slot = self.slot_of(id)?;
         let tcb = Self::sendable(&mut self.conns, slot)?;
-        let n = output::copy_to_queue(tcb, &mut self.ip, data);
+        let n = sendmsg::copy_to_queue(tcb, &mut self.ip, data);
         self.after_send(slot, n, data.len())
     }
 
@@ -342,15 +342,15 @@ impl<D: Device> Stack<D> {
             // bytes can be read straight from the region while the IP layer is borrowed.
             // Pending zero-copy bytes become segments first, while the table is here to
             // sum them.
-            output::materialize(tcb, &mut self.ip, u32::MAX);
+            sendmsg::materialize(tcb, &mut self.ip, u32::MAX);
             let regions = std::mem::take(&mut self.ip.regions);
             let b = regions.bytes(r.0, off as u32, len as u32).unwrap_or(&[]);
-            let n = output::copy_to_queue(tcb, &mut self.ip, b);
+            let n = sendmsg::copy_to_queue(tcb, &mut self.ip, b);
             self.ip.regions = regions;
             return self.after_send(slot, n, len);
         }
         let (off, len) = (off as u32, len.min(u32::MAX as usize) as u32);
-        let n = output::region_to_queue(tcb, &mut self.ip, (r, NO_TICKET), off, len) as usize;
+        let n = sendmsg::region_to_queue(tcb, &mut self.ip, (r, NO_TICKET), off, len) as usize;
         self.after_send(slot, n, len as usize)
     }
 

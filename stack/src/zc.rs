@@ -11,7 +11,7 @@
 use crate::region::{RegionId, Regions, Ticket, TicketId};
 use crate::socket::IoError;
 use crate::stack::Stack;
-use crate::tcp::{output, ConnId, Tcb, LISTED_ZC};
+use crate::tcp::{sendmsg, ConnId, Tcb, LISTED_ZC};
 use linerate_dpdk::{Device, ZcRegion};
 
 impl<D: Device> Stack<D> {
@@ -61,7 +61,7 @@ impl<D: Device> Stack<D> {
         let Some(t) = lease(tcb, regions, r, off as u32, take) else {
             return Err(IoError::NoTicket);
         };
-        let n = output::region_to_queue(tcb, &mut self.ip, (r, t.ticket()), off as u32, take);
+        let n = sendmsg::region_to_queue(tcb, &mut self.ip, (r, t.ticket()), off as u32, take);
         self.after_send(slot, n as usize, len)
     }
 

@@ -14,6 +14,7 @@ pub(crate) mod output;
 pub(crate) mod rack;
 pub(crate) mod sack;
 pub(crate) mod scoreboard;
+pub(crate) mod sendmsg;
 pub(crate) mod stateless;
 pub(crate) mod timers;
 pub(crate) mod timewait;
@@ -390,7 +391,7 @@ pub(crate) struct Tcb {
     pub(crate) queue: VecDeque<Seg>,
     pub(crate) unsent: usize,
     /// Zero-copy bytes written after the queue and not yet cut into segments
-    /// (`output::materialize` cuts them when they may leave).
+    /// (`sendmsg::materialize` cuts them when they may leave).
     pub(crate) pend: Pend,
     /// Entries of `queue` with a copied payload (an mbuf to free when acked).
     pub(crate) copied_segs: u32,

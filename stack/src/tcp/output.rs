@@ -1,14 +1,15 @@
 //! `tcp_output.c`: which queued segments may go now (`tcp_write_xmit`), putting the TCP
 //! header in front of one and handing the IP layer a reference to it (`tcp_transmit_skb`),
 //! resending what the scoreboard marked lost (`tcp_xmit_retransmit_queue`), the tail loss
-//! probe (`tcp_send_loss_probe`), control segments, and copying the app's bytes into the
-//! write queue (`tcp_sendmsg`'s copy). The only TCP module that transmits.
+//! probe (`tcp_send_loss_probe`) and control segments. The only TCP module that transmits;
+//! `tcp::sendmsg` fills the write queue it sends from.
 use super::header::{finish_checksum, ts_option_sum, write_ts_option, TcpHdr};
 use super::rack::{self, Probe};
-use super::{scoreboard, seq_gt, seq_lt, Payload, Pend, Seg, State, Tcb, TcpError};
+use super::sendmsg::materialize;
+use super::{scoreboard, seq_gt, seq_lt, Payload, Seg, State, Tcb, TcpError};
 use super::{WAIT_DEV, WAIT_NEIGH};
 use crate::ip::{IpLayer, Unit, XmitError, L4, MAX_UNIT_SEGS};
-use crate::region::{RegionId, Regions};
+use crate::region::Regions;
 use linerate_dpdk::Device;
 use linerate_proto::timer::{Deadline, Nanos};
 use linerate_proto::wire::checksum;
@@ -648,171 +649,4 @@ pub(crate) fn send_control<D: Device>(
 pub(crate) fn send_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
     let seq = tcb.snd_nxt;
     let _ = send_control(tcb, ip, flags::ACK, seq, now);
-}
-
-/// `tcp_sendmsg`'s copy: `data` goes into the tail segment up to the size goal, then into
-/// new mbufs, with the payload's checksum partial sum computed on the way (the kernel's
-/// csum-and-copy; skipped when the NIC does TCP checksums) so that transmitting only sums
-/// the header. Returns the bytes taken; stops at the send-buffer limit or when the pool's
-/// share for data is used up.
-pub(crate) fn copy_to_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, data: &[u8]) -> usize {
-    let goal = tcb.mss as usize;
-    // The NIC sums the payload itself: no partial sum to keep.
-    let csum_offload = ip.tcp_csum_offload();
-    materialize(tcb, ip, u32::MAX);
-    let mut done = 0;
-    while done < data.len() {
-        let room = tcb.send_space() as usize;
-        if room == 0 {
-            break;
-        }
-        let can_append = tcb.unsent < tcb.queue.len()
-            && tcb.queue.back().is_some_and(|s| {
-                matches!(s.data, Payload::Copied(_))
-                    && !s.fin
-                    && (s.len as usize) < goal
-                    && s.hdr == 0
-            });
-        if !can_append {
-            // Mbufs stay back for RX and control frames (`IpLayer::alloc_send`): a send
-            // buffer that drained the pool would deadlock instead of pushing back.
-            let Some(m) = ip.alloc_send() else {
-                tcb.counters.alloc_failures += 1;
-                break;
-            };
-            tcb.queue.push_back(Seg::new(
-                Payload::Copied(ManuallyDrop::new(m)),
-                tcb.write_seq,
-                false,
-            ));
-            tcb.copied_segs += 1;
-        }
-        let Some(seg) = tcb.queue.back_mut() else {
-            break;
-        };
-        let Payload::Copied(ref mut m) = seg.data else {
-            break;
-        };
-        // Filled to the goal whatever the room, as in `region_to_queue`.
-        let n = (goal - seg.len as usize)
-            .min(data.len() - done)
-            .min(m.tailroom());
-        if n == 0 {
-            break;
-        }
-        let chunk = &data[done..done + n];
-        let Some(dst) = m.append(n) else { break };
-        dst.copy_from_slice(chunk);
-        if !csum_offload {
-            let mut s = checksum::sum(chunk, 0);
-            if seg.len & 1 == 1 {
-                // A piece starting at an odd offset contributes its bytes swapped (RFC 1071
-                // §2(B)).
-                s = (s as u16).swap_bytes() as u32;
-            }
-            seg.csum = checksum::add(seg.csum, s);
-        }
-        seg.len += n as u32;
-        tcb.write_seq = tcb.write_seq.wrapping_add(n as u32);
-        done += n;
-    }
-    done
-}
-
-/// `tcp_sendmsg` with zero copy (the kernel's MSG_ZEROCOPY frags): appends `len` bytes at
-/// `off` of registered region `r` to the pending range (`Tcb::pend`), which `materialize`
-/// cuts into segments of the size goal, checksums read from the region's table, as they may
-/// leave. Returns the bytes taken; stops at the send-buffer limit. Nothing is allocated from
-/// the pool: frames take their mbufs when they leave. `ticket` is the lease the bytes are
-/// under (a reusable region) or `NO_TICKET`.
-pub(crate) fn region_to_queue<D: Device>(
-    tcb: &mut Tcb,
-    ip: &mut IpLayer<D>,
-    (r, ticket): (RegionId, u16),
-    off: u32,
-    len: u32,
-) -> u32 {
-    let space = tcb.send_space();
-    if space == 0 {
-        return 0;
-    }
-    let p = tcb.pend;
-    if p.len > 0 && !(p.region == r.0 && p.ticket == ticket && p.off + p.len == off) {
-        // Not a continuation of the pending bytes: they become segments first.
-        materialize(tcb, ip, u32::MAX);
-    }
-    let goal = tcb.mss;
-    let mut done = 0;
-    if tcb.pend.len == 0 {
-        // First fill an unsent tail segment that ends where this piece starts.
-        if tcb.unsent < tcb.queue.len() {
-            if let Some(s) = tcb.queue.back_mut() {
-                if let Payload::Region {
-                    region,
-                    off: at,
-                    ticket: t,
-                } = s.data
-                {
-                    if region == r.0 && t == ticket && !s.fin && s.len < goal && at + s.len == off {
-                        done = (goal - s.len).min(len);
-                        s.len += done;
-                        if !ip.tcp_csum_offload() {
-                            s.csum = ip.regions.sum(region, at, s.len);
-                        }
-                    }
-                }
-            }
-        }
-        tcb.pend = Pend {
-            region: r.0,
-            ticket,
-            off: off + done,
-            len: 0,
-        };
-    }
-    // The buffer is checked per segment, not per byte, as Linux checks
-    // `sk_stream_memory_free` before each new skb: a segment once begun is filled to the
-    // goal. A write cut short by the buffer then never ends in a short segment, which
-    // would leave alone once the queue before it is acked, and put every later segment
-    // off the payload's grid of precomputed sums (most of the scale run's were off it).
-    // Pending bytes are cut into segments of the goal from their start, so the partial
-    // last one is filled first.
-    let part = tcb.pend.len % goal;
-    if part > 0 && done < len {
-        let n = (goal - part).min(len - done);
-        done += n;
-        tcb.pend.len += n;
-    }
-    while done < len && done < space {
-        let n = goal.min(len - done);
-        done += n;
-        tcb.pend.len += n;
-    }
-    tcb.write_seq = tcb.write_seq.wrapping_add(done);
-    done
-}
-
-/// Cuts pending zero-copy bytes (`Tcb::pend`) into segments of the size goal at the end of
-/// the queue, at least one and then while fewer than `want` bytes were cut.
-pub(crate) fn materialize<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, want: u32) {
-    let (goal, csum_offload) = (tcb.mss, ip.tcp_csum_offload());
-    let mut cut = 0;
-    while tcb.pend.len > 0 && (cut == 0 || cut < want) {
-        let p = tcb.pend;
-        let n = goal.min(p.len);
-        let data = Payload::Region {
-            region: p.region,
-            off: p.off,
-            ticket: p.ticket,
-        };
-        let mut seg = Seg::new(data, tcb.write_seq.wrapping_sub(p.len), false);
-        seg.len = n;
-        if !csum_offload {
-            seg.csum = ip.regions.sum(p.region, p.off, n);
-        }
-        tcb.queue.push_back(seg);
-        tcb.pend.off += n;
-        tcb.pend.len -= n;
-        cut += n;
-    }
 }
