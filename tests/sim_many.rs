@@ -32,6 +32,15 @@ fn pool(name: &str, n: u32) -> Arc<Mempool> {
     common::pool(&eal, name, n)
 }
 
+/// A clean path of `delay` one way.
+fn delayed(seed: u64, delay: linerate::Nanos) -> SimConfig {
+    SimConfig {
+        seed,
+        delay,
+        ..Default::default()
+    }
+}
+
 const NO_EVENT: Event = Event::EMPTY;
 
 /// Takes every pending event.
@@ -278,11 +287,7 @@ fn run_until<D: Device>(
 #[test]
 fn events_report_connect_ack_writable_close() {
     use event::{ACKED, CLOSED, CONNECTED, ERROR, FREED, STATE, WRITABLE};
-    let clean = |seed| SimConfig {
-        seed,
-        delay: MS,
-        ..Default::default()
-    };
+    let clean = |seed| delayed(seed, MS);
     let mut net = Net::new(
         pool("many_events", 8191),
         clean(31),
@@ -461,11 +466,7 @@ fn events_report_connect_ack_writable_close() {
 #[test]
 fn send_buffer_grows_lazily() {
     const LEN: usize = 16 << 20;
-    let path = |seed| SimConfig {
-        seed,
-        delay: 5 * MS,
-        ..Default::default()
-    };
+    let path = |seed| delayed(seed, 5 * MS);
     let cfg = many::stack_config();
     let max = cfg.tcp.sndbuf as usize;
     let mut net = Net::new(pool("many_sndbuf", 16_383), path(41), path(42), cfg.clone());
@@ -556,11 +557,7 @@ fn region_conn(net: &mut Net, data: &[u8]) -> (linerate::RegionId, ConnId, Vec<E
 #[test]
 fn buffer_limited_region_writes_end_on_a_segment() {
     const LEN: usize = 4 << 20;
-    let path = |seed| SimConfig {
-        seed,
-        delay: 2 * MS,
-        ..Default::default()
-    };
+    let path = |seed| delayed(seed, 2 * MS);
     let mut net = Net::new(
         pool("many_fill", 8191),
         path(43),
@@ -604,11 +601,7 @@ fn zero_copy_writes_are_cut_into_segments_as_they_leave() {
     let mut cfg = many::stack_config();
     cfg.tcp.sndbuf = 4 << 20;
     cfg.tcp.sndbuf_auto = false;
-    let path = |seed| SimConfig {
-        seed,
-        delay: 2 * MS,
-        ..Default::default()
-    };
+    let path = |seed| delayed(seed, 2 * MS);
     let mut net = Net::new(pool("many_pend", 8191), path(45), path(46), cfg);
     let data = payload(9, LEN);
     let (r, a, mut log) = region_conn(&mut net, &data);
@@ -643,11 +636,7 @@ fn zero_copy_writes_are_cut_into_segments_as_they_leave() {
 #[test]
 fn a_clean_path_shows_no_reordering_on_any_connection() {
     const N: usize = 64;
-    let clean = |seed| SimConfig {
-        seed,
-        delay: MS,
-        ..Default::default()
-    };
+    let clean = |seed| delayed(seed, MS);
     let mut net = Net::new(
         pool("many_reo", 4095),
         clean(47),
