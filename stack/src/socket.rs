@@ -155,9 +155,13 @@ impl<D: Device> Stack<D> {
                 (self.conns.len() - 1) as Slot
             }
         };
-        // RFC 6528: a keyed hash of the 4-tuple plus a 4 µs clock.
-        let iss = (self.isn_key.hash_one((local_ip, lport, rip, rport)) as u32)
-            .wrapping_add((now / 4000) as u32);
+        // RFC 6528: a keyed hash of the 4-tuple plus a 4 µs clock. The hash's other half is
+        // the timestamp offset, per 4-tuple too (not per connection): a later connection on
+        // the same tuple (a reused TIME-WAIT port) sends higher timestamps, which is what
+        // makes reuse safe. One SipHash for both: a connection-rate load opens a million a
+        // second.
+        let tuple_hash = self.isn_key.hash_one((local_ip, lport, rip, rport));
+        let iss = (tuple_hash as u32).wrapping_add((now / 4000) as u32);
         let mss_guess = cfg.mss as u32;
         let rcv_wscale = if cfg.window_scaling {
             wscale_for(cfg.rcvbuf)
@@ -187,11 +191,7 @@ impl<D: Device> Stack<D> {
             mss: mss_guess,
             ts_on: false,
             ts_recent: 0,
-            // Per 4-tuple (not per connection): a later connection on the same tuple (a reused
-            // TIME-WAIT port) sends higher timestamps, which is what makes reuse safe.
-            ts_offset: self
-                .isn_key
-                .hash_one((rport, rip, lport, local_ip, 0x7473u16)) as u32,
+            ts_offset: (tuple_hash >> 32) as u32,
             sack_ok: false,
             // Grown as the send buffer grows: an idle connection holds no queue at all.
             sndbuf: if cfg.sndbuf_auto {
@@ -220,6 +220,7 @@ impl<D: Device> Stack<D> {
             deferred: false,
             rx: None,
             ack_now: false,
+            ack_after_app: false,
             segs_unacked: 0,
             fin_wanted: false,
             fin_queued: false,

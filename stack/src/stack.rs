@@ -134,6 +134,8 @@ pub struct Stack<D: Device> {
     /// Connections whose output waits for the end of the RX burst or the app's flush
     /// (`Tcb::deferred`).
     touched: Vec<Slot>,
+    /// Connections whose handshake ACK waits for the app's turn (`TcpConfig::quickack`).
+    late_acks: Vec<Slot>,
     pub(crate) failed_neigh: Vec<usize>,
     pub(crate) resolved_neigh: Vec<usize>,
     /// Connections whose output stopped on a full device, in the order they stopped: run
@@ -210,6 +212,7 @@ impl<D: Device> Stack<D> {
             wheel: TimerWheel::new(cfg.timer_tick, 4096, now),
             expired: Vec::with_capacity(1024),
             touched: Vec::with_capacity(1024),
+            late_acks: Vec::with_capacity(1024),
             rx: Vec::with_capacity(linerate_dpdk::MAX_BURST * 2),
             failed_neigh: Vec::new(),
             resolved_neigh: Vec::new(),
@@ -235,6 +238,8 @@ impl<D: Device> Stack<D> {
     pub fn poll(&mut self, now: Nanos) {
         self.now = now;
         self.free.append(&mut self.freed);
+        // Handshake ACKs left for the app by an earlier poll: the app has had its turn.
+        let late = self.late_acks.len();
         let mut frames = std::mem::take(&mut self.rx);
         // Read until the queue is empty, up to RX_BURSTS bursts: what one poll sends with many
         // connections (a unit each) brings back far more ACKs than a burst or four.
@@ -255,6 +260,7 @@ impl<D: Device> Stack<D> {
         }
         self.rx = frames;
         self.run_deferred();
+        self.send_late_acks(late);
 
         self.wheel.expire(now, &mut self.expired);
         let mut expired = std::mem::take(&mut self.expired);
@@ -269,6 +275,13 @@ impl<D: Device> Stack<D> {
                 continue;
             }
             if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
+                // Entries are cancelled lazily: one whose connection has no deadline due
+                // (re-armed earlier, its timers all stopped, or the slot another
+                // connection's since) has nothing to run. A connection-rate load leaves
+                // two such entries per connection, and each ran a whole output pass.
+                if tcb.wheel_at.is_none_or(|w| w > now) {
+                    continue;
+                }
                 tcb.wheel_at = Deadline::NONE;
                 timers::on_timers(tcb, &mut self.ip, now);
                 self.after_event(id);
@@ -314,7 +327,27 @@ impl<D: Device> Stack<D> {
     /// that a batch of writes leaves as TSO units: call it after a batch of sends.
     pub fn flush(&mut self) {
         self.run_deferred();
+        self.send_late_acks(self.late_acks.len());
         self.ip.dev.flush();
+    }
+
+    /// The first `n` of the handshake ACKs left for the app's turn: those its writes did not
+    /// carry go alone now (`TcpConfig::quickack`).
+    fn send_late_acks(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut late = std::mem::take(&mut self.late_acks);
+        for id in late.drain(..n) {
+            if let Some(Some(tcb)) = self.conns.get(id as usize) {
+                if tcb.ack_now {
+                    self.after_event(id);
+                }
+            }
+        }
+        // As in `run_deferred`: what was left for later stays, in order.
+        late.append(&mut self.late_acks);
+        self.late_acks = late;
     }
 
     /// Leaves connection `id`'s output (and timer re-arm) to the next `run_deferred`.
@@ -358,7 +391,12 @@ impl<D: Device> Stack<D> {
         }
         output::write_xmit(tcb, &mut self.ip, now);
         if tcb.ack_now && tcb.state != State::Closed && tcb.state != State::SynSent {
-            output::send_ack(tcb, &mut self.ip, now);
+            if tcb.ack_after_app {
+                tcb.ack_after_app = false;
+                self.late_acks.push(id);
+            } else {
+                output::send_ack(tcb, &mut self.ip, now);
+            }
         }
         tcb.expand_sndbuf();
         if tcb.state != State::Closed {
@@ -661,5 +699,18 @@ impl<D: Device> Stack<D> {
     /// Frames waiting for the NIC.
     pub fn tx_backlog(&self) -> usize {
         self.ip.dev.backlog()
+    }
+
+    /// Makes room for `records` TIME-WAIT records (up to `StackConfig::max_time_wait`) and
+    /// their timers now. A connection-rate load holds its rate times `TcpConfig::time_wait`
+    /// of them: reserved up front, the table neither grows (copying itself) nor takes its
+    /// pages from the kernel while connections are closing.
+    pub fn reserve_time_wait(&mut self, records: usize) {
+        self.tw.reserve(records);
+        let records = records.min(self.cfg.max_time_wait);
+        // The connections before them leave lazily cancelled entries behind: room for as
+        // many again.
+        self.wheel
+            .reserve(self.wheel.len() + records.saturating_mul(2) + self.conns.len() + 1024);
     }
 }

@@ -291,6 +291,9 @@ fn tcp_config(s: &Settings) -> TcpConfig {
         cc: Cc::by_name(&s.cc).unwrap_or_default(),
         pacing: s.pacing,
         time_wait: 2 * NS,
+        // A connection-rate or request/response client speaks first: its request carries
+        // the handshake's ACK.
+        quickack: s.cps.is_none() && s.rr.is_none(),
         ..TcpConfig::default()
     }
 }

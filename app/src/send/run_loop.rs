@@ -19,6 +19,10 @@ const SENDS_PER_PASS: usize = 16;
 /// over all of them would send far more than one poll reads back, and their ACKs would wait.
 /// As many as --cps opens per loop at most, so that the writers keep up with the opener.
 const CONNS_PER_PASS: usize = 256;
+/// The same for --cps, whose writers each write one request and close: a pass takes every
+/// connection a poll established, since their handshake ACKs wait for those writes to carry
+/// them (`TcpConfig::quickack`), and a writer left for the next pass sends its ACK alone.
+const CPS_CONNS_PER_PASS: usize = 4096;
 
 /// The stack and what every connection's writes share. Kept apart from the connections so
 /// that a pass can borrow one connection and all of this mutably at once.
@@ -137,7 +141,7 @@ impl<'a, D: Device> Sender<'a, D> {
         after
     }
 
-    /// One pass over the next CONNS_PER_PASS connections that may write, round robin: up to
+    /// One pass over the next CONNS_PER_PASS (CPS_CONNS_PER_PASS) connections that may write, round robin: up to
     /// SENDS_PER_PASS writes on each, within `--rate`. A connection whose send buffer fills
     /// leaves the list until its WRITABLE event, so a pass costs what the writable
     /// connections cost, not all of them.
@@ -145,7 +149,11 @@ impl<'a, D: Device> Sender<'a, D> {
         if let Some(b) = self.bucket.as_mut() {
             b.refill(now);
         }
-        for _ in 0..conns.writers().min(CONNS_PER_PASS) {
+        let most = match self.s.stop {
+            Stop::Cps { .. } => CPS_CONNS_PER_PASS,
+            _ => CONNS_PER_PASS,
+        };
+        for _ in 0..conns.writers().min(most) {
             let Some(i) = conns.next_writer() else { break };
             if !self.send_on(&mut conns.list[i as usize]) {
                 conns.unlist(i);
@@ -265,6 +273,15 @@ impl<'a, D: Device> Run<'a, D> {
         let s = tx.s;
         let port_before = port.stats().unwrap_or_default();
         let rss_before = Mem::rss_now();
+        if let Some(rate) = s.cps {
+            // Every connection of the asked rate leaves a TIME-WAIT record: their table is
+            // made (and its memory touched) before the clock starts, not while it runs.
+            let workers = board.map_or(1, |(b, _)| b.workers() as u64).max(1);
+            let secs = tcp.time_wait.div_ceil(NS);
+            let records = (rate / workers).saturating_mul(secs).saturating_mul(5) / 4;
+            tx.stack
+                .reserve_time_wait(records.min(usize::MAX as u64) as usize);
+        }
         let t_start = tx.clock.now();
         let deadline = match s.stop {
             Stop::Duration(d) | Stop::Cps { run: d, .. } => {

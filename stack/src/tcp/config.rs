@@ -44,6 +44,11 @@ pub struct TcpConfig {
     /// Pace segments over the RTT at a rate derived from cwnd/srtt (`tcp::pacing`). On by
     /// default, as Linux with the fq qdisc; off sends each window as fast as it opens.
     pub pacing: bool,
+    /// Answer the SYN-ACK with an ACK at once (on by default, as Linux). Off is Linux's
+    /// `TCP_QUICKACK` = 0 before `connect`: the handshake's ACK waits up to `delack` so that
+    /// the app's first write carries it, which saves a segment per connection for a client
+    /// that speaks first (a request, a connection-rate load).
+    pub quickack: bool,
 }
 
 impl Default for TcpConfig {
@@ -66,6 +71,7 @@ impl Default for TcpConfig {
             fin_timeout: 60 * SEC,
             cc: Cc::default(),
             pacing: true,
+            quickack: true,
         }
     }
 }
@@ -167,6 +173,7 @@ pub(crate) struct ConnCfg {
     pub(crate) sack: bool,
     pub(crate) window_scaling: bool,
     pub(crate) pacing: bool,
+    pub(crate) quickack: bool,
 }
 
 /// Nanoseconds to microseconds, saturating (at about 71 minutes).
@@ -191,6 +198,7 @@ impl ConnCfg {
             sack: c.sack,
             window_scaling: c.window_scaling,
             pacing: c.pacing,
+            quickack: c.quickack,
         }
     }
 

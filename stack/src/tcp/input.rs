@@ -287,6 +287,9 @@ fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now:
     tcb.rto_at = Deadline::NONE;
     tcb.state = State::Established;
     tcb.ack_now = true;
+    // Without quickack the ACK waits for the app's turn, whose first segment carries it
+    // (`Stack::after_event`).
+    tcb.ack_after_app = !tcb.cfg.quickack;
 }
 
 /// ACK processing (`tcp_ack`). Returns false when the segment must go no further.

@@ -423,6 +423,9 @@ pub(crate) struct Tcb {
     #[allow(clippy::box_collection)]
     pub(crate) rx: Option<Box<VecDeque<u8>>>,
     pub(crate) ack_now: bool,
+    /// The owed ACK is the handshake's and quickack is off: it waits for the app's next
+    /// flush or poll (`Stack::late_acks`), so that the app's first segment can carry it.
+    pub(crate) ack_after_app: bool,
     pub(crate) segs_unacked: u32,
 
     /// The app asked for FIN (shutdown(Write) or close); `fin_queued` once it is on the queue.

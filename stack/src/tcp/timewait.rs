@@ -12,6 +12,7 @@ use crate::hash::{Tuple, TupleHasher};
 use linerate_proto::timer::{Deadline, Nanos, MS, SEC};
 use linerate_proto::wire::tcp::flags;
 use std::hash::BuildHasher;
+use std::net::Ipv4Addr;
 
 /// Slots of the per-port record counts at first (they double with the records, to 65 536).
 const MIN_PORT_SLOTS: usize = 1024;
@@ -109,6 +110,40 @@ impl TimeWaitTable {
             on_port: vec![0; MIN_PORT_SLOTS],
             max,
             counters: TimeWaitStats::default(),
+        }
+    }
+
+    /// Makes room for `n` records (at most the table's limit) and writes it once, so that
+    /// neither growing the slab and index nor the kernel's first touch of their pages falls
+    /// on connections closing later.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        let n = n.min(self.max);
+        if n <= self.socks.len() {
+            return;
+        }
+        let vacant = TwSock {
+            key: (Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, 0, 0),
+            snd_nxt: 0,
+            rcv_nxt: 0,
+            ts_recent: 0,
+            ts_offset: 0,
+            end: 0,
+            wheel_at: Deadline::NONE,
+            time_wait_us: 0,
+            hash: 0,
+            window: 0,
+            ts_on: false,
+            live: false,
+        };
+        let had = self.socks.len();
+        self.socks.reserve_exact(n - had);
+        linerate_dpdk::advise_huge_pages(self.socks.spare_capacity_mut());
+        self.socks.resize(n, vacant);
+        self.socks.truncate(had);
+        self.free.reserve(n.saturating_sub(self.free.len()));
+        self.index.reserve(n);
+        if n > self.on_port.len() * 4 {
+            self.refold_ports((n / 4).next_power_of_two().min(1 << 16));
         }
     }
 

@@ -75,6 +75,14 @@ impl TwIndex {
         self.pending_len += 1;
     }
 
+    /// Room for `n` entries without growing (at most half full), the table written once.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        let want = (n * 2).next_power_of_two();
+        if want > self.entries.len() {
+            self.resize(want);
+        }
+    }
+
     /// Starts the miss of the line where hash `h`'s probe begins.
     pub(crate) fn prefetch(&self, h: u32) {
         linerate_dpdk::prefetch(&self.entries[h as usize & self.mask()], 1);
@@ -90,9 +98,16 @@ impl TwIndex {
     }
 
     fn grow(&mut self) {
-        let doubled = vec![0; self.entries.len() * 2];
-        linerate_dpdk::advise_huge_pages(&doubled);
-        let old = std::mem::replace(&mut self.entries, doubled);
+        self.resize(self.entries.len() * 2);
+    }
+
+    /// Moves the entries into a table of `cap` (a power of two) entries.
+    fn resize(&mut self, cap: usize) {
+        let mut table = Vec::with_capacity(cap);
+        linerate_dpdk::advise_huge_pages(table.spare_capacity_mut());
+        // Written, not calloc'd: the pages are touched here rather than on first insert.
+        table.resize(cap, 0u64);
+        let old = std::mem::replace(&mut self.entries, table);
         for e in old.into_iter().filter(|&e| e != 0) {
             self.place(e);
         }
@@ -212,6 +227,26 @@ mod tests {
             assert_eq!(idx.find(hh ^ 0x0100_0000, |c| c == s), None);
         }
         assert!(idx.memory() >= idx.len() * 16);
+    }
+
+    /// A reserved index takes its entries without growing, and keeps what it held before.
+    #[test]
+    fn reserve_keeps_entries_and_stops_growth() {
+        let mut idx = TwIndex::new();
+        for s in 0..100u32 {
+            idx.insert(s.wrapping_mul(0x9e37_79b9), s);
+        }
+        idx.reserve(50_000);
+        let reserved = idx.memory();
+        assert!(reserved >= 100_000 * 8, "{reserved}");
+        for s in 100..50_000u32 {
+            idx.insert(s.wrapping_mul(0x9e37_79b9), s);
+        }
+        assert_eq!(idx.memory(), reserved, "no growth");
+        assert_eq!(idx.len(), 50_000);
+        for s in (0..50_000u32).step_by(7) {
+            assert_eq!(idx.find(s.wrapping_mul(0x9e37_79b9), |c| c == s), Some(s));
+        }
     }
 
     #[test]

@@ -1,0 +1,101 @@
+//! The handshake's last ACK against smoltcp over the simulated wire: by default it goes at
+//! once (Linux's quick ACK); with `TcpConfig::quickack` off the app's first segment carries
+//! it, and an app with nothing to say gets it sent alone at its next poll. Read off the
+//! frames on the wire. Virtual time only.
+mod common;
+
+use linerate::{Nanos, State, TcpConfig, MS, SEC};
+use linerate_sim::harness::*;
+use linerate_sim::Dir;
+use std::net::SocketAddrV4;
+
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+
+/// (TCP flags, payload bytes) of each TCP frame that has reached the peer and waits for it
+/// to read (taken before it does).
+fn arrived(sim: &Sim) -> Vec<(u8, usize)> {
+    let mut w = sim.wire.borrow_mut();
+    w.deliver_due(sim.now);
+    let n = w.pending(Dir::ToPeer);
+    w.frames(Dir::ToPeer)
+        .take(n)
+        .filter(|f| f.len() >= 54 && f[12..14] == [8, 0] && f[23] == 6)
+        .map(|f| {
+            let ip_len = u16::from_be_bytes([f[16], f[17]]) as usize;
+            let tcp_hl = (f[46] >> 4) as usize * 4;
+            (f[47], ip_len - 20 - tcp_hl)
+        })
+        .collect()
+}
+
+/// Runs for `limit` of virtual time or until `done`, noting every frame of the stack's.
+fn run(sim: &mut Sim, sent: &mut Vec<(u8, usize)>, limit: Nanos, done: impl Fn(&mut Sim) -> bool) {
+    let end = sim.now + limit;
+    while sim.now < end {
+        sent.extend(arrived(sim));
+        sim.tick();
+        sim.read_peer();
+        if done(sim) {
+            return;
+        }
+        sim.advance();
+    }
+}
+
+/// Connects with `quickack`; once established, the app writes `request` (if any) on its
+/// turn between polls; runs until the peer has it all (or 100 ms). Returns the stack's
+/// frames and what the peer read.
+fn handshake(quickack: bool, request: &[u8], name: &str) -> (Vec<(u8, usize)>, Vec<u8>) {
+    let eal = common::eal(&[]);
+    let pool = common::pool(&eal, name, 1023);
+    let mut sim = Sim::new(pool, SimSetup::clean(1));
+    let cfg = TcpConfig {
+        quickack,
+        ..TcpConfig::default()
+    };
+    let id = sim
+        .stack
+        .connect_with(SocketAddrV4::new(PEER_IP, PORT), None, cfg)
+        .expect("connect");
+    let mut sent = Vec::new();
+    run(&mut sim, &mut sent, SEC, |s| {
+        s.stack.state(id) == Some(State::Established)
+    });
+    assert_eq!(sim.stack.state(id), Some(State::Established));
+    if !request.is_empty() {
+        assert_eq!(sim.stack.send(id, request), Ok(request.len()));
+        sim.stack.flush();
+    }
+    let want = request.len();
+    run(&mut sim, &mut sent, 100 * MS, |s| {
+        want > 0 && s.received.len() == want
+    });
+    (sent, std::mem::take(&mut sim.received))
+}
+
+#[test]
+fn sim_quickack_answers_the_syn_ack_at_once() {
+    let (frames, got) = handshake(true, b"GET /", "qa-on");
+    assert_eq!(got, b"GET /");
+    assert_eq!(frames[0].0 & SYN, SYN, "{frames:?}");
+    assert_eq!(frames[1], (ACK, 0), "a pure ACK first: {frames:?}");
+    assert_eq!(frames[2].1, 5, "then the request: {frames:?}");
+}
+
+#[test]
+fn sim_without_quickack_the_request_carries_the_handshake_ack() {
+    let (frames, got) = handshake(false, b"GET /", "qa-off");
+    assert_eq!(got, b"GET /");
+    assert_eq!(frames[0].0 & SYN, SYN, "{frames:?}");
+    assert_eq!(frames.len(), 2, "no pure ACK: {frames:?}");
+    assert_eq!(frames[1].0 & ACK, ACK, "{frames:?}");
+    assert_eq!(frames[1].1, 5, "{frames:?}");
+}
+
+#[test]
+fn sim_without_quickack_a_silent_app_still_acks_the_syn_ack() {
+    let (frames, _) = handshake(false, b"", "qa-silent");
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    assert_eq!(frames[1], (ACK, 0), "the ACK went alone: {frames:?}");
+}
