@@ -350,14 +350,18 @@ impl<D: Device> AckPeer<D> {
         b
     }
 
-    /// Queues connection `c`'s SYN-ACK (sequence `iss`) to the stack's port `stack_port`.
-    fn syn_ack(&mut self, stack_port: u16, c: PeerConn, iss: u32) {
-        let Some(mut m) = self.alloc() else {
-            return;
-        };
-        let Some(f) = m.append(SYN_ACK_LEN) else {
-            return;
-        };
+    /// Connection `c`'s SYN-ACK (sequence `iss`) to the stack's port `stack_port`, and its
+    /// pure-ACK template if it has timestamps, from one look-up of its base frames (a
+    /// connection-rate run opens a million connections a second).
+    fn syn_ack(
+        &mut self,
+        stack_port: u16,
+        c: PeerConn,
+        iss: u32,
+    ) -> Option<([u8; ACK_FRAME_LEN], u32)> {
+        let m = self.alloc();
+        let b = self.base(c.stack_ip);
+        let tmpl = c.ts_on.then(|| b.ack_template(c.our_port, stack_port));
         let h = Hdr {
             stack_ip: c.stack_ip,
             stack_port,
@@ -369,9 +373,15 @@ impl<D: Device> AckPeer<D> {
             fl: flags::SYN | flags::ACK,
             syn: true,
         };
-        self.base(c.stack_ip).write_syn_ack(f, &h);
-        self.stats.acks_sent += 1;
-        self.rxq.push_back(m);
+        let syn = m.and_then(|mut m| {
+            b.write_syn_ack(m.append(SYN_ACK_LEN)?, &h);
+            Some(m)
+        });
+        if let Some(m) = syn {
+            self.stats.acks_sent += 1;
+            self.rxq.push_back(m);
+        }
+        tmpl
     }
 
     /// An mbuf for a frame to the stack, from a bulk allocation (one call per few ACKs).
@@ -438,10 +448,7 @@ impl<D: Device> AckPeer<D> {
                 owed: false,
                 req_got: 0,
             };
-            let tmpl = c
-                .ts_on
-                .then(|| self.base(stack_ip).ack_template(dport, sport));
-            self.forget(key);
+            let tmpl = self.syn_ack(sport, c, iss);
             let e = PeerEntry { c, tmpl };
             let i = match self.free_entries.pop() {
                 Some(i) => {
@@ -453,9 +460,11 @@ impl<D: Device> AckPeer<D> {
                     (self.entries.len() - 1) as u32
                 }
             };
-            self.conns.insert(key, i);
+            // A SYN on a tuple the peer still holds (a reused port) starts it afresh.
+            if let Some(old) = self.conns.insert(key, i) {
+                self.free_entries.push(old);
+            }
             self.hot = Some((key, i));
-            self.syn_ack(sport, c, iss);
             return;
         }
         let every = self.ack_every;
