@@ -169,7 +169,11 @@ impl<D: Device> Stack<D> {
             0
         };
         let gen = self.gens[id as usize];
-        let tcb = Tcb {
+        self.by_tuple.insert((local_ip, rip, rport, lport), id);
+        self.reserve_timers();
+        let queue = self.spare_queues.pop().unwrap_or_default();
+        // Built in its slot: a block built aside was a kilobyte copied per connect.
+        let tcb = self.conns[id as usize].insert(Tcb {
             state: State::SynSent,
             local_ip,
             local_port: lport,
@@ -199,7 +203,7 @@ impl<D: Device> Stack<D> {
             } else {
                 cfg.sndbuf
             },
-            queue: self.spare_queues.pop().unwrap_or_default(),
+            queue,
             unsent: 0,
             pend: Default::default(),
             copied_segs: 0,
@@ -245,10 +249,7 @@ impl<D: Device> Stack<D> {
             waits: 0,
             zc: ZcList::EMPTY,
             zc_done: 0,
-        };
-        self.by_tuple.insert((local_ip, rip, rport, lport), id);
-        self.reserve_timers();
-        let tcb = self.conns[id as usize].insert(tcb);
+        });
         if self.ip.dst_ready(&tcb.dst, now) {
             output::send_syn(tcb, &mut self.ip, now);
         } else {
