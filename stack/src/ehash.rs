@@ -40,6 +40,38 @@ impl FlowKey for (Ipv4Addr, u16, u16) {
     }
 }
 
+/// The keyed two-multiply hash of a [`FlowKey`]: the established table's, and the TIME-WAIT
+/// records' (which enter and leave a million a second under a connection-rate load). The
+/// top bits are the well-mixed ones. The seed is random per hasher: only our own
+/// connections are hashed, and a peer cannot aim them at one chain without it.
+#[derive(Clone, Copy)]
+pub(crate) struct FlowHasher {
+    seed: (u64, u64),
+}
+
+impl FlowHasher {
+    pub(crate) fn new() -> Self {
+        let r = std::collections::hash_map::RandomState::new();
+        FlowHasher {
+            seed: (r.hash_one(1u8), r.hash_one(2u8)),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn hash<K: FlowKey>(&self, key: &K) -> u64 {
+        let (a, b) = key.words();
+        let h = (a ^ self.seed.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h.rotate_left(29) ^ b ^ self.seed.1).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+    }
+}
+
+impl std::fmt::Debug for FlowHasher {
+    /// The seed stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FlowHasher")
+    }
+}
+
 /// A slot value that marks an empty entry.
 const EMPTY: u32 = u32::MAX;
 
@@ -60,9 +92,8 @@ pub(crate) struct Ehash<K> {
     /// hash mixes upwards, so the top bits are the well-mixed ones).
     shift: u32,
     len: usize,
-    /// The hash's secret (random per table): only our own connections enter the table,
-    /// and a peer cannot aim its lookups at one chain without it.
-    seed: (u64, u64),
+    /// Random per table.
+    hasher: FlowHasher,
     /// The key empty entries hold (any key: `val` says the entry is empty).
     blank: K,
 }
@@ -85,10 +116,7 @@ impl<K: FlowKey> Ehash<K> {
             v: Self::empty(cap, blank),
             shift: 64 - cap.trailing_zeros(),
             len: 0,
-            seed: {
-                let r = std::collections::hash_map::RandomState::new();
-                (r.hash_one(1u8), r.hash_one(2u8))
-            },
+            hasher: FlowHasher::new(),
             blank,
         }
     }
@@ -106,9 +134,7 @@ impl<K: FlowKey> Ehash<K> {
     /// The hash of `key`, for `prefetch` and `get_hashed`.
     #[inline]
     pub(crate) fn hash(&self, key: &K) -> u64 {
-        let (a, b) = key.words();
-        let h = (a ^ self.seed.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (h.rotate_left(29) ^ b ^ self.seed.1).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+        self.hasher.hash(key)
     }
 
     #[inline]

@@ -1,5 +1,5 @@
-//! The stack's 4-tuple key, and the hasher of the TIME-WAIT table and the ACK peer's small
-//! maps (the established table, `ehash`, hashes the tuple itself).
+//! The stack's 4-tuple key, and the hasher of the ACK peer's small maps (the established
+//! table and the TIME-WAIT records hash the tuple with `ehash::FlowHasher`).
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame};
 use linerate_proto::wire::ipv4::{Ipv4Packet, Protocol};
 use linerate_proto::wire::tcp::TcpPacket;
@@ -24,7 +24,7 @@ pub(crate) fn tuple_of_frame(frame: &[u8]) -> Option<Tuple> {
     Some((ip.dst(), ip.src(), t.src_port(), t.dst_port()))
 }
 
-/// A fast keyed hash for 4-tuple tables (SipHash cost a few percent per segment). They only
+/// A fast keyed hash for small maps keyed by addresses (SipHash cost a few percent per segment). They only
 /// hold our own connections, and the key is random per stack, so a peer cannot aim lookups
 /// at a long chain.
 #[derive(Clone)]

@@ -8,10 +8,10 @@
 use super::stateless::Bare;
 use super::tw_index::TwIndex;
 use super::{seq_ge, seq_lt, Tcb};
-use crate::hash::{Tuple, TupleHasher};
+use crate::ehash::FlowHasher;
+use crate::hash::Tuple;
 use linerate_proto::timer::{Deadline, Nanos, MS, SEC};
 use linerate_proto::wire::tcp::flags;
-use std::hash::BuildHasher;
 use std::net::Ipv4Addr;
 
 /// Slots of the per-port record counts at first (they double with the records, to 65 536).
@@ -89,7 +89,7 @@ pub(crate) struct TimeWaitTable {
     socks: Vec<TwSock>,
     free: Vec<u32>,
     index: TwIndex,
-    hasher: TupleHasher,
+    hasher: FlowHasher,
     /// Records per local port, ports folded onto a power-of-two table that grows with the
     /// records (to one slot per port): `connect` asks about each tuple it would take, and its
     /// walk goes port by port, so a zero here (a line read in order) answers "none" without
@@ -106,7 +106,7 @@ impl TimeWaitTable {
             socks: Vec::new(),
             free: Vec::new(),
             index: TwIndex::new(),
-            hasher: TupleHasher::new(),
+            hasher: FlowHasher::new(),
             on_port: vec![0; MIN_PORT_SLOTS],
             max,
             counters: TimeWaitStats::default(),
@@ -168,8 +168,9 @@ impl TimeWaitTable {
             + self.on_port.capacity() * 4
     }
 
+    /// The index's 32 bits of the key's hash: the top half, where it is well mixed.
     fn hash(&self, key: &Tuple) -> u32 {
-        self.hasher.hash_one(key) as u32
+        (self.hasher.hash(key) >> 32) as u32
     }
 
     /// `tcp_time_wait`: a record for `tcb` (in TIME-WAIT, with its end in `close_at`), or
