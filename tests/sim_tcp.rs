@@ -1108,3 +1108,90 @@ fn sim_forged_tsecr_gives_no_rtt_sample() {
         "no sample from the forged echoes: {after:?}"
     );
 }
+
+/// The peer's timestamp option: NOP, NOP, TSval, TSecr.
+fn ts_opts(tsval: u32, tsecr: u32) -> Vec<u8> {
+    let mut o = vec![1, 1, 8, 10];
+    o.extend_from_slice(&tsval.to_be_bytes());
+    o.extend_from_slice(&tsecr.to_be_bytes());
+    o
+}
+
+/// An established connection to a peer that sends timestamps.
+fn established_ts(name: &str, seed: u64) -> (Sim, ConnId, u32, u32) {
+    let mut setup = SimSetup::clean(seed);
+    setup.peer_timestamps = true;
+    let mut sim = Sim::new(pool(name), setup);
+    let (id, rseq, our_nxt) = established(&mut sim);
+    assert!(sim.stack.info(id).unwrap().timestamps, "timestamps on");
+    (sim, id, rseq, our_nxt)
+}
+
+/// RFC 5961 §5: a segment in the receive window whose ACK lies further below snd_una than
+/// the peer ever opened its window is a blind guess: dropped (bad_ack), its timestamp not
+/// remembered. Before, its TSval (here 2^30 ms ahead) became ts_recent, after which PAWS
+/// dropped every real segment of the peer's and the connection was wedged.
+#[test]
+fn sim_blind_old_ack_cannot_wedge_paws() {
+    let (mut sim, id, rseq, our_nxt) = established_ts("wedge", 41);
+    let ahead = ((sim.now / MS) as u32).wrapping_add(1 << 30);
+    let seg = tcp_seg(
+        PORT,
+        LPORT,
+        rseq,
+        our_nxt.wrapping_sub(1 << 30),
+        ACK,
+        1024,
+        &ts_opts(ahead, 0),
+        &[],
+    );
+    let (drops, _) = inject(&mut sim, &ip_frame(6, PEER_IP, STACK_IP, &seg));
+    assert_eq!(drops.bad_ack, 1, "{drops:?}");
+    // The connection goes on: 64 KiB more, delivered and acknowledged, nothing dropped by PAWS.
+    let paws = sim.stats().drops.paws;
+    let data = payload(5, 64 << 10);
+    let mut off = 0;
+    assert!(
+        sim.run_until(10 * SEC, |s| {
+            while let Ok(n) = s.stack.send(id, &data[off..]) {
+                off += n;
+                if off == data.len() {
+                    break;
+                }
+            }
+            s.stack.flush();
+            s.read_peer();
+            s.received.len() == data.len()
+        }),
+        "delivered {} of {}",
+        sim.received.len(),
+        data.len()
+    );
+    assert_eq!(sim.received, data);
+    assert!(
+        sim.run_until(SEC, |s| s.stack.info(id).unwrap().counters.bytes_acked
+            == 2 + data.len() as u64)
+    );
+    assert_eq!(sim.stats().drops.paws, paws, "no real segment failed PAWS");
+}
+
+/// RFC 7323 §5.5: PAWS drops a segment whose TSval is older than ts_recent, but not once
+/// ts_recent has sat untouched for more than 24 days (the peer's clock may have wrapped).
+#[test]
+fn sim_paws_lets_a_timestamp_lapse_after_24_idle_days() {
+    let (mut sim, _id, rseq, our_nxt) = established_ts("paws24", 43);
+    let old = ((sim.now / MS) as u32).wrapping_sub(500);
+    let seg = tcp_seg(PORT, LPORT, rseq, our_nxt, ACK, 1024, &ts_opts(old, 0), &[]);
+    let frame = ip_frame(6, PEER_IP, STACK_IP, &seg);
+    let (drops, _) = inject(&mut sim, &frame);
+    assert_eq!(
+        drops.paws, 1,
+        "an old timestamp is an old duplicate: {drops:?}"
+    );
+    sim.now += 25 * 24 * 3600 * SEC;
+    let (drops, _) = inject(&mut sim, &frame);
+    assert_eq!(
+        drops.paws, 0,
+        "after 25 idle days ts_recent has lapsed: {drops:?}"
+    );
+}

@@ -186,6 +186,7 @@ impl<D: Device> Stack<D> {
             snd_max: iss.wrapping_add(1),
             write_seq: iss.wrapping_add(1),
             snd_wnd: 0,
+            max_sndwnd: 0,
             snd_wl1: 0,
             snd_wl2: 0,
             snd_wscale: 0,
@@ -195,6 +196,7 @@ impl<D: Device> Stack<D> {
             mss: mss_guess,
             ts_on: false,
             ts_recent: 0,
+            ts_recent_at: 0,
             ts_offset: (tuple_hash >> 32) as u32,
             sack_ok: false,
             // Grown as the send buffer grows: an idle connection holds no queue at all.

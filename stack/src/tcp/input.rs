@@ -36,6 +36,15 @@ impl SegIn<'_> {
     }
 }
 
+/// RFC 7323 §5.5: a `ts_recent` untouched for 24 days no longer rejects segments.
+const PAWS_IDLE_SECS: u32 = 24 * 24 * 60 * 60;
+
+/// The stack's clock in whole seconds (wraps after 136 years).
+#[inline]
+fn secs(now: Nanos) -> u32 {
+    (now / linerate_proto::timer::SEC) as u32
+}
+
 /// Processes one segment for `tcb`.
 pub(crate) fn rcv<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: Nanos) {
     tcb.counters.segs_in += 1;
@@ -48,7 +57,10 @@ pub(crate) fn rcv<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, no
     // PAWS (RFC 7323 §5.3): an old timestamp marks an old duplicate.
     if tcb.ts_on && !rst {
         if let Some((tsval, _)) = seg.opts.timestamps {
-            if seq_lt(tsval, tcb.ts_recent) && !disordered_ack(tcb, seg, tsval) {
+            if seq_lt(tsval, tcb.ts_recent)
+                && secs(now).wrapping_sub(tcb.ts_recent_at) < PAWS_IDLE_SECS
+                && !disordered_ack(tcb, seg, tsval)
+            {
                 ip.drops.paws += 1;
                 // An old pure ACK is the network reordering ACKs: answering it would only
                 // add load (Linux stopped too: TCP_RFC7323_PAWS_ACK). Data gets the
@@ -98,11 +110,16 @@ pub(crate) fn rcv<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, no
         ip.drops.no_ack += 1;
         return;
     }
-    // RFC 7323 §4.3: remember the peer's timestamp for segments at the left window edge.
-    if tcb.ts_on {
+    // RFC 7323 §4.3: remember the peer's timestamp for segments at the left window edge,
+    // once the ACK has proved acceptable (Linux's FLAG_UPDATE_TS_RECENT): a segment whose
+    // sequence number an off-path sender guessed but whose ACK is old or forged must not
+    // move `ts_recent` ahead and make PAWS drop the peer's real segments.
+    let ack_ok = seq_ge(seg.ack, tcb.snd_una) && seq_le(seg.ack, tcb.snd_max);
+    if tcb.ts_on && ack_ok {
         if let Some((tsval, _)) = seg.opts.timestamps {
             if seq_le(seg.seq, tcb.rcv_nxt) && seq_ge(tsval, tcb.ts_recent) {
                 tcb.ts_recent = tsval;
+                tcb.ts_recent_at = secs(now);
             }
         }
     }
@@ -264,6 +281,7 @@ fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now:
     tcb.ts_on = tcb.cfg.timestamps && o.timestamps.is_some();
     if let Some((tsval, _)) = o.timestamps {
         tcb.ts_recent = tsval;
+        tcb.ts_recent_at = secs(now);
     }
     // RFC 9293 §3.7.1: the peer's MSS (536 if absent), less our per-segment options.
     let peer_mss = o.mss.unwrap_or(536).max(64) as u32;
@@ -274,6 +292,7 @@ fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now:
     };
     tcb.mss = peer_mss.min(tcb.cfg.mss as u32) - opts;
     tcb.snd_wnd = seg.wnd as u32; // never scaled in a SYN (RFC 7323 §2.2)
+    tcb.max_sndwnd = tcb.snd_wnd;
     tcb.snd_wl1 = seg.seq;
     tcb.snd_wl2 = seg.ack;
     tcb.ccs = CcState::new(tcb.mss);
@@ -307,12 +326,20 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
         return false;
     }
     if seq_lt(ack, tcb.snd_una) {
+        // RFC 5961 §5.2: older than the largest window the peer ever offered is no ACK of
+        // ours but a blind guess: drop the segment and say where we are.
+        if seq_lt(ack, tcb.snd_una.wrapping_sub(tcb.max_sndwnd)) {
+            ip.drops.bad_ack += 1;
+            tcb.ack_now = true;
+            return false;
+        }
         return true; // an old ACK: ignore it, but the segment may carry data
     }
     let wnd = (seg.wnd as u32) << tcb.snd_wscale;
     let wnd_changed = wnd != tcb.snd_wnd;
     if seq_lt(tcb.snd_wl1, seg.seq) || (tcb.snd_wl1 == seg.seq && seq_le(tcb.snd_wl2, ack)) {
         tcb.snd_wnd = wnd;
+        tcb.max_sndwnd = tcb.max_sndwnd.max(wnd);
         tcb.snd_wl1 = seg.seq;
         tcb.snd_wl2 = ack;
         if wnd > 0 {

@@ -366,6 +366,9 @@ pub(crate) struct Tcb {
     /// Sequence of the next byte `send` will queue.
     pub(crate) write_seq: u32,
     pub(crate) snd_wnd: u32,
+    /// Largest window the peer has offered (RFC 5961's MAX.SND.WND, Linux's `max_window`):
+    /// how far below `snd_una` an ACK may be and still be taken as old rather than forged.
+    pub(crate) max_sndwnd: u32,
     pub(crate) snd_wl1: u32,
     pub(crate) snd_wl2: u32,
     pub(crate) snd_wscale: u8,
@@ -379,6 +382,9 @@ pub(crate) struct Tcb {
     pub(crate) mss: u32,
     pub(crate) ts_on: bool,
     pub(crate) ts_recent: u32,
+    /// When `ts_recent` was last set, in seconds of the stack's clock: RFC 7323 §5.5 lets a
+    /// timestamp held over 24 idle days lapse (the peer's clock may have wrapped since).
+    pub(crate) ts_recent_at: u32,
     pub(crate) ts_offset: u32,
     pub(crate) sack_ok: bool,
 
