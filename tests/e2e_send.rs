@@ -6,7 +6,8 @@
 mod common;
 
 use common::e2e::{
-    assert_all_whole, random_bytes, run_report, send_to_sink, serial, sha256_hex, Sink,
+    assert_all_whole, random_bytes, run_report, run_report_within, send_to_sink, serial,
+    sha256_hex, Sink,
 };
 
 #[test]
@@ -104,6 +105,39 @@ fn cps_connections_each_arrive_byte_exact() {
     let rate = v["cps"]["achieved_per_s"].as_f64().unwrap();
     assert!(rate > 1000.0, "{rate} connections/s: {v}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A peer that talks back in a bulk run: the sink answers every 1 000 bytes with 1 000 of
+/// its own. The sender reads and drops them (they are not buffered without bound, and an
+/// unread byte would turn close() into an RST), so both ends close with FIN and every
+/// byte arrives.
+#[test]
+#[ignore = "needs root, the topology and the lr-gen namespace: run scripts/test.sh"]
+fn bulk_send_reads_and_drops_what_the_peer_says() {
+    let _turn = serial();
+    const CONNS: usize = 2;
+    const SIZE: u64 = 2 << 20;
+    let sink = Sink::start_with(5404, CONNS, &["--respond", "1000", "--request", "1000"]);
+    let v = run_report_within(
+        send_to_sink(sink.addr(), "0", 1).args([
+            "-P",
+            &CONNS.to_string(),
+            "-n",
+            &SIZE.to_string(),
+            "--json",
+        ]),
+        60,
+    );
+    let conns = sink.finish();
+    assert_eq!(conns.len(), CONNS, "{conns:?}");
+    for c in &conns {
+        assert_eq!(c.closed, "fin", "the sender closed cleanly: {c:?}");
+        assert_eq!(c.bytes, SIZE, "{c:?}");
+        assert_eq!(c.responses, SIZE / 1000, "the sink talked back: {c:?}");
+    }
+    assert_eq!(v["bytes_acked"], CONNS as u64 * SIZE, "{v}");
+    assert_eq!(v["connections"]["errors"], 0, "{v}");
+    assert_eq!(v["stack"]["rst_sent"], 0, "{v}");
 }
 
 /// `--rr` against `linerate sink --respond`: each connection sends 100-byte requests and

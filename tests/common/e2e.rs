@@ -109,6 +109,36 @@ pub fn run_report(cmd: &mut Command) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("the report is one JSON object ({e}): {stdout}"))
 }
 
+/// `run_report` for a run that must end within `secs` seconds: one that stalls is killed
+/// and fails the test instead of hanging it.
+pub fn run_report_within(cmd: &mut Command, secs: u64) -> serde_json::Value {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run linerate send");
+    let end = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > end {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect");
+            panic!(
+                "linerate send stalled: still running after {secs} s: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("collect");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprint!("{stderr}");
+    assert!(out.status.success(), "linerate send failed: {stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or("");
+    serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("the report is one JSON object ({e}): {stdout}"))
+}
+
 /// The sink saw `n` connections, each `bytes` long with SHA-256 `sha`, closed with FIN.
 pub fn assert_all_whole(conns: &[SinkConn], n: usize, bytes: u64, sha: &str) {
     assert_eq!(conns.len(), n, "one sink report per connection");
