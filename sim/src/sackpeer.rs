@@ -74,6 +74,8 @@ pub struct SackPeer {
     pub renege_at: Option<usize>,
     /// Send SACK blocks (off: a receiver that permits SACK but never sends blocks).
     pub send_sack: bool,
+    /// The MSS our SYN-ACK announces.
+    pub mss: u16,
     pub stats: PeerStats,
     buf: Vec<u8>,
 }
@@ -103,6 +105,7 @@ impl SackPeer {
             held: Vec::new(),
             renege_at: None,
             send_sack: true,
+            mss: 1460,
             stats: PeerStats::default(),
             buf: Vec::new(),
         }
@@ -339,7 +342,7 @@ impl SackPeer {
             let tsval = (now / MS) as u32;
             if syn {
                 w.syn(
-                    1460,
+                    self.mss,
                     true,
                     self.ts_on.then_some((tsval, self.ts_recent)),
                     Some(WSCALE),

@@ -348,6 +348,12 @@ impl ZcList {
 /// `TcpConfig::sndbuf`, as `tcp_sndbuf_expand` does).
 pub(crate) const SNDBUF_INIT: u32 = 64 << 10;
 
+/// Least a queued segment costs the send buffer: it holds an mbuf (2 KiB of the pool) however
+/// short it is, so a peer announcing a tiny MSS may make a connection hold at most
+/// `sndbuf` / 1 KiB of them (4 096 at 4 MiB) rather than `sndbuf` / MSS (65 536 at MSS 64),
+/// and the per-ACK walks of the queue stay as short.
+pub(crate) const MIN_SEG_CHARGE: u32 = 1024;
+
 /// The transmission control block.
 #[derive(Debug)]
 pub(crate) struct Tcb {
@@ -537,19 +543,42 @@ impl Tcb {
         self.write_seq.wrapping_sub(self.snd_una)
     }
 
-    /// Grows the send buffer to twice the congestion window (never shrinks, as in Linux).
+    /// What `bytes` of queued data cost the send buffer: their length, or, with an MSS below
+    /// [`MIN_SEG_CHARGE`], that much per segment (Linux charges an skb's truesize).
+    #[inline]
+    fn sndbuf_charge(&self, bytes: u32) -> u32 {
+        if self.mss >= MIN_SEG_CHARGE {
+            bytes
+        } else {
+            bytes
+                .div_ceil(self.mss.max(1))
+                .saturating_mul(MIN_SEG_CHARGE)
+        }
+    }
+
+    /// Grows the send buffer to twice the congestion window (never shrinks, as in Linux),
+    /// charged as `sndbuf_charge` (Linux's `tcp_sndbuf_expand` counts segments' truesize).
     #[inline]
     pub(crate) fn expand_sndbuf(&mut self) {
-        let want = self.ccs.cwnd.saturating_mul(2).min(self.cfg.sndbuf);
+        let want = self
+            .sndbuf_charge(self.ccs.cwnd.saturating_mul(2))
+            .min(self.cfg.sndbuf);
         if want > self.sndbuf {
             self.sndbuf = want;
         }
     }
 
-    /// Free send-buffer space.
+    /// Free send-buffer space, in bytes of data.
     #[inline]
     pub(crate) fn send_space(&self) -> u32 {
-        self.sndbuf.saturating_sub(self.queued_bytes())
+        let free = self
+            .sndbuf
+            .saturating_sub(self.sndbuf_charge(self.queued_bytes()));
+        if self.mss >= MIN_SEG_CHARGE {
+            free
+        } else {
+            free / MIN_SEG_CHARGE * self.mss
+        }
     }
 
     /// Enough space to be worth a write: at least half of what is queued (Linux's
