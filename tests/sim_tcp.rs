@@ -1195,3 +1195,51 @@ fn sim_paws_lets_a_timestamp_lapse_after_24_idle_days() {
         "after 25 idle days ts_recent has lapsed: {drops:?}"
     );
 }
+
+/// RFC 5961 §7: 5 000 in-window RSTs with the wrong sequence number within a second (each
+/// asks for a challenge ACK) draw at most three (one per connection per 500 ms), the rest
+/// counted as held back, and the connection lives on; 5 000 segments to a port nobody holds
+/// draw at most 1 500 RSTs (the stack's budget varies between 500 and 1 500 a second).
+/// Before, every one was answered: 10 000 frames, and their mbufs.
+#[test]
+fn sim_floods_draw_limited_replies() {
+    let mut sim = Sim::new(pool("flood"), SimSetup::clean(45));
+    let (id, rseq, _) = established(&mut sim);
+    let flood = |sim: &mut Sim, seg: &dyn Fn(u32) -> Vec<u8>| {
+        // Within one second of the stack's clock: one budget.
+        let to_next_second = SEC - sim.now % SEC;
+        sim.run_until(to_next_second, |_| false);
+        let (sent, before) = (sim.link(Dir::ToPeer).sent, sim.stats());
+        for k in 0..5000u32 {
+            sim.dev.peer.send(&ip_frame(6, PEER_IP, STACK_IP, &seg(k)));
+            if k % 50 == 49 {
+                sim.run_until(9 * MS, |_| false); // 100 batches: 0.9 s
+            }
+        }
+        let after = sim.stats();
+        (sim.link(Dir::ToPeer).sent - sent, before, after)
+    };
+    let (acks, before, after) = flood(&mut sim, &|k| {
+        tcp_seg(
+            PORT,
+            LPORT,
+            rseq.wrapping_add(1 + k % 100),
+            0,
+            RST,
+            0,
+            &[],
+            &[],
+        )
+    });
+    assert_eq!(after.drops.bad_rst - before.drops.bad_rst, 5000);
+    assert!(acks <= 3, "{acks} challenge ACKs");
+    assert!(after.limited.challenge_acks - before.limited.challenge_acks >= 4997);
+    assert_eq!(sim.stack.state(id), Some(State::Established));
+    let (rsts, before, after) = flood(&mut sim, &|k| {
+        tcp_seg(PORT, LPORT + 1, k, k, ACK, 1024, &[], &[])
+    });
+    assert_eq!(after.drops.no_conn - before.drops.no_conn, 5000);
+    assert!((500..=1500).contains(&rsts), "{rsts} RSTs");
+    assert_eq!(after.limited.rsts - before.limited.rsts, 5000 - rsts);
+    assert_eq!(sim.stack.state(id), Some(State::Established));
+}

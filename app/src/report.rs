@@ -321,6 +321,9 @@ pub struct StackReport {
     /// TIME-WAIT records: `held` at the end, `reused`, `overflow`, `segs_in`, `acks`,
     /// `rst_ignored`.
     pub time_wait: BTreeMap<String, u64>,
+    /// Replies to invalid segments held back by RFC 5961 §7's limits: `challenge_acks`,
+    /// `rsts`.
+    pub reply_limited: BTreeMap<String, u64>,
 }
 
 impl Report {

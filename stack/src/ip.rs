@@ -9,6 +9,7 @@ use crate::dev::Dev;
 pub(crate) use crate::gso::MAX_UNIT_SEGS;
 use crate::gso::{self, Template, UnitPayload};
 use crate::neigh::{LocalAddrs, NeighTable};
+use crate::ratelimit::ReplyLimits;
 use crate::region::Regions;
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads, TxOffload};
 use linerate_proto::route::RouteTable;
@@ -170,6 +171,8 @@ pub(crate) struct IpLayer<D: Device> {
     pub(crate) addr: Ipv4Cidr,
     pub(crate) offloads: Offloads,
     pub(crate) drops: RxDrops,
+    /// RFC 5961 §7 budgets for what invalid segments make TCP send (`ratelimit`).
+    pub(crate) limits: ReplyLimits,
     /// Registered zero-copy payload regions.
     pub(crate) regions: Regions,
     /// Frames of the unit being cut (`gso::segment`'s scratch, kept to avoid allocating).
@@ -199,6 +202,7 @@ impl<D: Device> IpLayer<D> {
             addr,
             offloads,
             drops: RxDrops::default(),
+            limits: ReplyLimits::new(),
             regions: Regions::default(),
             frames: Vec::with_capacity(gso::MAX_UNIT_SEGS),
             pool_reserve,

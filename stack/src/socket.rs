@@ -226,6 +226,7 @@ impl<D: Device> Stack<D> {
             deferred: false,
             rx: None,
             ack_now: false,
+            oow_ack_at: 0,
             ack_after_app: false,
             segs_unacked: 0,
             fin_wanted: false,

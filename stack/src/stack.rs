@@ -606,12 +606,14 @@ impl<D: Device> Stack<D> {
                     let len = seg.payload.len() as u32;
                     let v = self.tw.rcv(slot, seg.flags, seg.seq, len, tsval, now);
                     if let TwVerdict::Ack(b) = v {
-                        stateless::send_bare(&mut self.ip, &b, now);
+                        if self.ip.limits.tw_reply(now) {
+                            stateless::send_bare(&mut self.ip, &b, now);
+                        }
                     }
                     return;
                 }
                 self.ip.drops.no_conn += 1;
-                if seg.flags & flags::RST == 0 {
+                if seg.flags & flags::RST == 0 && self.ip.limits.reset(now) {
                     let to = RstFor {
                         local: (dst, t.dst_port()),
                         remote: (src, t.src_port()),

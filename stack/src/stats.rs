@@ -3,6 +3,7 @@
 use crate::dev::DevStats;
 use crate::ip::RxDrops;
 use crate::neigh::NeighStats;
+use crate::ratelimit::ReplyLimitStats;
 use crate::stack::Stack;
 use crate::tcp::timewait::TimeWaitStats;
 use crate::tcp::{Tcb, TcpCounters, TcpError};
@@ -51,6 +52,8 @@ pub struct StackStats {
     pub tcp: TcpCounters,
     /// Connections that ended with an error.
     pub conn_errors: u64,
+    /// Replies to invalid segments that RFC 5961 §7's limits held back.
+    pub limited: ReplyLimitStats,
 }
 
 impl StackStats {
@@ -63,6 +66,7 @@ impl StackStats {
         self.time_wait.add(&o.time_wait);
         self.tcp.add(&o.tcp);
         self.conn_errors += o.conn_errors;
+        self.limited.add(&o.limited);
     }
 }
 
@@ -107,6 +111,7 @@ impl<D: Device> Stack<D> {
             time_wait: self.tw.stats(),
             tcp,
             conn_errors,
+            limited: self.ip.limits.stats,
         }
     }
 }

@@ -400,6 +400,13 @@ fn stack_report(pool: &Mempool, st: &StackStats) -> StackReport {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect(),
+        reply_limited: [
+            ("challenge_acks", st.limited.challenge_acks),
+            ("rsts", st.limited.rsts),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
     }
 }
 

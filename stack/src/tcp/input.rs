@@ -45,6 +45,19 @@ fn secs(now: Nanos) -> u32 {
     (now / linerate_proto::timer::SEC) as u32
 }
 
+/// Answers an invalid segment with an ACK (RFC 5961's challenge ACK, RFC 9293's reply to an
+/// unacceptable segment) within RFC 5961 §7's limits (`ratelimit`). A segment with data
+/// is always answered, as in Linux: two ends cannot loop on data, and the peer needs to
+/// learn where we are.
+fn challenge_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: Nanos) {
+    if !seg.payload.is_empty() && !seg.has(flags::SYN) {
+        tcb.ack_now = true;
+    } else if ip.limits.challenge(tcb.oow_ack_at, now) {
+        tcb.oow_ack_at = now.max(1);
+        tcb.ack_now = true;
+    }
+}
+
 /// Processes one segment for `tcb`.
 pub(crate) fn rcv<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: Nanos) {
     tcb.counters.segs_in += 1;
@@ -66,7 +79,7 @@ pub(crate) fn rcv<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, no
                 // add load (Linux stopped too: TCP_RFC7323_PAWS_ACK). Data gets the
                 // RFC 7323 reply.
                 if !seg.payload.is_empty() || seg.has(flags::SYN | flags::FIN) {
-                    tcb.ack_now = true;
+                    challenge_ack(tcb, ip, seg, now);
                 }
                 return;
             }
@@ -75,7 +88,8 @@ pub(crate) fn rcv<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, no
     if !acceptable(tcb.rcv_nxt, tcb.rcv_wnd(), seg.seq, seg.seq_len()) {
         ip.drops.out_of_window += 1;
         if !rst {
-            tcb.ack_now = true; // RFC 9293: answer an unacceptable segment with an ACK
+            // RFC 9293: answer an unacceptable segment with an ACK.
+            challenge_ack(tcb, ip, seg, now);
         } else {
             ip.drops.bad_rst += 1;
         }
@@ -96,13 +110,13 @@ pub(crate) fn rcv<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, no
             }
         } else {
             ip.drops.bad_rst += 1;
-            tcb.ack_now = true;
+            challenge_ack(tcb, ip, seg, now);
         }
         return;
     }
     if seg.has(flags::SYN) {
         // RFC 5961 §4: a SYN on a synchronized connection gets a challenge ACK.
-        tcb.ack_now = true;
+        challenge_ack(tcb, ip, seg, now);
         ip.drops.bad_syn += 1;
         return;
     }
@@ -239,7 +253,7 @@ fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now:
     let ack_ok = seg.has(flags::ACK) && seq_gt(seg.ack, tcb.iss) && seq_le(seg.ack, tcb.snd_max);
     if seg.has(flags::ACK) && !ack_ok {
         ip.drops.bad_ack += 1;
-        if !seg.has(flags::RST) {
+        if !seg.has(flags::RST) && ip.limits.reset(now) {
             let to = RstFor {
                 local: (tcb.local_ip, tcb.local_port),
                 remote: (tcb.remote_ip, tcb.remote_port),
@@ -322,7 +336,7 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
     if seq_gt(ack, tcb.snd_max) {
         // Acknowledges something never sent (RFC 9293; RFC 5961 §5).
         ip.drops.bad_ack += 1;
-        tcb.ack_now = true;
+        challenge_ack(tcb, ip, seg, now);
         return false;
     }
     if seq_lt(ack, tcb.snd_una) {
@@ -330,7 +344,7 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
         // ours but a blind guess: drop the segment and say where we are.
         if seq_lt(ack, tcb.snd_una.wrapping_sub(tcb.max_sndwnd)) {
             ip.drops.bad_ack += 1;
-            tcb.ack_now = true;
+            challenge_ack(tcb, ip, seg, now);
             return false;
         }
         return true; // an old ACK: ignore it, but the segment may carry data

@@ -435,6 +435,8 @@ pub(crate) struct Tcb {
     #[allow(clippy::box_collection)]
     pub(crate) rx: Option<Box<VecDeque<u8>>>,
     pub(crate) ack_now: bool,
+    /// When the last challenge ACK went (0: never; `ratelimit`).
+    pub(crate) oow_ack_at: Nanos,
     /// The owed ACK is the handshake's and quickack is off: it waits for the app's next
     /// flush or poll (`Stack::late_acks`), so that the app's first segment can carry it.
     pub(crate) ack_after_app: bool,
