@@ -182,6 +182,7 @@ impl<D: Device> Stack<D> {
             snd_max: iss.wrapping_add(1),
             write_seq: iss.wrapping_add(1),
             snd_wnd: 0,
+            max_window: 0,
             snd_wl1: 0,
             snd_wl2: 0,
             snd_wscale: 0,

@@ -4,7 +4,7 @@
 use super::output;
 use super::scoreboard::{self, DUP_THRESH};
 use super::stateless::{self, RstFor};
-use super::{rack, sack, seq_ge, seq_gt, seq_le, seq_lt, Payload, Seg, State, Tcb, TcpError};
+use super::{rack, sack, seq_ge, seq_gt, seq_le, seq_lt, wnd, Payload, Seg, State, Tcb, TcpError};
 use crate::ip::IpLayer;
 use linerate_dpdk::Device;
 use linerate_proto::cc::{CcState, CongestionControl};
@@ -274,6 +274,7 @@ fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now:
     };
     tcb.mss = peer_mss.min(tcb.cfg.mss as u32) - opts;
     tcb.snd_wnd = seg.wnd as u32; // never scaled in a SYN (RFC 7323 §2.2)
+    tcb.max_window = tcb.snd_wnd;
     tcb.snd_wl1 = seg.seq;
     tcb.snd_wl2 = seg.ack;
     tcb.ccs = CcState::new(tcb.mss);
@@ -315,10 +316,12 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
         tcb.snd_wnd = wnd;
         tcb.snd_wl1 = seg.seq;
         tcb.snd_wl2 = ack;
-        if wnd > 0 {
-            tcb.persist_at = Deadline::NONE;
-            tcb.persist_backoff = 0;
-        }
+        tcb.max_window = tcb.max_window.max(wnd);
+    }
+    if tcb.persist_at.is_some() && wnd::window_opened(tcb) {
+        // `tcp_ack_probe`: output sends now; the probes and their backoff are done.
+        tcb.persist_at = Deadline::NONE;
+        tcb.persist_backoff = 0;
     }
     // TSecr sanity: an echo of a time our clock has not reached is not one of ours
     // (FreeBSD drops it too); everything below takes it as absent.

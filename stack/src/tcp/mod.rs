@@ -1,16 +1,18 @@
 //! TCP: the connection block and the kernel's TCP files, one module each.
 //!
 //! Calls go one way: `input` (`tcp_input.c`: segment acceptance, ACK processing) and
-//! `timers` (`tcp_timer.c`) decide with `sack` (the SACK scoreboard and recovery) and
-//! `rack` (RACK-TLP), which only mark segments and return what to do; `output`
-//! (`tcp_output.c`) alone builds segments and hands them to the IP layer. `scoreboard`
-//! keeps the per-segment marks every one of them reads. Congestion control, the RTO
+//! `timers` (`tcp_timer.c`) decide with `sack` (the SACK scoreboard and recovery),
+//! `rack` (RACK-TLP) and `wnd` (the peer's window), which only mark segments and return
+//! what to do; `output` (`tcp_output.c`) builds segments and hands them to the IP layer,
+//! and `probe` sends the probes that timers ask for through it. `scoreboard` keeps the
+//! per-segment marks every one of them reads. Congestion control, the RTO
 //! estimator and pacing are pure code in `linerate-proto`.
 pub(crate) mod config;
 pub(crate) mod header;
 pub(crate) mod info;
 pub(crate) mod input;
 pub(crate) mod output;
+pub(crate) mod probe;
 pub(crate) mod rack;
 pub(crate) mod sack;
 pub(crate) mod scoreboard;
@@ -19,6 +21,7 @@ pub(crate) mod stateless;
 pub(crate) mod timers;
 pub(crate) mod timewait;
 pub(crate) mod tw_index;
+pub(crate) mod wnd;
 pub(crate) mod zc;
 
 use crate::ip::Dst;
@@ -366,6 +369,9 @@ pub(crate) struct Tcb {
     /// Sequence of the next byte `send` will queue.
     pub(crate) write_seq: u32,
     pub(crate) snd_wnd: u32,
+    /// The largest window the peer has offered (Linux's `max_window`, RFC 9293's
+    /// Max(SND.WND)): what sender-side silly-window avoidance measures against.
+    pub(crate) max_window: u32,
     pub(crate) snd_wl1: u32,
     pub(crate) snd_wl2: u32,
     pub(crate) snd_wscale: u8,
@@ -375,7 +381,8 @@ pub(crate) struct Tcb {
     pub(crate) irs: u32,
     pub(crate) rcv_nxt: u32,
 
-    /// Payload bytes per segment (the kernel's mss_cache): peer MSS less our options.
+    /// Payload bytes per segment: peer MSS less our options. `wnd::send_mss` bounds it by
+    /// the peer's largest window (the two make the kernel's mss_cache).
     pub(crate) mss: u32,
     pub(crate) ts_on: bool,
     pub(crate) ts_recent: u32,
