@@ -9,11 +9,16 @@
 //!   segment cut to fit the window (sender-side silly-window avoidance as Linux does it:
 //!   segments bounded by the largest window the peer offered), copied or zero-copy;
 //! - a window smaller than even a minimum-sized segment still moves: the persist timer's
-//!   probe carries what fits, cutting a queued segment of either kind.
+//!   probe carries what fits, cutting a queued segment of either kind;
+//! - a receiver that closes its window and vanishes is given up on: the unanswered probes
+//!   end the connection `TimedOut` within the bound its retries set, and its mbufs go back;
+//! - a receiver that holds its window shut for ten minutes answering every probe is kept,
+//!   and the part of its window smaller than a segment was filled first (the probe carried
+//!   it); once it reads, the transfer completes byte-exact.
 mod common;
 
 use linerate::dpdk::{Mempool, TxRegion};
-use linerate::{ConnId, IoError, Nanos, RegionId, Stack, State, TcpInfo, MS, SEC};
+use linerate::{ConnId, IoError, Nanos, RegionId, Stack, State, TcpError, TcpInfo, MS, SEC};
 use linerate_proto::seq::seq_gt;
 use linerate_proto::wire::checksum;
 use linerate_proto::wire::ethernet::{EtherType, EthernetFrame};
@@ -102,6 +107,13 @@ impl Receiver {
             }
         }
         self.frame = f;
+    }
+
+    /// The app reads what is waiting, and from now on all that arrives: a window update.
+    fn read_all(&mut self) {
+        self.reading = true;
+        self.unread = 0;
+        self.emit(flags::ACK);
     }
 
     fn input(&mut self, f: &[u8]) {
@@ -373,6 +385,21 @@ impl Run {
         }
         self.tick();
     }
+
+    /// Runs until the receiver's buffer is full and nothing is in flight.
+    fn fill_window(&mut self, what: &str) {
+        let full = self.run_until(30 * SEC, |r| {
+            r.pump(false);
+            r.rx.wnd() == 0 && r.stack.info(r.id).is_some_and(|i| i.in_flight == 0)
+        });
+        assert!(
+            full,
+            "{what}: the receiver's {} bytes were never filled: it holds {}, ours {:?}",
+            self.rx.buf,
+            self.rx.unread,
+            self.info()
+        );
+    }
 }
 
 #[test]
@@ -404,4 +431,96 @@ fn window_below_a_minimum_segment_moves_by_probes() {
         run.finish(120 * SEC, &what);
         assert!(run.rx.max_seg <= 30, "{what}: {}", run.rx.max_seg);
     }
+}
+
+/// The longest the persist timer takes to give up after the window closes: its first
+/// probe one RTO on, then `retries` probes at doubling intervals, the last unanswered
+/// (each timer up to 2 ms late on the 1 ms timer wheel).
+fn give_up_bound(rto: Nanos, retries: u8) -> Nanos {
+    rto * ((1 << (retries + 1)) - 1) + 2 * MS * (retries as Nanos + 1)
+}
+
+#[test]
+fn closed_window_then_vanished_peer_times_out() {
+    // Three whole segments fill the buffer: the window closes at a segment boundary.
+    let retries = 4;
+    let mut run = Run::new("zw_gone", (1460, 3 * 1460, false), 64 << 10, false, retries);
+    run.fill_window("vanish");
+    run.rx.gone = true;
+    let (t0, before) = (run.now, run.info());
+    let bound = give_up_bound(before.rto_us as Nanos * 1000, retries);
+    let ended = run.run_until(10 * bound, |r| r.info().state == State::Closed);
+    let info = run.info();
+    assert!(ended, "probing a vanished peer never gave up: {info:?}");
+    let took = run.now - t0;
+    eprintln!(
+        "zero window, peer gone: timed out after {} ms (bound {} ms)",
+        took / MS,
+        bound / MS
+    );
+    assert_eq!(info.error, Some(TcpError::TimedOut));
+    assert_eq!(
+        info.counters.zero_window_probes - before.counters.zero_window_probes,
+        retries as u64,
+        "{info:?}"
+    );
+    assert!(
+        took <= bound,
+        "took {} ms, bound {} ms",
+        took / MS,
+        bound / MS
+    );
+    assert!(
+        took > bound / 2,
+        "backed off between probes: {} ms",
+        took / MS
+    );
+    assert_eq!(
+        run.stack.send(run.id, b"more"),
+        Err(IoError::Conn(TcpError::TimedOut))
+    );
+    // Failing freed the queued data, before the app lets go of the connection.
+    run.drain();
+    assert_eq!(
+        run.pool.in_use(),
+        run.base,
+        "the queued segments went back to the pool"
+    );
+    run.stack.close(run.id).unwrap();
+    run.tick();
+    assert_eq!(run.stack.state(run.id), None);
+    assert_eq!(run.pool.in_use(), run.base);
+}
+
+#[test]
+fn closed_window_with_answered_probes_is_kept_then_completes() {
+    // 4 096 bytes are two segments and 1 176 bytes: the window is full only once a probe
+    // has carried those.
+    let retries = 4;
+    let mut run = Run::new("zw_kept", (1460, 4096, false), 64 << 10, false, retries);
+    run.fill_window("kept");
+    let before = run.info();
+    let bound = give_up_bound(before.rto_us as Nanos * 1000, retries);
+    let hold = 600 * SEC;
+    assert!(hold > 10 * bound);
+    let failed = run.run_until(hold, |r| r.info().error.is_some());
+    let info = run.info();
+    assert!(
+        !failed,
+        "a peer answering every probe was dropped: {info:?}"
+    );
+    let probes = info.counters.zero_window_probes - before.counters.zero_window_probes;
+    eprintln!(
+        "zero window held {} s: {probes} probes, all answered",
+        hold / SEC
+    );
+    assert!(probes > 2 * retries as u64, "{info:?}");
+    assert!(
+        run.rx.probes_answered as u64 >= probes,
+        "{}",
+        run.rx.probes_answered
+    );
+    assert_eq!((info.state, info.in_flight), (State::Established, 0));
+    run.rx.read_all();
+    run.finish(120 * SEC, "kept, then opened");
 }

@@ -216,6 +216,7 @@ impl<D: Device> Stack<D> {
             delack_at: Deadline::NONE,
             persist_at: Deadline::NONE,
             persist_backoff: 0,
+            probes_out: 0,
             close_at: Deadline::NONE,
             wheel_at: Deadline::NONE,
             deferred: false,

@@ -310,6 +310,8 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
     if seq_lt(ack, tcb.snd_una) {
         return true; // an old ACK: ignore it, but the segment may carry data
     }
+    // The peer answered: the persist timer's unanswered probes start again from none.
+    tcb.probes_out = 0;
     let wnd = (seg.wnd as u32) << tcb.snd_wscale;
     let wnd_changed = wnd != tcb.snd_wnd;
     if seq_lt(tcb.snd_wl1, seg.seq) || (tcb.snd_wl1 == seg.seq && seq_le(tcb.snd_wl2, ack)) {

@@ -174,7 +174,7 @@ pub enum TcpError {
     Refused,
     /// The peer reset an established connection: ECONNRESET.
     Reset,
-    /// Retransmissions exhausted: ETIMEDOUT.
+    /// Retransmissions, or zero-window probes unanswered, exhausted: ETIMEDOUT.
     TimedOut,
     /// ARP for the next hop failed: EHOSTUNREACH.
     HostUnreachable,
@@ -187,7 +187,7 @@ impl std::fmt::Display for TcpError {
         f.write_str(match self {
             TcpError::Refused => "connection refused (RST in reply to SYN)",
             TcpError::Reset => "connection reset by peer",
-            TcpError::TimedOut => "connection timed out (retransmissions exhausted)",
+            TcpError::TimedOut => "connection timed out (retransmissions or probes unanswered)",
             TcpError::HostUnreachable => "host unreachable (no ARP reply from the next hop)",
             TcpError::Aborted => "connection aborted",
         })
@@ -417,6 +417,9 @@ pub(crate) struct Tcb {
     pub(crate) delack_at: Deadline,
     pub(crate) persist_at: Deadline,
     pub(crate) persist_backoff: u8,
+    /// Zero-window probes sent since the peer last answered anything (Linux's
+    /// `icsk_probes_out`): at `cfg.retries` the persist timer gives up.
+    pub(crate) probes_out: u8,
     /// TIME-WAIT or FIN-WAIT-2 expiry.
     pub(crate) close_at: Deadline,
     /// Earliest deadline this connection has in the timer wheel.

@@ -108,21 +108,32 @@ fn retransmit_timer<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
 }
 
 /// `tcp_probe_timer`: the persist timer (RFC 9293 §3.8.6.1) of a connection with data
-/// waiting, nothing in flight and a window too small to send into.
+/// waiting, nothing in flight and a window too small to send into. Gives up with
+/// [`TcpError::TimedOut`] after `cfg.retries` probes in a row went unanswered (Linux counts
+/// `icsk_probes_out` against `tcp_retries2`): every ACK resets the count (`tcp::input`), so
+/// a receiver that keeps answering with a zero window is kept (RFC 1122 §4.2.2.17), and one
+/// that has vanished does not pin the connection and its buffers forever.
 fn probe_timer<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
     let waiting = tcb.unsent < tcb.queue.len() || tcb.pend.len > 0;
     let may_send = tcb.state.can_send()
         || matches!(tcb.state, State::FinWait1 | State::LastAck | State::Closing);
     if !waiting || tcb.in_flight() > 0 || !may_send {
+        tcb.probes_out = 0;
+        return;
+    }
+    if tcb.probes_out >= tcb.cfg.retries {
+        tcb.fail(TcpError::TimedOut);
         return;
     }
     // `tcp_send_probe0`.
     probe::write_wakeup(tcb, ip, now);
     if tcb.in_flight() > 0 {
         // Data went into the window: the retransmission timer guards it from here.
+        tcb.probes_out = 0;
         tcb.persist_backoff = 0;
         return;
     }
+    tcb.probes_out = tcb.probes_out.saturating_add(1);
     tcb.persist_backoff = tcb.persist_backoff.saturating_add(1).min(20);
     let t = tcb
         .rtt
