@@ -1,8 +1,8 @@
-//! The stack's layers call downward only: socket → stack → tcp (input/timers → output →
-//! sack → rack → scoreboard) → ip → neigh → dev. This test reads the imports of every module
-//! of `linerate-stack` and fails on one that names a module at its own rank or above (test
-//! modules excepted). `python3 ../shared/tools/modcycles.py .` checks the whole workspace for
-//! cycles; this one pins the order.
+//! The stack's layers call downward only: socket → stack → tcp (input/timers → probe →
+//! output → sack → rack → scoreboard) → ip → neigh → dev. This test reads the imports of
+//! every module of `linerate-stack` and fails on one that names a module at its own rank or
+//! above (test modules excepted). `python3 ../shared/tools/modcycles.py .` checks the whole
+//! workspace for cycles; this one pins the order.
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -13,6 +13,7 @@ const RANKS: &[(&str, u32)] = &[
     ("tcp::tw_index", 0),
     ("region", 0),
     ("steer", 0),
+    ("ratelimit", 0),
     ("ehash", 1),
     ("neigh", 1),
     ("gso", 1),
@@ -26,23 +27,25 @@ const RANKS: &[(&str, u32)] = &[
     ("tcp::stateless", 5),
     ("tcp::sack", 6),
     ("tcp::zc", 4),
-    ("tcp::sendmsg", 4),
+    ("tcp::wnd", 4),
+    ("tcp::sendmsg", 5),
     ("tcp::output", 7),
-    ("tcp::input", 8),
-    ("tcp::timers", 8),
-    ("tcp::timewait", 8),
-    ("event", 8),
-    ("stack", 9),
-    ("socket", 10),
-    ("hash_connect", 10),
-    ("stats", 10),
-    ("wait", 10),
-    ("peer::frames", 10),
-    ("peer", 11),
-    ("pcap", 11),
-    ("control", 11),
-    ("remote", 11),
-    ("zc", 11),
+    ("tcp::probe", 8),
+    ("tcp::input", 9),
+    ("tcp::timers", 9),
+    ("tcp::timewait", 9),
+    ("event", 9),
+    ("stack", 10),
+    ("socket", 11),
+    ("hash_connect", 11),
+    ("stats", 11),
+    ("wait", 11),
+    ("peer::frames", 11),
+    ("peer", 12),
+    ("pcap", 12),
+    ("control", 12),
+    ("remote", 12),
+    ("zc", 12),
 ];
 
 fn rank(m: &str) -> Option<u32> {

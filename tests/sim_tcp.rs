@@ -555,7 +555,7 @@ fn sim_zero_window_probes_then_completes() {
     });
     assert!(sim.now >= t_read);
     let info = sim.stack.info(id).unwrap();
-    // The window is closed, or too small for a segment (we do not split segments to fit).
+    // The window is closed (a probe carried what was left of it, smaller than a segment).
     assert!(info.snd_wnd < info.mss, "{info:?}");
     assert!(info.in_flight == 0 && info.unsent_bytes > 0, "{info:?}");
     assert!(

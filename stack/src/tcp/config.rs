@@ -31,7 +31,8 @@ pub struct TcpConfig {
     pub max_rto: Nanos,
     /// SYN retransmissions before ETIMEDOUT (Linux tcp_syn_retries: 6).
     pub syn_retries: u8,
-    /// Data retransmissions before ETIMEDOUT (Linux tcp_retries2: 15).
+    /// Data retransmissions, or zero-window probes in a row unanswered, before ETIMEDOUT
+    /// (Linux tcp_retries2: 15).
     pub retries: u8,
     /// Delayed-ACK timeout (Linux: 40 ms minimum).
     pub delack: Nanos,

@@ -4,7 +4,7 @@
 use super::output;
 use super::scoreboard::{self, DUP_THRESH};
 use super::stateless::{self, RstFor};
-use super::{rack, sack, seq_ge, seq_gt, seq_le, seq_lt, Payload, Seg, State, Tcb, TcpError};
+use super::{rack, sack, seq_ge, seq_gt, seq_le, seq_lt, wnd, Payload, Seg, State, Tcb, TcpError};
 use crate::ip::IpLayer;
 use linerate_dpdk::Device;
 use linerate_proto::cc::{CcState, CongestionControl};
@@ -306,7 +306,7 @@ fn rcv_syn_sent<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now:
     };
     tcb.mss = peer_mss.min(tcb.cfg.mss as u32) - opts;
     tcb.snd_wnd = seg.wnd as u32; // never scaled in a SYN (RFC 7323 §2.2)
-    tcb.max_sndwnd = tcb.snd_wnd;
+    tcb.max_window = tcb.snd_wnd;
     tcb.snd_wl1 = seg.seq;
     tcb.snd_wl2 = seg.ack;
     tcb.ccs = CcState::new(tcb.mss);
@@ -342,24 +342,27 @@ fn process_ack<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, seg: &SegIn, now: 
     if seq_lt(ack, tcb.snd_una) {
         // RFC 5961 §5.2: older than the largest window the peer ever offered is no ACK of
         // ours but a blind guess: drop the segment and say where we are.
-        if seq_lt(ack, tcb.snd_una.wrapping_sub(tcb.max_sndwnd)) {
+        if seq_lt(ack, tcb.snd_una.wrapping_sub(tcb.max_window)) {
             ip.drops.bad_ack += 1;
             challenge_ack(tcb, ip, seg, now);
             return false;
         }
         return true; // an old ACK: ignore it, but the segment may carry data
     }
+    // The peer answered: the persist timer's unanswered probes start again from none.
+    tcb.probes_out = 0;
     let wnd = (seg.wnd as u32) << tcb.snd_wscale;
     let wnd_changed = wnd != tcb.snd_wnd;
     if seq_lt(tcb.snd_wl1, seg.seq) || (tcb.snd_wl1 == seg.seq && seq_le(tcb.snd_wl2, ack)) {
         tcb.snd_wnd = wnd;
-        tcb.max_sndwnd = tcb.max_sndwnd.max(wnd);
         tcb.snd_wl1 = seg.seq;
         tcb.snd_wl2 = ack;
-        if wnd > 0 {
-            tcb.persist_at = Deadline::NONE;
-            tcb.persist_backoff = 0;
-        }
+        tcb.max_window = tcb.max_window.max(wnd);
+    }
+    if tcb.persist_at.is_some() && wnd::window_opened(tcb) {
+        // `tcp_ack_probe`: output sends now; the probes and their backoff are done.
+        tcb.persist_at = Deadline::NONE;
+        tcb.persist_backoff = 0;
     }
     // TSecr sanity: an echo of a time our clock has not reached is not one of ours
     // (FreeBSD drops it too); everything below takes it as absent.

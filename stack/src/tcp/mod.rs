@@ -1,16 +1,18 @@
 //! TCP: the connection block and the kernel's TCP files, one module each.
 //!
 //! Calls go one way: `input` (`tcp_input.c`: segment acceptance, ACK processing) and
-//! `timers` (`tcp_timer.c`) decide with `sack` (the SACK scoreboard and recovery) and
-//! `rack` (RACK-TLP), which only mark segments and return what to do; `output`
-//! (`tcp_output.c`) alone builds segments and hands them to the IP layer. `scoreboard`
-//! keeps the per-segment marks every one of them reads. Congestion control, the RTO
+//! `timers` (`tcp_timer.c`) decide with `sack` (the SACK scoreboard and recovery),
+//! `rack` (RACK-TLP) and `wnd` (the peer's window), which only mark segments and return
+//! what to do; `output` (`tcp_output.c`) builds segments and hands them to the IP layer,
+//! and `probe` sends the probes that timers ask for through it. `scoreboard` keeps the
+//! per-segment marks every one of them reads. Congestion control, the RTO
 //! estimator and pacing are pure code in `linerate-proto`.
 pub(crate) mod config;
 pub(crate) mod header;
 pub(crate) mod info;
 pub(crate) mod input;
 pub(crate) mod output;
+pub(crate) mod probe;
 pub(crate) mod rack;
 pub(crate) mod sack;
 pub(crate) mod scoreboard;
@@ -19,6 +21,7 @@ pub(crate) mod stateless;
 pub(crate) mod timers;
 pub(crate) mod timewait;
 pub(crate) mod tw_index;
+pub(crate) mod wnd;
 pub(crate) mod zc;
 
 use crate::ip::Dst;
@@ -171,7 +174,7 @@ pub enum TcpError {
     Refused,
     /// The peer reset an established connection: ECONNRESET.
     Reset,
-    /// Retransmissions exhausted: ETIMEDOUT.
+    /// Retransmissions, or zero-window probes unanswered, exhausted: ETIMEDOUT.
     TimedOut,
     /// ARP for the next hop failed: EHOSTUNREACH.
     HostUnreachable,
@@ -184,7 +187,7 @@ impl std::fmt::Display for TcpError {
         f.write_str(match self {
             TcpError::Refused => "connection refused (RST in reply to SYN)",
             TcpError::Reset => "connection reset by peer",
-            TcpError::TimedOut => "connection timed out (retransmissions exhausted)",
+            TcpError::TimedOut => "connection timed out (retransmissions or probes unanswered)",
             TcpError::HostUnreachable => "host unreachable (no ARP reply from the next hop)",
             TcpError::Aborted => "connection aborted",
         })
@@ -372,9 +375,11 @@ pub(crate) struct Tcb {
     /// Sequence of the next byte `send` will queue.
     pub(crate) write_seq: u32,
     pub(crate) snd_wnd: u32,
-    /// Largest window the peer has offered (RFC 5961's MAX.SND.WND, Linux's `max_window`):
-    /// how far below `snd_una` an ACK may be and still be taken as old rather than forged.
-    pub(crate) max_sndwnd: u32,
+    /// The largest window the peer has offered (Linux's `max_window`, RFC 9293's
+    /// Max(SND.WND), RFC 5961's MAX.SND.WND): what sender-side silly-window avoidance
+    /// measures against, and how far below `snd_una` an ACK may be and still be taken as
+    /// old rather than forged.
+    pub(crate) max_window: u32,
     pub(crate) snd_wl1: u32,
     pub(crate) snd_wl2: u32,
     pub(crate) snd_wscale: u8,
@@ -384,7 +389,8 @@ pub(crate) struct Tcb {
     pub(crate) irs: u32,
     pub(crate) rcv_nxt: u32,
 
-    /// Payload bytes per segment (the kernel's mss_cache): peer MSS less our options.
+    /// Payload bytes per segment: peer MSS less our options. `wnd::send_mss` bounds it by
+    /// the peer's largest window (the two make the kernel's mss_cache).
     pub(crate) mss: u32,
     pub(crate) ts_on: bool,
     pub(crate) ts_recent: u32,
@@ -422,6 +428,9 @@ pub(crate) struct Tcb {
     pub(crate) delack_at: Deadline,
     pub(crate) persist_at: Deadline,
     pub(crate) persist_backoff: u8,
+    /// Zero-window probes sent since the peer last answered anything (Linux's
+    /// `icsk_probes_out`): at `cfg.retries` the persist timer gives up.
+    pub(crate) probes_out: u8,
     /// TIME-WAIT or FIN-WAIT-2 expiry.
     pub(crate) close_at: Deadline,
     /// Earliest deadline this connection has in the timer wheel.

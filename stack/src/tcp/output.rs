@@ -1,12 +1,12 @@
 //! `tcp_output.c`: which queued segments may go now (`tcp_write_xmit`), putting the TCP
 //! header in front of one and handing the IP layer a reference to it (`tcp_transmit_skb`),
-//! resending what the scoreboard marked lost (`tcp_xmit_retransmit_queue`), the tail loss
-//! probe (`tcp_send_loss_probe`) and control segments. The only TCP module that transmits;
-//! `tcp::sendmsg` fills the write queue it sends from.
+//! resending what the scoreboard marked lost (`tcp_xmit_retransmit_queue`) and control
+//! segments; `tcp::probe` sends its probes through `transmit_skb`. `tcp::sendmsg` fills the
+//! write queue it sends from, cut to the send MSS that `tcp::wnd` sets.
 use super::header::{finish_checksum, ts_option_sum, write_ts_option, TcpHdr};
-use super::rack::{self, Probe};
-use super::sendmsg::materialize;
-use super::{scoreboard, seq_gt, seq_lt, Payload, Seg, State, Tcb, TcpError};
+use super::rack;
+use super::sendmsg::{fragment, materialize};
+use super::{scoreboard, seq_gt, seq_lt, wnd, Payload, Seg, State, Tcb, TcpError};
 use super::{WAIT_DEV, WAIT_NEIGH};
 use crate::ip::{IpLayer, Unit, XmitError, L4, MAX_UNIT_SEGS};
 use crate::region::Regions;
@@ -32,7 +32,7 @@ fn may_send(state: State) -> bool {
 }
 
 /// `tcp_write_xmit`: sends queued segments while the congestion window, the peer's receive
-/// window, Nagle and the device allow.
+/// window, Nagle and the device allow, in pieces of the send MSS (`wnd::send_mss`).
 pub(crate) fn write_xmit<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
     if !may_send(tcb.state) {
         return;
@@ -82,7 +82,17 @@ pub(crate) fn write_xmit<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nan
                 materialize(tcb, ip, room.saturating_sub(ready));
             }
         }
-        let k = sendable_segs(tcb, now);
+        // A peer with small windows bounds the send MSS below the size segments were cut to:
+        // the next one leaves in a piece that fits (`tso_fragment` in `tcp_write_xmit`).
+        let mss = wnd::send_mss(tcb);
+        if mss < tcb.mss {
+            if let Some(&Seg { seq, len, .. }) = tcb.queue.get(tcb.unsent) {
+                if len > mss && wnd::snd_wnd_test(tcb, seq, len, mss) {
+                    fragment(tcb, ip, tcb.unsent, mss);
+                }
+            }
+        }
+        let k = sendable_segs(tcb, mss, now);
         if k == 0 {
             break;
         }
@@ -113,17 +123,17 @@ pub(crate) fn write_xmit<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nan
 const MAX_UNIT_BYTES: u32 = 65_535 - IPV4_HEADER_LEN as u32 - 60;
 
 /// How many segments from `unsent` may leave now as one unit (0: none): the congestion
-/// window against RFC 6675's pipe, the peer's receive window, Nagle and the pacing gate,
-/// each applied to every segment in turn exactly as if they left one by one
-/// (`tcp_write_xmit`'s checks with `tcp_tso_segs`' grouping). Only zero-copy segments that
-/// are new data, back to back in one region and full-sized but for the last, group (what
-/// one TSO frame can carry); any other segment goes alone. Sets the reason it stopped
+/// window against RFC 6675's pipe, the peer's receive window, Nagle (against the send MSS
+/// `mss`) and the pacing gate, each applied to every segment in turn exactly as if they
+/// left one by one (`tcp_write_xmit`'s checks with `tcp_tso_segs`' grouping). Only
+/// zero-copy segments that are new data, back to back in one region and of the full MSS
+/// but for the last, group (what one TSO frame can carry); any other segment goes alone. Sets the reason it stopped
 /// (`cwnd_limited`, the persist timer, `pace_at`) when the first segment may not go.
-fn sendable_segs(tcb: &mut Tcb, now: Nanos) -> usize {
+fn sendable_segs(tcb: &mut Tcb, mss: u32, now: Nanos) -> usize {
     let first = tcb.unsent;
     let (pipe0, flight0) = (tcb.pipe(), tcb.in_flight());
     let wnd_end = tcb.snd_una.wrapping_add(tcb.snd_wnd);
-    let (cwnd, mss, nodelay, pacing) = (tcb.ccs.cwnd, tcb.mss, tcb.cfg.nodelay, tcb.cfg.pacing);
+    let (cwnd, nodelay, pacing) = (tcb.ccs.cwnd, tcb.cfg.nodelay, tcb.cfg.pacing);
     let qlen = tcb.queue.len();
     let (mut k, mut total) = (0usize, 0u32);
     // Where the previous segment's payload ends, if the next one may join its unit.
@@ -176,7 +186,7 @@ fn sendable_segs(tcb: &mut Tcb, now: Nanos) -> usize {
                 region,
                 off,
                 ticket,
-            } if !fin && len == mss && !seq_lt(seq, tcb.snd_max) => {
+            } if !fin && len == tcb.mss && !seq_lt(seq, tcb.snd_max) => {
                 Some((region, off + len, ticket))
             }
             _ => None,
@@ -294,7 +304,7 @@ fn transmit_unit<D: Device>(
 
 /// The segment at `unsent` left for the first time (`tcp_event_new_data_sent`).
 #[inline]
-fn event_new_data_sent(tcb: &mut Tcb) {
+pub(crate) fn event_new_data_sent(tcb: &mut Tcb) {
     events_new_data_sent(tcb, 1);
 }
 
@@ -510,36 +520,6 @@ pub(crate) fn xmit_retransmit_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D
             }
         }
         i += 1;
-    }
-}
-
-/// `tcp_send_loss_probe` (RFC 8985 §7.3): sends the probe `rack::tlp_probe` asked for: one
-/// new segment if the receive window allows, otherwise the highest unSACKed segment again.
-pub(crate) fn send_loss_probe<D: Device>(
-    tcb: &mut Tcb,
-    ip: &mut IpLayer<D>,
-    probe: Probe,
-    now: Nanos,
-) {
-    if !ip.dst_resolved(&tcb.dst) {
-        return;
-    }
-    if probe == Probe::NewData && tcb.unsent >= tcb.queue.len() {
-        materialize(tcb, ip, 1);
-    }
-    if probe == Probe::NewData && transmit_skb(tcb, tcb.unsent, ip, now) {
-        event_new_data_sent(tcb);
-        rack::on_tlp_sent(tcb, false, now);
-        return;
-    }
-    let target = match probe {
-        Probe::Retransmit(i) => Some(i),
-        Probe::NewData => rack::tlp_retransmit_target(tcb),
-    };
-    if let Some(i) = target {
-        if transmit_skb(tcb, i, ip, now) {
-            rack::on_tlp_sent(tcb, true, now);
-        }
     }
 }
 

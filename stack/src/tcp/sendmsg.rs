@@ -2,7 +2,9 @@
 //! checksum partial sum (the kernel's csum-and-copy); zero copy grows the pending range
 //! (`Tcb::pend`, the skb the kernel would grow), which `materialize` cuts into segments as
 //! `tcp::output` lets them leave. The send buffer is checked per segment, as Linux does.
-use super::{Payload, Pend, Seg, Tcb};
+//! The size goal is the send MSS (`wnd::send_mss`); `fragment` cuts a queued segment that
+//! is longer than what may leave (a goal that shrank since, a window probe's room).
+use super::{wnd, Payload, Pend, Seg, Tcb};
 use crate::ip::IpLayer;
 use crate::region::RegionId;
 use linerate_dpdk::Device;
@@ -15,7 +17,7 @@ use std::mem::ManuallyDrop;
 /// the header. Returns the bytes taken; stops at the send-buffer limit or when the pool's
 /// share for data is used up.
 pub(crate) fn copy_to_queue<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, data: &[u8]) -> usize {
-    let goal = tcb.mss as usize;
+    let goal = wnd::send_mss(tcb) as usize;
     // The NIC sums the payload itself: no partial sum to keep.
     let csum_offload = ip.tcp_csum_offload();
     materialize(tcb, ip, u32::MAX);
@@ -100,7 +102,7 @@ pub(crate) fn region_to_queue<D: Device>(
         // Not a continuation of the pending bytes: they become segments first.
         materialize(tcb, ip, u32::MAX);
     }
-    let goal = tcb.mss;
+    let goal = wnd::send_mss(tcb);
     let mut fill = 0;
     if tcb.pend.len == 0 {
         fill = fill_unsent_tail(tcb, ip, (r, ticket), off, len);
@@ -140,7 +142,7 @@ fn fill_unsent_tail<D: Device>(
     off: u32,
     len: u32,
 ) -> u32 {
-    let goal = tcb.mss;
+    let goal = wnd::send_mss(tcb);
     if tcb.unsent >= tcb.queue.len() {
         return 0;
     }
@@ -169,7 +171,7 @@ fn fill_unsent_tail<D: Device>(
 /// Cuts pending zero-copy bytes (`Tcb::pend`) into segments of the size goal at the end of
 /// the queue, at least one and then while fewer than `want` bytes were cut.
 pub(crate) fn materialize<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, want: u32) {
-    let (goal, csum_offload) = (tcb.mss, ip.tcp_csum_offload());
+    let (goal, csum_offload) = (wnd::send_mss(tcb), ip.tcp_csum_offload());
     let mut cut = 0;
     while tcb.pend.len > 0 && (cut == 0 || cut < want) {
         let p = tcb.pend;
@@ -189,4 +191,78 @@ pub(crate) fn materialize<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, want: u
         tcb.pend.len -= n;
         cut += n;
     }
+}
+
+/// `tcp_fragment`: cuts unsent queue entry `idx` after its first `len` bytes, the rest (and
+/// a FIN) becoming the next entry, so that the first part fits a window smaller than the
+/// entry. A zero-copy entry is cut in place; a copied one's tail moves into a new mbuf. The
+/// byte stream stays as it was. False when it cannot (no mbuf, or nothing to cut).
+pub(crate) fn fragment<D: Device>(
+    tcb: &mut Tcb,
+    ip: &mut IpLayer<D>,
+    idx: usize,
+    len: u32,
+) -> bool {
+    let csum_offload = ip.tcp_csum_offload();
+    let Some(s) = tcb.queue.get(idx) else {
+        return false;
+    };
+    if idx < tcb.unsent || len == 0 || len >= s.len {
+        return false;
+    }
+    let (seq, rest, fin) = (s.seq.wrapping_add(len), s.len - len, s.fin);
+    let data = match s.data {
+        Payload::Region {
+            region,
+            off,
+            ticket,
+        } => Payload::Region {
+            region,
+            off: off + len,
+            ticket,
+        },
+        Payload::Copied(ref m) => {
+            // Never sent, so no header in front and no reference out; checked all the same.
+            if s.hdr != 0 || !m.is_unique() || m.len() != s.len as usize {
+                return false;
+            }
+            let Some(mut t) = ip.alloc_send() else {
+                tcb.counters.alloc_failures += 1;
+                return false;
+            };
+            let Some(dst) = t.append(rest as usize) else {
+                return false;
+            };
+            dst.copy_from_slice(&m.data()[len as usize..]);
+            Payload::Copied(ManuallyDrop::new(t))
+        }
+    };
+    let mut tail = Seg::new(data, seq, fin);
+    tail.len = rest;
+    let s = &mut tcb.queue[idx];
+    if let Payload::Copied(ref mut m) = s.data {
+        if !m.trim(rest as usize) {
+            if let Payload::Copied(t) = tail.data {
+                drop(ManuallyDrop::into_inner(t));
+            }
+            return false;
+        }
+        tcb.copied_segs += 1;
+    }
+    s.len = len;
+    s.fin = false;
+    if !csum_offload {
+        (s.csum, tail.csum) = match (&s.data, &tail.data) {
+            (Payload::Copied(a), Payload::Copied(b)) => {
+                (checksum::sum(a.data(), 0), checksum::sum(b.data(), 0))
+            }
+            (Payload::Region { region, off, .. }, Payload::Region { off: o2, .. }) => {
+                let r = *region;
+                (ip.regions.sum(r, *off, len), ip.regions.sum(r, *o2, rest))
+            }
+            _ => (0, 0),
+        };
+    }
+    tcb.queue.insert(idx + 1, tail);
+    true
 }

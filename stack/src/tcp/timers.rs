@@ -2,13 +2,12 @@
 //! timer (RFC 6298), delayed ACK, zero-window probes, RACK's reordering timer and the tail
 //! loss probe (RFC 8985), the pacing gate and TIME-WAIT. The wheel itself is
 //! `linerate_proto::timer`; the stack sets each connection's earliest deadline in it.
-use super::output::{self, send_ack, send_control};
-use super::{rack, sack, scoreboard, State, Tcb, TcpError};
+use super::output::{self, send_ack};
+use super::{probe, rack, sack, scoreboard, State, Tcb, TcpError};
 use crate::ip::IpLayer;
 use linerate_dpdk::Device;
 use linerate_proto::cc::CongestionControl;
 use linerate_proto::timer::{Deadline, Nanos};
-use linerate_proto::wire::tcp::flags;
 
 /// Runs whichever of the connection's timers are due (`tcp_write_timer`, `tcp_delack_timer`,
 /// `tcp_probe_timer`, TIME-WAIT).
@@ -38,7 +37,7 @@ pub(crate) fn on_timers<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nano
     if tcb.tlp_at.is_some_and(|t| t <= now) {
         tcb.tlp_at = Deadline::NONE;
         if let Some(probe) = rack::tlp_probe(tcb) {
-            output::send_loss_probe(tcb, ip, probe, now);
+            probe::send_loss_probe(tcb, ip, probe, now);
         }
     }
     if tcb.pace_at.is_some_and(|t| t <= now) {
@@ -108,19 +107,33 @@ fn retransmit_timer<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
     tcb.rto_at = Deadline::at(now + tcb.rtt.current());
 }
 
-/// Zero-window probe (RFC 9293 §3.8.6.1): an ACK with an old sequence number makes the peer
-/// answer with its current window.
+/// `tcp_probe_timer`: the persist timer (RFC 9293 §3.8.6.1) of a connection with data
+/// waiting, nothing in flight and a window too small to send into. Gives up with
+/// [`TcpError::TimedOut`] after `cfg.retries` probes in a row went unanswered (Linux counts
+/// `icsk_probes_out` against `tcp_retries2`): every ACK resets the count (`tcp::input`), so
+/// a receiver that keeps answering with a zero window is kept (RFC 1122 §4.2.2.17), and one
+/// that has vanished does not pin the connection and its buffers forever.
 fn probe_timer<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
-    let blocked = (tcb.unsent < tcb.queue.len() || tcb.pend.len > 0) && tcb.in_flight() == 0;
-    if !blocked
-        || !tcb.state.can_send()
-            && !matches!(tcb.state, State::FinWait1 | State::LastAck | State::Closing)
-    {
+    let waiting = tcb.unsent < tcb.queue.len() || tcb.pend.len > 0;
+    let may_send = tcb.state.can_send()
+        || matches!(tcb.state, State::FinWait1 | State::LastAck | State::Closing);
+    if !waiting || tcb.in_flight() > 0 || !may_send {
+        tcb.probes_out = 0;
         return;
     }
-    let seq = tcb.snd_una.wrapping_sub(1);
-    let _ = send_control(tcb, ip, flags::ACK, seq, now);
-    tcb.counters.zero_window_probes += 1;
+    if tcb.probes_out >= tcb.cfg.retries {
+        tcb.fail(TcpError::TimedOut);
+        return;
+    }
+    // `tcp_send_probe0`.
+    probe::write_wakeup(tcb, ip, now);
+    if tcb.in_flight() > 0 {
+        // Data went into the window: the retransmission timer guards it from here.
+        tcb.probes_out = 0;
+        tcb.persist_backoff = 0;
+        return;
+    }
+    tcb.probes_out = tcb.probes_out.saturating_add(1);
     tcb.persist_backoff = tcb.persist_backoff.saturating_add(1).min(20);
     let t = tcb
         .rtt
