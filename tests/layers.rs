@@ -8,6 +8,7 @@ use std::path::Path;
 
 /// Each module's rank: a module may use only modules of a lower rank.
 const RANKS: &[(&str, u32)] = &[
+    ("addr", 0),
     ("dev", 0),
     ("hash", 0),
     ("tcp::tw_index", 0),
@@ -15,6 +16,7 @@ const RANKS: &[(&str, u32)] = &[
     ("steer", 0),
     ("ehash", 1),
     ("neigh", 1),
+    ("ip_input", 1),
     ("gso", 1),
     ("ip", 2),
     ("tcp::config", 2),

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod addr;
 pub mod control;
 mod dev;
 mod ehash;
@@ -18,6 +19,7 @@ mod gso;
 mod hash;
 mod hash_connect;
 mod ip;
+mod ip_input;
 mod neigh;
 mod region;
 pub mod remote;
@@ -35,7 +37,7 @@ pub mod pcap;
 pub mod peer;
 
 pub use dev::{DevStats, TX_BACKLOG};
-pub use ip::RxDrops;
+pub use ip_input::RxDrops;
 pub use neigh::{NeighConfig, NeighState, NeighStats, NeighTable, Neighbour};
 pub use region::RegionId;
 pub use socket::{ConnectError, IoError};

@@ -2,16 +2,18 @@
 //! pool. `poll(now)` runs RX, timers and TX in one pass; time is an argument so that the
 //! simulation can drive it with a virtual clock.
 //!
-//! RX goes up from here: `dev` rx_burst → Ethernet demux → `neigh` (ARP) or `ip::input` →
+//! RX goes up from here: `dev` rx_burst → Ethernet demux → `neigh` (ARP) or `ip_input::input` →
 //! the connection table → `tcp::input`. After input, a timer or an app call a connection
 //! gets one `after_event`: output may send, an owed ACK goes, and its timer is re-armed.
 //! Pure ACKs leave it to the end of the RX burst, so a burst of them runs output once.
+use crate::addr::LocalAddrs;
 use crate::dev::Dev;
 use crate::ehash::Ehash;
 use crate::event::EventQueue;
 use crate::hash::tuple_of_frame;
-use crate::ip::{self, IpLayer};
-use crate::neigh::{LocalAddrs, NeighConfig, NeighTable};
+use crate::ip::IpLayer;
+use crate::ip_input;
+use crate::neigh::{NeighConfig, NeighTable};
 use crate::steer::RssSteering;
 use crate::tcp::input::{self, PlainAck, SegIn};
 use crate::tcp::output;
@@ -532,7 +534,7 @@ impl<D: Device> Stack<D> {
             EtherType::IPV4 => {
                 let hw_good = m.rx_cksum_good();
                 let pkt = eth.payload();
-                match ip::input(pkt, self.ip.neigh.local(), hw_good) {
+                match ip_input::input(pkt, self.ip.neigh.local(), hw_good) {
                     Ok(ipin) => {
                         let l4 = &pkt[ipin.l4_start..ipin.l4_end];
                         self.input_tcp(ipin.src, ipin.dst, l4, hw_good);
