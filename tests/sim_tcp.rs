@@ -365,6 +365,7 @@ fn sim_corruption_many_seeds() {
             + d.bad_ip_checksum
             + d.malformed
             + d.not_for_us
+            + d.martian_src
             + d.unsupported
             + d.fragments
             + o.stats.neigh.ignored;
@@ -707,6 +708,7 @@ fn diff_drops(a: &linerate::RxDrops, b: &linerate::RxDrops) -> linerate::RxDrops
         bad_ip_checksum: a.bad_ip_checksum - b.bad_ip_checksum,
         bad_tcp_checksum: a.bad_tcp_checksum - b.bad_tcp_checksum,
         not_for_us: a.not_for_us - b.not_for_us,
+        martian_src: a.martian_src - b.martian_src,
         fragments: a.fragments - b.fragments,
         unsupported: a.unsupported - b.unsupported,
         out_of_window: a.out_of_window - b.out_of_window,
@@ -729,6 +731,7 @@ fn diff_neigh(a: &linerate::NeighStats, b: &linerate::NeighStats) -> linerate::N
     d.failed -= b.failed;
     d.pending_dropped -= b.pending_dropped;
     d.ignored -= b.ignored;
+    d.evicted -= b.evicted;
     d
 }
 

@@ -16,6 +16,9 @@ pub struct RxDrops {
     pub bad_tcp_checksum: u64,
     /// Unicast to another MAC, or IPv4 to another address.
     pub not_for_us: u64,
+    /// IPv4 from a source no host may have (the kernel's martian sources): broadcast,
+    /// multicast, 0/8, loopback, or one of our own addresses.
+    pub martian_src: u64,
     /// IPv4 fragments (we send with DF and never reassemble).
     pub fragments: u64,
     /// IPv4 protocols other than TCP, and EtherTypes other than IPv4 and ARP.
@@ -47,6 +50,7 @@ impl RxDrops {
             bad_ip_checksum,
             bad_tcp_checksum,
             not_for_us,
+            martian_src,
             fragments,
             unsupported,
             out_of_window,
@@ -62,6 +66,7 @@ impl RxDrops {
         self.bad_ip_checksum += bad_ip_checksum;
         self.bad_tcp_checksum += bad_tcp_checksum;
         self.not_for_us += not_for_us;
+        self.martian_src += martian_src;
         self.fragments += fragments;
         self.unsupported += unsupported;
         self.out_of_window += out_of_window;
@@ -79,6 +84,7 @@ impl RxDrops {
             + self.bad_ip_checksum
             + self.bad_tcp_checksum
             + self.not_for_us
+            + self.martian_src
             + self.fragments
             + self.unsupported
             + self.out_of_window

@@ -77,6 +77,9 @@ pub struct NeighStats {
     pub pending_dropped: u64,
     /// ARP frames about other hosts, or malformed.
     pub ignored: u64,
+    /// Entries no connection used, removed by garbage collection: stale or failed ones, or
+    /// the least recently used one to make room at the table's limit (`neigh_forced_gc`).
+    pub evicted: u64,
 }
 
 impl NeighStats {
@@ -91,6 +94,7 @@ impl NeighStats {
             failed,
             pending_dropped,
             ignored,
+            evicted,
         } = *o;
         self.requests_sent += requests_sent;
         self.replies_sent += replies_sent;
@@ -99,6 +103,7 @@ impl NeighStats {
         self.failed += failed;
         self.pending_dropped += pending_dropped;
         self.ignored += ignored;
+        self.evicted += evicted;
     }
 }
 
