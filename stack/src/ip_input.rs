@@ -103,6 +103,7 @@ pub(crate) enum IpDrop {
     Malformed,
     BadChecksum,
     NotForUs,
+    MartianSrc,
     Fragment,
     UnsupportedProtocol,
 }
@@ -114,6 +115,7 @@ impl RxDrops {
             IpDrop::Malformed => self.malformed += 1,
             IpDrop::BadChecksum => self.bad_ip_checksum += 1,
             IpDrop::NotForUs => self.not_for_us += 1,
+            IpDrop::MartianSrc => self.martian_src += 1,
             IpDrop::Fragment => self.fragments += 1,
             IpDrop::UnsupportedProtocol => self.unsupported += 1,
         }
@@ -129,8 +131,8 @@ pub(crate) struct IpInput {
     pub(crate) l4_end: usize,
 }
 
-/// `ip_rcv`: validates an IPv4 packet (`pkt` starts at the IP header). `hw_cksum_good`: the
-/// NIC already verified the header checksum.
+/// `ip_rcv` (and `ip_route_input`'s source check): validates an IPv4 packet (`pkt` starts at
+/// the IP header). `hw_cksum_good`: the NIC already verified the header checksum.
 #[inline]
 pub(crate) fn input(
     pkt: &[u8],
@@ -143,6 +145,11 @@ pub(crate) fn input(
     }
     if !local.contains(p.dst()) {
         return Err(IpDrop::NotForUs);
+    }
+    if local.is_martian_src(p.src()) {
+        // Nothing may answer it: an RST would go to a broadcast or multicast group, or to
+        // ourselves, and a forged one must not reach a connection.
+        return Err(IpDrop::MartianSrc);
     }
     if p.is_fragment() {
         // linerate never sends anything that would come back fragmented (DF, MSS-sized).
@@ -162,11 +169,17 @@ pub(crate) fn input(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use linerate_proto::wire::ipv4::Ipv4Cidr;
+
+    fn at(addr: Ipv4Addr, range: Option<(Ipv4Addr, Ipv4Addr)>) -> LocalAddrs {
+        let prefix_len = 24;
+        LocalAddrs::new(Ipv4Cidr { addr, prefix_len }, range)
+    }
 
     #[test]
     fn input_rejects_what_it_must() {
         let us = Ipv4Addr::new(198, 18, 0, 1);
-        let ours = LocalAddrs::new(us, None);
+        let ours = at(us, None);
         let mut b = [0u8; 40];
         {
             let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
@@ -185,22 +198,32 @@ mod tests {
             (20, 40, Ipv4Addr::new(198, 19, 0, 2))
         );
         assert_eq!(
-            input(
-                &b,
-                &LocalAddrs::new(Ipv4Addr::new(198, 18, 0, 2), None),
-                false
-            )
-            .unwrap_err(),
+            input(&b, &at(Ipv4Addr::new(198, 18, 0, 2), None), false).unwrap_err(),
             IpDrop::NotForUs
         );
         // A source range makes its addresses ours too, and only those.
         let range = |a, b| Some((Ipv4Addr::new(198, 18, 0, a), Ipv4Addr::new(198, 18, 0, b)));
         let other = Ipv4Addr::new(198, 18, 0, 9);
-        assert!(input(&b, &LocalAddrs::new(other, range(1, 4)), false).is_ok());
+        assert!(input(&b, &at(other, range(1, 4)), false).is_ok());
         assert_eq!(
-            input(&b, &LocalAddrs::new(other, range(2, 4)), false).unwrap_err(),
+            input(&b, &at(other, range(2, 4)), false).unwrap_err(),
             IpDrop::NotForUs
         );
+        // A martian source: checked after the destination, before anything else.
+        for src in [
+            Ipv4Addr::new(198, 18, 0, 255),
+            us,
+            Ipv4Addr::new(224, 0, 0, 1),
+        ] {
+            let mut m = b;
+            {
+                let mut p = Ipv4Packet::new_unchecked(&mut m[..]);
+                p.set_src(src);
+                p.set_more_frags(true);
+                p.fill_checksum();
+            }
+            assert_eq!(input(&m, &ours, false).unwrap_err(), IpDrop::MartianSrc);
+        }
         let mut bad = b;
         bad[8] = 1; // TTL changed, checksum not
         assert_eq!(input(&bad, &ours, false).unwrap_err(), IpDrop::BadChecksum);

@@ -401,7 +401,9 @@ impl NeighTable {
         };
         let (op, sip, smac, tip) = (p.operation(), p.sender_ip(), p.sender_mac(), p.target_ip());
         let for_us = self.local.contains(tip);
-        if self.local.contains(sip) || !smac.is_unicast() || sip.is_unspecified() {
+        // A martian sender (`arp_process` has `ip_route_input` check it): neither learnt
+        // nor answered.
+        if self.local.is_martian_src(sip) || !smac.is_unicast() {
             self.stats.ignored += 1;
             return None;
         }

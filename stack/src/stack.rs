@@ -192,7 +192,7 @@ impl<D: Device> Stack<D> {
         for r in &cfg.routes {
             routes.add(*r);
         }
-        let local = LocalAddrs::new(cfg.ip.addr, cfg.src_range);
+        let local = LocalAddrs::new(cfg.ip, cfg.src_range);
         let mut neigh = NeighTable::new(mac, local, cfg.neigh);
         for (ip, m) in &cfg.static_neigh {
             neigh.add_static(*ip, *m);
