@@ -17,6 +17,9 @@ const RANKS: &[(&str, u32)] = &[
     ("ehash", 1),
     ("neigh", 1),
     ("ip_input", 1),
+    // The table's storage and collection: methods of the table, above it as tcp's children
+    // are above tcp.
+    ("neigh::gc", 2),
     ("gso", 1),
     ("ip", 2),
     ("tcp::config", 2),

@@ -233,7 +233,8 @@ impl<D: Device> IpLayer<D> {
     }
 
     /// `ip_route_output`: the route to `dst` and its next hop's neighbour entry (created
-    /// INCOMPLETE if new). `None`: no route, or the neighbour table is full.
+    /// INCOMPLETE if new). `None`: no route, or the neighbour table is full. A connection
+    /// that keeps the result holds it (`dst_hold`); one frame's use needs no hold.
     pub(crate) fn route_output(&mut self, dst: Ipv4Addr, now: Nanos) -> Option<Dst> {
         let hop = self.routes.lookup(dst)?;
         let neigh = self.neigh.lookup_or_create(hop.addr, now).ok()?;
@@ -246,9 +247,10 @@ impl<D: Device> IpLayer<D> {
         })
     }
 
-    /// The seed's `__sk_dst_check`: when the route table has changed since `d` was looked
-    /// up, look it up again. A destination that lost its route keeps the old next hop (its
-    /// segments still go out; RTOs end it if the path is really gone).
+    /// The seed's `__sk_dst_check`, for a connection's held `d`: when the route table has
+    /// changed since `d` was looked up, look it up again (the hold moves to the new next
+    /// hop). A destination that lost its route keeps the old next hop (its segments still go
+    /// out; RTOs end it if the path is really gone).
     #[inline]
     pub(crate) fn dst_check(&mut self, d: &mut Dst, now: Nanos) {
         if d.route_gen == self.routes.generation() {
@@ -257,9 +259,27 @@ impl<D: Device> IpLayer<D> {
         d.route_gen = self.routes.generation();
         if let Some(hop) = self.routes.lookup(d.dst) {
             if let Ok(n) = self.neigh.lookup_or_create(hop.addr, now) {
-                d.neigh = n;
+                if n != d.neigh {
+                    self.neigh.hold(n);
+                    self.neigh.release(d.neigh, now);
+                    d.neigh = n;
+                }
             }
         }
+    }
+
+    /// A connection caches `d` from now on: its next hop's entry stays in the neighbour
+    /// table while it does (the reference a `dst_entry` holds on its neighbour).
+    #[inline]
+    pub(crate) fn dst_hold(&mut self, d: &Dst) {
+        self.neigh.hold(d.neigh);
+    }
+
+    /// The connection that held `d` is gone: its next hop may be collected once no other
+    /// connection holds it.
+    #[inline]
+    pub(crate) fn dst_release(&mut self, d: &Dst, now: Nanos) {
+        self.neigh.release(d.neigh, now);
     }
 
     /// True when frames to `d` can go out now. An unresolved next hop gets (or keeps) an ARP

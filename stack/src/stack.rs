@@ -448,6 +448,7 @@ impl<D: Device> Stack<D> {
                 {
                     self.spare_queues.push(queue);
                 }
+                self.ip.dst_release(&tcb.dst, now);
                 self.conns[id as usize] = None;
                 let gen = &mut self.gens[id as usize];
                 *gen = gen.wrapping_add(1) & ConnId::GEN_MASK;
