@@ -8,6 +8,7 @@ use std::path::Path;
 
 /// Each module's rank: a module may use only modules of a lower rank.
 const RANKS: &[(&str, u32)] = &[
+    ("addr", 0),
     ("dev", 0),
     ("hash", 0),
     ("tcp::tw_index", 0),
@@ -16,6 +17,10 @@ const RANKS: &[(&str, u32)] = &[
     ("ratelimit", 0),
     ("ehash", 1),
     ("neigh", 1),
+    ("ip_input", 1),
+    // The table's storage and collection: methods of the table, above it as tcp's children
+    // are above tcp.
+    ("neigh::gc", 2),
     ("gso", 1),
     ("ip", 2),
     ("tcp::config", 2),

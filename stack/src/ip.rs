@@ -1,4 +1,4 @@
-//! `ip_queue_xmit` and IPv4 input, and the layer below TCP as TCP sees it.
+//! `ip_queue_xmit`, and the layer below TCP as TCP sees it (input is `ip_input`).
 //!
 //! [`IpLayer`] owns what lies under TCP: the route table, the neighbour table, the device
 //! and the mbuf pool. TCP reaches all of it through this one narrow interface: allocate a
@@ -8,106 +8,20 @@
 use crate::dev::Dev;
 pub(crate) use crate::gso::MAX_UNIT_SEGS;
 use crate::gso::{self, Template, UnitPayload};
-use crate::neigh::{LocalAddrs, NeighTable};
+use crate::ip_input::RxDrops;
+use crate::neigh::NeighTable;
 use crate::ratelimit::ReplyLimits;
 use crate::region::Regions;
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads, TxOffload};
 use linerate_proto::route::RouteTable;
 use linerate_proto::timer::Nanos;
-use linerate_proto::wire::ipv4::{Ipv4Cidr, Ipv4Packet, Protocol};
+use linerate_proto::wire::ipv4::{Ipv4Cidr, Protocol};
 use linerate_proto::wire::{checksum, ETH_HEADER_LEN, IPV4_HEADER_LEN};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 /// TTL of every packet we send (Linux's `ip_default_ttl`).
 const DEFAULT_TTL: u8 = 64;
-
-/// Frames dropped on input, by reason: the per-port drop counters. Nothing on the wire makes
-/// the stack panic; everything it cannot use is counted here.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RxDrops {
-    /// Truncated or malformed Ethernet, IPv4 or TCP (including bad TCP options).
-    pub malformed: u64,
-    /// IPv4 header checksum wrong.
-    pub bad_ip_checksum: u64,
-    /// TCP checksum wrong.
-    pub bad_tcp_checksum: u64,
-    /// Unicast to another MAC, or IPv4 to another address.
-    pub not_for_us: u64,
-    /// IPv4 fragments (we send with DF and never reassemble).
-    pub fragments: u64,
-    /// IPv4 protocols other than TCP, and EtherTypes other than IPv4 and ARP.
-    pub unsupported: u64,
-    /// Segments outside the receive window (RFC 9293 §3.10.7.4).
-    pub out_of_window: u64,
-    /// RSTs that failed the sequence check (RFC 5961 §3).
-    pub bad_rst: u64,
-    /// SYNs on synchronized connections, and unexpected segments in SYN-SENT.
-    pub bad_syn: u64,
-    /// ACKs for data never sent.
-    pub bad_ack: u64,
-    /// Segments without ACK on a synchronized connection.
-    pub no_ack: u64,
-    /// Old timestamps (PAWS, RFC 7323 §5).
-    pub paws: u64,
-    /// Segments for no connection (answered with RST).
-    pub no_conn: u64,
-    /// RSTs we sent in reply to such segments.
-    pub rst_sent: u64,
-}
-
-impl RxDrops {
-    /// Adds `o` field by field (totals over several stacks).
-    pub fn add(&mut self, o: &RxDrops) {
-        // Destructured, so that a new field cannot be left out of the sum.
-        let RxDrops {
-            malformed,
-            bad_ip_checksum,
-            bad_tcp_checksum,
-            not_for_us,
-            fragments,
-            unsupported,
-            out_of_window,
-            bad_rst,
-            bad_syn,
-            bad_ack,
-            no_ack,
-            paws,
-            no_conn,
-            rst_sent,
-        } = *o;
-        self.malformed += malformed;
-        self.bad_ip_checksum += bad_ip_checksum;
-        self.bad_tcp_checksum += bad_tcp_checksum;
-        self.not_for_us += not_for_us;
-        self.fragments += fragments;
-        self.unsupported += unsupported;
-        self.out_of_window += out_of_window;
-        self.bad_rst += bad_rst;
-        self.bad_syn += bad_syn;
-        self.bad_ack += bad_ack;
-        self.no_ack += no_ack;
-        self.paws += paws;
-        self.no_conn += no_conn;
-        self.rst_sent += rst_sent;
-    }
-    /// Every dropped frame (excludes `rst_sent`, which counts replies).
-    pub fn total(&self) -> u64 {
-        self.malformed
-            + self.bad_ip_checksum
-            + self.bad_tcp_checksum
-            + self.not_for_us
-            + self.fragments
-            + self.unsupported
-            + self.out_of_window
-            + self.bad_rst
-            + self.bad_syn
-            + self.bad_ack
-            + self.no_ack
-            + self.paws
-            + self.no_conn
-    }
-}
 
 /// A connection's cached route (the kernel's `sk_dst_cache`): its next hop's neighbour entry,
 /// the route table generation it was looked up in, and the IPv4 ID counter.
@@ -323,7 +237,8 @@ impl<D: Device> IpLayer<D> {
     }
 
     /// `ip_route_output`: the route to `dst` and its next hop's neighbour entry (created
-    /// INCOMPLETE if new). `None`: no route, or the neighbour table is full.
+    /// INCOMPLETE if new). `None`: no route, or the neighbour table is full. A connection
+    /// that keeps the result holds it (`dst_hold`); one frame's use needs no hold.
     pub(crate) fn route_output(&mut self, dst: Ipv4Addr, now: Nanos) -> Option<Dst> {
         let hop = self.routes.lookup(dst)?;
         let neigh = self.neigh.lookup_or_create(hop.addr, now).ok()?;
@@ -336,9 +251,10 @@ impl<D: Device> IpLayer<D> {
         })
     }
 
-    /// The seed's `__sk_dst_check`: when the route table has changed since `d` was looked
-    /// up, look it up again. A destination that lost its route keeps the old next hop (its
-    /// segments still go out; RTOs end it if the path is really gone).
+    /// The seed's `__sk_dst_check`, for a connection's held `d`: when the route table has
+    /// changed since `d` was looked up, look it up again (the hold moves to the new next
+    /// hop). A destination that lost its route keeps the old next hop (its segments still go
+    /// out; RTOs end it if the path is really gone).
     #[inline]
     pub(crate) fn dst_check(&mut self, d: &mut Dst, now: Nanos) {
         if d.route_gen == self.routes.generation() {
@@ -347,9 +263,27 @@ impl<D: Device> IpLayer<D> {
         d.route_gen = self.routes.generation();
         if let Some(hop) = self.routes.lookup(d.dst) {
             if let Ok(n) = self.neigh.lookup_or_create(hop.addr, now) {
-                d.neigh = n;
+                if n != d.neigh {
+                    self.neigh.hold(n);
+                    self.neigh.release(d.neigh, now);
+                    d.neigh = n;
+                }
             }
         }
+    }
+
+    /// A connection caches `d` from now on: its next hop's entry stays in the neighbour
+    /// table while it does (the reference a `dst_entry` holds on its neighbour).
+    #[inline]
+    pub(crate) fn dst_hold(&mut self, d: &Dst) {
+        self.neigh.hold(d.neigh);
+    }
+
+    /// The connection that held `d` is gone: its next hop may be collected once no other
+    /// connection holds it.
+    #[inline]
+    pub(crate) fn dst_release(&mut self, d: &Dst, now: Nanos) {
+        self.neigh.release(d.neigh, now);
     }
 
     /// True when frames to `d` can go out now. An unresolved next hop gets (or keeps) an ARP
@@ -522,71 +456,10 @@ fn header_sum(total: u16, ident: u16, src: Ipv4Addr, dst: Ipv4Addr) -> u32 {
         + (d & 0xffff)
 }
 
-/// Why an IPv4 packet was dropped on input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum IpDrop {
-    Malformed,
-    BadChecksum,
-    NotForUs,
-    Fragment,
-    UnsupportedProtocol,
-}
-
-impl RxDrops {
-    /// Counts an IPv4 input drop.
-    pub(crate) fn count_ip(&mut self, d: IpDrop) {
-        match d {
-            IpDrop::Malformed => self.malformed += 1,
-            IpDrop::BadChecksum => self.bad_ip_checksum += 1,
-            IpDrop::NotForUs => self.not_for_us += 1,
-            IpDrop::Fragment => self.fragments += 1,
-            IpDrop::UnsupportedProtocol => self.unsupported += 1,
-        }
-    }
-}
-
-/// A validated inbound IPv4 packet: addresses and the L4 payload's range in the frame.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct IpInput {
-    pub(crate) src: Ipv4Addr,
-    pub(crate) dst: Ipv4Addr,
-    pub(crate) l4_start: usize,
-    pub(crate) l4_end: usize,
-}
-
-/// `ip_rcv`: validates an IPv4 packet (`pkt` starts at the IP header). `hw_cksum_good`: the
-/// NIC already verified the header checksum.
-#[inline]
-pub(crate) fn input(
-    pkt: &[u8],
-    local: &LocalAddrs,
-    hw_cksum_good: bool,
-) -> Result<IpInput, IpDrop> {
-    let p = Ipv4Packet::new_checked(pkt).map_err(|_| IpDrop::Malformed)?;
-    if !hw_cksum_good && !p.verify_checksum() {
-        return Err(IpDrop::BadChecksum);
-    }
-    if !local.contains(p.dst()) {
-        return Err(IpDrop::NotForUs);
-    }
-    if p.is_fragment() {
-        // linerate never sends anything that would come back fragmented (DF, MSS-sized).
-        return Err(IpDrop::Fragment);
-    }
-    if p.protocol() != Protocol::TCP {
-        return Err(IpDrop::UnsupportedProtocol);
-    }
-    Ok(IpInput {
-        src: p.src(),
-        dst: p.dst(),
-        l4_start: p.header_len(),
-        l4_end: p.total_len() as usize,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use linerate_proto::wire::ipv4::Ipv4Packet;
 
     #[test]
     fn header_checksum_from_the_fields_verifies() {
@@ -611,73 +484,5 @@ mod tests {
             h[10..12].copy_from_slice(&checksum::fold(sum).to_be_bytes());
             assert!(Ipv4Packet::new_unchecked(&h[..]).verify_checksum());
         }
-    }
-
-    #[test]
-    fn input_rejects_what_it_must() {
-        let us = Ipv4Addr::new(198, 18, 0, 1);
-        let ours = LocalAddrs::new(us, None);
-        let mut b = [0u8; 40];
-        {
-            let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
-            p.set_version(4);
-            p.set_header_len(20);
-            p.set_total_len(40);
-            p.set_ttl(64);
-            p.set_protocol(Protocol::TCP);
-            p.set_src(Ipv4Addr::new(198, 19, 0, 2));
-            p.set_dst(us);
-            p.fill_checksum();
-        }
-        let ok = input(&b, &ours, false).unwrap();
-        assert_eq!(
-            (ok.l4_start, ok.l4_end, ok.src),
-            (20, 40, Ipv4Addr::new(198, 19, 0, 2))
-        );
-        assert_eq!(
-            input(
-                &b,
-                &LocalAddrs::new(Ipv4Addr::new(198, 18, 0, 2), None),
-                false
-            )
-            .unwrap_err(),
-            IpDrop::NotForUs
-        );
-        // A source range makes its addresses ours too, and only those.
-        let range = |a, b| Some((Ipv4Addr::new(198, 18, 0, a), Ipv4Addr::new(198, 18, 0, b)));
-        let other = Ipv4Addr::new(198, 18, 0, 9);
-        assert!(input(&b, &LocalAddrs::new(other, range(1, 4)), false).is_ok());
-        assert_eq!(
-            input(&b, &LocalAddrs::new(other, range(2, 4)), false).unwrap_err(),
-            IpDrop::NotForUs
-        );
-        let mut bad = b;
-        bad[8] = 1; // TTL changed, checksum not
-        assert_eq!(input(&bad, &ours, false).unwrap_err(), IpDrop::BadChecksum);
-        assert!(
-            input(&bad, &ours, true).is_ok(),
-            "NIC-verified checksum is trusted"
-        );
-        assert_eq!(
-            input(&b[..19], &ours, false).unwrap_err(),
-            IpDrop::Malformed
-        );
-        let mut frag = b;
-        {
-            let mut p = Ipv4Packet::new_unchecked(&mut frag[..]);
-            p.set_more_frags(true);
-            p.fill_checksum();
-        }
-        assert_eq!(input(&frag, &ours, false).unwrap_err(), IpDrop::Fragment);
-        let mut udp = b;
-        {
-            let mut p = Ipv4Packet::new_unchecked(&mut udp[..]);
-            p.set_protocol(Protocol::UDP);
-            p.fill_checksum();
-        }
-        assert_eq!(
-            input(&udp, &ours, false).unwrap_err(),
-            IpDrop::UnsupportedProtocol
-        );
     }
 }

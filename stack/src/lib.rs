@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod addr;
 pub mod control;
 mod dev;
 mod ehash;
@@ -18,6 +19,7 @@ mod gso;
 mod hash;
 mod hash_connect;
 mod ip;
+mod ip_input;
 mod neigh;
 mod ratelimit;
 mod region;
@@ -36,7 +38,7 @@ pub mod pcap;
 pub mod peer;
 
 pub use dev::{DevStats, TX_BACKLOG};
-pub use ip::RxDrops;
+pub use ip_input::RxDrops;
 pub use neigh::{NeighConfig, NeighState, NeighStats, NeighTable, Neighbour};
 pub use ratelimit::ReplyLimitStats;
 pub use region::RegionId;

@@ -32,7 +32,8 @@ pub enum ConnectError {
     NoPorts,
     /// The stack's connection limit is reached.
     TooManyConnections,
-    /// The neighbour table is full.
+    /// The neighbour table is full of entries connections hold (one no connection holds
+    /// makes room).
     NeighTableFull,
     /// A `TcpConfig` value is out of range.
     Config(TcpConfigError),
@@ -142,6 +143,8 @@ impl<D: Device> Stack<D> {
             .route_output(rip, now)
             .ok_or(ConnectError::NeighTableFull)?
             .with_src(local_ip);
+        // Held until the slot is freed (`Stack::after_event`).
+        self.ip.dst_hold(&dst);
         let id = match self.free.pop() {
             Some(id) => id,
             None => {

@@ -2,16 +2,18 @@
 //! pool. `poll(now)` runs RX, timers and TX in one pass; time is an argument so that the
 //! simulation can drive it with a virtual clock.
 //!
-//! RX goes up from here: `dev` rx_burst → Ethernet demux → `neigh` (ARP) or `ip::input` →
+//! RX goes up from here: `dev` rx_burst → Ethernet demux → `neigh` (ARP) or `ip_input::input` →
 //! the connection table → `tcp::input`. After input, a timer or an app call a connection
 //! gets one `after_event`: output may send, an owed ACK goes, and its timer is re-armed.
 //! Pure ACKs leave it to the end of the RX burst, so a burst of them runs output once.
+use crate::addr::LocalAddrs;
 use crate::dev::Dev;
 use crate::ehash::Ehash;
 use crate::event::EventQueue;
 use crate::hash::tuple_of_frame;
-use crate::ip::{self, IpLayer};
-use crate::neigh::{LocalAddrs, NeighConfig, NeighTable};
+use crate::ip::IpLayer;
+use crate::ip_input;
+use crate::neigh::{NeighConfig, NeighTable};
 use crate::steer::RssSteering;
 use crate::tcp::input::{self, PlainAck, SegIn};
 use crate::tcp::output;
@@ -190,7 +192,7 @@ impl<D: Device> Stack<D> {
         for r in &cfg.routes {
             routes.add(*r);
         }
-        let local = LocalAddrs::new(cfg.ip.addr, cfg.src_range);
+        let local = LocalAddrs::new(cfg.ip, cfg.src_range);
         let mut neigh = NeighTable::new(mac, local, cfg.neigh);
         for (ip, m) in &cfg.static_neigh {
             neigh.add_static(*ip, *m);
@@ -446,6 +448,7 @@ impl<D: Device> Stack<D> {
                 {
                     self.spare_queues.push(queue);
                 }
+                self.ip.dst_release(&tcb.dst, now);
                 self.conns[id as usize] = None;
                 let gen = &mut self.gens[id as usize];
                 *gen = gen.wrapping_add(1) & ConnId::GEN_MASK;
@@ -532,7 +535,7 @@ impl<D: Device> Stack<D> {
             EtherType::IPV4 => {
                 let hw_good = m.rx_cksum_good();
                 let pkt = eth.payload();
-                match ip::input(pkt, self.ip.neigh.local(), hw_good) {
+                match ip_input::input(pkt, self.ip.neigh.local(), hw_good) {
                     Ok(ipin) => {
                         let l4 = &pkt[ipin.l4_start..ipin.l4_end];
                         self.input_tcp(ipin.src, ipin.dst, l4, hw_good);

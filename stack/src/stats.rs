@@ -1,7 +1,7 @@
 //! What a stack can tell about itself: its counters summed over the connections
 //! ([`StackStats`]) and the memory its connections take ([`ConnMemory`]).
 use crate::dev::DevStats;
-use crate::ip::RxDrops;
+use crate::ip_input::RxDrops;
 use crate::neigh::NeighStats;
 use crate::ratelimit::ReplyLimitStats;
 use crate::stack::Stack;

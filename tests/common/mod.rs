@@ -5,6 +5,7 @@
 pub mod app;
 pub mod e2e;
 pub mod flow;
+pub mod frames;
 
 #[allow(unused_imports)]
 pub use linerate_sim::eal::{eal, eal_args, hugepages, pool};

@@ -416,6 +416,7 @@ fn drop_counts(d: &RxDrops) -> BTreeMap<String, u64> {
         ("bad_ip_checksum", d.bad_ip_checksum),
         ("bad_tcp_checksum", d.bad_tcp_checksum),
         ("not_for_us", d.not_for_us),
+        ("martian_src", d.martian_src),
         ("fragments", d.fragments),
         ("unsupported", d.unsupported),
         ("out_of_window", d.out_of_window),
@@ -440,6 +441,7 @@ fn neigh_counts(n: &NeighStats) -> BTreeMap<String, u64> {
         ("failed", n.failed),
         ("pending_dropped", n.pending_dropped),
         ("ignored", n.ignored),
+        ("evicted", n.evicted),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -6,19 +6,33 @@
 //! ready to go while an entry resolves wait in a bounded per-entry queue and leave when the
 //! reply arrives. (Data segments do not wait here: they stay on their connection's write
 //! queue until the next hop resolves, so nothing is copied or lost.)
+//!
+//! Connections hold the entry their cached route names (`hold`, `release`: the kernel's
+//! neighbour refcount). An entry none holds may be collected (`gc`): at the table's limit
+//! the least recently used goes to make room (`neigh_forced_gc`), and above `GC_THRESH1`
+//! entries a failed one, or one unused for `gc_stale_time`, goes (`neigh_periodic_work`).
+//! So senders of spoofed ARP, or of segments whose RSTs need entries, cannot fill the table
+//! for good, and a connection's next hop never goes from under it. `poll` walks the table
+//! only when an entry's timer is due (the kernel's per-entry timers, kept as one deadline).
+use crate::addr::LocalAddrs;
 use crate::dev::Dev;
 use linerate_dpdk::{Device, Mbuf, Mempool};
 use linerate_proto::timer::{Nanos, SEC};
 use linerate_proto::wire::arp::{self, ArpOp, ArpPacket};
 use linerate_proto::wire::ethernet::{EtherType, MacAddr};
 use linerate_proto::wire::ETH_HEADER_LEN;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
+
+mod gc;
 
 /// Frames held per entry while resolving (Linux's `unres_qlen` is in this range).
 const PENDING_MAX: usize = 64;
-/// Most next hops a stack tracks.
+/// Most next hops a stack tracks (Linux's `gc_thresh3`).
 pub(crate) const MAX_ENTRIES: usize = 1024;
+/// Longest `poll` goes without walking the table: a bound on a timer the earliest deadline
+/// missed, and on how late a table that grew past `GC_THRESH1` is first collected.
+const WALK_MAX_GAP: Nanos = SEC;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 /// The state of a neighbour entry, as the kernel's NUD states.
@@ -46,6 +60,9 @@ pub struct NeighConfig {
     pub reachable: Nanos,
     /// How long a FAILED entry stays failed before a new use retries it.
     pub failed_hold: Nanos,
+    /// How long an entry no connection holds may go unused before garbage collection takes
+    /// it (Linux: gc_stale_time, 60 s).
+    pub gc_stale_time: Nanos,
 }
 
 impl Default for NeighConfig {
@@ -55,6 +72,7 @@ impl Default for NeighConfig {
             max_probes: 3,
             reachable: 30 * SEC,
             failed_hold: 3 * SEC,
+            gc_stale_time: 60 * SEC,
         }
     }
 }
@@ -76,6 +94,9 @@ pub struct NeighStats {
     pub pending_dropped: u64,
     /// ARP frames about other hosts, or malformed.
     pub ignored: u64,
+    /// Entries no connection used, removed by garbage collection: stale or failed ones, or
+    /// the least recently used one to make room at the table's limit (`neigh_forced_gc`).
+    pub evicted: u64,
 }
 
 impl NeighStats {
@@ -90,6 +111,7 @@ impl NeighStats {
             failed,
             pending_dropped,
             ignored,
+            evicted,
         } = *o;
         self.requests_sent += requests_sent;
         self.replies_sent += replies_sent;
@@ -98,6 +120,7 @@ impl NeighStats {
         self.failed += failed;
         self.pending_dropped += pending_dropped;
         self.ignored += ignored;
+        self.evicted += evicted;
     }
 }
 
@@ -116,6 +139,46 @@ pub struct Neighbour {
     probes: u8,
     next_probe: Nanos,
     confirmed: Nanos,
+    /// Connections whose cached route names this entry (the kernel's refcount, less the
+    /// table's own).
+    refs: u32,
+    /// On the table's list of entries garbage collection may take (held by none, not
+    /// PERMANENT), with its neighbours there (`gc::NIL` at the ends).
+    listed: bool,
+    gc_prev: u32,
+    gc_next: u32,
+    /// Last confirmed, used while unheld, or let go by its last connection: the age
+    /// collection goes by.
+    used: Nanos,
+}
+
+impl Neighbour {
+    fn new(ip: Ipv4Addr, state: NeighState, now: Nanos) -> Self {
+        Neighbour {
+            ip,
+            state,
+            mac: MacAddr::ZERO,
+            hh: [0; ETH_HEADER_LEN],
+            pending: VecDeque::new(),
+            probes: 0,
+            next_probe: now,
+            confirmed: 0,
+            refs: 0,
+            listed: false,
+            gc_prev: gc::NIL,
+            gc_next: gc::NIL,
+            used: now,
+        }
+    }
+
+    /// Usable: frames can go to it now.
+    #[inline]
+    fn resolved(&self) -> bool {
+        matches!(
+            self.state,
+            NeighState::Reachable | NeighState::Stale | NeighState::Permanent
+        )
+    }
 }
 
 /// Why a frame could not go out.
@@ -127,55 +190,23 @@ pub(crate) enum NeighError {
     TableFull,
 }
 
-/// The stack's own addresses: its address on the port and, for connections, an optional
-/// range of further ones (`StackConfig::src_range`), all answered for ARP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LocalAddrs {
-    pub(crate) primary: Ipv4Addr,
-    first: u32,
-    count: u32,
-}
-
-impl LocalAddrs {
-    /// `primary` alone, or with the addresses `first..=last` (none when `last < first`).
-    pub(crate) fn new(primary: Ipv4Addr, range: Option<(Ipv4Addr, Ipv4Addr)>) -> Self {
-        let (first, count) = match range {
-            Some((a, b)) if u32::from(b) >= u32::from(a) => {
-                (u32::from(a), u32::from(b) - u32::from(a) + 1)
-            }
-            _ => (0, 0),
-        };
-        LocalAddrs {
-            primary,
-            first,
-            count,
-        }
-    }
-
-    /// One of ours.
-    #[inline]
-    pub(crate) fn contains(&self, ip: Ipv4Addr) -> bool {
-        ip == self.primary || u32::from(ip).wrapping_sub(self.first) < self.count
-    }
-
-    /// Addresses connections use: the range, or the primary alone.
-    pub(crate) fn sources(&self) -> u32 {
-        self.count.max(1)
-    }
-
-    /// Source address `i` (of `sources()`).
-    pub(crate) fn source(&self, i: u32) -> Ipv4Addr {
-        if self.count == 0 {
-            self.primary
-        } else {
-            Ipv4Addr::from(self.first + i % self.count)
-        }
-    }
-}
-
 /// The neighbour table of one stack: next hops and their ARP state.
 pub struct NeighTable {
-    entries: Vec<Neighbour>,
+    /// Entries by index, `None` for a free slot: an entry keeps its index while it lives,
+    /// since connections cache it (`Dst`).
+    slots: Vec<Option<Neighbour>>,
+    /// Free slots, used again before the table grows.
+    free: Vec<u32>,
+    /// Address to index (`neigh_lookup`'s hash table).
+    by_ip: HashMap<Ipv4Addr, u32>,
+    /// The last address looked up and its index: connections mostly share one next hop, and
+    /// a connection rate of a million a second looks it up as often.
+    last: (Ipv4Addr, u32),
+    /// Entries garbage collection may take, least recently used first (the kernel's
+    /// `gc_list`).
+    gc: gc::GcList,
+    /// When `poll` next has an entry to look at.
+    next_due: Nanos,
     our_mac: MacAddr,
     /// Our addresses: the port's (`primary`, what our requests come from) and the source
     /// range; ARP requests for any of them are answered, IP input accepts them.
@@ -189,7 +220,12 @@ pub struct NeighTable {
 impl NeighTable {
     pub(crate) fn new(our_mac: MacAddr, local: LocalAddrs, cfg: NeighConfig) -> Self {
         NeighTable {
-            entries: Vec::with_capacity(16),
+            slots: Vec::with_capacity(16),
+            free: Vec::new(),
+            by_ip: HashMap::with_capacity(16),
+            last: (Ipv4Addr::UNSPECIFIED, gc::NIL),
+            gc: gc::GcList::default(),
+            next_due: 0,
             our_mac,
             local,
             cfg,
@@ -211,75 +247,74 @@ impl NeighTable {
         h
     }
 
-    /// The entry for `ip`, created INCOMPLETE if new.
+    /// The entry for `ip`, created INCOMPLETE if new: at the table's limit, in place of the
+    /// least recently used entry no connection holds (`TableFull` when every one is held).
     pub(crate) fn lookup_or_create(
         &mut self,
         ip: Ipv4Addr,
         now: Nanos,
     ) -> Result<usize, NeighError> {
-        if let Some(i) = self.find(ip) {
-            return Ok(i);
-        }
-        if self.entries.len() >= MAX_ENTRIES {
-            return Err(NeighError::TableFull);
-        }
-        self.entries.push(Neighbour {
-            ip,
-            state: NeighState::Incomplete,
-            mac: MacAddr::ZERO,
-            hh: [0; ETH_HEADER_LEN],
-            pending: VecDeque::new(),
-            probes: 0,
-            next_probe: now,
-            confirmed: 0,
-        });
-        Ok(self.entries.len() - 1)
+        // No walk is asked for: the caller's use kicks resolution (`kick`), or ARP input
+        // resolves it at once.
+        let i = match self.find(ip) {
+            Some(i) => i,
+            None => self.alloc(Neighbour::new(ip, NeighState::Incomplete, now))?,
+        };
+        self.last = (ip, i as u32);
+        Ok(i)
     }
 
     /// The index of the entry for `ip`, if any.
     pub fn find(&self, ip: Ipv4Addr) -> Option<usize> {
-        self.entries.iter().position(|e| e.ip == ip)
+        let (last_ip, last) = self.last;
+        if last_ip == ip && self.get(last as usize).is_some_and(|e| e.ip == ip) {
+            return Some(last as usize);
+        }
+        self.by_ip.get(&ip).map(|&i| i as usize)
     }
 
     /// The entry at `idx`.
+    #[inline]
     pub fn get(&self, idx: usize) -> Option<&Neighbour> {
-        self.entries.get(idx)
+        self.slots.get(idx)?.as_ref()
     }
 
-    /// A static entry (`--neigh ip=mac`).
+    #[inline]
+    fn get_mut(&mut self, idx: usize) -> Option<&mut Neighbour> {
+        self.slots.get_mut(idx)?.as_mut()
+    }
+
+    /// A static entry (`--neigh ip=mac`): never collected, and not held to the limit (it is
+    /// configuration, not traffic).
     pub(crate) fn add_static(&mut self, ip: Ipv4Addr, mac: MacAddr) {
         let hh = self.hh_for(mac);
-        let e = Neighbour {
-            ip,
-            state: NeighState::Permanent,
-            mac,
-            hh,
-            pending: VecDeque::new(),
-            probes: 0,
-            next_probe: 0,
-            confirmed: 0,
+        let i = match self.find(ip) {
+            Some(i) => i,
+            None => self.insert(Neighbour::new(ip, NeighState::Permanent, 0)),
         };
-        match self.find(ip) {
-            Some(i) => self.entries[i] = e,
-            None => self.entries.push(e),
+        self.unlink(i);
+        if let Some(e) = self.get_mut(i) {
+            e.state = NeighState::Permanent;
+            e.mac = mac;
+            e.hh = hh;
         }
     }
 
     /// True when frames can go to this entry now.
     #[inline]
     pub(crate) fn is_resolved(&self, idx: usize) -> bool {
-        matches!(
-            self.entries.get(idx).map(|e| e.state),
-            Some(NeighState::Reachable | NeighState::Stale | NeighState::Permanent)
-        )
+        self.get(idx).is_some_and(Neighbour::resolved)
     }
 
     #[inline]
     pub(crate) fn is_failed(&self, idx: usize) -> bool {
-        matches!(
-            self.entries.get(idx).map(|e| e.state),
-            Some(NeighState::Failed)
-        )
+        self.get(idx).is_some_and(|e| e.state == NeighState::Failed)
+    }
+
+    /// `poll` walks the table at `at` at the latest.
+    #[inline]
+    fn due(&mut self, at: Nanos) {
+        self.next_due = self.next_due.min(at);
     }
 
     /// Makes sure resolution is under way for `idx` (a use of a FAILED entry past its hold
@@ -292,7 +327,7 @@ impl NeighTable {
         pool: &Mempool,
     ) {
         let cfg = self.cfg;
-        let Some(e) = self.entries.get_mut(idx) else {
+        let Some(e) = self.get_mut(idx) else {
             return;
         };
         match e.state {
@@ -309,35 +344,35 @@ impl NeighTable {
         let ip = e.ip;
         let due =
             matches!(e.state, NeighState::Incomplete | NeighState::Stale) && now >= e.next_probe;
+        let resolving = matches!(e.state, NeighState::Incomplete | NeighState::Stale);
         if due {
             e.probes = e.probes.saturating_add(1);
             e.next_probe = now + cfg.retrans;
+        }
+        let next = e.next_probe;
+        if due {
             self.send_request(ip, dev, pool);
+        }
+        if resolving {
+            self.due(next);
         }
     }
 
     /// The cached Ethernet header of entry `idx` while it is usable (`neigh_hh_output`'s).
     #[inline]
     pub(crate) fn hh(&self, idx: usize) -> Option<&[u8; ETH_HEADER_LEN]> {
-        let e = self.entries.get(idx)?;
-        matches!(
-            e.state,
-            NeighState::Reachable | NeighState::Stale | NeighState::Permanent
-        )
-        .then_some(&e.hh)
+        let e = self.get(idx)?;
+        e.resolved().then_some(&e.hh)
     }
 
     /// Prepends the cached Ethernet header to an IPv4 frame. False if unresolved or no
     /// headroom.
     #[inline]
     pub(crate) fn push_hh(&self, idx: usize, m: &mut Mbuf) -> bool {
-        let Some(e) = self.entries.get(idx) else {
+        let Some(e) = self.get(idx) else {
             return false;
         };
-        if !matches!(
-            e.state,
-            NeighState::Reachable | NeighState::Stale | NeighState::Permanent
-        ) {
+        if !e.resolved() {
             return false;
         }
         match m.prepend(ETH_HEADER_LEN) {
@@ -358,6 +393,9 @@ impl NeighTable {
         dev: &mut Dev<D>,
         pool: &Mempool,
     ) -> Result<(), NeighError> {
+        // A use by a frame of no connection (an RST, a TIME-WAIT ACK) keeps it from
+        // collection a while.
+        self.touch(idx, now);
         if self.push_hh(idx, &mut m) {
             // A full backlog drops a control frame; TCP recovers it like a loss.
             let _ = dev.xmit(m);
@@ -369,7 +407,8 @@ impl NeighTable {
                 return Err(NeighError::HostUnreachable);
             }
         }
-        let Some(e) = self.entries.get_mut(idx) else {
+        // The slot alone is borrowed: the counters are written beside it.
+        let Some(Some(e)) = self.slots.get_mut(idx) else {
             return Err(NeighError::HostUnreachable);
         };
         if e.pending.len() >= PENDING_MAX {
@@ -441,7 +480,9 @@ impl NeighTable {
         };
         let (op, sip, smac, tip) = (p.operation(), p.sender_ip(), p.sender_mac(), p.target_ip());
         let for_us = self.local.contains(tip);
-        if self.local.contains(sip) || !smac.is_unicast() || sip.is_unspecified() {
+        // A martian sender (`arp_process` has `ip_route_input` check it): neither learnt
+        // nor answered.
+        if self.local.is_martian_src(sip) || !smac.is_unicast() {
             self.stats.ignored += 1;
             return None;
         }
@@ -454,14 +495,17 @@ impl NeighTable {
         let mut resolved = None;
         if let Some(i) = idx {
             let hh = self.hh_for(smac);
-            let e = &mut self.entries[i];
-            if e.state != NeighState::Permanent {
-                let was = e.state;
+            let reachable = self.cfg.reachable;
+            let mut was = None;
+            if let Some(e) = self.get_mut(i).filter(|e| e.state != NeighState::Permanent) {
+                was = Some(e.state);
                 e.mac = smac;
                 e.hh = hh;
                 e.state = NeighState::Reachable;
                 e.confirmed = now;
                 e.probes = 0;
+            }
+            if let Some(was) = was {
                 if was != NeighState::Reachable && was != NeighState::Stale {
                     self.stats.resolved += 1;
                 }
@@ -471,13 +515,15 @@ impl NeighTable {
                 resolved = Some(i);
             }
             // Send what waited for this answer, in order.
-            while let Some(mut m) = self.entries[i].pending.pop_front() {
+            while let Some(mut m) = self.get_mut(i).and_then(|e| e.pending.pop_front()) {
                 if self.push_hh(i, &mut m) {
                     let _ = dev.xmit(m);
                 } else {
                     self.stats.pending_dropped += 1;
                 }
             }
+            self.touch(i, now);
+            self.due(now + reachable + 1);
         }
         if op == ArpOp::REQUEST && for_us {
             self.send_arp(ArpOp::REPLY, tip, (smac, smac, sip), dev, pool);
@@ -487,7 +533,8 @@ impl NeighTable {
         resolved
     }
 
-    /// Runs retries and ageing. Entries that just FAILED are appended to `failed`.
+    /// Runs retries, ageing and garbage collection, when one is due. Entries that just
+    /// FAILED are appended to `failed`.
     pub(crate) fn poll<D: Device>(
         &mut self,
         now: Nanos,
@@ -495,9 +542,16 @@ impl NeighTable {
         pool: &Mempool,
         failed: &mut Vec<usize>,
     ) {
-        for i in 0..self.entries.len() {
+        if now < self.next_due {
+            return;
+        }
+        self.next_due = now + WALK_MAX_GAP;
+        self.periodic_gc(now);
+        for i in 0..self.slots.len() {
             let cfg = self.cfg;
-            let e = &mut self.entries[i];
+            let Some(e) = self.get_mut(i) else {
+                continue;
+            };
             match e.state {
                 NeighState::Incomplete if now >= e.next_probe => {
                     if e.probes >= cfg.max_probes {
@@ -512,7 +566,9 @@ impl NeighTable {
                         self.kick(i, now, dev, pool);
                     }
                 }
-                NeighState::Stale if now >= e.next_probe => {
+                // Only while a connection uses it: one no connection holds is probed only
+                // when a frame needs it (the kernel's STALE → DELAY on use).
+                NeighState::Stale if e.refs > 0 && now >= e.next_probe => {
                     if e.probes >= cfg.max_probes {
                         // Silent while in use: resolve from scratch.
                         e.state = NeighState::Incomplete;
@@ -527,12 +583,23 @@ impl NeighTable {
                 }
                 _ => {}
             }
+            // Its next timer, after whatever just ran.
+            let Some(e) = self.get(i) else {
+                continue;
+            };
+            let next = match e.state {
+                NeighState::Incomplete => e.next_probe,
+                NeighState::Stale if e.refs > 0 => e.next_probe,
+                NeighState::Reachable => e.confirmed + cfg.reachable + 1,
+                _ => continue,
+            };
+            self.due(next);
         }
     }
 
-    /// Every entry.
-    pub fn entries(&self) -> &[Neighbour] {
-        &self.entries
+    /// Every entry (in no particular order).
+    pub fn entries(&self) -> impl Iterator<Item = &Neighbour> + '_ {
+        self.slots.iter().flatten()
     }
 
     /// The address we answer ARP for.
