@@ -134,7 +134,7 @@ fn checksums(data: &[u8]) {
         s <= 0xffff && same_sum(s, slow_sum(data)),
         "sum of {data:02x?}"
     );
-    let mid = data.len() / 2 & !1;
+    let mid = (data.len() / 2) & !1;
     let chained = checksum::sum(&data[mid..], checksum::sum(&data[..mid], 0));
     assert!(same_sum(chained, s), "chained sum");
     let added = checksum::add(
