@@ -21,6 +21,7 @@
 #                   the figures in docs/figures/ (scripts/plot.py)
 #   6. Embedding (scripts/bench_embed.sh): what the C ABI adds to a send, what a cross-thread
 #                   submit adds over the stack's own thread, the zero-copy storage writer
+#   7. Fuzzing (scripts/fuzz.sh): each fuzz target 120 s from the committed corpus, execs/s
 #
 # Usage: scripts/bench.sh [--short | --long | --time SECONDS] [--no-matrix] [--matrix-reps N]
 #                         [--out FILE] [--self-test]
@@ -166,6 +167,9 @@ self_test() {
     check "kv" "$(kv kv added_mean_ns)" 7.5
     check "kv missing key" "$(kv kv nope)" n/a
     check "kv missing file" "$(kv nofile x)" n/a
+    echo "fuzz: target=frame_input execs_per_s=2061 execs=61830 seconds=30 corpus=778 new=755 cov=1812 ft=4526" >"$d/fz.out"
+    check "fuzz execs/s" "$(kv fz execs_per_s)" 2061
+    check "fuzz cov" "$(kv fz cov)" 1812
     echo "order_sender: 10 messages of 64 bytes at 10000/s: send-to-wire p50 123 ns, p99 231 ns, p99.9 384 ns, max 900 ns; 640 of 640 bytes acked" >"$d/ord.out"
     check "order p50" "$(order_pct ord p50)" 123
     check "order p99" "$(order_pct ord p99)" 231
@@ -467,6 +471,14 @@ matrix_ratios() {
     done
 }
 
+# ---------------------------------------------------------------------------------------------
+# 7. Fuzzing (scripts/fuzz.sh): each target from the committed corpus, for its execs/s.
+
+FUZZ_T=120
+for t in frame_input tcp_options; do
+    measure "fuzz-$t" scripts/fuzz.sh "$FUZZ_T" "$t"
+done
+
 END=$(date +%s)
 
 # ---------------------------------------------------------------------------------------------
@@ -721,6 +733,19 @@ TMP_OUT=$(mktemp)
     fi
     many_report
     embed_report
+    echo "## 7. Fuzzing (\`scripts/fuzz.sh $FUZZ_T\`)"
+    echo
+    echo "libFuzzer through cargo-fuzz on the stable toolchain (\`-s none\`: coverage, no sanitizer),"
+    echo "$FUZZ_T s per target on one core from the committed corpus (\`fuzz/corpus/\`); new inputs"
+    echo "are not kept. \`frame_input\` drives a stack with a connection in every state through"
+    echo "Ethernet, ARP, IPv4 and TCP; \`tcp_options\` the option parser and writer."
+    echo
+    echo "| target | execs/s | execs | corpus at the end | edges (cov) | features (ft) |"
+    echo "|---|---|---|---|---|---|"
+    for t in frame_input tcp_options; do
+        echo "| $t | $(kv "fuzz-$t" execs_per_s) | $(kv "fuzz-$t" execs) | $(kv "fuzz-$t" corpus) | $(kv "fuzz-$t" cov) | $(kv "fuzz-$t" ft) |"
+    done
+    echo
     echo "## Not measured here yet"
     echo
     echo "design.md §6 also asks for message → ACK RTT against the kernel; \`scripts/bench.sh\`"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up the machine and runs every test: unit and simulation tests, the DPDK tests, the
 # end-to-end tests against the kernel in the namespace topology, the impairment-stage test,
-# the format, lint and doc checks, and the benchmark script's parsers. Run as root on Debian 12.
+# the format, lint and doc checks, the benchmark script's parsers, and a short fuzz run.
+# Run as root on Debian 12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -29,6 +30,11 @@ cargo build --release --quiet -p lr-impair
 cargo build --quiet -p linerate-capi # the C example's liblinerate_capi.so (tests/e2e_capi.rs)
 cargo build --quiet --examples --features ack-peer # tests/example_order_sender.rs runs them
 cargo test --workspace --no-run --quiet
+
+# Online, before the namespace: the first run installs cargo-fuzz and fetches the fuzz
+# targets' crates. 20 s per target; the long run is in scripts/bench.sh.
+step "fuzz (short)"
+scripts/fuzz.sh 20
 
 step topology
 scripts/topology.sh up

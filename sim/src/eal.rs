@@ -34,6 +34,27 @@ pub fn eal_args(vdevs: &[&str]) -> Vec<String> {
     a
 }
 
+/// [`eal_args`] with lcore 0 on the CPUs this process may run on (`--lcores 0@(…)`) instead
+/// of CPU 0, which `-l 0` pins the main thread to whatever the process's affinity was: for
+/// the fuzzers and their replay test, which must stay off a CPU kept for benchmarks.
+pub fn eal_args_here(vdevs: &[&str]) -> Vec<String> {
+    let mut a = eal_args(vdevs);
+    if let Some(cpus) = allowed_cpus() {
+        if let Some(i) = a.iter().position(|s| s == "-l") {
+            a.splice(i..i + 2, [format!("--lcores=0@({cpus})")]);
+        }
+    }
+    a
+}
+
+/// This process's CPUs as a list ("1", "0-3,6"), from /proc/self/status.
+fn allowed_cpus() -> Option<String> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let l = s.lines().find(|l| l.starts_with("Cpus_allowed_list:"))?;
+    let v = l.split_once(':')?.1.trim();
+    (!v.is_empty()).then(|| v.to_string())
+}
+
 /// Free 2 MiB hugepages on this machine.
 pub fn hugepages() -> u64 {
     std::fs::read_to_string("/proc/meminfo")

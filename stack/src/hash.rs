@@ -24,14 +24,15 @@ pub(crate) fn tuple_of_frame(frame: &[u8]) -> Option<Tuple> {
     Some((ip.dst(), ip.src(), t.src_port(), t.dst_port()))
 }
 
-/// A fast keyed hash for small maps keyed by addresses (SipHash cost a few percent per segment). They only
-/// hold our own connections, and the key is random per stack, so a peer cannot aim lookups
-/// at a long chain.
+/// A fast keyed hash for the ACK peer's small maps (SipHash cost a few percent per
+/// segment); the key is random per map.
+#[cfg(feature = "ack-peer")]
 #[derive(Clone)]
 pub(crate) struct TupleHasher {
     key: u64,
 }
 
+#[cfg(feature = "ack-peer")]
 impl TupleHasher {
     pub(crate) fn new() -> Self {
         use std::hash::BuildHasher;
@@ -41,6 +42,7 @@ impl TupleHasher {
     }
 }
 
+#[cfg(feature = "ack-peer")]
 impl std::fmt::Debug for TupleHasher {
     /// The key stays out of logs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -48,6 +50,7 @@ impl std::fmt::Debug for TupleHasher {
     }
 }
 
+#[cfg(feature = "ack-peer")]
 impl std::hash::BuildHasher for TupleHasher {
     type Hasher = TupleHash;
     fn build_hasher(&self) -> TupleHash {
@@ -55,10 +58,12 @@ impl std::hash::BuildHasher for TupleHasher {
     }
 }
 
+#[cfg(feature = "ack-peer")]
 pub(crate) struct TupleHash {
     h: u64,
 }
 
+#[cfg(feature = "ack-peer")]
 impl std::hash::Hasher for TupleHash {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {

@@ -3,7 +3,7 @@
 //! loss probe (RFC 8985), the pacing gate and TIME-WAIT. The wheel itself is
 //! `linerate_proto::timer`; the stack sets each connection's earliest deadline in it.
 use super::output::{self, send_ack};
-use super::{probe, rack, sack, scoreboard, State, Tcb, TcpError};
+use super::{probe, rack, sack, scoreboard, State, Tcb, TcpError, WAIT_NEIGH};
 use crate::ip::IpLayer;
 use linerate_dpdk::Device;
 use linerate_proto::cc::CongestionControl;
@@ -67,7 +67,15 @@ fn retransmit_timer<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
         tcb.retries += 1;
         tcb.rtt.back_off();
         tcb.counters.rtos += 1;
-        output::send_syn(tcb, ip, now);
+        // As at connect: while ARP goes unanswered the SYN waits for the reply (the stack
+        // sends it then), not in the neighbour's queue, where it outlived an abort of the
+        // connection and went out after the reply, beside a new connection's SYN on the tuple.
+        if ip.dst_ready(&tcb.dst, now) {
+            output::send_syn(tcb, ip, now);
+        } else {
+            tcb.waits |= WAIT_NEIGH;
+            tcb.rto_at = Deadline::at(now + tcb.rtt.current());
+        }
         return;
     }
     if tcb.snd_una == tcb.snd_max {
