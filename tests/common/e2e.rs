@@ -99,7 +99,11 @@ pub fn send_to_sink(sink: SocketAddrV4, lcores: &str, qpairs: u16) -> Command {
 /// Runs `linerate send` (`cmd`) to its end: its stderr is echoed, it must succeed, and the
 /// last line of its stdout is the JSON report, returned.
 pub fn run_report(cmd: &mut Command) -> serde_json::Value {
-    let out = cmd.output().expect("run linerate send");
+    report_of(cmd.output().expect("run linerate send"))
+}
+
+/// The JSON report on the last line of a successful run's stdout.
+fn report_of(out: std::process::Output) -> serde_json::Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprint!("{stderr}");
     assert!(out.status.success(), "linerate send failed: {stderr}");
@@ -129,14 +133,7 @@ pub fn run_report_within(cmd: &mut Command, secs: u64) -> serde_json::Value {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = child.wait_with_output().expect("collect");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprint!("{stderr}");
-    assert!(out.status.success(), "linerate send failed: {stderr}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().last().unwrap_or("");
-    serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("the report is one JSON object ({e}): {stdout}"))
+    report_of(child.wait_with_output().expect("collect"))
 }
 
 /// The sink saw `n` connections, each `bytes` long with SHA-256 `sha`, closed with FIN.
