@@ -36,6 +36,9 @@ if ! cargo fuzz --version 2>/dev/null | grep -qF "$CARGO_FUZZ_VERSION"; then
     cargo install --locked --quiet cargo-fuzz --version "$CARGO_FUZZ_VERSION" >&2
 fi
 host=$(rustc -vV | sed -n 's/^host: //p')
+# The instrumented build keeps a target directory of its own, whatever the caller's
+# CARGO_TARGET_DIR says: sharing one would rebuild every crate each time either side runs.
+export CARGO_TARGET_DIR=$PWD/fuzz/target
 say "building ${targets[*]} (instrumented, $host)"
 t0=$SECONDS
 for t in "${targets[@]}"; do
