@@ -3,6 +3,14 @@
 //! fuzz targets run (`linerate_sim::fuzz`), on the stable toolchain in every `cargo test`.
 //! `write_seeds` regenerates the hand-made seeds.
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// The harnesses share one mempool and check that every mbuf comes back after each input:
+/// two tests replaying at once would see each other's mbufs. One at a time.
+fn serial() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 type Harness = fn(&[u8]);
 
@@ -49,6 +57,7 @@ fn replay(run: Harness, files: &[PathBuf]) {
 
 #[test]
 fn sim_fuzz_corpus_replays_clean() {
+    let _turn = serial();
     for (name, run) in TARGETS {
         let files = inputs(&fuzz_dir().join("corpus").join(name));
         assert!(
@@ -64,6 +73,7 @@ fn sim_fuzz_corpus_replays_clean() {
 
 #[test]
 fn sim_fuzz_regressions_stay_fixed() {
+    let _turn = serial();
     for (name, run) in TARGETS {
         let files = inputs(&fuzz_dir().join("regressions").join(name));
         replay(run, &files);
@@ -71,11 +81,16 @@ fn sim_fuzz_regressions_stay_fixed() {
     }
 }
 
-/// Writes the hand-made seeds into `fuzz/corpus/` (run with `--ignored` after changing the
-/// harness's input format; a minimised fuzz run adds to them).
+/// Writes the hand-made seeds into `fuzz/corpus/` (run with `--ignored` and
+/// `LR_WRITE_SEEDS=1` after changing the harness's input format; a minimised fuzz run adds
+/// to them). Without the variable it does nothing, so that `--include-ignored` (as
+/// scripts/test.sh runs) leaves the committed corpus alone.
 #[test]
 #[ignore = "writes into the source tree"]
 fn write_seeds() {
+    if std::env::var_os("LR_WRITE_SEEDS").is_none() {
+        return;
+    }
     use linerate_sim::fuzz::seeds;
     for (name, set) in [
         ("frame_input", seeds::frame_seeds()),
