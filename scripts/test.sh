@@ -30,6 +30,9 @@ cargo build --release --quiet -p lr-impair
 cargo build --quiet -p linerate-capi # the C example's liblinerate_capi.so (tests/e2e_capi.rs)
 cargo build --quiet --examples --features ack-peer # tests/example_order_sender.rs runs them
 cargo test --workspace --no-run --quiet
+# Every platform's dependencies, not only this one's: cbindgen's `cargo metadata` (the C
+# header test) resolves them all, and the tests below run offline.
+cargo fetch --quiet
 
 # Online, before the namespace: the first run installs cargo-fuzz and fetches the fuzz
 # targets' crates. 20 s per target; the long run is in scripts/bench.sh.
