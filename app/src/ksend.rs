@@ -9,6 +9,7 @@
 //! further calls until the message is out; the message's latency runs from its first call to
 //! the end of its last, so a blocked send shows up as the time it blocked. Between messages it
 //! spins on the clock (one core busy, like `linerate send`'s polling loop).
+use crate::kbulk::Bulk;
 use crate::latency::{new_hist, Percentiles};
 use crate::units;
 use hdrhistogram::Histogram;
@@ -43,6 +44,17 @@ pub struct KsendArgs {
     /// RESP --request REQ`. The kernel baseline of `linerate send --rr`
     #[arg(long, value_name = "REQ/RESP")]
     pub rr: Option<String>,
+    /// Fixed-size transfer: each of -P connections writes BYTES and is done when the kernel
+    /// has them all acknowledged; the kernel baseline of `linerate send -P N -n BYTES`
+    #[arg(short = 'n', value_name = "BYTES")]
+    pub bytes: Option<String>,
+    /// Connections for -n, e.g. 8 [default: 1]
+    #[arg(short = 'P', value_name = "N")]
+    pub parallel: Option<String>,
+    /// The kernel's congestion control for these connections (TCP_CONGESTION), e.g. cubic
+    /// [default: the namespace's net.ipv4.tcp_congestion_control]
+    #[arg(long, value_name = "NAME")]
+    pub cc: Option<String>,
 }
 
 /// Validated settings of `linerate ksend`.
@@ -56,6 +68,10 @@ pub struct Ksend {
     pub json: bool,
     /// --rr: request and response bytes, and whether --msg-rate paces the requests.
     pub rr: Option<(usize, usize, bool)>,
+    /// -n: a fixed-size transfer instead of timed messages.
+    pub bulk: Option<Bulk>,
+    /// --cc, for the message and --rr modes.
+    pub cc: Option<String>,
 }
 
 impl KsendArgs {
@@ -108,7 +124,17 @@ impl KsendArgs {
                 Some((q as usize, a as usize, self.msg_rate.is_some()))
             }
         };
+        if let Some(cc) = &self.cc {
+            if cc.is_empty() || cc.len() > 15 || !cc.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(format!(
+                    "--cc: invalid name '{cc}' (a kernel congestion control, e.g. --cc cubic)"
+                ));
+            }
+        }
+        let bulk = self.bulk(connect, time, rr.is_some())?;
         Ok(Ksend {
+            bulk,
+            cc: self.cc.clone(),
             connect,
             size: size as usize,
             msg_rate,
@@ -117,6 +143,52 @@ impl KsendArgs {
             json: self.json,
             rr,
         })
+    }
+}
+
+impl KsendArgs {
+    /// -n and -P: the fixed-size transfer, if -n is given.
+    fn bulk(&self, connect: SocketAddr, time: Duration, rr: bool) -> Result<Option<Bulk>, String> {
+        let Some(n) = &self.bytes else {
+            if self.parallel.is_some() {
+                return Err("-P: connections are for a fixed-size transfer; add -n BYTES, e.g. -P 8 -n 8MiB".into());
+            }
+            return Ok(None);
+        };
+        if rr || self.size.is_some() || self.msg_rate.is_some() {
+            return Err(
+                "-n: a fixed-size transfer takes no --rr, --size or --msg-rate (drop them, or drop -n)"
+                    .into(),
+            );
+        }
+        let bytes = units::parse_bytes(n).map_err(|e| format!("-n: {e}"))?;
+        if bytes == 0 {
+            return Err("-n: the transfer must be at least 1 byte, e.g. -n 8MiB".into());
+        }
+        let conns = match &self.parallel {
+            None => 1,
+            Some(p) => p.trim().parse::<usize>().map_err(|_| {
+                format!("-P: invalid '{p}' (expected a number of connections, e.g. -P 8)")
+            })?,
+        };
+        if !(1..=1024).contains(&conns) {
+            return Err(format!(
+                "-P: {conns} is out of range (1 to 1024 connections)"
+            ));
+        }
+        // -t bounds a bulk run; without it, five minutes.
+        let limit = if self.time.is_some() {
+            time
+        } else {
+            Duration::from_secs(300)
+        };
+        Ok(Some(Bulk {
+            connect,
+            conns,
+            bytes,
+            cc: self.cc.clone(),
+            limit,
+        }))
     }
 }
 
@@ -197,6 +269,11 @@ pub fn run(k: &Ksend) -> Result<KsendReport, String> {
         .map_err(|e| format!("connect {}: {e}", k.connect))?;
     sock.set_nodelay(k.nodelay)
         .map_err(|e| format!("TCP_NODELAY: {e}"))?;
+    if let Some(cc) = &k.cc {
+        socket2::SockRef::from(&sock)
+            .set_tcp_congestion(cc.as_bytes())
+            .map_err(|e| format!("--cc {cc}: the kernel refused it ({e})"))?;
+    }
     if let Some(rr) = k.rr {
         return run_rr(k, sock, rr);
     }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 mod config;
 mod info;
+mod kbulk;
 mod ksend;
 mod latency;
 mod payload;
@@ -75,13 +76,11 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            ksend::run(&k).map(|r| {
-                if k.json {
-                    println!("{}", serde_json::to_string(&r).expect("report serialises"));
-                } else {
-                    println!("{}", r.to_text());
-                }
-            })
+            if let Some(b) = &k.bulk {
+                kbulk::run(b).map(|r| print_report(k.json, &r, || r.to_text()))
+            } else {
+                ksend::run(&k).map(|r| print_report(k.json, &r, || r.to_text()))
+            }
         }
     };
     match r {
@@ -90,5 +89,14 @@ fn main() -> ExitCode {
             eprintln!("linerate: error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints a report as one JSON line, or as text.
+fn print_report<R: serde::Serialize>(json: bool, r: &R, text: impl FnOnce() -> String) {
+    if json {
+        println!("{}", serde_json::to_string(r).expect("report serialises"));
+    } else {
+        println!("{}", text());
     }
 }
