@@ -15,6 +15,9 @@
 #   4. Impairment matrix: linerate (CUBIC) vs iperf3 -C cubic (TSO/GSO off and on), 16 connections each, through the
 #                   router's impairment stage (loss 0.1/1/5/10 %, 25 % reordering, 1 % dup,
 #                   0.1 % corruption, 20 ms ± 5 ms jitter, 1 Gbit/s rate), both directions
+#   4b. Fixed-size transfers under loss (scripts/bench_recovery.sh): 8 x 8 MiB, linerate vs
+#                   linerate ksend (kernel CUBIC; BBR as information), 1 to 10 % loss alone and
+#                   with reordering, duplication, corruption, jitter: completion time and RTOs
 #   5. Many connections (scripts/bench_many.sh): the scale curve 1 to 100 000 connections,
 #                   a million held, the connection rate (net_null; af_packet to the kernel
 #                   sink, every connection checked), request/response vs the kernel's client;
@@ -27,8 +30,8 @@
 #                         [--out FILE] [--self-test]
 #   default: 25 s per measurement (about 5-6 minutes in all); --short 5 s (about 2 minutes);
 #   --long 60 s (about 14 minutes); the matrix adds N (--matrix-reps, default 3) rounds of
-#   3 x 9 runs of min(T, 10) s (13.5 minutes at 10 s; 7 with --short). --no-matrix
-#   skips it. --self-test checks the output parsers on fixtures and exits (no root needed).
+#   3 x 9 runs of min(T, 10) s (13.5 minutes at 10 s; 7 with --short), and 4b about 12
+#   minutes more. --no-matrix skips both. --self-test checks the output parsers on fixtures and exits (no root needed).
 # Env: LR_SKIP_SETUP=1 skips scripts/setup.sh; LR_SKIP_BUILD=1 skips cargo build.
 set -euo pipefail
 
@@ -120,6 +123,9 @@ show_cmd() {
 # Section 6's.
 # shellcheck source=scripts/bench_embed.sh
 . "$(dirname "${BASH_SOURCE[0]}")/bench_embed.sh"
+# Section 4b's.
+# shellcheck source=scripts/bench_recovery.sh
+. "$(dirname "${BASH_SOURCE[0]}")/bench_recovery.sh"
 
 self_test() {
     local d fail=0
@@ -458,6 +464,7 @@ if [ "$MATRIX" = 1 ]; then
         done
         scripts/topology.sh clear >/dev/null
     done
+    recovery_measure
 fi
 
 # Per matrix case $1: the linerate goodputs, the kernel's ($2 = off|on), and the round-by-round
@@ -559,6 +566,7 @@ TMP_OUT=$(mktemp)
             done
             echo "| impairment matrix: median goodput ratio ≥ 0.9 × iperf3 (cubic, TSO/GSO $off) in every case | $met of ${#MATRIX_CASES[@]} cases | $( [ "$met" = ${#MATRIX_CASES[@]} ] && echo '**yes**' || echo no) |"
         done
+        recovery_targets
     fi
     echo
     if [ ${#FAILED[@]} -gt 0 ]; then
@@ -730,6 +738,7 @@ TMP_OUT=$(mktemp)
         echo "- linerate, e.g.: \`$(cmd_of matrix-1-1-linerate)\`"
         echo "- iperf3, e.g.: \`$(cmd_of matrix-1-1-iperf3-tso-off)\`"
         echo
+        recovery_report
     fi
     many_report
     embed_report

@@ -72,6 +72,15 @@ pub struct BulkReport {
 }
 
 impl BulkReport {
+    /// One line for the exit status when a connection failed: the first error.
+    pub fn failure(&self) -> Option<String> {
+        let first = self.errors.first()?;
+        Some(match self.errors.len() {
+            1 => first.clone(),
+            n => format!("{first} (and {} more failed)", n - 1),
+        })
+    }
+
     pub fn to_text(&self) -> String {
         let k = &self.kernel;
         format!(
@@ -100,11 +109,13 @@ impl BulkReport {
 
 /// What a writer thread tells the run.
 enum Msg {
+    /// Connection `i` is up: a handle on its socket, which keeps it open until the run ends.
+    Up(TcpStream),
     /// Connection `i` has written everything; its local port.
     Written(usize, u16),
     /// Connection `i` failed.
     Failed(usize, String),
-    /// Connection `i`'s congestion control, read back.
+    /// Connection 0's congestion control, read back.
     Cc(String),
 }
 
@@ -114,33 +125,26 @@ pub fn run(b: &Bulk) -> Result<BulkReport, String> {
     let payload: std::sync::Arc<[u8]> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
     let (tx, rx) = mpsc::channel();
     let start = Instant::now();
-    let mut closers = Vec::with_capacity(b.conns);
-    let mut threads = Vec::with_capacity(b.conns);
-    for i in 0..b.conns {
-        let (close_tx, close_rx) = mpsc::channel::<()>();
-        closers.push(close_tx);
-        let (tx, payload, b) = (tx.clone(), payload.clone(), b.clone());
-        threads.push(std::thread::spawn(move || {
-            let msg = match write_all(i, &b, &payload, &tx) {
-                Ok((port, sock)) => {
-                    let _ = tx.send(Msg::Written(i, port));
-                    // Hold the connection open until the run has seen its last ACK.
-                    let _ = close_rx.recv();
-                    drop(sock);
-                    return;
-                }
-                Err(e) => Msg::Failed(i, e),
-            };
-            let _ = tx.send(msg);
-        }));
-    }
+    let threads: Vec<_> = (0..b.conns)
+        .map(|i| {
+            let (tx, payload, b) = (tx.clone(), payload.clone(), b.clone());
+            std::thread::spawn(move || {
+                let _ = tx.send(match write_all(i, &b, &payload, &tx) {
+                    Ok(port) => Msg::Written(i, port),
+                    Err(e) => Msg::Failed(i, e),
+                });
+            })
+        })
+        .collect();
     drop(tx);
+    let mut socks = Vec::with_capacity(b.conns);
     let mut done: Vec<Option<f64>> = vec![None; b.conns];
     let mut waiting: HashMap<u16, usize> = HashMap::new();
     let (mut errors, mut cc, mut settled) = (Vec::new(), String::new(), 0);
     while settled < b.conns && start.elapsed() < b.limit {
         while let Ok(m) = rx.try_recv() {
             match m {
+                Msg::Up(s) => socks.push(s),
                 Msg::Written(i, port) => {
                     waiting.insert(port, i);
                 }
@@ -167,10 +171,15 @@ pub fn run(b: &Bulk) -> Result<BulkReport, String> {
     } else {
         start.elapsed().as_secs_f64()
     };
-    for c in &closers {
-        let _ = c.send(());
+    // Cut at the limit, a writer may still block in write(); shutting the socket down wakes
+    // it. The handles still in the channel are dropped with it.
+    if settled < b.conns {
+        for s in &socks {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
     }
-    drop(closers);
+    drop(socks);
+    drop(rx);
     for t in threads {
         let _ = t.join();
     }
@@ -189,13 +198,8 @@ pub fn run(b: &Bulk) -> Result<BulkReport, String> {
     })
 }
 
-/// Connects, sets the congestion control and writes `b.bytes`; the local port and the socket.
-fn write_all(
-    i: usize,
-    b: &Bulk,
-    payload: &[u8],
-    tx: &mpsc::Sender<Msg>,
-) -> Result<(u16, TcpStream), String> {
+/// Connects, sets the congestion control and writes `b.bytes`; the local port.
+fn write_all(i: usize, b: &Bulk, payload: &[u8], tx: &mpsc::Sender<Msg>) -> Result<u16, String> {
     let mut sock = TcpStream::connect_timeout(&b.connect, Duration::from_secs(5))
         .map_err(|e| format!("connect {}: {e}", b.connect))?;
     let s = socket2::SockRef::from(&sock);
@@ -213,6 +217,8 @@ fn write_all(
         .local_addr()
         .map_err(|e| format!("local address: {e}"))?
         .port();
+    let handle = sock.try_clone().map_err(|e| format!("dup: {e}"))?;
+    let _ = tx.send(Msg::Up(handle));
     let mut left = b.bytes;
     while left > 0 {
         let n = left.min(payload.len() as u64) as usize;
@@ -220,7 +226,7 @@ fn write_all(
             .map_err(|e| format!("write: {e}"))?;
         left -= n as u64;
     }
-    Ok((port, sock))
+    Ok(port)
 }
 
 /// The local ports, among `waiting`, of connections to `peer` with nothing unacknowledged.

@@ -77,7 +77,10 @@ fn main() -> ExitCode {
                 }
             };
             if let Some(b) = &k.bulk {
-                kbulk::run(b).map(|r| print_report(k.json, &r, || r.to_text()))
+                kbulk::run(b).and_then(|r| {
+                    print_report(k.json, &r, || r.to_text());
+                    r.failure().map_or(Ok(()), Err)
+                })
             } else {
                 ksend::run(&k).map(|r| print_report(k.json, &r, || r.to_text()))
             }

@@ -345,3 +345,74 @@ fn ksend_runs_against_a_local_listener() {
     assert!(v["send"]["p999_us"].as_f64().unwrap() > 0.0);
     assert!(v["send_corrected"]["p50_us"].is_number());
 }
+
+#[test]
+fn ksend_bulk_argument_errors_are_one_line() {
+    for (args, want) in [
+        (vec!["ksend", "--connect", "127.0.0.1:1", "-P", "8"], "-P:"),
+        (vec!["ksend", "--connect", "127.0.0.1:1", "-n", "0"], "-n:"),
+        (vec!["ksend", "--connect", "127.0.0.1:1", "-n", "lots"], "-n:"),
+        (
+            vec!["ksend", "--connect", "127.0.0.1:1", "-n", "1MiB", "--rr", "1/1"],
+            "-n:",
+        ),
+        (
+            vec!["ksend", "--connect", "127.0.0.1:1", "-n", "1MiB", "-P", "0"],
+            "-P:",
+        ),
+        (
+            vec!["ksend", "--connect", "127.0.0.1:1", "-n", "1MiB", "-P", "x"],
+            "-P:",
+        ),
+        (
+            vec!["ksend", "--connect", "127.0.0.1:1", "-n", "1MiB", "--cc", "a b"],
+            "--cc:",
+        ),
+    ] {
+        let o = linerate(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert_eq!(e.lines().count(), 1, "{args:?}: {e}");
+        assert!(e.contains(want), "{args:?}: want {want:?} in {e:?}");
+    }
+}
+
+/// -P 3 -n 300000 against a local listener: every connection delivers exactly its bytes of
+/// the generated payload, and the report says all three finished.
+#[test]
+fn ksend_bulk_delivers_every_connections_bytes() {
+    use std::io::Read;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let t = std::thread::spawn(move || {
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                let (mut s, _) = l.accept().unwrap();
+                std::thread::spawn(move || {
+                    let mut v = Vec::new();
+                    s.read_to_end(&mut v).unwrap();
+                    v
+                })
+            })
+            .collect();
+        readers
+            .into_iter()
+            .map(|r| r.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    let o = linerate(&[
+        "ksend", "--connect", &addr, "-P", "3", "-n", "300000", "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    assert_eq!(v["completed"], 3, "{v}");
+    assert_eq!(v["bytes_per_connection"], 300000);
+    let per = v["per_connection_s"].as_array().unwrap();
+    assert!(per.iter().all(|s| s.as_f64().is_some_and(|s| s > 0.0)), "{v}");
+    assert!(v["completion_s"].as_f64().unwrap() >= per[0].as_f64().unwrap());
+    for got in t.join().unwrap() {
+        assert_eq!(got.len(), 300000);
+        assert!(got.iter().enumerate().all(|(i, &b)| b == ((i % (256 * 1024)) % 251) as u8));
+    }
+}
