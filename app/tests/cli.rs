@@ -351,9 +351,20 @@ fn ksend_bulk_argument_errors_are_one_line() {
     for (args, want) in [
         (vec!["ksend", "--connect", "127.0.0.1:1", "-P", "8"], "-P:"),
         (vec!["ksend", "--connect", "127.0.0.1:1", "-n", "0"], "-n:"),
-        (vec!["ksend", "--connect", "127.0.0.1:1", "-n", "lots"], "-n:"),
         (
-            vec!["ksend", "--connect", "127.0.0.1:1", "-n", "1MiB", "--rr", "1/1"],
+            vec!["ksend", "--connect", "127.0.0.1:1", "-n", "lots"],
+            "-n:",
+        ),
+        (
+            vec![
+                "ksend",
+                "--connect",
+                "127.0.0.1:1",
+                "-n",
+                "1MiB",
+                "--rr",
+                "1/1",
+            ],
             "-n:",
         ),
         (
@@ -365,7 +376,15 @@ fn ksend_bulk_argument_errors_are_one_line() {
             "-P:",
         ),
         (
-            vec!["ksend", "--connect", "127.0.0.1:1", "-n", "1MiB", "--cc", "a b"],
+            vec![
+                "ksend",
+                "--connect",
+                "127.0.0.1:1",
+                "-n",
+                "1MiB",
+                "--cc",
+                "a b",
+            ],
             "--cc:",
         ),
     ] {
@@ -401,7 +420,14 @@ fn ksend_bulk_delivers_every_connections_bytes() {
             .collect::<Vec<_>>()
     });
     let o = linerate(&[
-        "ksend", "--connect", &addr, "-P", "3", "-n", "300000", "--json",
+        "ksend",
+        "--connect",
+        &addr,
+        "-P",
+        "3",
+        "-n",
+        "300000",
+        "--json",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value =
@@ -409,10 +435,16 @@ fn ksend_bulk_delivers_every_connections_bytes() {
     assert_eq!(v["completed"], 3, "{v}");
     assert_eq!(v["bytes_per_connection"], 300000);
     let per = v["per_connection_s"].as_array().unwrap();
-    assert!(per.iter().all(|s| s.as_f64().is_some_and(|s| s > 0.0)), "{v}");
+    assert!(
+        per.iter().all(|s| s.as_f64().is_some_and(|s| s > 0.0)),
+        "{v}"
+    );
     assert!(v["completion_s"].as_f64().unwrap() >= per[0].as_f64().unwrap());
     for got in t.join().unwrap() {
         assert_eq!(got.len(), 300000);
-        assert!(got.iter().enumerate().all(|(i, &b)| b == ((i % (256 * 1024)) % 251) as u8));
+        assert!(got
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == ((i % (256 * 1024)) % 251) as u8));
     }
 }
