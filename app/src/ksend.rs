@@ -144,9 +144,7 @@ impl KsendArgs {
             rr,
         })
     }
-}
 
-impl KsendArgs {
     /// -n and -P: the fixed-size transfer, if -n is given.
     fn bulk(&self, connect: SocketAddr, time: Duration, rr: bool) -> Result<Option<Bulk>, String> {
         let Some(n) = &self.bytes else {
