@@ -74,9 +74,23 @@ pub fn eal(vdevs: &[&str]) -> Eal {
 }
 
 /// A pool of `n` default-sized mbufs without a per-lcore cache.
+///
+/// Out of hugepage memory, it tries again for up to 10 s before it panics: hugepages are
+/// shared by every process on the machine, and a test should not fail because another one
+/// (a previous test binary, a sender a test just stopped) has not given its pages back yet.
 pub fn pool(eal: &Eal, name: &str, n: u32) -> Arc<Mempool> {
-    Arc::new(
-        Mempool::new(eal, name, n, 0, MBUF_DEFAULT_DATAROOM, None)
-            .unwrap_or_else(|e| panic!("{e}")),
-    )
+    let mut tries = 0;
+    loop {
+        match Mempool::new(eal, name, n, 0, MBUF_DEFAULT_DATAROOM, None) {
+            Ok(p) => return Arc::new(p),
+            Err(e) if tries < 100 && e.to_string().contains("out of hugepage memory") => {
+                if tries == 0 {
+                    eprintln!("note: pool '{name}': {e}; trying again for up to 10 s");
+                }
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
 }
