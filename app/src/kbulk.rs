@@ -19,6 +19,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// The report's schema (its own, beside `ksend`'s message report).
+pub const SCHEMA: u32 = 1;
+
 /// How often `/proc/net/tcp` is read while connections wait for their last ACK.
 const POLL: Duration = Duration::from_millis(1);
 
@@ -185,7 +188,7 @@ pub fn run(b: &Bulk) -> Result<BulkReport, String> {
     }
     let after = read_counters()?;
     Ok(BulkReport {
-        schema: crate::ksend::SCHEMA,
+        schema: SCHEMA,
         connect: b.connect.to_string(),
         connections: b.conns,
         bytes_per_connection: b.bytes,

@@ -7,6 +7,7 @@
 //! and `probe` sends the probes that timers ask for through it. `scoreboard` keeps the
 //! per-segment marks every one of them reads. Congestion control, the RTO
 //! estimator and pacing are pure code in `linerate-proto`.
+pub(crate) mod ack;
 pub(crate) mod config;
 pub(crate) mod header;
 pub(crate) mod info;
@@ -16,6 +17,7 @@ pub(crate) mod probe;
 pub(crate) mod rack;
 pub(crate) mod sack;
 pub(crate) mod scoreboard;
+pub(crate) mod segment;
 pub(crate) mod sendmsg;
 pub(crate) mod stateless;
 pub(crate) mod timers;
@@ -202,7 +204,7 @@ pub(crate) enum Payload {
     /// Copied in by `send`: the bytes are in this mbuf, after `Seg::hdr` bytes of headers
     /// left there by the last transmission. A FIN without data has an empty one.
     /// (Freed by hand, `Tcb::free_queue` and the ACK path: with no drop glue a queue's
-    /// acked entries can be let go without reading each, `tcp::input`'s fast path.)
+    /// acked entries can be let go without reading each, `tcp::ack`'s fast path.)
     Copied(ManuallyDrop<Mbuf>),
     /// Zero-copy (`send_region`): `Seg::len` bytes at `off` of a registered region, leased
     /// under `ticket` when the region is reusable (else `NO_TICKET`). Each transmission is a

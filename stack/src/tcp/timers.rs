@@ -118,7 +118,7 @@ fn retransmit_timer<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
 /// `tcp_probe_timer`: the persist timer (RFC 9293 §3.8.6.1) of a connection with data
 /// waiting, nothing in flight and a window too small to send into. Gives up with
 /// [`TcpError::TimedOut`] after `cfg.retries` probes in a row went unanswered (Linux counts
-/// `icsk_probes_out` against `tcp_retries2`): every ACK resets the count (`tcp::input`), so
+/// `icsk_probes_out` against `tcp_retries2`): every ACK resets the count (`tcp::ack`), so
 /// a receiver that keeps answering with a zero window is kept (RFC 1122 §4.2.2.17), and one
 /// that has vanished does not pin the connection and its buffers forever.
 fn probe_timer<D: Device>(tcb: &mut Tcb, ip: &mut IpLayer<D>, now: Nanos) {
