@@ -2,7 +2,9 @@
 //! settings echo, and a short run on net_null (no root, no topology needed).
 mod common;
 
-use common::{ack_peer_args, linerate, on_link_args, one_line_error, send_args, stderr, NULL_EAL};
+use common::{
+    ack_peer_args, json_run, linerate, on_link_args, one_line_error, send_args, stderr, NULL_EAL,
+};
 
 #[test]
 fn unknown_flag_is_exit_2_one_line() {
@@ -327,7 +329,7 @@ fn ksend_runs_against_a_local_listener() {
         s.read_to_end(&mut v).unwrap();
         v.len()
     });
-    let o = linerate(&[
+    let v = json_run(&[
         "ksend",
         "--connect",
         &addr,
@@ -337,9 +339,6 @@ fn ksend_runs_against_a_local_listener() {
         "1k",
         "--json",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
     assert_eq!(v["messages"], 100);
     assert_eq!(t.join().unwrap(), 6400);
     assert!(v["send"]["p999_us"].as_f64().unwrap() > 0.0);
@@ -419,7 +418,7 @@ fn ksend_bulk_delivers_every_connections_bytes() {
             .map(|r| r.join().unwrap())
             .collect::<Vec<_>>()
     });
-    let o = linerate(&[
+    let v = json_run(&[
         "ksend",
         "--connect",
         &addr,
@@ -429,9 +428,6 @@ fn ksend_bulk_delivers_every_connections_bytes() {
         "300000",
         "--json",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
     assert_eq!(v["completed"], 3, "{v}");
     assert_eq!(v["bytes_per_connection"], 300000);
     let per = v["per_connection_s"].as_array().unwrap();

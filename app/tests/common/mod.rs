@@ -17,6 +17,15 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs and asserts success; the JSON object on stdout's last line.
+pub fn json_run(args: &[&str]) -> serde_json::Value {
+    let o = linerate(args);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    serde_json::from_str(out.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{args:?}: {e} in {out:?}"))
+}
+
 /// Flags of a valid run on net_null that nothing answers, plus `extra`.
 pub fn send_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
