@@ -117,3 +117,20 @@ recovery_report() {
     echo "- kernel BBR, e.g.: \`$(cmd_of fixed-2-1-bbr)\`"
     echo
 }
+
+# bench.sh --self-test's fixtures for this section (LOGS is the self-test's directory; `check`
+# is its comparison). Two rounds of one case: the kernel's second run was cut at the limit.
+recovery_self_test() {
+    local RECOVERY_REPS=2 RECOVERY_CASES=("loss=5%") RECOVERY_LIMIT=60
+    echo '{"duration_s":2.0,"retransmits":{"rto":3}}' >"$LOGS/fixed-1-1-linerate.out"
+    echo '{"duration_s":3.0,"retransmits":{"rto":5}}' >"$LOGS/fixed-1-2-linerate.out"
+    echo '{"completion_s":4.0,"completed":8,"connections":8,"kernel":{"rtos":10}}' >"$LOGS/fixed-1-1-kernel.out"
+    echo '{"completion_s":60.0,"completed":5,"connections":8,"kernel":{"rtos":30}}' >"$LOGS/fixed-1-2-kernel.out"
+    check "recovery ratios" "$(recovery_ratios 1 | tr '\n' ' ')" "0.500 0.050 "
+    check "recovery median RTOs" "$(recovery_med 1 kernel .kernel.rtos)" 20.000
+    check "recovery cut" "$(recovery_cut 1 kernel)" " (1 cut at 60 s)"
+    check "recovery not cut" "$(recovery_cut 1 linerate)" ""
+    check "recovery met" "$(recovery_met)" 1
+    echo '{"duration_s":9.0,"retransmits":{"rto":3}}' >"$LOGS/fixed-1-1-linerate.out"
+    check "recovery not met" "$(recovery_met)" 0
+}
