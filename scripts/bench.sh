@@ -31,7 +31,8 @@
 #   default: 25 s per measurement (about 5-6 minutes in all); --short 5 s (about 2 minutes);
 #   --long 60 s (about 14 minutes); the matrix adds N (--matrix-reps, default 3) rounds of
 #   3 x 9 runs of min(T, 10) s (13.5 minutes at 10 s; 7 with --short), and 4b about 12
-#   minutes more. --no-matrix skips both. --self-test checks the output parsers on fixtures and exits (no root needed).
+#   minutes more. --no-matrix skips both. --self-test checks the output parsers on fixtures
+#   and exits (no root needed).
 # Env: LR_SKIP_SETUP=1 skips scripts/setup.sh; LR_SKIP_BUILD=1 skips cargo build.
 set -euo pipefail
 
@@ -180,6 +181,7 @@ self_test() {
     check "order p50" "$(order_pct ord p50)" 123
     check "order p99" "$(order_pct ord p99)" 231
     check "order p99.9" "$(order_pct ord p99.9)" 384
+    recovery_self_test
     [ "$fail" = 0 ] && echo "self-test: ok" >&2
     return "$fail"
 }
