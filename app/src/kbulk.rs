@@ -118,8 +118,6 @@ enum Msg {
     Written(usize, u16),
     /// Connection `i` failed.
     Failed(usize, String),
-    /// Connection 0's congestion control, read back.
-    Cc(String),
 }
 
 /// Runs the transfer. Only errors before any connection was tried come back as `Err`.
@@ -132,7 +130,7 @@ pub fn run(b: &Bulk) -> Result<BulkReport, String> {
         .map(|i| {
             let (tx, payload, b) = (tx.clone(), payload.clone(), b.clone());
             std::thread::spawn(move || {
-                let _ = tx.send(match write_all(i, &b, &payload, &tx) {
+                let _ = tx.send(match write_all(&b, &payload, &tx) {
                     Ok(port) => Msg::Written(i, port),
                     Err(e) => Msg::Failed(i, e),
                 });
@@ -143,7 +141,7 @@ pub fn run(b: &Bulk) -> Result<BulkReport, String> {
     let mut socks = Vec::with_capacity(b.conns);
     let mut done: Vec<Option<f64>> = vec![None; b.conns];
     let mut waiting: HashMap<u16, usize> = HashMap::new();
-    let (mut errors, mut cc, mut settled) = (Vec::new(), String::new(), 0);
+    let (mut errors, mut settled) = (Vec::new(), 0);
     while settled < b.conns && start.elapsed() < b.limit {
         while let Ok(m) = rx.try_recv() {
             match m {
@@ -155,7 +153,6 @@ pub fn run(b: &Bulk) -> Result<BulkReport, String> {
                     errors.push(format!("connection {i}: {e}"));
                     settled += 1;
                 }
-                Msg::Cc(c) => cc = c,
             }
         }
         if !waiting.is_empty() {
@@ -174,6 +171,15 @@ pub fn run(b: &Bulk) -> Result<BulkReport, String> {
     } else {
         start.elapsed().as_secs_f64()
     };
+    // The congestion control the kernel gave the connections, read back from one of them.
+    let cc = socks.first().map_or_else(String::new, |s: &TcpStream| {
+        let name = socket2::SockRef::from(s)
+            .tcp_congestion()
+            .unwrap_or_default();
+        String::from_utf8_lossy(&name)
+            .trim_end_matches('\0')
+            .to_string()
+    });
     // Cut at the limit, a writer may still block in write(); shutting the socket down wakes
     // it. The handles still in the channel are dropped with it.
     if settled < b.conns {
@@ -202,7 +208,7 @@ pub fn run(b: &Bulk) -> Result<BulkReport, String> {
 }
 
 /// Connects, sets the congestion control and writes `b.bytes`; the local port.
-fn write_all(i: usize, b: &Bulk, payload: &[u8], tx: &mpsc::Sender<Msg>) -> Result<u16, String> {
+fn write_all(b: &Bulk, payload: &[u8], tx: &mpsc::Sender<Msg>) -> Result<u16, String> {
     let mut sock = TcpStream::connect_timeout(&b.connect, Duration::from_secs(5))
         .map_err(|e| format!("connect {}: {e}", b.connect))?;
     let s = socket2::SockRef::from(&sock);
@@ -210,11 +216,6 @@ fn write_all(i: usize, b: &Bulk, payload: &[u8], tx: &mpsc::Sender<Msg>) -> Resu
         s.set_tcp_congestion(cc.as_bytes()).map_err(|e| {
             format!("--cc {cc}: the kernel refused it ({e}); see /proc/sys/net/ipv4/tcp_available_congestion_control")
         })?;
-    }
-    if i == 0 {
-        let got = s.tcp_congestion().unwrap_or_default();
-        let name = String::from_utf8_lossy(&got);
-        let _ = tx.send(Msg::Cc(name.trim_end_matches('\0').to_string()));
     }
     let port = sock
         .local_addr()

@@ -1,5 +1,5 @@
 //! One EAL per test or benchmark process, with the arguments every one of them uses.
-use linerate_dpdk::{Eal, Mempool, MBUF_DEFAULT_DATAROOM};
+use linerate_dpdk::{DpdkError, Eal, Mempool, MBUF_DEFAULT_DATAROOM};
 use std::sync::Arc;
 
 /// EAL arguments for tests and benchmarks on lcore 0: no PCI, no telemetry, hugepages when
@@ -83,7 +83,11 @@ pub fn pool(eal: &Eal, name: &str, n: u32) -> Arc<Mempool> {
     loop {
         match Mempool::new(eal, name, n, 0, MBUF_DEFAULT_DATAROOM, None) {
             Ok(p) => return Arc::new(p),
-            Err(e) if tries < 100 && e.to_string().contains("out of hugepage memory") => {
+            Err(e @ DpdkError::Mempool { errno, .. })
+                if tries < 100
+                    && std::io::Error::from_raw_os_error(errno).kind()
+                        == std::io::ErrorKind::OutOfMemory =>
+            {
                 if tries == 0 {
                     eprintln!("note: pool '{name}': {e}; trying again for up to 10 s");
                 }
