@@ -221,12 +221,13 @@ impl<D: Device> AckPeer<D> {
                     return None;
                 }
                 let t = TcpPacket::new_checked(&l3[ihl..]).ok()?;
-                // The usual NOP, NOP, timestamps read in place; anything else parsed.
+                // The usual NOP, NOP, timestamps read in place; anything else parsed (a SYN's
+                // usual layout fast too).
                 let tsval = match t.options() {
                     [1, 1, 8, 10, v @ ..] if v.len() == 8 => {
                         Some(u32::from_be_bytes([v[0], v[1], v[2], v[3]]))
                     }
-                    o => TcpOptions::parse(o)
+                    o => TcpOptions::parse_fast(o)
                         .ok()
                         .and_then(|o| o.timestamps)
                         .map(|(v, _)| v),
