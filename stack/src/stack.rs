@@ -310,6 +310,7 @@ impl<D: Device> Stack<D> {
         if !self.zc_waiters.is_empty() {
             self.run_zc_waiters();
         }
+        self.ip.return_stash();
     }
 
     /// Connections held (slots in use, freed ones not yet reusable excepted): O(1).
@@ -332,6 +333,7 @@ impl<D: Device> Stack<D> {
         self.run_deferred();
         self.send_late_acks(self.late_acks.len());
         self.ip.dev.flush();
+        self.ip.return_stash();
     }
 
     /// The first `n` of the handshake ACKs left for the app's turn: those its writes did not
@@ -450,7 +452,9 @@ impl<D: Device> Stack<D> {
                     self.spare_queues.push(queue);
                 }
                 self.ip.dst_release(&tcb.dst, now);
-                self.conns[id as usize] = None;
+                // `take` and drop: assigning `None` copied a whole block's worth of bytes
+                // (a kilobyte memcpy per connection).
+                drop(self.conns.get_mut(id as usize).and_then(Option::take));
                 let gen = &mut self.gens[id as usize];
                 *gen = gen.wrapping_add(1) & ConnId::GEN_MASK;
                 self.freed.push(id);
