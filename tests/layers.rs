@@ -12,6 +12,7 @@ const RANKS: &[(&str, u32)] = &[
     ("dev", 0),
     ("hash", 0),
     ("tcp::tw_index", 0),
+    ("tcp::tw_queue", 0),
     ("region", 0),
     ("steer", 0),
     ("ratelimit", 0),

@@ -222,7 +222,8 @@ impl Tw {
 /// Two ephemeral ports, TIME-WAIT 5 s. A takes one port and reaches TIME-WAIT; B, 500 ms
 /// later, the other. A third connect finds both in TIME-WAIT and fails (NoPorts), still 1 µs
 /// before A has been in TIME-WAIT for 1 s; at exactly 1 s it ends A, takes A's port
-/// (B's is too young), counts `tw_reused`, and delivers its bytes exactly.
+/// (B's is too young), counts `tw_reused`, and delivers its bytes exactly. C's own record
+/// then ends at its own end, not at the one A's record was queued for.
 #[test]
 fn time_wait_port_is_reused_after_a_second() {
     let mut tw = Tw::new("tw_reuse", 5 * SEC, 2, true);
@@ -281,6 +282,15 @@ fn time_wait_port_is_reused_after_a_second() {
     assert_eq!(tw.port(d), pb, "D takes B's tuple");
     assert_eq!(tw.tw_reused(), 2);
     tw.finish(d, &data[..1], "D on B's port");
+
+    // A's record ended early, and C's record may have its slot: A's old end must not end
+    // C (whose TIME-WAIT runs 5 s from tc), and C must end at its own.
+    tw.run_to(ta + 5 * SEC + 5 * MS);
+    assert!(tw.in_tw(pa), "C is held past A's old end");
+    tw.run_to(tc + 5 * SEC - MS);
+    assert!(tw.in_tw(pa), "C is held until its own end");
+    tw.run_to(tc + 5 * SEC + 5 * MS);
+    assert!(!tw.in_tw(pa), "C is gone after its own end");
 
     let syns = tw.segs.iter().filter(|s| s.has(flags::SYN)).count();
     assert_eq!(syns, 4, "one SYN per connection, none refused or retried");

@@ -20,7 +20,7 @@ use crate::tcp::output;
 use crate::tcp::segment::SegIn;
 use crate::tcp::stateless::{self, RstFor};
 use crate::tcp::timers;
-use crate::tcp::timewait::{TimeWaitTable, TwVerdict, TW_TIMER};
+use crate::tcp::timewait::{TimeWaitTable, TwVerdict};
 use crate::tcp::{ConnId, Seg, Slot, State, Tcb, TcpConfig, TcpCounters, TcpError};
 use crate::tcp::{ZcList, LISTED_DEV, LISTED_NEIGH, WAIT_DEV, WAIT_NEIGH};
 use linerate_dpdk::{Device, Mbuf, Mempool, Offloads};
@@ -265,18 +265,10 @@ impl<D: Device> Stack<D> {
         self.run_deferred();
         self.send_late_acks(late);
 
+        self.tw.expire(now);
         self.wheel.expire(now, &mut self.expired);
         let mut expired = std::mem::take(&mut self.expired);
-        for &id in expired.iter().filter(|&&id| id & TW_TIMER != 0) {
-            self.tw.prefetch_expiry(id & !TW_TIMER);
-        }
         for id in expired.drain(..) {
-            if id & TW_TIMER != 0 {
-                if let Some(at) = self.tw.expire(id & !TW_TIMER, now) {
-                    self.wheel.schedule(id, at);
-                }
-                continue;
-            }
             if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
                 // Entries are cancelled lazily: one whose connection has no deadline due
                 // (re-armed earlier, its timers all stopped, or the slot another
@@ -419,11 +411,8 @@ impl<D: Device> Stack<D> {
         // Not while zero-copy sends wait for their frames: their completions need the id.
         let zc_open = tcb.zc.head != ZcList::EMPTY.head;
         let to_tw = tcb.state == State::TimeWait && tcb.released && !zc_open;
-        if to_tw {
-            match self.tw.enter(tcb, now) {
-                Some((slot, at)) => self.wheel.schedule(slot | TW_TIMER, at),
-                None => tcb.end(),
-            }
+        if to_tw && !self.tw.enter(tcb, now) {
+            tcb.end();
         }
         let freed = (tcb.state == State::Closed || to_tw) && tcb.released && !zc_open;
         let conn = ConnId::new(id, self.gens[id as usize]);
@@ -716,11 +705,12 @@ impl<D: Device> Stack<D> {
     /// of them: reserved up front, the table neither grows (copying itself) nor takes its
     /// pages from the kernel while connections are closing.
     pub fn reserve_time_wait(&mut self, records: usize) {
-        self.tw.reserve(records);
+        self.tw.reserve(records, self.cfg.tcp.time_wait);
         let records = records.min(self.cfg.max_time_wait);
-        // The connections before them leave lazily cancelled entries behind: room for as
-        // many again.
+        // The records have a queue of their own, but the connections before them leave
+        // lazily cancelled timer entries behind (each until its retransmission timeout
+        // would have fired): room for as many.
         self.wheel
-            .reserve(self.wheel.len() + records.saturating_mul(2) + self.conns.len() + 1024);
+            .reserve(self.wheel.len() + records + self.conns.len() + 1024);
     }
 }

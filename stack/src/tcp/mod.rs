@@ -23,6 +23,7 @@ pub(crate) mod stateless;
 pub(crate) mod timers;
 pub(crate) mod timewait;
 pub(crate) mod tw_index;
+pub(crate) mod tw_queue;
 pub(crate) mod wnd;
 pub(crate) mod zc;
 

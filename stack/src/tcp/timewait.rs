@@ -7,18 +7,20 @@
 //! megabytes. The records have their own table, so the live connections' index stays small.
 use super::stateless::Bare;
 use super::tw_index::TwIndex;
+use super::tw_queue::{Due, TwQueue};
 use super::{seq_ge, seq_lt, Tcb};
 use crate::ehash::FlowHasher;
 use crate::hash::Tuple;
-use linerate_proto::timer::{Deadline, Nanos, MS, SEC};
+use linerate_proto::timer::{Nanos, MS, SEC};
 use linerate_proto::wire::tcp::flags;
 use std::net::Ipv4Addr;
 
 /// Slots of the per-port record counts at first (they double with the records, to 65 536).
 const MIN_PORT_SLOTS: usize = 1024;
 
-/// Marks a timer-wheel id as a TIME-WAIT slot (connection ids stay below 2^24).
-pub(crate) const TW_TIMER: u32 = 1 << 31;
+/// Expiries handled per batch: their records', then their index lines' misses are all
+/// started before the first is processed.
+const EXPIRE_BATCH: usize = 64;
 
 /// How long a record must have been in TIME-WAIT before `connect` may take its 4-tuple
 /// (Linux's `tcp_tw_reuse`, which waits for the timestamp clock to move on by a second).
@@ -34,8 +36,8 @@ struct TwSock {
     ts_offset: u32,
     /// When TIME-WAIT ends.
     end: Nanos,
-    /// What the timer wheel holds for this slot (it cancels lazily).
-    wheel_at: Deadline,
+    /// The end its entry in the expiry queue was made for (a restart moves `end` later).
+    queued: Nanos,
     time_wait_us: u32,
     /// The key's hash, which the index files the record under.
     hash: u32,
@@ -83,12 +85,16 @@ pub(crate) enum TwVerdict {
     Ack(Bare),
 }
 
-/// The TIME-WAIT records of one stack: a slab, its free list and a 4-tuple index.
+/// The TIME-WAIT records of one stack: a slab, its free list, a 4-tuple index and the queue
+/// of their ends.
 #[derive(Debug)]
 pub(crate) struct TimeWaitTable {
     socks: Vec<TwSock>,
     free: Vec<u32>,
     index: TwIndex,
+    queue: TwQueue,
+    /// Scratch of `expire`: the batch being ended.
+    due: Vec<Due>,
     hasher: FlowHasher,
     /// Records per local port, ports folded onto a power-of-two table that grows with the
     /// records (to one slot per port): `connect` asks about each tuple it would take, and its
@@ -106,6 +112,8 @@ impl TimeWaitTable {
             socks: Vec::new(),
             free: Vec::new(),
             index: TwIndex::new(),
+            queue: TwQueue::default(),
+            due: Vec::with_capacity(EXPIRE_BATCH),
             hasher: FlowHasher::new(),
             on_port: vec![0; MIN_PORT_SLOTS],
             max,
@@ -113,14 +121,17 @@ impl TimeWaitTable {
         }
     }
 
-    /// Makes room for `n` records (at most the table's limit) and writes it once, so that
-    /// neither growing the slab and index nor the kernel's first touch of their pages falls
-    /// on connections closing later.
-    pub(crate) fn reserve(&mut self, n: usize) {
+    /// Makes room for `n` records (at most the table's limit) of TIME-WAIT length `len`, and
+    /// writes it once, so that neither growing the slab, index and queue nor the kernel's
+    /// first touch of their pages falls on connections closing later.
+    pub(crate) fn reserve(&mut self, n: usize, len: Nanos) {
         let n = n.min(self.max);
         if n <= self.socks.len() {
             return;
         }
+        // Keyed as connections key it: their settings keep the length in microseconds.
+        self.queue
+            .reserve((len / 1000).min(u32::MAX as Nanos) * 1000, n);
         let vacant = TwSock {
             key: (Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, 0, 0),
             snd_nxt: 0,
@@ -128,7 +139,7 @@ impl TimeWaitTable {
             ts_recent: 0,
             ts_offset: 0,
             end: 0,
-            wheel_at: Deadline::NONE,
+            queued: 0,
             time_wait_us: 0,
             hash: 0,
             window: 0,
@@ -160,11 +171,12 @@ impl TimeWaitTable {
         }
     }
 
-    /// Heap bytes: the slab and the index.
+    /// Heap bytes: the slab, the index and the queue.
     pub(crate) fn memory(&self) -> usize {
         self.socks.capacity() * std::mem::size_of::<TwSock>()
             + self.free.capacity() * 4
             + self.index.memory()
+            + self.queue.memory()
             + self.on_port.capacity() * 4
     }
 
@@ -173,13 +185,14 @@ impl TimeWaitTable {
         (self.hasher.hash(key) >> 32) as u32
     }
 
-    /// `tcp_time_wait`: a record for `tcb` (in TIME-WAIT, with its end in `close_at`), or
-    /// `None` when the table is full (the connection then ends without TIME-WAIT, as in
-    /// Linux). Returns the record's slot and when the wheel should wake it.
-    pub(crate) fn enter(&mut self, tcb: &Tcb, now: Nanos) -> Option<(u32, Nanos)> {
+    /// `tcp_time_wait`: a record for `tcb` (in TIME-WAIT, with its end in `close_at`); false
+    /// when the table is full (the connection then ends without TIME-WAIT, as in Linux).
+    /// A connection the app let go after its TIME-WAIT began is queued behind the records
+    /// entered before it: it may end that much late, never early.
+    pub(crate) fn enter(&mut self, tcb: &Tcb, now: Nanos) -> bool {
         if self.len() >= self.max {
             self.counters.overflow += 1;
-            return None;
+            return false;
         }
         let time_wait = tcb.cfg.time_wait();
         let end = tcb.close_at.get().unwrap_or(now + time_wait);
@@ -193,7 +206,7 @@ impl TimeWaitTable {
             ts_recent: tcb.ts_recent,
             ts_offset: tcb.ts_offset,
             end,
-            wheel_at: Deadline::at(end),
+            queued: end,
             time_wait_us: (time_wait / 1000).min(u32::MAX as Nanos) as u32,
             hash,
             window: (tcb.rcv_wnd() >> tcb.rcv_wscale).min(0xffff) as u16,
@@ -215,12 +228,13 @@ impl TimeWaitTable {
             }
         };
         self.index.insert(hash, slot);
+        self.queue.push(time_wait, slot, end);
         let folded = self.fold(key.3);
         self.on_port[folded] += 1;
         if self.index.len() > self.on_port.len() * 4 && self.on_port.len() < 1 << 16 {
             self.refold_ports(self.on_port.len() * 2);
         }
-        Some((slot, end))
+        true
     }
 
     /// The record on `key`, if any.
@@ -263,14 +277,6 @@ impl TimeWaitTable {
         self.free.push(slot);
     }
 
-    /// Starts the cache miss that ending `slot` will take in the index, so that a batch of
-    /// expiries overlaps its misses.
-    pub(crate) fn prefetch_expiry(&self, slot: u32) {
-        if let Some(s) = self.socks.get(slot as usize).filter(|s| s.live) {
-            self.index.prefetch(s.hash);
-        }
-    }
-
     /// The slot of `port`'s count.
     #[inline]
     fn fold(&self, port: u16) -> usize {
@@ -285,28 +291,57 @@ impl TimeWaitTable {
         }
     }
 
-    /// The wheel fired for `slot`: ends its TIME-WAIT if due. Returns when to wake it again
-    /// (TIME-WAIT restarted since it was armed), if ever.
-    pub(crate) fn expire(&mut self, slot: u32, now: Nanos) -> Option<Nanos> {
-        let s = self.socks.get_mut(slot as usize)?;
-        if !s.live {
-            return None;
+    /// Ends every record whose TIME-WAIT is over by `now`, a batch at a time: first the
+    /// misses of the batch's records, then of their index entries, all started before the
+    /// first is ended.
+    pub(crate) fn expire(&mut self, now: Nanos) {
+        let mut due = std::mem::take(&mut self.due);
+        loop {
+            due.clear();
+            self.queue.pop_due(now, EXPIRE_BATCH, &mut due);
+            if due.is_empty() {
+                break;
+            }
+            for d in &due {
+                if let Some(s) = self.socks.get(d.slot as usize) {
+                    linerate_dpdk::prefetch(s, 1);
+                }
+            }
+            for d in &due {
+                if let Some(s) = self.socks.get(d.slot as usize).filter(|s| s.live) {
+                    self.index.prefetch(s.hash);
+                }
+            }
+            for &d in &due {
+                self.expire_one(d, now);
+            }
+        }
+        self.due = due;
+    }
+
+    /// Queue entry `d` came up: its record ends, goes to the back of the queue (its
+    /// TIME-WAIT restarted), or is not the entry's any more (ended early, the slot perhaps
+    /// another record's since) and has a later entry of its own.
+    fn expire_one(&mut self, d: Due, now: Nanos) {
+        let Some(s) = self.socks.get_mut(d.slot as usize) else {
+            return;
+        };
+        if !s.live || s.queued != d.end {
+            return;
         }
         if s.end <= now {
-            self.release(slot);
-            return None;
+            self.release(d.slot);
+            return;
         }
-        if s.wheel_at.is_some_and(|w| w <= now) {
-            s.wheel_at = Deadline::at(s.end);
-            return Some(s.end);
-        }
-        None
+        s.queued = s.end;
+        let (len, end) = (s.time_wait_us as Nanos * 1000, s.end);
+        self.queue.push(len, d.slot, end);
     }
 
     /// `tcp_timewait_state_process` for a segment of `seg_flags`, `seq`, `len` payload bytes
     /// and TSval `tsval` (if any) to `slot`. A retransmitted FIN (the peer lost our last ACK)
-    /// is ACKed again and TIME-WAIT restarts (RFC 9293 §3.10.7.4; the wheel, armed for the
-    /// old end, re-arms for the new one); a segment with data, SYN or an old timestamp gets
+    /// is ACKed again and TIME-WAIT restarts (RFC 9293 §3.10.7.4; its queue entry, made for
+    /// the old end, requeues it for the new one); a segment with data, SYN or an old timestamp gets
     /// an ACK that shows where we are; an RST is ignored (RFC 1337: TIME-WAIT is what guards
     /// the tuple against old duplicates, so a stray RST must not end it); a bare ACK gets
     /// nothing, so that two ends cannot ACK each other forever.
