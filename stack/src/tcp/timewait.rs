@@ -341,10 +341,10 @@ impl TimeWaitTable {
     /// `tcp_timewait_state_process` for a segment of `seg_flags`, `seq`, `len` payload bytes
     /// and TSval `tsval` (if any) to `slot`. A retransmitted FIN (the peer lost our last ACK)
     /// is ACKed again and TIME-WAIT restarts (RFC 9293 §3.10.7.4; its queue entry, made for
-    /// the old end, requeues it for the new one); a segment with data, SYN or an old timestamp gets
-    /// an ACK that shows where we are; an RST is ignored (RFC 1337: TIME-WAIT is what guards
-    /// the tuple against old duplicates, so a stray RST must not end it); a bare ACK gets
-    /// nothing, so that two ends cannot ACK each other forever.
+    /// the old end, requeues it for the new one); a segment with data, SYN or an old
+    /// timestamp gets an ACK that shows where we are; an RST is ignored (RFC 1337: TIME-WAIT
+    /// is what guards the tuple against old duplicates, so a stray RST must not end it); a
+    /// bare ACK gets nothing, so that two ends cannot ACK each other forever.
     pub(crate) fn rcv(
         &mut self,
         slot: u32,
