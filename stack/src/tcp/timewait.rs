@@ -18,9 +18,9 @@ use std::net::Ipv4Addr;
 /// Slots of the per-port record counts at first (they double with the records, to 65 536).
 const MIN_PORT_SLOTS: usize = 1024;
 
-/// Expiries handled per batch: their records', then their index lines' misses are all
-/// started before the first is processed.
-const EXPIRE_BATCH: usize = 64;
+/// How far behind the record being ended expiry starts the misses of the one it will end
+/// later: its record and its index line, each a random place in tens of megabytes.
+const EXPIRE_AHEAD: usize = 16;
 
 /// How long a record must have been in TIME-WAIT before `connect` may take its 4-tuple
 /// (Linux's `tcp_tw_reuse`, which waits for the timestamp clock to move on by a second).
@@ -93,8 +93,6 @@ pub(crate) struct TimeWaitTable {
     free: Vec<u32>,
     index: TwIndex,
     queue: TwQueue,
-    /// Scratch of `expire`: the batch being ended.
-    due: Vec<Due>,
     hasher: FlowHasher,
     /// Records per local port, ports folded onto a power-of-two table that grows with the
     /// records (to one slot per port): `connect` asks about each tuple it would take, and its
@@ -113,7 +111,6 @@ impl TimeWaitTable {
             free: Vec::new(),
             index: TwIndex::new(),
             queue: TwQueue::default(),
-            due: Vec::with_capacity(EXPIRE_BATCH),
             hasher: FlowHasher::new(),
             on_port: vec![0; MIN_PORT_SLOTS],
             max,
@@ -228,7 +225,7 @@ impl TimeWaitTable {
             }
         };
         self.index.insert(hash, slot);
-        self.queue.push(time_wait, slot, end);
+        self.queue.push(time_wait, Due { slot, hash, end });
         let folded = self.fold(key.3);
         self.on_port[folded] += 1;
         if self.index.len() > self.on_port.len() * 4 && self.on_port.len() < 1 << 16 {
@@ -291,32 +288,21 @@ impl TimeWaitTable {
         }
     }
 
-    /// Ends every record whose TIME-WAIT is over by `now`, a batch at a time: first the
-    /// misses of the batch's records, then of their index entries, all started before the
-    /// first is ended.
+    /// Ends every record whose TIME-WAIT is over by `now`. Each one ended starts the misses
+    /// of the record `EXPIRE_AHEAD` places behind it (due soon if not now), so that they are
+    /// over when its turn comes.
     pub(crate) fn expire(&mut self, now: Nanos) {
-        let mut due = std::mem::take(&mut self.due);
-        loop {
-            due.clear();
-            self.queue.pop_due(now, EXPIRE_BATCH, &mut due);
-            if due.is_empty() {
-                break;
-            }
-            for d in &due {
-                if let Some(s) = self.socks.get(d.slot as usize) {
-                    linerate_dpdk::prefetch(s, 1);
+        for f in 0..self.queue.fifos() {
+            while let Some(d) = self.queue.pop_due(f, now) {
+                if let Some(a) = self.queue.peek(f, EXPIRE_AHEAD) {
+                    if let Some(s) = self.socks.get(a.slot as usize) {
+                        linerate_dpdk::prefetch(s, 1);
+                    }
+                    self.index.prefetch(a.hash);
                 }
-            }
-            for d in &due {
-                if let Some(s) = self.socks.get(d.slot as usize).filter(|s| s.live) {
-                    self.index.prefetch(s.hash);
-                }
-            }
-            for &d in &due {
                 self.expire_one(d, now);
             }
         }
-        self.due = due;
     }
 
     /// Queue entry `d` came up: its record ends, goes to the back of the queue (its
@@ -334,8 +320,9 @@ impl TimeWaitTable {
             return;
         }
         s.queued = s.end;
-        let (len, end) = (s.time_wait_us as Nanos * 1000, s.end);
-        self.queue.push(len, d.slot, end);
+        let len = s.time_wait_us as Nanos * 1000;
+        let again = Due { end: s.end, ..d };
+        self.queue.push(len, again);
     }
 
     /// `tcp_timewait_state_process` for a segment of `seg_flags`, `seq`, `len` payload bytes
