@@ -365,9 +365,11 @@ impl<D: Device> Stack<D> {
         }
         let mut touched = std::mem::take(&mut self.touched);
         for id in touched.drain(..) {
+            // Not if an `after_event` since did the deferred output (and re-arm) already.
             if let Some(Some(tcb)) = self.conns.get_mut(id as usize) {
-                tcb.deferred = false;
-                self.after_event(id);
+                if tcb.deferred {
+                    self.after_event(id);
+                }
             }
         }
         // The emptied vector (with its capacity) goes back; anything deferred meanwhile
@@ -383,6 +385,8 @@ impl<D: Device> Stack<D> {
         let Some(Some(tcb)) = self.conns.get_mut(id as usize) else {
             return;
         };
+        // What a `defer` left for `run_deferred` is done here.
+        tcb.deferred = false;
         if tcb.zc.head != ZcList::EMPTY.head {
             crate::tcp::zc::progress_listed(tcb, &mut self.ip.regions, &mut self.zc_waiters, id);
         }

@@ -439,7 +439,7 @@ pub(crate) struct Tcb {
     /// Earliest deadline this connection has in the timer wheel.
     pub(crate) wheel_at: Deadline,
     /// Output and the timer re-arm wait for the end of the RX burst or the app's flush
-    /// (`Stack::run_deferred`).
+    /// (`Stack::run_deferred`); any `after_event` before then does them and clears it.
     pub(crate) deferred: bool,
 
     /// Received bytes not yet read: allocated when the first byte comes (a sender's peer
