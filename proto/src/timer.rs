@@ -152,6 +152,15 @@ impl TimerWheel {
     /// (deadlines in the same tick fire together, so re-arming for the earlier is no use).
     #[inline]
     pub fn fires_before(&self, d: Nanos, armed: Nanos) -> bool {
+        // Most calls are answered without the two divisions (a re-arm for the same or a later
+        // deadline, or one a tick or more earlier): rounding up to ticks keeps the order, and
+        // a gap of a whole tick always crosses a tick boundary.
+        if d >= armed {
+            return false;
+        }
+        if armed - d >= self.tick {
+            return true;
+        }
         d.div_ceil(self.tick) < armed.div_ceil(self.tick)
     }
 
@@ -364,5 +373,23 @@ mod tests {
             big.back_off();
         }
         assert_eq!(big.current(), 2 * SEC, "capped at max RTO");
+    }
+
+    /// The shortcuts agree with comparing the rounded-up ticks, around tick boundaries and
+    /// far apart, for a tick that is not a power of two.
+    #[test]
+    fn fires_before_agrees_with_rounded_ticks() {
+        let w = TimerWheel::new(MS, 16, 0);
+        let base = 7 * MS;
+        let offsets = [0, 1, MS - 1, MS, MS + 1, 2 * MS - 1, 2 * MS, 5 * MS + 3];
+        for &a in &offsets {
+            for &b in &offsets {
+                let (d, armed) = (base + a, base + b);
+                let want = d.div_ceil(MS) < armed.div_ceil(MS);
+                assert_eq!(w.fires_before(d, armed), want, "d={d} armed={armed}");
+            }
+        }
+        assert!(w.fires_before(0, 1), "tick 0 before tick 1");
+        assert!(!w.fires_before(1, MS), "the same tick");
     }
 }
