@@ -293,8 +293,8 @@ fn read_linux_syn(opts: &[u8], out: &mut TcpOptions) -> bool {
 
 impl TcpOptions {
     /// The usual options of an established connection — none, or NOP, NOP, timestamps —
-    /// and Linux's SYN layout read directly; anything else goes through [`TcpOptions::parse`] (the kernel's
-    /// `tcp_fast_parse_options`).
+    /// and Linux's SYN layout read directly; anything else goes through
+    /// [`TcpOptions::parse`] (the kernel's `tcp_fast_parse_options`).
     #[inline]
     pub fn parse_fast(opts: &[u8]) -> Result<TcpOptions> {
         match opts {
