@@ -15,6 +15,7 @@ use crate::ip::IpLayer;
 use crate::ip_input;
 use crate::neigh::{NeighConfig, NeighTable};
 use crate::steer::RssSteering;
+use crate::tcp::config::ConnCfg;
 use crate::tcp::input::{self, PlainAck};
 use crate::tcp::output;
 use crate::tcp::segment::SegIn;
@@ -709,7 +710,8 @@ impl<D: Device> Stack<D> {
     /// of them: reserved up front, the table neither grows (copying itself) nor takes its
     /// pages from the kernel while connections are closing.
     pub fn reserve_time_wait(&mut self, records: usize) {
-        self.tw.reserve(records, self.cfg.tcp.time_wait);
+        self.tw
+            .reserve(records, ConnCfg::of(&self.cfg.tcp).time_wait());
         let records = records.min(self.cfg.max_time_wait);
         // The records have a queue of their own, but the connections before them leave
         // lazily cancelled timer entries behind (each until its retransmission timeout

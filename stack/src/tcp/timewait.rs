@@ -118,7 +118,8 @@ impl TimeWaitTable {
         }
     }
 
-    /// Makes room for `n` records (at most the table's limit) of TIME-WAIT length `len`, and
+    /// Makes room for `n` records (at most the table's limit) of TIME-WAIT length `len` (as
+    /// `ConnCfg::time_wait` gives it, the length its connections' records are queued by), and
     /// writes it once, so that neither growing the slab, index and queue nor the kernel's
     /// first touch of their pages falls on connections closing later.
     pub(crate) fn reserve(&mut self, n: usize, len: Nanos) {
@@ -126,9 +127,7 @@ impl TimeWaitTable {
         if n <= self.socks.len() {
             return;
         }
-        // Keyed as connections key it: their settings keep the length in microseconds.
-        self.queue
-            .reserve((len / 1000).min(u32::MAX as Nanos) * 1000, n);
+        self.queue.reserve(len, n);
         let vacant = TwSock {
             key: (Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, 0, 0),
             snd_nxt: 0,

@@ -28,18 +28,8 @@ pub(crate) struct TwQueue {
 }
 
 impl TwQueue {
-    /// Queues `d`, which ends after a TIME-WAIT of `len`.
-    pub(crate) fn push(&mut self, len: Nanos, d: Due) {
-        match self.fifos.iter_mut().find(|(l, _)| *l == len) {
-            Some((_, q)) => q.push_back(d),
-            None => self.fifos.push((len, VecDeque::from([d]))),
-        }
-    }
-
-    /// Room for `n` entries in the FIFO of TIME-WAIT length `len`, written once, so that
-    /// neither growing the ring (a copy) nor the kernel's first touch of its pages falls on
-    /// connections closing later.
-    pub(crate) fn reserve(&mut self, len: Nanos, n: usize) {
+    /// The FIFO of TIME-WAIT length `len`, made if new.
+    fn fifo(&mut self, len: Nanos) -> &mut VecDeque<Due> {
         let i = match self.fifos.iter().position(|(l, _)| *l == len) {
             Some(i) => i,
             None => {
@@ -47,7 +37,19 @@ impl TwQueue {
                 self.fifos.len() - 1
             }
         };
-        let q = &mut self.fifos[i].1;
+        &mut self.fifos[i].1
+    }
+
+    /// Queues `d`, which ends after a TIME-WAIT of `len`.
+    pub(crate) fn push(&mut self, len: Nanos, d: Due) {
+        self.fifo(len).push_back(d);
+    }
+
+    /// Room for `n` entries in the FIFO of TIME-WAIT length `len`, written once, so that
+    /// neither growing the ring (a copy) nor the kernel's first touch of its pages falls on
+    /// connections closing later.
+    pub(crate) fn reserve(&mut self, len: Nanos, n: usize) {
+        let q = self.fifo(len);
         if q.capacity() >= n {
             return;
         }
