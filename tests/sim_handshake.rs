@@ -1,7 +1,8 @@
 //! The handshake's last ACK against smoltcp over the simulated wire: by default it goes at
 //! once (Linux's quick ACK); with `TcpConfig::quickack` off the app's first segment carries
-//! it, and an app with nothing to say gets it sent alone at its next poll. Read off the
-//! frames on the wire. Virtual time only.
+//! it, and an app with nothing to say gets it sent alone at its next poll. With
+//! `TcpConfig::cork` a write followed by close leaves as one segment with the FIN. Read off
+//! the frames on the wire. Virtual time only.
 mod common;
 
 use linerate::{Nanos, State, TcpConfig, MS, SEC};
@@ -9,6 +10,7 @@ use linerate_sim::harness::*;
 use linerate_sim::Dir;
 use std::net::SocketAddrV4;
 
+const FIN: u8 = 0x01;
 const SYN: u8 = 0x02;
 const ACK: u8 = 0x10;
 
@@ -98,4 +100,52 @@ fn sim_without_quickack_a_silent_app_still_acks_the_syn_ack() {
     let (frames, _) = handshake(false, b"", "qa-silent");
     assert_eq!(frames.len(), 2, "{frames:?}");
     assert_eq!(frames[1], (ACK, 0), "the ACK went alone: {frames:?}");
+}
+
+/// Connects (quickack off, as a connection-rate client), writes `request` and closes at
+/// once, in the app's turn between polls; returns the stack's frames after the SYN and what
+/// the peer read.
+fn write_and_close(cork: bool, request: &[u8], name: &str) -> (Vec<(u8, usize)>, Vec<u8>) {
+    let eal = common::eal(&[]);
+    let pool = common::pool(&eal, name, 1023);
+    let mut sim = Sim::new(pool, SimSetup::clean(1));
+    let cfg = TcpConfig {
+        quickack: false,
+        cork,
+        ..TcpConfig::default()
+    };
+    let id = sim
+        .stack
+        .connect_with(SocketAddrV4::new(PEER_IP, PORT), None, cfg)
+        .expect("connect");
+    let mut sent = Vec::new();
+    run(&mut sim, &mut sent, SEC, |s| {
+        s.stack.state(id) == Some(State::Established)
+    });
+    assert_eq!(sim.stack.tx_backlog(), 0, "nothing waits for the NIC");
+    assert_eq!(sim.stack.send(id, request), Ok(request.len()));
+    assert_eq!(sim.stack.close(id), Ok(()));
+    sim.stack.flush();
+    let want = request.len();
+    run(&mut sim, &mut sent, 100 * MS, |s| s.received.len() == want);
+    sent.remove(0);
+    (sent, std::mem::take(&mut sim.received))
+}
+
+#[test]
+fn sim_corked_write_and_close_leave_as_one_segment() {
+    let (frames, got) = write_and_close(true, b"GET / HTTP/1.0\r\n\r\n", "cork-on");
+    assert_eq!(got, b"GET / HTTP/1.0\r\n\r\n");
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0].0 & (ACK | FIN), ACK | FIN, "{frames:?}");
+    assert_eq!(frames[0].1, 18, "{frames:?}");
+}
+
+#[test]
+fn sim_uncorked_write_goes_at_once_and_the_fin_after_it() {
+    let (frames, got) = write_and_close(false, b"GET / HTTP/1.0\r\n\r\n", "cork-off");
+    assert_eq!(got, b"GET / HTTP/1.0\r\n\r\n");
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    assert_eq!((frames[0].0 & FIN, frames[0].1), (0, 18), "{frames:?}");
+    assert_eq!(frames[1], (ACK | FIN, 0), "{frames:?}");
 }

@@ -413,8 +413,8 @@ impl<D: Device> Stack<D> {
         let now_out = tcb.cfg.nodelay && n <= tcb.mss as usize;
         // The kernel's autocork: while frames wait for the NIC, output waits for the next
         // flush or poll, so that the writes made by then leave together (as TSO units);
-        // with nothing waiting, it runs now.
-        if self.ip.dev.backlog() > 0 {
+        // with nothing waiting, it runs now. Corked, it always waits.
+        if self.ip.dev.backlog() > 0 || tcb.cfg.cork {
             self.defer(id);
         } else {
             self.after_event(id);

@@ -294,6 +294,8 @@ fn tcp_config(s: &Settings) -> TcpConfig {
         // A connection-rate or request/response client speaks first: its request carries
         // the handshake's ACK.
         quickack: s.cps.is_none() && s.rr.is_none(),
+        // A connection-rate client writes its -n and closes: data and FIN in one segment.
+        cork: s.cps.is_some(),
         ..TcpConfig::default()
     }
 }

@@ -221,6 +221,15 @@ impl<D: Device> AckPeer<D> {
                     return None;
                 }
                 let t = TcpPacket::new_checked(&l3[ihl..]).ok()?;
+                let len = (ip.total_len() as usize)
+                    .checked_sub(ihl + t.header_len())?
+                    .min(m.pkt_len()) as u32;
+                // A pure ACK asks nothing of a receiver that sends only in answer to data, a
+                // SYN or a FIN (each of which brings a newer timestamp to echo): not looked
+                // up at all. The last ACK of every connection-rate connection is one.
+                if len == 0 && t.flags() & (flags::SYN | flags::FIN | flags::RST) == 0 {
+                    return None;
+                }
                 // The usual NOP, NOP, timestamps read in place; anything else parsed (a SYN's
                 // usual layout fast too).
                 let tsval = match t.options() {
@@ -232,9 +241,6 @@ impl<D: Device> AckPeer<D> {
                         .and_then(|o| o.timestamps)
                         .map(|(v, _)| v),
                 };
-                let len = (ip.total_len() as usize)
-                    .checked_sub(ihl + t.header_len())?
-                    .min(m.pkt_len()) as u32;
                 let segsz = m.tso_segsz() as u32;
                 let segs = if segsz > 0 { len.div_ceil(segsz) } else { 1 };
                 Some(Seen::Tcp {

@@ -50,6 +50,13 @@ pub struct TcpConfig {
     /// the app's first write carries it, which saves a segment per connection for a client
     /// that speaks first (a request, a connection-rate load).
     pub quickack: bool,
+    /// Every write waits for the next `flush` or `poll` (or a `close` before then) to be
+    /// sent, as Linux's autocorking does while earlier frames still wait for the NIC, and as
+    /// `MSG_MORE` asks for: a client that writes its request and closes sends one segment
+    /// with the data and the FIN instead of two. Off by default: a write goes out at once
+    /// when nothing else waits. Lighter than Linux's `TCP_CORK`, which holds a partial
+    /// segment until uncorked: nothing waits past the next `flush` or `poll`.
+    pub cork: bool,
 }
 
 impl Default for TcpConfig {
@@ -73,6 +80,7 @@ impl Default for TcpConfig {
             cc: Cc::default(),
             pacing: true,
             quickack: true,
+            cork: false,
         }
     }
 }
@@ -175,6 +183,7 @@ pub(crate) struct ConnCfg {
     pub(crate) window_scaling: bool,
     pub(crate) pacing: bool,
     pub(crate) quickack: bool,
+    pub(crate) cork: bool,
 }
 
 /// Nanoseconds to microseconds, saturating (at about 71 minutes).
@@ -200,6 +209,7 @@ impl ConnCfg {
             window_scaling: c.window_scaling,
             pacing: c.pacing,
             quickack: c.quickack,
+            cork: c.cork,
         }
     }
 
