@@ -76,7 +76,9 @@ impl LocalAddrs {
         if self.count == 0 {
             self.primary
         } else {
-            Ipv4Addr::from(self.first + i % self.count)
+            // `i` is below the count when it comes from the connect rotation: no division.
+            let i = if i < self.count { i } else { i % self.count };
+            Ipv4Addr::from(self.first + i)
         }
     }
 }

@@ -23,7 +23,12 @@ impl<D: Device> Stack<D> {
         let n = local.sources();
         for _ in 0..n {
             let lip = local.source(self.next_src);
-            self.next_src = (self.next_src + 1) % n;
+            // Compared, not divided: a connection-rate load connects a million times a second.
+            self.next_src = if self.next_src + 1 >= n {
+                0
+            } else {
+                self.next_src + 1
+            };
             let next_port_too = self.next_src == 0;
             if let Some(p) = self.ephemeral_port(lip, rip, rport, next_port_too) {
                 return Some((lip, p));
@@ -50,11 +55,11 @@ impl<D: Device> Stack<D> {
         // all source addresses then take a port in turn before the next port, as before,
         // which kept `--cps`'s TIME-WAIT look-ups local (with per-source offsets they
         // scattered and cost 13 % of the connection rate).
-        let offset = (self.port_hash(rip, rport) % u64::from(span)) as u32;
-        let start = lo + ((offset + self.next_port) % span) as u16;
+        let offset = self.port_offset(rip, rport, span);
+        let start = lo + below(offset + self.next_port, span) as u16;
         let after = |p: u16| if p >= hi { lo } else { p + 1 };
         // The counter value that names port `p` for this destination.
-        let counter = |p: u16| (u32::from(p - lo) + span - offset + u32::from(advance)) % span;
+        let counter = |p: u16| below(u32::from(p - lo) + span - offset + u32::from(advance), span);
         if let Some(rss) = &self.cfg.rss {
             let remote = SocketAddrV4::new(rip, rport);
             let picker = PortPicker::new(&rss.toeplitz, lip, remote);
@@ -77,19 +82,30 @@ impl<D: Device> Stack<D> {
         None
     }
 
-    /// The keyed hash of a destination that places its ports (SipHash under the stack's
-    /// secret key), from a 16-entry cache: a load generator has few destinations, and the
-    /// hash cost 2 % of `--cps`'s connection rate.
-    fn port_hash(&mut self, rip: Ipv4Addr, rport: u16) -> u64 {
-        let i = (u32::from(rip) ^ u32::from(rport)) as usize % self.port_hashes.len();
-        match self.port_hashes[i] {
-            // Empty entries hold 0.0.0.0:0 with hash 0 (a connect there gets offset 0).
-            (ip, port, h) if ip == rip && port == rport => h,
+    /// Where a destination's ports start in a range of `span`: the keyed hash of the
+    /// destination (SipHash under the stack's secret key) modulo `span`, from a 16-entry
+    /// cache: a load generator has few destinations, and the hash cost 2 % of `--cps`'s
+    /// connection rate.
+    fn port_offset(&mut self, rip: Ipv4Addr, rport: u16, span: u32) -> u32 {
+        let i = (u32::from(rip) ^ u32::from(rport)) as usize % self.port_offsets.len();
+        match self.port_offsets[i] {
+            // Empty entries hold 0.0.0.0:0 and span 0, which no range has.
+            (ip, port, sp, off) if ip == rip && port == rport && sp == span => off,
             _ => {
                 let h = self.isn_key.hash_one((rip, rport, PORT_SALT));
-                self.port_hashes[i] = (rip, rport, h);
-                h
+                let off = (h % u64::from(span.max(1))) as u32;
+                self.port_offsets[i] = (rip, rport, span, off);
+                off
             }
         }
     }
+}
+
+/// `x mod m` for `x < 3 m`, by subtraction (what the port search's sums can reach).
+#[inline]
+fn below(mut x: u32, m: u32) -> u32 {
+    while x >= m {
+        x -= m;
+    }
+    x
 }

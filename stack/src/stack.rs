@@ -162,9 +162,9 @@ pub struct Stack<D: Device> {
     /// RFC 6056's `next_ephemeral`: added to each destination's keyed offset in the
     /// ephemeral range.
     pub(crate) next_port: u32,
-    /// Recent destinations' port hashes (`Stack::port_hash`); empty entries hold
-    /// 0.0.0.0:0.
-    pub(crate) port_hashes: [(Ipv4Addr, u16, u64); 16],
+    /// Recent destinations' port offsets, with the range span they are for
+    /// (`Stack::port_offset`); empty entries hold 0.0.0.0:0 and span 0.
+    pub(crate) port_offsets: [(Ipv4Addr, u16, u32, u32); 16],
     /// The source address the next connection takes (an index into the source range).
     pub(crate) next_src: u32,
     pub(crate) cfg: StackConfig,
@@ -228,7 +228,7 @@ impl<D: Device> Stack<D> {
             mac,
             now,
             next_port: 0,
-            port_hashes: [(Ipv4Addr::UNSPECIFIED, 0, 0); 16],
+            port_offsets: [(Ipv4Addr::UNSPECIFIED, 0, 0, 0); 16],
             next_src: 0,
             cfg,
             isn_key: Default::default(),
