@@ -455,9 +455,16 @@ impl<D: Device> Stack<D> {
             }
             return;
         }
+        Self::arm(&mut self.wheel, tcb, id);
+    }
+
+    /// Puts connection `id`'s next deadline on the wheel, unless an entry that fires no
+    /// later is there already (later ones are cancelled lazily).
+    #[inline]
+    pub(crate) fn arm(wheel: &mut TimerWheel, tcb: &mut Tcb, id: Slot) {
         if let Some(d) = tcb.next_deadline() {
-            if tcb.wheel_at.is_none_or(|w| self.wheel.fires_before(d, w)) {
-                self.wheel.schedule(id, d);
+            if tcb.wheel_at.is_none_or(|w| wheel.fires_before(d, w)) {
+                wheel.schedule(id, d);
                 tcb.wheel_at = Deadline::at(d);
             }
         }
