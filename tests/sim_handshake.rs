@@ -5,7 +5,8 @@
 //! the frames on the wire. Virtual time only.
 mod common;
 
-use linerate::{Nanos, State, TcpConfig, MS, SEC};
+use linerate::dpdk::Eal;
+use linerate::{ConnId, Nanos, State, TcpConfig, MS, SEC};
 use linerate_sim::harness::*;
 use linerate_sim::Dir;
 use std::net::SocketAddrV4;
@@ -45,17 +46,12 @@ fn run(sim: &mut Sim, sent: &mut Vec<(u8, usize)>, limit: Nanos, done: impl Fn(&
     }
 }
 
-/// Connects with `quickack`; once established, the app writes `request` (if any) on its
-/// turn between polls; runs until the peer has it all (or 100 ms). Returns the stack's
-/// frames and what the peer read.
-fn handshake(quickack: bool, request: &[u8], name: &str) -> (Vec<(u8, usize)>, Vec<u8>) {
+/// Connects with `cfg` and runs until ESTABLISHED: the EAL (kept while the simulation
+/// lives), the simulation, the connection and the stack's frames so far.
+fn established(cfg: TcpConfig, name: &str) -> (Eal, Sim, ConnId, Vec<(u8, usize)>) {
     let eal = common::eal(&[]);
     let pool = common::pool(&eal, name, 1023);
     let mut sim = Sim::new(pool, SimSetup::clean(1));
-    let cfg = TcpConfig {
-        quickack,
-        ..TcpConfig::default()
-    };
     let id = sim
         .stack
         .connect_with(SocketAddrV4::new(PEER_IP, PORT), None, cfg)
@@ -65,6 +61,18 @@ fn handshake(quickack: bool, request: &[u8], name: &str) -> (Vec<(u8, usize)>, V
         s.stack.state(id) == Some(State::Established)
     });
     assert_eq!(sim.stack.state(id), Some(State::Established));
+    (eal, sim, id, sent)
+}
+
+/// Connects with `quickack`; once established, the app writes `request` (if any) on its
+/// turn between polls; runs until the peer has it all (or 100 ms). Returns the stack's
+/// frames and what the peer read.
+fn handshake(quickack: bool, request: &[u8], name: &str) -> (Vec<(u8, usize)>, Vec<u8>) {
+    let cfg = TcpConfig {
+        quickack,
+        ..TcpConfig::default()
+    };
+    let (_eal, mut sim, id, mut sent) = established(cfg, name);
     if !request.is_empty() {
         assert_eq!(sim.stack.send(id, request), Ok(request.len()));
         sim.stack.flush();
@@ -106,22 +114,12 @@ fn sim_without_quickack_a_silent_app_still_acks_the_syn_ack() {
 /// once, in the app's turn between polls; returns the stack's frames after the SYN and what
 /// the peer read.
 fn write_and_close(cork: bool, request: &[u8], name: &str) -> (Vec<(u8, usize)>, Vec<u8>) {
-    let eal = common::eal(&[]);
-    let pool = common::pool(&eal, name, 1023);
-    let mut sim = Sim::new(pool, SimSetup::clean(1));
     let cfg = TcpConfig {
         quickack: false,
         cork,
         ..TcpConfig::default()
     };
-    let id = sim
-        .stack
-        .connect_with(SocketAddrV4::new(PEER_IP, PORT), None, cfg)
-        .expect("connect");
-    let mut sent = Vec::new();
-    run(&mut sim, &mut sent, SEC, |s| {
-        s.stack.state(id) == Some(State::Established)
-    });
+    let (_eal, mut sim, id, mut sent) = established(cfg, name);
     assert_eq!(sim.stack.tx_backlog(), 0, "nothing waits for the NIC");
     assert_eq!(sim.stack.send(id, request), Ok(request.len()));
     assert_eq!(sim.stack.close(id), Ok(()));
