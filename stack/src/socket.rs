@@ -271,14 +271,7 @@ impl<D: Device> Stack<D> {
             tcb.waits |= WAIT_NEIGH;
             tcb.rto_at = Deadline::at(now + tcb.rtt.current());
         }
-        if tcb.state == State::SynSent && tcb.waits == 0 {
-            // The SYN is out: of `after_event`, only its timer is left to do (no output in
-            // SYN-SENT, nothing to report yet): a pass fewer per connection of a
-            // connection-rate load.
-            Self::arm(&mut self.wheel, tcb, id);
-        } else {
-            self.after_event(id);
-        }
+        self.after_event(id);
         Ok(ConnId::new(id, gen))
     }
 

@@ -388,6 +388,12 @@ impl<D: Device> Stack<D> {
         };
         // What a `defer` left for `run_deferred` is done here.
         tcb.deferred = false;
+        if tcb.state == State::SynSent && tcb.waits == 0 {
+            // A SYN out and nothing waiting (ARP, the device): no output in SYN-SENT and
+            // nothing to report, only the timer (every connect of a connection-rate load).
+            Self::arm(&mut self.wheel, tcb, id);
+            return;
+        }
         if tcb.zc.head != ZcList::EMPTY.head {
             crate::tcp::zc::progress_listed(tcb, &mut self.ip.regions, &mut self.zc_waiters, id);
         }
@@ -461,7 +467,7 @@ impl<D: Device> Stack<D> {
     /// Puts connection `id`'s next deadline on the wheel, unless an entry that fires no
     /// later is there already (later ones are cancelled lazily).
     #[inline]
-    pub(crate) fn arm(wheel: &mut TimerWheel, tcb: &mut Tcb, id: Slot) {
+    fn arm(wheel: &mut TimerWheel, tcb: &mut Tcb, id: Slot) {
         if let Some(d) = tcb.next_deadline() {
             if tcb.wheel_at.is_none_or(|w| wheel.fires_before(d, w)) {
                 wheel.schedule(id, d);
